@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// river: near-real-time, frame-by-frame AI inference on live WebRTC video.
+///
+/// One module per concern (see DESIGN.md). Protocol cores are sans-IO; sockets live in
+/// `RiverWebRTC`, `RiverBroker` and `RiverServe`. `C*` targets wrap system libraries.
+let package = Package(
+    name: "river",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "river", targets: ["river"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        // MARK: C system libraries (module maps + static inline shims for C macros)
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CSRTP", pkgConfig: "libsrtp2", providers: [.apt(["libsrtp2-dev"])]),
+        .systemLibrary(name: "CUsrsctp", pkgConfig: "usrsctp", providers: [.apt(["libusrsctp-dev"])]),
+        .systemLibrary(
+            name: "CFFmpeg", pkgConfig: "libavcodec",
+            providers: [.apt(["libavcodec-dev", "libavformat-dev", "libavutil-dev", "libswscale-dev"])]),
+        .systemLibrary(name: "CZMQ", pkgConfig: "libzmq", providers: [.apt(["libzmq3-dev"])]),
+        /// ONNX Runtime is loaded with dlopen at run time; this target holds our own minimal
+        /// declarations of the C API (never ORT's header) and the loader.
+        .target(name: "CONNXRuntime", linkerSettings: [.linkedLibrary("dl")]),
+
+        // MARK: Sans-IO cores
+        .target(name: "RiverCore"),
+        .target(name: "RiverRTP", dependencies: ["RiverCore"]),
+        .target(name: "RiverSDP"),
+        .target(name: "RiverICE", dependencies: ["COpenSSL"]),
+        .target(name: "RiverDTLS", dependencies: ["COpenSSL"]),
+        .target(name: "RiverSRTP", dependencies: ["CSRTP"]),
+        .target(name: "RiverSCTP", dependencies: ["CUsrsctp"]),
+        .target(name: "RiverMedia", dependencies: ["RiverCore", "CFFmpeg"]),
+        .target(name: "RiverInference", dependencies: ["RiverCore", "CONNXRuntime"]),
+
+        // MARK: I/O shells and composition
+        .target(
+            name: "RiverWebRTC",
+            dependencies: [
+                "RiverCore", "RiverRTP", "RiverSDP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "RiverBroker",
+            dependencies: [
+                "RiverCore", "CZMQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "RiverServe",
+            dependencies: [
+                "RiverCore", "RiverRTP", "RiverWebRTC", "RiverMedia", "RiverInference", "RiverBroker",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]),
+        .executableTarget(
+            name: "river",
+            dependencies: [
+                "RiverCore", "RiverMedia", "RiverInference", "RiverBroker", "RiverWebRTC", "RiverServe",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+
+        // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
+        .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
+        .testTarget(name: "RiverRTPTests", dependencies: ["RiverRTP"]),
+        .testTarget(name: "RiverSDPTests", dependencies: ["RiverSDP"]),
+        .testTarget(name: "RiverICETests", dependencies: ["RiverICE"]),
+        .testTarget(name: "RiverDTLSTests", dependencies: ["RiverDTLS", "RiverSRTP"]),
+        .testTarget(name: "RiverSCTPTests", dependencies: ["RiverSCTP"]),
+        .testTarget(name: "RiverMediaTests", dependencies: ["RiverMedia", "RiverRTP"]),
+        .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
+        .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker"]),
+        .testTarget(name: "RiverWebRTCTests", dependencies: ["RiverWebRTC"]),
+        .testTarget(name: "RiverServeTests", dependencies: ["RiverServe"]),
+        /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).
+        .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,15 @@
+// FFmpeg for river: H264 decoding (libavcodec), pixel conversion (libswscale), image files (libavformat).
+#ifndef RIVER_CFFMPEG_SHIM_H
+#define RIVER_CFFMPEG_SHIM_H
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/avutil.h>
+#include <libavutil/imgutils.h>
+#include <libavutil/error.h>
+#include <libswscale/swscale.h>
+
+/// AVERROR(e) is a function-like macro.
+static inline int river_AVERROR(int e) { return AVERROR(e); }
+static inline int river_AVERROR_EOF(void) { return AVERROR_EOF; }
+static inline int river_AVERROR_EAGAIN(void) { return AVERROR(EAGAIN); }
+#endif

@@ -1,0 +1,30 @@
+// Draws a result's boxes and landmarks over the video. Boxes are normalised to [0, 1] of the frame.
+
+export function drawOverlay(canvas, match) {
+  const width = canvas.clientWidth, height = canvas.clientHeight;
+  if (canvas.width !== width || canvas.height !== height) {
+    canvas.width = width;
+    canvas.height = height;
+  }
+  const ctx = canvas.getContext('2d');
+  ctx.clearRect(0, 0, width, height);
+  if (!match || match.result.status !== 'ok') return;
+  const { result, exact } = match;
+  ctx.lineWidth = 2;
+  ctx.font = '13px system-ui, sans-serif';
+  ctx.setLineDash(exact ? [] : [6, 4]);
+  const colour = exact ? '#3f6' : '#999';
+  for (const d of result.detections) {
+    const x = d.box.x * width, y = d.box.y * height, w = d.box.w * width, h = d.box.h * height;
+    ctx.strokeStyle = colour;
+    ctx.strokeRect(x, y, w, h);
+    const label = `${d.label} ${(d.score * 100).toFixed(0)}%${exact ? '' : ' (stale)'}`;
+    ctx.fillStyle = 'rgba(0,0,0,0.6)';
+    ctx.fillRect(x, y - 17, ctx.measureText(label).width + 8, 17);
+    ctx.fillStyle = colour;
+    ctx.fillText(label, x + 4, y - 4);
+    for (const [lx, ly] of d.landmarks ?? []) {
+      ctx.fillRect(lx * width - 2, ly * height - 2, 4, 4);
+    }
+  }
+}

@@ -1,0 +1,55 @@
+/// Holds each session's packets until they are due: arrival time plus the session's delay.
+///
+/// DESIGN.md, data path step 5. Due times never decrease (a fixed delay keeps arrival order; a
+/// changing one moves slower than time passes, see ``AutoDelay``), so a FIFO suffices where a heap
+/// would otherwise be needed. Packets leave with the input's own spacing, never in bursts.
+///
+/// Sans-IO: times are monotonic nanoseconds supplied by the caller.
+public struct DelayLine<Element> {
+    /// Delay applied to elements pushed from now on, in nanoseconds.
+    public var delay: UInt64
+
+    private var due: [UInt64] = []
+    private var elements: [Element?] = []
+    /// Index of the oldest element still held; storage before it is reclaimed in batches.
+    private var head = 0
+    private var lastDue: UInt64 = 0
+
+    public init(delay: UInt64) {
+        self.delay = delay
+    }
+
+    /// Number of elements held.
+    public var count: Int { due.count - head }
+
+    /// When the oldest element is due, or nil when empty.
+    public var nextDue: UInt64? { head < due.count ? due[head] : nil }
+
+    /// Adds an element that arrived at `arrival`; returns when it is due. Clamped so that it never
+    /// leaves before an element pushed earlier.
+    @discardableResult
+    public mutating func push(_ element: Element, arrival: UInt64) -> UInt64 {
+        let when = max(arrival &+ delay, lastDue)
+        lastDue = when
+        due.append(when)
+        elements.append(element)
+        return when
+    }
+
+    /// Removes and returns the oldest element if it is due at `now`.
+    public mutating func popDue(now: UInt64) -> Element? {
+        guard head < due.count, due[head] <= now else { return nil }
+        let element = elements[head].take()
+        head += 1
+        if head == due.count {
+            due.removeAll(keepingCapacity: true)
+            elements.removeAll(keepingCapacity: true)
+            head = 0
+        } else if head >= 1024 && head * 2 >= due.count {
+            due.removeFirst(head)
+            elements.removeFirst(head)
+            head = 0
+        }
+        return element
+    }
+}

@@ -1,0 +1,55 @@
+import CoreMetrics
+import Prometheus
+
+/// The metrics `river serve` exposes at `/metrics` (Prometheus text format).
+///
+/// Each instance has its own registry and passes its factory to every metric explicitly instead of
+/// bootstrapping the global `MetricsSystem`, so several servers (tests) can live in one process.
+public final class ServeMetrics: Sendable {
+    public let registry: PrometheusCollectorRegistry
+    private let factory: PrometheusMetricsFactory
+
+    public let sessions: CoreMetrics.Gauge
+    public let framesReceived: CoreMetrics.Counter
+    public let framesDecoded: CoreMetrics.Counter
+    public let framesInferred: CoreMetrics.Counter
+    /// Inference round trip (request sent → result back), seconds.
+    public let inferenceLatency: CoreMetrics.Timer
+    public let delaySeconds: CoreMetrics.Gauge
+    public let proxyQueueDepth: CoreMetrics.Gauge
+    public let workersAlive: CoreMetrics.Gauge
+    public let datagramsDropped: CoreMetrics.Counter
+
+    public init() {
+        let registry = PrometheusCollectorRegistry()
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["river_inference_latency_seconds"] = [
+            .milliseconds(5), .milliseconds(10), .milliseconds(20), .milliseconds(35), .milliseconds(50),
+            .milliseconds(75), .milliseconds(100), .milliseconds(150), .milliseconds(250), .milliseconds(500),
+            .seconds(1), .seconds(2.5),
+        ]
+        self.registry = registry
+        self.factory = factory
+        sessions = CoreMetrics.Gauge(label: "river_sessions", factory: factory)
+        framesReceived = CoreMetrics.Counter(label: "river_frames_received_total", factory: factory)
+        framesDecoded = CoreMetrics.Counter(label: "river_frames_decoded_total", factory: factory)
+        framesInferred = CoreMetrics.Counter(label: "river_frames_inferred_total", factory: factory)
+        inferenceLatency = CoreMetrics.Timer(label: "river_inference_latency_seconds", factory: factory)
+        delaySeconds = CoreMetrics.Gauge(label: "river_delay_seconds", factory: factory)
+        proxyQueueDepth = CoreMetrics.Gauge(label: "river_proxy_queue_depth", factory: factory)
+        workersAlive = CoreMetrics.Gauge(label: "river_workers_alive", factory: factory)
+        datagramsDropped = CoreMetrics.Counter(label: "river_datagrams_dropped_total", factory: factory)
+    }
+
+    /// Counts a frame that got no result, by the reason the page is told (docs/results.md).
+    public func frameDropped(reason: String) {
+        CoreMetrics.Counter(
+            label: "river_frames_dropped_total", dimensions: [("reason", reason)], factory: factory
+        ).increment()
+    }
+
+    /// The Prometheus text exposition of every metric.
+    public func render() -> String {
+        registry.emitToString()
+    }
+}

@@ -1,0 +1,26 @@
+import Testing
+
+@testable import RiverServe
+
+@Test func metricsRenderInPrometheusTextFormat() {
+    let metrics = ServeMetrics()
+    metrics.sessions.record(2)
+    metrics.framesReceived.increment(by: 30)
+    metrics.frameDropped(reason: "saturated")
+    metrics.frameDropped(reason: "saturated")
+    metrics.inferenceLatency.recordMilliseconds(42)
+    let text = metrics.render()
+    #expect(text.contains("river_sessions 2"))
+    #expect(text.contains("river_frames_received_total 30"))
+    #expect(text.contains(#"river_frames_dropped_total{reason="saturated"} 2"#))
+    #expect(text.contains(#"river_inference_latency_seconds_bucket{le="0.05"} 1"#))
+    #expect(text.contains(#"river_inference_latency_seconds_bucket{le="0.035"} 0"#))
+}
+
+@Test func twoInstancesDoNotShareCounts() {
+    let a = ServeMetrics()
+    let b = ServeMetrics()
+    a.framesDecoded.increment()
+    #expect(a.render().contains("river_frames_decoded_total 1"))
+    #expect(!b.render().contains("river_frames_decoded_total 1"))
+}

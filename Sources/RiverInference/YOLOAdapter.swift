@@ -39,8 +39,10 @@ public final class YOLOAdapter: ModelAdapter {
         guard shape.count == 3, shape[1] > 0, shape[2] > 0 else { return nil }
         let (a, b) = (shape[1], shape[2])
         if let classes = classCount {
-            if b == 5 + classes { return .v5 }
-            if a == 4 + classes { return .v8 }
+            let v5 = b == 5 + classes
+            let v8 = a == 4 + classes
+            // Both can fit (e.g. [1, 7, 8] with 3 classes); then fall through to the shape rule.
+            if v5 != v8 { return v5 ? .v5 : .v8 }
         }
         if a < b { return a >= 5 ? .v8 : nil }
         return b >= 6 ? .v5 : nil

@@ -27,7 +27,11 @@ public enum ImageFile {
         var isDirectory: ObjCBool = false
         guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw fail("no such file") }
         guard !isDirectory.boolValue else { throw fail("is a directory") }
-        quietLogs()
+        // Failures come back as return codes with our own message; FFmpeg's log lines would only
+        // add noise on stderr. (Not thread-safe with other log-level changes; at worst a line shows.)
+        let logLevel = av_log_get_level()
+        av_log_set_level(AV_LOG_QUIET)
+        defer { av_log_set_level(logLevel) }
 
         var format: UnsafeMutablePointer<AVFormatContext>?
         var status = avformat_open_input(&format, path, nil, nil)
@@ -107,7 +111,6 @@ public enum ImageFile {
     public static func savePNG(_ frame: VideoFrame, to path: String) throws(ImageFileError) {
         func fail(_ reason: String) -> ImageFileError { .unwritable(path: path, reason: reason) }
         guard frame.format == .rgb24 else { throw fail("only RGB24 frames can be saved, got \(frame.format)") }
-        quietLogs()
         guard let encoder = avcodec_find_encoder(AV_CODEC_ID_PNG) else { throw fail("FFmpeg has no PNG encoder") }
         var codec = avcodec_alloc_context3(encoder)
         defer { avcodec_free_context(&codec) }
@@ -157,11 +160,5 @@ public enum ImageFile {
         var buffer = [CChar](repeating: 0, count: 128)
         av_strerror(code, &buffer, buffer.count)
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// FFmpeg's default log level prints notes (e.g. on JPEG's full-range formats) to stderr; keep
-    /// the command line's output to errors.
-    private static func quietLogs() {
-        if av_log_get_level() > AV_LOG_ERROR { av_log_set_level(AV_LOG_ERROR) }
     }
 }

@@ -50,7 +50,9 @@ func testFrames(width: Int, height: Int) throws -> [VideoFrame] {
         let oy = max(0, (height - photo.height) / 2)
         for y in 0..<min(height, photo.height) {
             for x in 0..<min(width, photo.width) {
-                for c in 0..<3 { rgb.data[((oy + y) * width + ox + x) * 3 + c] = photo.data[(y * photo.width + x) * 3 + c] }
+                for c in 0..<3 {
+                    rgb.data[((oy + y) * width + ox + x) * 3 + c] = photo.data[(y * photo.width + x) * 3 + c]
+                }
             }
         }
     }
@@ -79,7 +81,9 @@ func main() throws {
     let engine = try InferenceEngine(modelPath: modelPath, options: options)
     let bare = try ORTSession(modelPath: modelPath, options: options.session, runtime: engine.session.runtime)
     let clock = ContinuousClock()
-    print("ORT \(engine.session.runtime.version), model \(engine.modelName), intra-op threads \(arguments.threads), spinning off")
+    print(
+        "ORT \(engine.session.runtime.version), model \(engine.modelName), intra-op threads \(arguments.threads), spinning off"
+    )
 
     for frame in try testFrames(width: arguments.width, height: arguments.height) {
         let box = engine.letterbox(frameWidth: frame.width, frameHeight: frame.height)
@@ -102,8 +106,10 @@ func main() throws {
             let result = try engine.run(frame: frame)
             let workerTime = clock.now - workerStart
             guard i >= 0 else { continue }
-            bareSeconds += Double(bareTime.components.attoseconds) / 1e18 + Double(bareTime.components.seconds)
-            workerSeconds += Double(workerTime.components.attoseconds) / 1e18 + Double(workerTime.components.seconds)
+            bareSeconds +=
+                Double(bareTime.components.attoseconds) / 1e18 + Double(bareTime.components.seconds)
+            workerSeconds +=
+                Double(workerTime.components.attoseconds) / 1e18 + Double(workerTime.components.seconds)
             pre += result.timings.preprocessMs
             run += result.timings.inferenceMs
             post += result.timings.postprocessMs

@@ -51,7 +51,8 @@ public enum PathSearch {
     public static func defaultModel(roots: [String] = PathSearch.roots()) throws(InferenceError) -> String {
         var tried: [String] = []
         guard let path = find("models/centerface.onnx", in: roots, tried: &tried) else {
-            throw .modelNotFound(path: "models/centerface.onnx (searched upwards from here and from the executable)")
+            throw .modelNotFound(
+                path: "models/centerface.onnx (searched upwards from here and from the executable)")
         }
         return path
     }
@@ -87,7 +88,11 @@ public enum PathSearch {
                 }
             }
         }
-        if tried.isEmpty { tried = [".venv/lib/python*/site-packages/onnxruntime/capi in \(roots.first ?? ".") and its parents"] }
+        if tried.isEmpty {
+            tried = [
+                ".venv/lib/python*/site-packages/onnxruntime/capi in \(roots.first ?? ".") and its parents"
+            ]
+        }
         throw .runtimeNotFound(tried: tried)
     }
 }

@@ -52,7 +52,8 @@ public struct InferenceRequest: Sendable {
         }
         do {
             frame = try VideoFrame(
-                width: decoded.width, height: decoded.height, format: decoded.format, strides: decoded.strides,
+                width: decoded.width, height: decoded.height, format: decoded.format,
+                strides: decoded.strides,
                 offsets: decoded.offsets, data: pixels, rtpTimestamp: decoded.rtpTimestamp)
         } catch { throw .badRequest("request \(decoded.id): \(error)") }
         id = decoded.id
@@ -104,7 +105,8 @@ extension InferenceEngine {
     /// with the one-line reason it failed. Never throws, so one bad request cannot stop a worker.
     public func process(_ request: InferenceRequest) -> InferenceReply {
         do throws(InferenceError) {
-            return InferenceReply(id: request.id, stream: request.stream, result: try run(frame: request.frame))
+            return InferenceReply(
+                id: request.id, stream: request.stream, result: try run(frame: request.frame))
         } catch {
             return InferenceReply(id: request.id, stream: request.stream, error: error.description)
         }

@@ -13,10 +13,14 @@ struct InferCommand: ParsableCommand {
             to stderr as one line naming the file; the exit status is non-zero if any image failed.
             """)
 
-    @Option(help: "ONNX model. Default: models/centerface.onnx, searched upwards from here and from the executable.")
+    @Option(
+        help:
+            "ONNX model. Default: models/centerface.onnx, searched upwards from here and from the executable."
+    )
     var model: String?
 
-    @Option(help: "Model family (centerface, yolov5, yolov8, classifier). Default: detected from the outputs.")
+    @Option(
+        help: "Model family (centerface, yolov5, yolov8, classifier). Default: detected from the outputs.")
     var family: ModelFamily?
 
     @Option(help: "Class names, one per line (overrides the model's `names` metadata).")
@@ -37,7 +41,9 @@ struct InferCommand: ParsableCommand {
     @Option(help: "Model input WxH for models with symbolic dims (default: the image size, padded to 32).")
     var inputSize: String?
 
-    @Option(help: "Write the image with boxes drawn to this PNG (with several images: NAME-1.png, NAME-2.png, …).")
+    @Option(
+        help: "Write the image with boxes drawn to this PNG (with several images: NAME-1.png, NAME-2.png, …)."
+    )
     var annotate: String?
 
     @Argument(help: "PNG or JPEG files.")
@@ -57,7 +63,8 @@ struct InferCommand: ParsableCommand {
             let modelPath = try model ?? PathSearch.defaultModel()
             var options = InferenceOptions(
                 family: family, session: SessionOptions(intraOpThreads: threads),
-                decode: DecodeOptions(scoreThreshold: threshold, iouThreshold: iou, maxDetections: maxDetections),
+                decode: DecodeOptions(
+                    scoreThreshold: threshold, iouThreshold: iou, maxDetections: maxDetections),
                 labelsPath: labels)
             options.inputSize = inputSize.flatMap(Self.parseSize)
             engine = try InferenceEngine(modelPath: modelPath, options: options)

@@ -60,7 +60,8 @@ import Testing
     }
 
     /// Converts RGB to I420 (BT.601 limited range) on a grey canvas, the photo at (x, y).
-    static func i420(pasting photo: VideoFrame, width: Int, height: Int, atX ox: Int, y oy: Int) -> VideoFrame {
+    static func i420(pasting photo: VideoFrame, width: Int, height: Int, atX ox: Int, y oy: Int) -> VideoFrame
+    {
         var frame = VideoFrame(packedWidth: width, height: height, format: .i420)
         for i in 0..<frame.data.count { frame.data[i] = 128 }
         func rgb(_ x: Int, _ y: Int) -> (Double, Double, Double) {
@@ -73,11 +74,14 @@ import Testing
         for y in 0..<height {
             for x in 0..<width {
                 let (r, g, b) = rgb(x, y)
-                frame.data[y * width + x] = UInt8(clamping: Int((16 + 0.257 * r + 0.504 * g + 0.098 * b).rounded()))
+                frame.data[y * width + x] = UInt8(
+                    clamping: Int((16 + 0.257 * r + 0.504 * g + 0.098 * b).rounded()))
                 if x % 2 == 0, y % 2 == 0 {
                     let ci = (y / 2) * frame.strides[1] + x / 2
-                    frame.data[frame.offsets[1] + ci] = UInt8(clamping: Int((128 - 0.148 * r - 0.291 * g + 0.439 * b).rounded()))
-                    frame.data[frame.offsets[2] + ci] = UInt8(clamping: Int((128 + 0.439 * r - 0.368 * g - 0.071 * b).rounded()))
+                    frame.data[frame.offsets[1] + ci] = UInt8(
+                        clamping: Int((128 - 0.148 * r - 0.291 * g + 0.439 * b).rounded()))
+                    frame.data[frame.offsets[2] + ci] = UInt8(
+                        clamping: Int((128 + 0.439 * r - 0.368 * g - 0.071 * b).rounded()))
                 }
             }
         }

@@ -26,7 +26,9 @@ enum Fixtures {
         let errors = Pipe()
         process.standardError = errors
         process.standardOutput = FileHandle.nullDevice
-        do { try process.run() } catch { return .failure(GenerationError(message: "cannot start python: \(error)")) }
+        do { try process.run() } catch {
+            return .failure(GenerationError(message: "cannot start python: \(error)"))
+        }
         let stderr = errors.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
@@ -48,7 +50,8 @@ enum Fixtures {
 
     /// A temporary directory removed by the caller.
     static func temporaryDirectory() throws -> URL {
-        let url = FileManager.default.temporaryDirectory.appendingPathComponent("river-inference-\(UUID().uuidString)")
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "river-inference-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
         return url
     }

@@ -25,7 +25,9 @@ import Testing
         return found
     }
 
-    static func river(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil) throws -> Run {
+    static func river(_ arguments: [String], environment: [String: String] = [:], in directory: String? = nil)
+        throws -> Run
+    {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try riverBinary())
         process.arguments = ["infer"] + arguments
@@ -39,13 +41,16 @@ import Testing
         // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()
-        DispatchQueue.global().async(group: group) { errData = err.fileHandleForReading.readDataToEndOfFile() }
+        DispatchQueue.global().async(group: group) {
+            errData = err.fileHandleForReading.readDataToEndOfFile()
+        }
         let outData = out.fileHandleForReading.readDataToEndOfFile()
         group.wait()
         process.waitUntilExit()
         return Run(
             status: process.terminationStatus, reason: process.terminationReason,
-            stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+            stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self)
+        )
     }
 
     /// Non-zero exit (not a signal), exactly one stderr line, naming `path` and containing `words`.
@@ -84,8 +89,10 @@ import Testing
     }
 
     @Test func missingRuntimeLibrary() throws {
-        let run = try Self.river([Fixtures.astronaut], environment: ["RIVER_ORT_LIB": "/nonexistent/libonnxruntime.so"])
-        Self.expectOneLineFailure(run, naming: "/nonexistent/libonnxruntime.so", "ONNX Runtime library not found")
+        let run = try Self.river(
+            [Fixtures.astronaut], environment: ["RIVER_ORT_LIB": "/nonexistent/libonnxruntime.so"])
+        Self.expectOneLineFailure(
+            run, naming: "/nonexistent/libonnxruntime.so", "ONNX Runtime library not found")
     }
 
     @Test func runtimeLibraryThatIsNotOne() throws {
@@ -117,7 +124,8 @@ import Testing
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let garbage = directory.appendingPathComponent("garbage.png").path
-        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(to: URL(fileURLWithPath: garbage))
+        try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(
+            to: URL(fileURLWithPath: garbage))
         let missing = directory.appendingPathComponent("missing.jpg").path
 
         Self.expectOneLineFailure(try Self.river([missing]), naming: missing, "cannot read image")

@@ -27,7 +27,9 @@ import Testing
         #expect {
             try InferenceEngine(modelPath: path)
         } throws: { error in
-            guard case .unsupportedModel(let where_, let reason) = error as? InferenceError else { return false }
+            guard case .unsupportedModel(let where_, let reason) = error as? InferenceError else {
+                return false
+            }
             return where_ == path && reason.contains("output0[1,2,1,1,1]")
         }
     }
@@ -39,7 +41,9 @@ import Testing
         }
         // Without it, the venv is found from any directory inside the repository.
         let found = try PathSearch.onnxRuntimeLibrary(
-            environment: [:], roots: PathSearch.roots(currentDirectory: "\(Fixtures.repoRoot)/Sources/RiverInference", executable: nil))
+            environment: [:],
+            roots: PathSearch.roots(
+                currentDirectory: "\(Fixtures.repoRoot)/Sources/RiverInference", executable: nil))
         #expect(found.contains("/.venv/lib") && found.contains("libonnxruntime.so"))
         // Outside any repository nothing is found, and the error lists where it looked.
         let directory = try Fixtures.temporaryDirectory()
@@ -53,7 +57,8 @@ import Testing
     }
 
     @Test func defaultModelIsFoundFromTheExecutablesAncestors() throws {
-        let roots = PathSearch.roots(currentDirectory: "/", executable: "\(Fixtures.repoRoot)/.build/release/river")
+        let roots = PathSearch.roots(
+            currentDirectory: "/", executable: "\(Fixtures.repoRoot)/.build/release/river")
         #expect(try PathSearch.defaultModel(roots: roots) == "\(Fixtures.repoRoot)/models/centerface.onnx")
     }
 }

@@ -12,7 +12,8 @@ import Testing
         #expect(corner.x == 1 && corner.y == 1)
         #expect(wide.normalized(x: 320, y: 320) == (0.5, 0.5))
         // No upscaling: a small frame stays 1:1 in a padded input.
-        let small = Letterbox(frameWidth: 500, frameHeight: 375, inputWidth: 512, inputHeight: 384, allowUpscale: false)
+        let small = Letterbox(
+            frameWidth: 500, frameHeight: 375, inputWidth: 512, inputHeight: 384, allowUpscale: false)
         #expect(small.scale == 1 && small.scaledWidth == 500 && small.padX == 6 && small.padY == 4)
     }
 
@@ -45,7 +46,8 @@ import Testing
         var frame = VideoFrame(packedWidth: 8, height: 8, format: .rgb24)
         for y in 0..<8 { for x in 0..<8 { frame.data[(y * 8 + x) * 3] = UInt8(y * 8 + x) } }
         let pre = Preprocessor(normalization: .raw)
-        pre.fill(from: frame, letterbox: Letterbox(frameWidth: 8, frameHeight: 8, inputWidth: 4, inputHeight: 4))
+        pre.fill(
+            from: frame, letterbox: Letterbox(frameWidth: 8, frameHeight: 8, inputWidth: 4, inputHeight: 4))
         // Input pixel i covers frame pixels 2i, 2i+1; its centre samples 2i+1.
         #expect(Array(pre.tensor[0..<4]) == [9, 11, 13, 15])
         #expect(Array(pre.tensor[12..<16]) == [57, 59, 61, 63])
@@ -61,14 +63,16 @@ import Testing
         frame.data[4] = 128  // U
         frame.data[5] = 128  // V
         let pre = Preprocessor(normalization: .raw)
-        pre.fill(from: frame, letterbox: Letterbox(frameWidth: 2, frameHeight: 2, inputWidth: 2, inputHeight: 2))
+        pre.fill(
+            from: frame, letterbox: Letterbox(frameWidth: 2, frameHeight: 2, inputWidth: 2, inputHeight: 2))
         #expect(Array(pre.tensor) == [0, 255, 0, 255, 0, 255, 0, 255, 0, 255, 0, 255])
 
         var red = VideoFrame(packedWidth: 2, height: 2, format: .i420)
         for i in 0..<4 { red.data[i] = 81 }
         red.data[4] = 90
         red.data[5] = 240
-        pre.fill(from: red, letterbox: Letterbox(frameWidth: 2, frameHeight: 2, inputWidth: 2, inputHeight: 2))
+        pre.fill(
+            from: red, letterbox: Letterbox(frameWidth: 2, frameHeight: 2, inputWidth: 2, inputHeight: 2))
         let t = Array(pre.tensor)
         #expect(t[0] >= 253 && t[4] <= 2 && t[8] <= 2)
     }
@@ -78,9 +82,11 @@ import Testing
         var data = [UInt8](repeating: 0, count: 5 + 16 * 2)
         data[5] = 50
         data[5 + 16] = 60
-        let frame = try VideoFrame(width: 2, height: 2, format: .rgb24, strides: [16], offsets: [5], data: data)
+        let frame = try VideoFrame(
+            width: 2, height: 2, format: .rgb24, strides: [16], offsets: [5], data: data)
         let pre = Preprocessor(normalization: .raw)
-        pre.fill(from: frame, letterbox: Letterbox(frameWidth: 2, frameHeight: 2, inputWidth: 2, inputHeight: 2))
+        pre.fill(
+            from: frame, letterbox: Letterbox(frameWidth: 2, frameHeight: 2, inputWidth: 2, inputHeight: 2))
         #expect(pre.tensor[0] == 50 && pre.tensor[2] == 60)
     }
 }

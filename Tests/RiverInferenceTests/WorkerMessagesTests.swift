@@ -46,9 +46,12 @@ import Testing
 
     @Test func resultDocumentShapeIsStable() throws {
         let result = InferenceResult(
-            model: "m.onnx", family: .yolov8, frame: Size(width: 4, height: 2), input: Size(width: 8, height: 8),
+            model: "m.onnx", family: .yolov8, frame: Size(width: 4, height: 2),
+            input: Size(width: 8, height: 8),
             rtpTimestamp: 3, timings: Timings(preprocessMs: 0.5, inferenceMs: 2, postprocessMs: 0.25),
-            detections: [Detection(label: "car", classIndex: 1, score: 0.5, box: Box(x: 0, y: 0.25, w: 0.5, h: 0.75))])
+            detections: [
+                Detection(label: "car", classIndex: 1, score: 0.5, box: Box(x: 0, y: 0.25, w: 0.5, h: 0.75))
+            ])
         #expect(
             result.jsonLine()
                 == #"{"detections":[{"box":{"h":0.75,"w":0.5,"x":0,"y":0.25},"classIndex":1,"label":"car","score":0.5}],"#

@@ -38,7 +38,8 @@ import Testing
 
     @Test func scoreThresholdDropsWeakerBoxes() throws {
         let options = InferenceOptions(decode: DecodeOptions(scoreThreshold: 0.85))
-        let engine = try InferenceEngine(modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"), options: options)
+        let engine = try InferenceEngine(
+            modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"), options: options)
         let result = try engine.run(frame: Fixtures.wideFrame())
         #expect(result.detections == Array(Self.expected().prefix(2)))
     }
@@ -46,7 +47,8 @@ import Testing
     @Test func looserIoUKeepsTheOverlappingSameClassBox() throws {
         // A2's IoU with A is 225 / 287 ≈ 0.78: kept at 0.9, suppressed at 0.45.
         let options = InferenceOptions(decode: DecodeOptions(iouThreshold: 0.9))
-        let engine = try InferenceEngine(modelPath: try Fixtures.tinyModel("yolov8_tiny.onnx"), options: options)
+        let engine = try InferenceEngine(
+            modelPath: try Fixtures.tinyModel("yolov8_tiny.onnx"), options: options)
         let result = try engine.run(frame: Fixtures.wideFrame())
         #expect(result.detections.count == 5)
         // A2 ties with A3 at 0.72; ties keep candidate order, so A2 (row 1) comes before A3 (row 2).
@@ -59,27 +61,34 @@ import Testing
 
     @Test func maxDetectionsCapsTheList() throws {
         let options = InferenceOptions(decode: DecodeOptions(maxDetections: 3))
-        let engine = try InferenceEngine(modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"), options: options)
+        let engine = try InferenceEngine(
+            modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"), options: options)
         #expect(try engine.run(frame: Fixtures.wideFrame()).detections == Array(Self.expected().prefix(3)))
     }
 
     @Test func labelsFileNamesClassesAndMissingNamesFallBack() throws {
         let model = try Fixtures.tinyModel("yolov5_nolabels.onnx")
         let bare = try InferenceEngine(modelPath: model)
-        #expect(try bare.run(frame: Fixtures.wideFrame()).detections == Self.expected(labels: ["class 0", "class 1", "class 2"]))
+        #expect(
+            try bare.run(frame: Fixtures.wideFrame()).detections
+                == Self.expected(labels: ["class 0", "class 1", "class 2"]))
 
         let directory = try Fixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let labels = directory.appendingPathComponent("labels.txt")
         try "walker\nwheels\nbarker\n\n".write(to: labels, atomically: true, encoding: .utf8)
         let named = try InferenceEngine(modelPath: model, options: InferenceOptions(labelsPath: labels.path))
-        #expect(try named.run(frame: Fixtures.wideFrame()).detections == Self.expected(labels: ["walker", "wheels", "barker"]))
+        #expect(
+            try named.run(frame: Fixtures.wideFrame()).detections
+                == Self.expected(labels: ["walker", "wheels", "barker"]))
     }
 
     @Test func missingLabelsFileIsATypedError() throws {
         let path = "/nonexistent/labels.txt"
         #expect {
-            try InferenceEngine(modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"), options: InferenceOptions(labelsPath: path))
+            try InferenceEngine(
+                modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"),
+                options: InferenceOptions(labelsPath: path))
         } throws: { error in
             guard case .labelsUnreadable(let where_, _) = error as? InferenceError else { return false }
             return where_ == path
@@ -100,7 +109,10 @@ import Testing
     }
 
     @Test func classNamesFromUltralyticsMetadata() {
-        #expect(ClassLabels.parse(metadata: "{0: 'person', 1: 'bicycle', 2: \"traffic light\"}") == ["person", "bicycle", "traffic light"])
+        #expect(
+            ClassLabels.parse(metadata: "{0: 'person', 1: 'bicycle', 2: \"traffic light\"}") == [
+                "person", "bicycle", "traffic light",
+            ])
         #expect(ClassLabels.parse(metadata: "{0: 'a', 2: 'c'}") == ["a", "class 1", "c"])
         #expect(ClassLabels.parse(metadata: "[\"x\", \"y\"]") == ["x", "y"])
         #expect(ClassLabels.parse(metadata: "nonsense") == [])

@@ -44,6 +44,19 @@ import Testing
         #expect(short.error?.contains("ends at byte") == true)
     }
 
+    @Test func expiredRequestsAreAnsweredWithoutRunning() throws {
+        let engine = try InferenceEngine(modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"))
+        let frame = Fixtures.wideFrame()
+        let request = InferenceRequest(id: 11, stream: "s", frame: frame, deadlineUnixMs: 5_000)
+        let decoded = try InferenceRequest(header: request.encodedHeader(), pixels: frame.data)
+        #expect(decoded.deadlineUnixMs == 5_000)
+        let late = engine.process(decoded, nowUnixMs: 5_040)
+        #expect(late.expired == true && late.result == nil && late.id == 11)
+        #expect(late.error == "request 11 expired 40 ms before it could run")
+        let inTime = engine.process(decoded, nowUnixMs: 4_999)
+        #expect(inTime.expired == nil && inTime.result?.detections.count == 4)
+    }
+
     @Test func resultDocumentShapeIsStable() throws {
         let result = InferenceResult(
             model: "m.onnx", family: .yolov8, frame: Size(width: 4, height: 2),

@@ -23,6 +23,9 @@ public struct InferenceRequest: Sendable {
         self.deadlineUnixMs = deadlineUnixMs
     }
 
+    /// Largest width or height accepted from the wire.
+    public static let maxDimension = 8192
+
     /// The JSON header part: everything but the pixels.
     public struct Header: Codable, Sendable, Equatable {
         public var id: UInt64
@@ -55,6 +58,17 @@ public struct InferenceRequest: Sendable {
         let decoded: Header
         do { decoded = try JSONDecoder().decode(Header.self, from: Data(header)) } catch {
             throw .badRequest("header is not a request header (\(header.count) bytes): \(error)")
+        }
+        // Bound every number before VideoFrame multiplies them, so a hostile header cannot overflow.
+        let limit = InferenceRequest.maxDimension
+        guard (1...limit).contains(decoded.width), (1...limit).contains(decoded.height),
+            decoded.strides.count <= 3, decoded.offsets.count <= 3,
+            decoded.strides.allSatisfy({ (0...(4 * limit)).contains($0) }),
+            decoded.offsets.allSatisfy({ (0...pixels.count).contains($0) })
+        else {
+            throw .badRequest(
+                "request \(decoded.id): frame \(decoded.width)x\(decoded.height), strides \(decoded.strides), "
+                    + "offsets \(decoded.offsets) out of range for \(pixels.count) pixel bytes")
         }
         do {
             frame = try VideoFrame(

@@ -44,6 +44,33 @@ import Testing
         #expect(short.error?.contains("ends at byte") == true)
     }
 
+    @Test func hostileHeadersAreRefusedNotTrapped() throws {
+        let engine = try InferenceEngine(modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"))
+        let headers = [
+            #"{"id":1,"stream":"","width":9223372036854775807,"height":2,"format":2,"strides":[6],"offsets":[0],"rtpTimestamp":0}"#,
+            #"{"id":2,"stream":"","width":2,"height":2,"format":2,"strides":[4611686018427387904],"offsets":[0],"rtpTimestamp":0}"#,
+            #"{"id":3,"stream":"","width":2,"height":2,"format":2,"strides":[6],"offsets":[-5],"rtpTimestamp":0}"#,
+            #"{"id":4,"stream":"","width":2,"height":2,"format":9,"strides":[6],"offsets":[0],"rtpTimestamp":0}"#,
+            #"{"id":5,"stream":"","width":2,"height":-2,"format":1,"strides":[2,1,1],"offsets":[0,4,5],"rtpTimestamp":0}"#,
+        ]
+        for header in headers {
+            let reply = engine.process(header: Array(header.utf8), pixels: [UInt8](repeating: 0, count: 12))
+            #expect(reply.result == nil && reply.error != nil, "\(header)")
+        }
+        // Random mutations of a valid header: every one is answered, none crashes the worker.
+        let valid = Array(InferenceRequest(id: 1, frame: Fixtures.wideFrame()).encodedHeader())
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<300 {
+            var header = valid
+            for _ in 0..<Int.random(in: 1...4, using: &generator) {
+                header[Int.random(in: 0..<header.count, using: &generator)] = UInt8.random(
+                    in: 0...255, using: &generator)
+            }
+            let reply = engine.process(header: header, pixels: Fixtures.wideFrame().data)
+            #expect((reply.result == nil) != (reply.error == nil))
+        }
+    }
+
     @Test func expiredRequestsAreAnsweredWithoutRunning() throws {
         let engine = try InferenceEngine(modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"))
         let frame = Fixtures.wideFrame()

@@ -85,7 +85,8 @@ public final class InferenceEngine {
         let shapes = outputs.map(\.description).joined(separator: ", ")
         let unsupported = InferenceError.unsupportedModel(
             path: session.modelPath,
-            reason: "output shapes \(shapes) fit no adapter (CenterFace: 4 maps with 1,2,2,10 channels; "
+            reason:
+                "output shapes \(shapes) fit \(options.family.map { "no \($0.rawValue) adapter" } ?? "no adapter") (CenterFace: 4 maps with 1,2,2,10 channels; "
                 + "YOLO: [1,N,5+C] or [1,4+C,N]; classifier: [1,C])")
         guard outputs.allSatisfy({ $0.elementType == 1 }) else { throw unsupported }
         let family =

@@ -42,9 +42,8 @@ struct Arguments {
 func testFrames(width: Int, height: Int) throws -> [VideoFrame] {
     var rgb = VideoFrame(packedWidth: width, height: height, format: .rgb24)
     for i in rgb.data.indices { rgb.data[i] = 128 }
-    if let roots = Optional(PathSearch.roots()), var tried = Optional([String]()),
-        let path = PathSearch.find("models/astronaut.png", in: roots, tried: &tried)
-    {
+    var tried: [String] = []
+    if let path = PathSearch.find("models/astronaut.png", in: PathSearch.roots(), tried: &tried) {
         let photo = try ImageFile.load(path)
         let ox = max(0, (width - photo.width) / 2)
         let oy = max(0, (height - photo.height) / 2)

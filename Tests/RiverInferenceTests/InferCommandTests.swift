@@ -38,6 +38,11 @@ import Testing
         process.standardOutput = out
         process.standardError = err
         try process.run()
+        // A hung child must not hang the suite: kill exactly this process after a generous limit.
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + 300, execute: watchdog)
+        defer { watchdog.cancel() }
         // Read both pipes to the end before waiting, so a chatty child cannot block on a full pipe.
         nonisolated(unsafe) var errData = Data()
         let group = DispatchGroup()

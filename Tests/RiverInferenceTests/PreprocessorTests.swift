@@ -42,15 +42,16 @@ import Testing
         }
     }
 
-    @Test func downscaleSamplesNearestPixelCentres() {
+    @Test func downscaleIsBilinearBetweenPixelCentres() {
         var frame = VideoFrame(packedWidth: 8, height: 8, format: .rgb24)
         for y in 0..<8 { for x in 0..<8 { frame.data[(y * 8 + x) * 3] = UInt8(y * 8 + x) } }
         let pre = Preprocessor(normalization: .raw)
         pre.fill(
             from: frame, letterbox: Letterbox(frameWidth: 8, frameHeight: 8, inputWidth: 4, inputHeight: 4))
-        // Input pixel i covers frame pixels 2i, 2i+1; its centre samples 2i+1.
-        #expect(Array(pre.tensor[0..<4]) == [9, 11, 13, 15])
-        #expect(Array(pre.tensor[12..<16]) == [57, 59, 61, 63])
+        // Input pixel i's centre falls between frame pixels 2i and 2i+1 in both directions: the
+        // mean of four, rounded half up (0, 1, 8, 9 → 4.5 → 5).
+        #expect(Array(pre.tensor[0..<4]) == [5, 7, 9, 11])
+        #expect(Array(pre.tensor[12..<16]) == [53, 55, 57, 59])
     }
 
     @Test func i420UsesBT601LimitedRange() {
@@ -75,6 +76,22 @@ import Testing
             from: red, letterbox: Letterbox(frameWidth: 2, frameHeight: 2, inputWidth: 2, inputHeight: 2))
         let t = Array(pre.tensor)
         #expect(t[0] >= 253 && t[4] <= 2 && t[8] <= 2)
+    }
+
+    @Test func i420DownscaleIsBilinearOnLuma() {
+        // Luma 16 + 40x + 8y on a 4×4 frame, neutral chroma; 2×2 output averages 2×2 blocks:
+        // Y 40 → grey 28 at the top left, Y 136 → grey 140 at the bottom right.
+        var frame = VideoFrame(packedWidth: 4, height: 4, format: .i420)
+        for y in 0..<4 { for x in 0..<4 { frame.data[y * 4 + x] = UInt8(16 + 40 * x + 8 * y) } }
+        for i in 16..<24 { frame.data[i] = 128 }
+        let pre = Preprocessor(normalization: .raw)
+        pre.fill(
+            from: frame, letterbox: Letterbox(frameWidth: 4, frameHeight: 4, inputWidth: 2, inputHeight: 2))
+        let t = Array(pre.tensor)
+        for plane in 0..<3 {
+            #expect(t[plane * 4] == 28)
+            #expect(t[plane * 4 + 3] == 140)
+        }
     }
 
     @Test func stridedPlanesAreHonoured() throws {

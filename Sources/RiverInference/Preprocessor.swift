@@ -56,7 +56,8 @@ public final class Preprocessor {
                 switch (frame.format, copy) {
                 case (.rgb24, true): copyRGB(pixels, frame, row, out, box.scaledWidth)
                 case (.rgb24, false): scaleRGB(pixels, frame, row, out, box.scaledWidth)
-                case (.i420, _): convertI420(pixels, frame, row, out, box.scaledWidth, bilinear: !copy)
+                case (.i420, true): copyI420(pixels, frame, row, out, box.scaledWidth)
+                case (.i420, false): scaleI420(pixels, frame, row, out, box.scaledWidth)
                 }
             }
         }
@@ -110,10 +111,35 @@ public final class Preprocessor {
         }
     }
 
+    /// 1:1 I420: one chroma pair serves two pixels, so its terms are computed once per pair.
     @inline(__always)
-    private func convertI420(
-        _ pixels: UnsafePointer<UInt8>, _ frame: VideoFrame, _ row: Int, _ out: Planes, _ width: Int,
-        bilinear: Bool
+    private func copyI420(
+        _ pixels: UnsafePointer<UInt8>, _ frame: VideoFrame, _ row: Int, _ out: Planes, _ width: Int
+    ) {
+        let luma = pixels + frame.offsets[0] + row * frame.strides[0]
+        let u = pixels + frame.offsets[1] + (row >> 1) * frame.strides[1]
+        let v = pixels + frame.offsets[2] + (row >> 1) * frame.strides[2]
+        let (lutR, lutG, lutB) = (lookup, lookup + 256, lookup + 512)
+        var x = 0
+        while x < width {
+            let d = Int32(u[x >> 1]) - 128
+            let e = Int32(v[x >> 1]) - 128
+            let red = 104595 * e + 32768
+            let green = 32768 - 25690 * d - 53281 * e
+            let blue = 132186 * d + 32768
+            for i in x..<min(x + 2, width) {
+                let c = (Int32(luma[i]) - 16) * 76284
+                out.r[i] = lutR[Int(UInt8(clamping: (c + red) >> 16))]
+                out.g[i] = lutG[Int(UInt8(clamping: (c + green) >> 16))]
+                out.b[i] = lutB[Int(UInt8(clamping: (c + blue) >> 16))]
+            }
+            x += 2
+        }
+    }
+
+    @inline(__always)
+    private func scaleI420(
+        _ pixels: UnsafePointer<UInt8>, _ frame: VideoFrame, _ row: Int, _ out: Planes, _ width: Int
     ) {
         let luma = pixels + frame.offsets[0]
         let chromaRow = Int(rows.nearest[row]) >> 1
@@ -121,7 +147,7 @@ public final class Preprocessor {
         let v = pixels + frame.offsets[2] + chromaRow * frame.strides[2]
         let top = luma + Int(rows.first[row]) * frame.strides[0]
         let bottom = luma + Int(rows.second[row]) * frame.strides[0]
-        let wy = bilinear ? rows.weight[row] : 0
+        let wy = rows.weight[row]
         let wy0 = 256 - wy
         let (first, second, weight, nearest) = (
             columns.first, columns.second, columns.weight, columns.nearest
@@ -130,7 +156,7 @@ public final class Preprocessor {
         for x in 0..<width {
             let a = Int(first[x])
             let b = Int(second[x])
-            let wx = bilinear ? weight[x] : 0
+            let wx = weight[x]
             let wx0 = 256 - wx
             let upper = Int32(top[a]) * wx0 + Int32(top[b]) * wx
             let lower = Int32(bottom[a]) * wx0 + Int32(bottom[b]) * wx

@@ -77,6 +77,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        /// Broker throughput and latency, direct vs through the proxy (see README, Benchmarks).
+        .executableTarget(
+            name: "BrokerBenchmark", dependencies: ["RiverBroker", "RiverCore", "CZMQ"],
+            path: "Benchmarks/BrokerBenchmark"),
+
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
         .testTarget(name: "RiverRTPTests", dependencies: ["RiverRTP"]),

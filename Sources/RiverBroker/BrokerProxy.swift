@@ -48,7 +48,8 @@ public final class BrokerProxy: Sendable {
         self.thread = Mutex(nil)
         let sockets = HandOff(value: (front, back))
         let handle = startThread(name: "river-proxy") { [self] in
-            self.run(frontend: sockets.value.0, backend: sockets.value.1, configuration: configuration,
+            self.run(
+                frontend: sockets.value.0, backend: sockets.value.1, configuration: configuration,
                 logger: logger, statsInterval: statsInterval)
         }
         thread.withLock { $0 = handle }

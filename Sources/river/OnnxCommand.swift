@@ -19,10 +19,14 @@ struct OnnxCommand: ParsableCommand {
     @Option(help: "The proxy's backend endpoint.")
     var connect = "tcp://127.0.0.1:5556"
 
-    @Option(help: "ONNX model. Default: models/centerface.onnx, searched upwards from here and from the executable.")
+    @Option(
+        help:
+            "ONNX model. Default: models/centerface.onnx, searched upwards from here and from the executable."
+    )
     var model: String?
 
-    @Option(help: "Model family (centerface, yolov5, yolov8, classifier). Default: detected from the outputs.")
+    @Option(
+        help: "Model family (centerface, yolov5, yolov8, classifier). Default: detected from the outputs.")
     var family: String?
 
     @Option(help: "Requests this worker runs at once (one model session each).")
@@ -48,11 +52,14 @@ struct OnnxCommand: ParsableCommand {
 
     func validate() throws {
         if let family, ModelFamily(rawValue: family) == nil {
-            throw ValidationError("--family must be one of \(ModelFamily.allCases.map(\.rawValue)), got '\(family)'")
+            throw ValidationError(
+                "--family must be one of \(ModelFamily.allCases.map(\.rawValue)), got '\(family)'")
         }
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        guard heartbeatMs > 0, liveness > 0 else { throw ValidationError("--heartbeat-ms and --liveness must be positive") }
+        guard heartbeatMs > 0, liveness > 0 else {
+            throw ValidationError("--heartbeat-ms and --liveness must be positive")
+        }
     }
 
     func run() throws {
@@ -63,7 +70,9 @@ struct OnnxCommand: ParsableCommand {
         } else {
             do {
                 let path = try model ?? PathSearch.defaultModel()
-                let options = InferenceOptions(family: family.flatMap(ModelFamily.init(rawValue:)), session: SessionOptions(intraOpThreads: threads))
+                let options = InferenceOptions(
+                    family: family.flatMap(ModelFamily.init(rawValue:)),
+                    session: SessionOptions(intraOpThreads: threads))
                 let engines = try (0..<slots).map { _ throws(InferenceError) in
                     try InferenceEngine(modelPath: path, options: options)
                 }

@@ -8,14 +8,18 @@ import Testing
 /// Proxy, workers and client in this process, over real ZeroMQ sockets on 127.0.0.1.
 @Suite(.serialized) struct BrokerLiveTests {
     @Test func requestsRoundTripThroughTheProxy() async throws {
-        let proxy = try BrokerProxy(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
+        let proxy = try BrokerProxy(
+            frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
         defer { proxy.stop() }
-        let worker = BrokerWorker(connect: proxy.backendEndpoint, configuration: WorkerConfiguration(slots: 2)) {
+        let worker = BrokerWorker(
+            connect: proxy.backendEndpoint, configuration: WorkerConfiguration(slots: 2)
+        ) {
             request in
             // Echo back what the worker saw, to prove header and pixels arrived intact.
             let frame = try request.frame()
             let sum = frame.data.reduce(0) { $0 &+ Int($1) }
-            return WorkResult(document: Array("\(frame.width)x\(frame.height) \(frame.rtpTimestamp) \(sum)".utf8))
+            return WorkResult(
+                document: Array("\(frame.width)x\(frame.height) \(frame.rtpTimestamp) \(sum)".utf8))
         }
         defer { worker.stop() }
         let client = BrokerClient(connect: proxy.frontendEndpoint)
@@ -52,7 +56,8 @@ import Testing
     /// Two workers, one four times slower, each with one slot; the client keeps exactly as many
     /// requests in flight as there are slots.
     @Test func fastWorkerServesProportionallyMoreAndNothingWaitsWhileASlotIsFree() async throws {
-        let proxy = try BrokerProxy(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
+        let proxy = try BrokerProxy(
+            frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
         defer { proxy.stop() }
         let fast = BrokerWorker(
             connect: proxy.backendEndpoint, configuration: WorkerConfiguration(slots: 1, name: "fast"),
@@ -97,7 +102,8 @@ import Testing
     }
 
     @Test func queuedRequestsPastTheirDeadlineAreAnsweredExpired() async throws {
-        let proxy = try BrokerProxy(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
+        let proxy = try BrokerProxy(
+            frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
         defer { proxy.stop() }
         let worker = BrokerWorker(
             connect: proxy.backendEndpoint, configuration: WorkerConfiguration(slots: 1),
@@ -120,7 +126,8 @@ import Testing
     /// Garbage on both proxy sockets is refused and counted while a real client and worker keep
     /// being served.
     @Test func malformedMessagesAreRefusedCountedAndEveryoneElseIsServed() async throws {
-        let proxy = try BrokerProxy(frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
+        let proxy = try BrokerProxy(
+            frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
         defer { proxy.stop() }
         let worker = BrokerWorker(
             connect: proxy.backendEndpoint, configuration: WorkerConfiguration(slots: 2),
@@ -130,7 +137,8 @@ import Testing
         defer { client.close() }
         #expect(await waitUntil { proxy.counters.freeSlots == 2 })
 
-        let valid = try RequestHeader(frame: smallFrame(), requestID: 41, streamID: 1, budgetMicros: 1_000_000)
+        let valid = try RequestHeader(
+            frame: smallFrame(), requestID: 41, streamID: 1, budgetMicros: 1_000_000)
         var badVersion = WireCodec.encode(.heartbeat)
         badVersion[2] = 7
         var claimsMore = valid
@@ -161,7 +169,9 @@ import Testing
         var answeredMeanwhile = 0
         for message in garbage {
             for socket in [rogueClient, rogueWorker] {
-                for (index, frame) in message.enumerated() { socket.send(frame, more: index < message.count - 1) }
+                for (index, frame) in message.enumerated() {
+                    socket.send(frame, more: index < message.count - 1)
+                }
             }
             if case .success = await client.attempt(budget: .seconds(5)).0 { answeredMeanwhile += 1 }
         }

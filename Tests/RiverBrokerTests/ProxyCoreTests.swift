@@ -116,7 +116,9 @@ private struct Harness {
         h.advance(60 * ms)
         let out = h.take()
         let expired = out.compactMap { output -> UInt64? in
-            if case .toClient(_, .error(let header), _) = output, header.code == .expired { return header.requestID }
+            if case .toClient(_, .error(let header), _) = output, header.code == .expired {
+                return header.requestID
+            }
             return nil
         }
         #expect(expired == [1])
@@ -158,14 +160,18 @@ private struct Harness {
         #expect(h.core.counters.redispatched == 1)
         // Request 1 went to b as soon as b's slot freed up.
         let again = out.compactMap { output -> Int? in
-            if case .toWorker(let worker, .request, .payload(let tag)) = output, worker == peer("b") { return tag }
+            if case .toWorker(let worker, .request, .payload(let tag)) = output, worker == peer("b") {
+                return tag
+            }
             return nil
         }
         #expect(again == [1])
         // b dies too: the request was already re-dispatched once, so it is answered ERROR(workerLost).
         h.advance(400 * ms)
         let lost = h.take().compactMap { output -> UInt64? in
-            if case .toClient(_, .error(let header), _) = output, header.code == .workerLost { return header.requestID }
+            if case .toClient(_, .error(let header), _) = output, header.code == .workerLost {
+                return header.requestID
+            }
             return nil
         }
         #expect(lost == [1])
@@ -303,7 +309,8 @@ private struct Harness {
     @Test func clientCoreMatchesRepliesAndTimesOut() {
         var core = ClientCore<String>(
             liveness: PeerLiveness(
-                interval: .seconds(1), liveness: 3, initialBackoff: .milliseconds(10), maxBackoff: .seconds(1), now: 0),
+                interval: .seconds(1), liveness: 3, initialBackoff: .milliseconds(10),
+                maxBackoff: .seconds(1), now: 0),
             grace: .milliseconds(10))
         let a = core.start("a", streamID: 1, rtpTimestamp: 10, budget: 100 * ms, now: 0)
         let b = core.start("b", streamID: 1, rtpTimestamp: 20, budget: 50 * ms, now: 0)

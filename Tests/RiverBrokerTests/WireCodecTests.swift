@@ -5,14 +5,17 @@ import Testing
 
 private func decode(_ header: [UInt8], frames: Int = 1, body: Int = 0) throws(ProtocolError) -> WireMessage {
     let result = header.withUnsafeBytes { raw in
-        Result { () throws(ProtocolError) in try WireCodec.decode(header: raw, frameCount: frames, bodyCount: body) }
+        Result { () throws(ProtocolError) in
+            try WireCodec.decode(header: raw, frameCount: frames, bodyCount: body)
+        }
     }
     return try result.get()
 }
 
 private func sampleRequest() -> RequestHeader {
     RequestHeader(
-        requestID: 0x0102_0304_0506_0708, streamID: 42, rtpTimestamp: 90_000, budgetMicros: 250_000, width: 640,
+        requestID: 0x0102_0304_0506_0708, streamID: 42, rtpTimestamp: 90_000, budgetMicros: 250_000,
+        width: 640,
         height: 480, format: .i420, strides: [640, 320, 320], offsets: [0, 307_200, 384_000],
         byteCount: 460_800)
 }
@@ -28,7 +31,8 @@ private func sampleRequest() -> RequestHeader {
                 .reply(
                     ReplyHeader(
                         requestID: 9, status: .failed,
-                        timings: ReplyTimings(proxyQueueMicros: 1, workerQueueMicros: 2, computeMicros: 3))), 2, 17
+                        timings: ReplyTimings(proxyQueueMicros: 1, workerQueueMicros: 2, computeMicros: 3))),
+                2, 17
             ),
             (.error(ErrorHeader(requestID: 5, code: .workerLost)), 2, 4),
         ]
@@ -67,7 +71,9 @@ private func sampleRequest() -> RequestHeader {
     @Test func truncatedHeadersNameTheField() {
         let full = WireCodec.encode(.request(sampleRequest()))
         for length in [0, 3, 4, 20, 63] {
-            #expect(throws: ProtocolError.self) { try decode(Array(full.prefix(length)), frames: 2, body: 460_800) }
+            #expect(throws: ProtocolError.self) {
+                try decode(Array(full.prefix(length)), frames: 2, body: 460_800)
+            }
         }
         #expect(throws: ProtocolError.truncated(field: "REQUEST header", need: 64, got: 20)) {
             try decode(Array(full.prefix(20)), frames: 2, body: 460_800)
@@ -82,7 +88,9 @@ private func sampleRequest() -> RequestHeader {
         // Geometry that does not fit the declared buffer.
         var header = sampleRequest()
         header.byteCount = 1000
-        #expect(throws: ProtocolError.self) { try decode(WireCodec.encode(.request(header)), frames: 2, body: 1000) }
+        #expect(throws: ProtocolError.self) {
+            try decode(WireCodec.encode(.request(header)), frames: 2, body: 1000)
+        }
         header = sampleRequest()
         header.strides[0] = 100
         #expect(throws: ProtocolError.self) {

@@ -18,7 +18,8 @@ public struct ClientConfiguration: Sendable {
     public var maxBackoff: Duration
 
     public init(
-        heartbeatInterval: Duration = .seconds(1), liveness: Int = 3, timeoutGrace: Duration = .milliseconds(250),
+        heartbeatInterval: Duration = .seconds(1), liveness: Int = 3,
+        timeoutGrace: Duration = .milliseconds(250),
         initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8)
     ) {
         self.heartbeatInterval = heartbeatInterval
@@ -127,7 +128,8 @@ public final class BrokerClient: Sendable {
         var core = ClientCore<Waiter>(
             liveness: PeerLiveness(
                 interval: configuration.heartbeatInterval, liveness: configuration.liveness,
-                initialBackoff: configuration.initialBackoff, maxBackoff: configuration.maxBackoff, now: start),
+                initialBackoff: configuration.initialBackoff, maxBackoff: configuration.maxBackoff, now: start
+            ),
             grace: configuration.timeoutGrace)
         var socket = makeSocket()
         var frames: [Frame] = []

@@ -88,7 +88,9 @@ public struct ProxyCore<Payload> {
         switch message {
         case .request(let header):
             guard let body else {
-                rejectClient(client, .wrongFrameCount(type: .request, expected: 2, got: 1), requestID: header.requestID)
+                rejectClient(
+                    client, .wrongFrameCount(type: .request, expected: 2, got: 1), requestID: header.requestID
+                )
                 return
             }
             counters.requests += 1
@@ -125,7 +127,8 @@ public struct ProxyCore<Payload> {
         counters.malformedFromClients += 1
         outputs.append(
             .toClient(
-                client, .error(ErrorHeader(requestID: requestID, code: error.errorCode)), .text(error.description)))
+                client, .error(ErrorHeader(requestID: requestID, code: error.errorCode)),
+                .text(error.description)))
     }
 
     // MARK: Workers
@@ -159,14 +162,16 @@ public struct ProxyCore<Payload> {
             counters.answered += 1
             header.requestID = flight.request.header.requestID
             header.timings.proxyQueueMicros = micros(flight.dispatchedAt - flight.request.arrivedAt)
-            outputs.append(.toClient(flight.request.client, .reply(header), body.map { .payload($0) } ?? .none))
+            outputs.append(
+                .toClient(flight.request.client, .reply(header), body.map { .payload($0) } ?? .none))
             drain(now: now)
         case .error(var header):
             guard let flight = finish(ticket: header.requestID, from: peer) else { break }
             workers[peer]!.failed += 1
             counters.failed += 1
             header.requestID = flight.request.header.requestID
-            outputs.append(.toClient(flight.request.client, .error(header), body.map { .payload($0) } ?? .none))
+            outputs.append(
+                .toClient(flight.request.client, .error(header), body.map { .payload($0) } ?? .none))
             drain(now: now)
         case .disconnect:
             lose(peer, now: now, reason: "disconnected")
@@ -183,7 +188,8 @@ public struct ProxyCore<Payload> {
         counters.malformedFromWorkers += 1
         if case .unsupportedVersion = error {
             outputs.append(
-                .toWorker(peer, .error(ErrorHeader(requestID: 0, code: .badVersion)), .text(error.description)))
+                .toWorker(
+                    peer, .error(ErrorHeader(requestID: 0, code: .badVersion)), .text(error.description)))
         }
     }
 
@@ -229,7 +235,8 @@ public struct ProxyCore<Payload> {
     private mutating func register(_ peer: PeerID, slots: Int, name: String, now: Nanoseconds) {
         let epoch = nextEpoch
         nextEpoch += 1
-        workers[peer] = Worker(name: name, slots: slots, free: slots, epoch: epoch, expiresAt: now + expiryWindow)
+        workers[peer] = Worker(
+            name: name, slots: slots, free: slots, epoch: epoch, expiresAt: now + expiryWindow)
         for _ in 0..<slots { freeSlots.append((peer, epoch)) }
         compactFreeSlotsIfNeeded()
     }

@@ -98,7 +98,8 @@ public enum WireCodec {
         }
         guard width > 0, height > 0 else { throw .badField("REQUEST \(requestID): size \(width)x\(height)") }
         guard planeCount == format.planeCount else {
-            throw .badField("REQUEST \(requestID): \(format) has \(format.planeCount) planes, header says \(planeCount)")
+            throw .badField(
+                "REQUEST \(requestID): \(format) has \(format.planeCount) planes, header says \(planeCount)")
         }
         // The geometry must fit in the declared buffer, and the buffer must be what was sent.
         for plane in 0..<planeCount {
@@ -193,7 +194,9 @@ struct ByteReader {
     var remaining: Int { base.count - position }
 
     func need(_ count: Int, field: String) throws(ProtocolError) {
-        guard remaining >= count else { throw .truncated(field: field, need: position + count, got: base.count) }
+        guard remaining >= count else {
+            throw .truncated(field: field, need: position + count, got: base.count)
+        }
     }
 
     mutating func skip(_ count: Int) { position += count }

@@ -74,7 +74,9 @@ public final class BrokerWorker: Sendable {
             socket.setOption(ZMQ_SNDHWM, 100_000)
             socket.setOption(ZMQ_RCVHWM, 100_000)
             try socket.connect(endpoint)
-            socket.send(WireCodec.encode(.ready(slots: UInt16(configuration.slots), name: configuration.name)), more: false)
+            socket.send(
+                WireCodec.encode(.ready(slots: UInt16(configuration.slots), name: configuration.name)),
+                more: false)
             return socket
         } catch {
             logger.error("worker cannot connect", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
@@ -86,7 +88,8 @@ public final class BrokerWorker: Sendable {
         let launchedAt = MonotonicClock.now()
         var liveness = PeerLiveness(
             interval: configuration.heartbeatInterval, liveness: configuration.liveness,
-            initialBackoff: configuration.initialBackoff, maxBackoff: configuration.maxBackoff, now: launchedAt)
+            initialBackoff: configuration.initialBackoff, maxBackoff: configuration.maxBackoff,
+            now: launchedAt)
         var socket = makeSocket()
         var session = 0
         var running = 0
@@ -144,7 +147,8 @@ public final class BrokerWorker: Sendable {
                             lastReady = now
                             count { $0.reregistrations += 1 }
                             current.send(
-                                WireCodec.encode(.ready(slots: UInt16(configuration.slots), name: configuration.name)),
+                                WireCodec.encode(
+                                    .ready(slots: UInt16(configuration.slots), name: configuration.name)),
                                 more: false)
                         }
                     case .error(let header):
@@ -152,7 +156,8 @@ public final class BrokerWorker: Sendable {
                             "proxy refused a message",
                             metadata: [
                                 "code": "\(header.code)",
-                                "text": "\(frames.count > 1 ? String(decoding: frames[1].message.bytes, as: UTF8.self) : "")",
+                                "text":
+                                    "\(frames.count > 1 ? String(decoding: frames[1].message.bytes, as: UTF8.self) : "")",
                             ])
                     case .heartbeat:
                         break

@@ -173,8 +173,9 @@ private final class RetainedBytes {
 }
 
 /// libzmq calls this (from its I/O thread) when the last reference to a zero-copy frame is gone.
-private let releaseRetainedBytes: @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = {
-    _, hint in
-    guard let hint else { return }
-    Unmanaged<RetainedBytes>.fromOpaque(hint).release()
-}
+private let releaseRetainedBytes:
+    @convention(c) (UnsafeMutableRawPointer?, UnsafeMutableRawPointer?) -> Void = {
+        _, hint in
+        guard let hint else { return }
+        Unmanaged<RetainedBytes>.fromOpaque(hint).release()
+    }

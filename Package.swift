@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverSCTP"]),
         .testTarget(name: "RiverMediaTests", dependencies: ["RiverMedia", "RiverRTP"]),
         .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
-        .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker"]),
+        .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker", "RiverMedia"]),
         .testTarget(name: "RiverWebRTCTests", dependencies: ["RiverWebRTC"]),
         .testTarget(name: "RiverServeTests", dependencies: ["RiverServe"]),
         /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).

@@ -83,8 +83,10 @@ public final class BrokerProxy: Sendable {
         let statsEvery = statsInterval?.nanoseconds
         var nextStats = MonotonicClock.now() + (statsEvery ?? 0)
         var nextWorkerSnapshot: Nanoseconds = 0
+        var workersStale = false
         while !stopping.load(ordering: .acquiring) {
             var wake = core.nextWakeup()
+            if workersStale { wake = min(wake, nextWorkerSnapshot) }
             if statsEvery != nil { wake = min(wake, nextStats) }
             poll.wait(until: wake)
             if poll.readable(2) { wakeup.reset() }
@@ -107,6 +109,7 @@ public final class BrokerProxy: Sendable {
             // Per-worker figures are sorted copies: refresh them at most every 20 ms.
             let refreshWorkers = now >= nextWorkerSnapshot
             if refreshWorkers { nextWorkerSnapshot = now + 20_000_000 }
+            workersStale = !refreshWorkers
             let workers = refreshWorkers ? core.workerStats : nil
             state.withLock {
                 $0.counters = core.counters

@@ -82,13 +82,15 @@ import Testing
     @Test func proxyRestartUnderLoadResumesWithinTwoSeconds() async throws {
         let frontend = "tcp://127.0.0.1:\(try freePort())"
         let backend = "tcp://127.0.0.1:\(try freePort())"
-        let proxyArguments = ["proxy", "--frontend", frontend, "--backend", backend, "--heartbeat-ms", "250"]
+        let proxyArguments = [
+            "proxy", "--frontend", frontend, "--backend", backend, "--heartbeat-ms", "1000",
+        ]
         var proxy = try RiverProcess(proxyArguments)
         defer { proxy.stop() }
-        let workers = try startWorkers(2, backend: backend, heartbeatMs: 250, delayMs: 5)
+        let workers = try startWorkers(2, backend: backend, heartbeatMs: 1000, delayMs: 5)
         defer { for worker in workers { worker.stop() } }
         let client = BrokerClient(
-            connect: frontend, configuration: ClientConfiguration(heartbeatInterval: .milliseconds(250)))
+            connect: frontend)
         defer { client.close() }
 
         // Four callers in a loop; failures (proxy down) are retried after a short pause.

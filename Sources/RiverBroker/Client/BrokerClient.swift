@@ -135,6 +135,7 @@ public final class BrokerClient: Sendable {
         var frames: [Frame] = []
         var poll = PollSet()
         var reconnects = 0
+        var ready: [(Waiter, Result<BrokerReply, BrokerError>)] = []
 
         while !stopping.load(ordering: .acquiring) {
             poll.removeAll()
@@ -147,17 +148,17 @@ public final class BrokerClient: Sendable {
                 defer { shared.submissions.removeAll(keepingCapacity: true) }
                 return shared.submissions
             }
-            for submission in submissions { send(submission, on: socket, &core) }
+            for submission in submissions { send(submission, on: socket, &core, &ready) }
 
             if let current = socket {
                 for _ in 0..<1024 {
                     guard current.receive(into: &frames) else { break }
-                    receive(frames, &core)
+                    receive(frames, &core, &ready)
                 }
             }
 
             let now = MonotonicClock.now()
-            for done in core.expire(now: now) { finish(done, body: nil) }
+            for done in core.expire(now: now) { ready.append(finish(done, body: nil)) }
             switch core.liveness.tick(now: now) {
             case .none:
                 break
@@ -167,7 +168,7 @@ public final class BrokerClient: Sendable {
                 logger.warning("proxy silent, reconnecting", metadata: ["endpoint": "\(endpoint)"])
                 socket?.close()
                 socket = nil
-                for done in core.dropAll() { finish(done, body: nil) }
+                for done in core.dropAll() { ready.append(finish(done, body: nil)) }
             }
             if socket == nil, let at = core.liveness.reconnectAt, now >= at {
                 socket = makeSocket()
@@ -177,6 +178,9 @@ public final class BrokerClient: Sendable {
             var counters = core.counters
             counters.reconnects = reconnects
             shared.withLock { $0.counters = counters }
+            // Callers resume only after the counters include their request.
+            for (waiter, result) in ready { waiter.resume(returning: result) }
+            ready.removeAll(keepingCapacity: true)
         }
 
         let leftovers = shared.withLock { shared in
@@ -189,7 +193,10 @@ public final class BrokerClient: Sendable {
         socket?.close()
     }
 
-    private func send(_ submission: Submission, on socket: ZMQSocket?, _ core: inout ClientCore<Waiter>) {
+    private func send(
+        _ submission: Submission, on socket: ZMQSocket?, _ core: inout ClientCore<Waiter>,
+        _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
+    ) {
         let now = MonotonicClock.now()
         let header: RequestHeader
         do {
@@ -197,7 +204,7 @@ public final class BrokerClient: Sendable {
                 frame: submission.frame, requestID: 0, streamID: submission.streamID,
                 budgetMicros: UInt32(clamping: submission.budget / 1000))
         } catch {
-            submission.waiter.resume(returning: .failure(.invalidFrame(error)))
+            ready.append((submission.waiter, .failure(.invalidFrame(error))))
             return
         }
         let id = core.start(
@@ -206,14 +213,19 @@ public final class BrokerClient: Sendable {
         var wire = header
         wire.requestID = id
         guard let socket, socket.send(WireCodec.encode(.request(wire)), more: true) else {
-            core.sendFailed(id)?.resume(returning: .failure(.notConnected(endpoint: endpoint)))
+            if let waiter = core.sendFailed(id) {
+                ready.append((waiter, .failure(.notConnected(endpoint: endpoint))))
+            }
             return
         }
         // libzmq accepts the remaining parts of a message whose first part it took.
         socket.send(retaining: submission.frame.data, more: false)
     }
 
-    private func receive(_ frames: [Frame], _ core: inout ClientCore<Waiter>) {
+    private func receive(
+        _ frames: [Frame], _ core: inout ClientCore<Waiter>,
+        _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
+    ) {
         let now = MonotonicClock.now()
         let body = frames.count > 1 ? frames[1].message : nil
         let message: WireMessage
@@ -225,10 +237,12 @@ public final class BrokerClient: Sendable {
             logger.warning("client dropped a malformed message", metadata: ["error": "\(error)"])
             return
         }
-        if let done = core.received(message, now: now) { finish(done, body: body) }
+        if let done = core.received(message, now: now) { ready.append(finish(done, body: body)) }
     }
 
-    private func finish(_ done: ClientCore<Waiter>.Finished, body: ZMQMessage?) {
+    private func finish(
+        _ done: ClientCore<Waiter>.Finished, body: ZMQMessage?
+    ) -> (Waiter, Result<BrokerReply, BrokerError>) {
         let result: Result<BrokerReply, BrokerError>
         switch done.outcome {
         case .reply(let header):
@@ -246,6 +260,6 @@ public final class BrokerClient: Sendable {
         case .connectionLost:
             result = .failure(.connectionLost(requestID: done.requestID))
         }
-        done.waiter.resume(returning: result)
+        return (done.waiter, result)
     }
 }

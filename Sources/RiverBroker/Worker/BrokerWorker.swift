@@ -66,22 +66,47 @@ public final class BrokerWorker: Sendable {
 
     // MARK: I/O thread
 
-    private func makeSocket() -> ZMQSocket? {
+    /// The DEALER to the proxy, and a PAIR receiving its connection events.
+    ///
+    /// READY is sent on every (re)connection the monitor reports, not once: when the proxy
+    /// restarts, ZeroMQ reconnects by itself and the new proxy learns our slots at once, instead of
+    /// after a heartbeat draws its DISCONNECT.
+    private struct Connection {
+        let socket: ZMQSocket
+        let monitor: ZMQSocket
+
+        func close() {
+            monitor.close()
+            socket.close()
+        }
+    }
+
+    private func connect(generation: Int) -> Connection? {
         do {
             let socket = try ZMQSocket(context, type: ZMQ_DEALER)
             socket.setOption(ZMQ_RECONNECT_IVL, 100)
             socket.setOption(ZMQ_RECONNECT_IVL_MAX, 1000)
             socket.setOption(ZMQ_SNDHWM, 100_000)
             socket.setOption(ZMQ_RCVHWM, 100_000)
+            let address =
+                "inproc://river-worker-\(UInt(bitPattern: ObjectIdentifier(self).hashValue))-\(generation)"
+            guard zmq_socket_monitor(socket.handle, address, ZMQ_EVENT_CONNECTED) == 0 else {
+                throw ZMQError("zmq_socket_monitor")
+            }
+            let monitor = try ZMQSocket(context, type: ZMQ_PAIR)
+            try monitor.connect(address)
             try socket.connect(endpoint)
-            socket.send(
-                WireCodec.encode(.ready(slots: UInt16(configuration.slots), name: configuration.name)),
-                more: false)
-            return socket
+            return Connection(socket: socket, monitor: monitor)
         } catch {
             logger.error("worker cannot connect", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
             return nil
         }
+    }
+
+    private func sendReady(_ socket: ZMQSocket) {
+        socket.send(
+            WireCodec.encode(.ready(slots: UInt16(configuration.slots), name: configuration.name)),
+            more: false)
     }
 
     private func run() {
@@ -90,8 +115,9 @@ public final class BrokerWorker: Sendable {
             interval: configuration.heartbeatInterval, liveness: configuration.liveness,
             initialBackoff: configuration.initialBackoff, maxBackoff: configuration.maxBackoff,
             now: launchedAt)
-        var socket = makeSocket()
         var session = 0
+        var connection = connect(generation: session)
+        var socket = connection?.socket
         var running = 0
         var waiting = FIFO<Job>()
         var frames: [Frame] = []
@@ -102,9 +128,23 @@ public final class BrokerWorker: Sendable {
         while !stopping.load(ordering: .acquiring) {
             poll.removeAll()
             poll.add(fd: wakeup.fd)
-            if let socket { poll.add(socket) }
+            if let connection {
+                poll.add(connection.socket)
+                poll.add(connection.monitor)
+            }
             poll.wait(until: liveness.nextWakeup)
             if poll.readable(0) { wakeup.reset() }
+            if let connection, poll.readable(2) {
+                while connection.monitor.receive(into: &frames) {
+                    // Event frame: u16 event id, u32 value, in host order.
+                    let bytes = frames[0].message.bytes
+                    let event = bytes.count >= 2 ? bytes.loadUnaligned(as: UInt16.self) : 0
+                    if Int32(event) == ZMQ_EVENT_CONNECTED {
+                        lastReady = MonotonicClock.now()
+                        sendReady(connection.socket)
+                    }
+                }
+            }
 
             // Finished handlers: answer, and start what waited for their slot.
             let done = shared.withLock { shared in
@@ -146,10 +186,7 @@ public final class BrokerWorker: Sendable {
                         if now >= lastReady + interval / 4 {
                             lastReady = now
                             count { $0.reregistrations += 1 }
-                            current.send(
-                                WireCodec.encode(
-                                    .ready(slots: UInt16(configuration.slots), name: configuration.name)),
-                                more: false)
+                            sendReady(current)
                         }
                     case .error(let header):
                         logger.warning(
@@ -182,20 +219,21 @@ public final class BrokerWorker: Sendable {
                 logger.warning(
                     "proxy silent, reconnecting",
                     metadata: ["endpoint": "\(endpoint)", "in_ms": "\((reconnectAt - now) / 1_000_000)"])
-                socket?.close()
+                connection?.close()
+                connection = nil
                 socket = nil
                 session += 1
                 waiting = FIFO()
             }
             if socket == nil, let at = liveness.reconnectAt, now >= at {
-                socket = makeSocket()
-                lastReady = now
+                connection = connect(generation: session)
+                socket = connection?.socket
                 count { $0.reconnects += 1 }
                 liveness.reconnected(now: now)
             }
         }
         socket?.send(WireCodec.encode(.disconnect), more: false)
-        socket?.close()
+        connection?.close()
     }
 
     private func start(_ job: Job, session: Int) {

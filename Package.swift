@@ -82,6 +82,10 @@ let package = Package(
         .executableTarget(
             name: "InferenceBenchmark", dependencies: ["RiverCore", "RiverInference", "RiverMedia"],
             path: "Benchmarks/InferenceBenchmark"),
+        /// Broker throughput and latency, direct vs through the proxy (see README, Benchmarks).
+        .executableTarget(
+            name: "BrokerBenchmark", dependencies: ["RiverBroker", "RiverCore", "CZMQ"],
+            path: "Benchmarks/BrokerBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
@@ -92,7 +96,7 @@ let package = Package(
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverSCTP"]),
         .testTarget(name: "RiverMediaTests", dependencies: ["RiverMedia", "RiverRTP"]),
         .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
-        .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker"]),
+        .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker", "RiverMedia"]),
         .testTarget(name: "RiverWebRTCTests", dependencies: ["RiverWebRTC"]),
         .testTarget(name: "RiverServeTests", dependencies: ["RiverServe"]),
         /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).

@@ -2,4 +2,9 @@
 #ifndef RIVER_CZMQ_SHIM_H
 #define RIVER_CZMQ_SHIM_H
 #include <zmq.h>
+#include <sys/eventfd.h>
+
+// A non-blocking eventfd that wakes a broker I/O thread out of zmq_poll (the EFD_* flags are
+// macros Swift cannot always see through Glibc).
+static inline int river_wakeup_fd(void) { return eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC); }
 #endif

@@ -9,6 +9,8 @@ struct River: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InferCommand.self,
+            ProxyCommand.self,
+            OnnxCommand.self,
         ]
     )
 }

@@ -1,0 +1,265 @@
+import CZMQ
+import Logging
+import RiverCore
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Settings of a `BrokerClient`.
+public struct ClientConfiguration: Sendable {
+    /// How often the client heartbeats the proxy (which echoes); must match the proxy's.
+    public var heartbeatInterval: Duration
+    public var liveness: Int
+    /// Extra time past a request's deadline before the client gives up on it by itself.
+    public var timeoutGrace: Duration
+    public var initialBackoff: Duration
+    public var maxBackoff: Duration
+
+    public init(
+        heartbeatInterval: Duration = .seconds(1), liveness: Int = 3,
+        timeoutGrace: Duration = .milliseconds(250),
+        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8)
+    ) {
+        self.heartbeatInterval = heartbeatInterval
+        self.liveness = liveness
+        self.timeoutGrace = timeoutGrace
+        self.initialBackoff = initialBackoff
+        self.maxBackoff = maxBackoff
+    }
+}
+
+/// The library serve uses to reach the workers: `try await client.infer(frame:streamID:deadline:)`.
+///
+/// Any number of requests may be in flight; replies are matched by request id. Each request ends by
+/// its deadline (plus `timeoutGrace`) with a reply or a `BrokerError`. ZeroMQ reconnects the socket
+/// when the proxy restarts; if the proxy goes silent without closing the connection, the client
+/// drops the socket and makes a new one with capped exponential back-off.
+///
+/// One thread owns the DEALER socket. `infer` queues the request under a lock and wakes the thread
+/// through an eventfd; the thread resumes the caller's continuation when the request ends.
+public final class BrokerClient: Sendable {
+    typealias Waiter = CheckedContinuation<Result<BrokerReply, BrokerError>, Never>
+
+    private struct Submission {
+        var frame: VideoFrame
+        var streamID: UInt64
+        var budget: Nanoseconds
+        var waiter: Waiter
+    }
+
+    private struct Shared {
+        var submissions: [Submission] = []
+        var counters = ClientCounters()
+        var closed = false
+    }
+
+    public let endpoint: String
+    public let configuration: ClientConfiguration
+    private let logger: Logger
+    private let shared = Mutex(Shared())
+    private let wakeup = Wakeup()
+    private let stopping = Atomic<Bool>(false)
+    private let thread = Mutex<pthread_t?>(nil)
+    private let context = ZMQContext()
+
+    /// Connects to the proxy's frontend (ZeroMQ connects in the background; the client is usable
+    /// at once).
+    public init(
+        connect endpoint: String, configuration: ClientConfiguration = .init(),
+        logger: Logger = Logger(label: "river.client")
+    ) {
+        self.endpoint = endpoint
+        self.configuration = configuration
+        self.logger = logger
+        let handle = startThread(name: "river-client") { [self] in self.run() }
+        thread.withLock { $0 = handle }
+    }
+
+    public var counters: ClientCounters { shared.withLock { $0.counters } }
+
+    /// Sends `frame` to a worker and waits for its result, at most until `deadline` (plus grace).
+    public func infer(
+        frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant
+    ) async throws(BrokerError) -> BrokerReply {
+        let budget = (deadline - .now).nanoseconds
+        let result = await withCheckedContinuation { (waiter: Waiter) in
+            let accepted = shared.withLock { shared in
+                guard !shared.closed else { return false }
+                shared.submissions.append(
+                    Submission(frame: frame, streamID: streamID, budget: budget, waiter: waiter))
+                return true
+            }
+            if accepted { wakeup.signal() } else { waiter.resume(returning: .failure(.closed)) }
+        }
+        return try result.get()
+    }
+
+    /// Stops the client; requests in flight end with `BrokerError.closed`. Idempotent.
+    public func close() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        wakeup.signal()
+        if let handle = thread.withLock({ $0 }) { pthread_join(handle, nil) }
+    }
+
+    // MARK: I/O thread
+
+    private func makeSocket() -> ZMQSocket? {
+        do {
+            let socket = try ZMQSocket(context, type: ZMQ_DEALER)
+            // Fail sends at once while no proxy is connected rather than queueing frames that
+            // would arrive after their deadline.
+            socket.setOption(ZMQ_IMMEDIATE, 1)
+            socket.setOption(ZMQ_RECONNECT_IVL, 100)
+            socket.setOption(ZMQ_RECONNECT_IVL_MAX, 1000)
+            socket.setOption(ZMQ_SNDHWM, 100_000)
+            socket.setOption(ZMQ_RCVHWM, 100_000)
+            try socket.connect(endpoint)
+            return socket
+        } catch {
+            logger.error("client cannot connect", metadata: ["endpoint": "\(endpoint)", "error": "\(error)"])
+            return nil
+        }
+    }
+
+    private func run() {
+        let start = MonotonicClock.now()
+        var core = ClientCore<Waiter>(
+            liveness: PeerLiveness(
+                interval: configuration.heartbeatInterval, liveness: configuration.liveness,
+                initialBackoff: configuration.initialBackoff, maxBackoff: configuration.maxBackoff, now: start
+            ),
+            grace: configuration.timeoutGrace)
+        var socket = makeSocket()
+        var frames: [Frame] = []
+        var poll = PollSet()
+        var reconnects = 0
+        var ready: [(Waiter, Result<BrokerReply, BrokerError>)] = []
+
+        while !stopping.load(ordering: .acquiring) {
+            poll.removeAll()
+            poll.add(fd: wakeup.fd)
+            if let socket { poll.add(socket) }
+            poll.wait(until: core.nextWakeup)
+            if poll.readable(0) { wakeup.reset() }
+
+            let submissions = shared.withLock { shared in
+                defer { shared.submissions.removeAll(keepingCapacity: true) }
+                return shared.submissions
+            }
+            for submission in submissions { send(submission, on: socket, &core, &ready) }
+
+            if let current = socket {
+                for _ in 0..<1024 {
+                    guard current.receive(into: &frames) else { break }
+                    receive(frames, &core, &ready)
+                }
+            }
+
+            let now = MonotonicClock.now()
+            for done in core.expire(now: now) { ready.append(finish(done, body: nil)) }
+            switch core.liveness.tick(now: now) {
+            case .none:
+                break
+            case .sendHeartbeat:
+                socket?.send(WireCodec.encode(.heartbeat), more: false)
+            case .disconnect:
+                logger.warning("proxy silent, reconnecting", metadata: ["endpoint": "\(endpoint)"])
+                socket?.close()
+                socket = nil
+                for done in core.dropAll() { ready.append(finish(done, body: nil)) }
+            }
+            if socket == nil, let at = core.liveness.reconnectAt, now >= at {
+                socket = makeSocket()
+                reconnects += 1
+                core.liveness.reconnected(now: now)
+            }
+            var counters = core.counters
+            counters.reconnects = reconnects
+            shared.withLock { $0.counters = counters }
+            // Callers resume only after the counters include their request.
+            for (waiter, result) in ready { waiter.resume(returning: result) }
+            ready.removeAll(keepingCapacity: true)
+        }
+
+        let leftovers = shared.withLock { shared in
+            shared.closed = true
+            defer { shared.submissions.removeAll() }
+            return shared.submissions
+        }
+        for submission in leftovers { submission.waiter.resume(returning: .failure(.closed)) }
+        for done in core.dropAll() { done.waiter.resume(returning: .failure(.closed)) }
+        socket?.close()
+    }
+
+    private func send(
+        _ submission: Submission, on socket: ZMQSocket?, _ core: inout ClientCore<Waiter>,
+        _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
+    ) {
+        let now = MonotonicClock.now()
+        let header: RequestHeader
+        do {
+            header = try RequestHeader(
+                frame: submission.frame, requestID: 0, streamID: submission.streamID,
+                budgetMicros: UInt32(clamping: submission.budget / 1000))
+        } catch {
+            ready.append((submission.waiter, .failure(.invalidFrame(error))))
+            return
+        }
+        let id = core.start(
+            submission.waiter, streamID: submission.streamID, rtpTimestamp: submission.frame.rtpTimestamp,
+            budget: submission.budget, now: now)
+        var wire = header
+        wire.requestID = id
+        guard let socket, socket.send(WireCodec.encode(.request(wire)), more: true) else {
+            if let waiter = core.sendFailed(id) {
+                ready.append((waiter, .failure(.notConnected(endpoint: endpoint))))
+            }
+            return
+        }
+        // libzmq accepts the remaining parts of a message whose first part it took.
+        socket.send(retaining: submission.frame.data, more: false)
+    }
+
+    private func receive(
+        _ frames: [Frame], _ core: inout ClientCore<Waiter>,
+        _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
+    ) {
+        let now = MonotonicClock.now()
+        let body = frames.count > 1 ? frames[1].message : nil
+        let message: WireMessage
+        do {
+            message = try WireCodec.decode(
+                header: frames[0].message.bytes, frameCount: frames.count, bodyCount: body?.count ?? 0)
+        } catch {
+            core.malformed(now: now)
+            logger.warning("client dropped a malformed message", metadata: ["error": "\(error)"])
+            return
+        }
+        if let done = core.received(message, now: now) { ready.append(finish(done, body: body)) }
+    }
+
+    private func finish(
+        _ done: ClientCore<Waiter>.Finished, body: ZMQMessage?
+    ) -> (Waiter, Result<BrokerReply, BrokerError>) {
+        let result: Result<BrokerReply, BrokerError>
+        switch done.outcome {
+        case .reply(let header):
+            let roundTrip = MonotonicClock.now() - done.sentAt
+            result = .success(
+                BrokerReply(
+                    requestID: done.requestID, streamID: done.streamID, rtpTimestamp: done.rtpTimestamp,
+                    status: header.status, document: body.map { Array($0.bytes) } ?? [],
+                    timings: header.timings, roundTrip: .nanoseconds(Int64(roundTrip))))
+        case .error(let header):
+            let text = body.map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
+            result = .failure(.rejected(requestID: done.requestID, code: header.code, message: text))
+        case .timedOut:
+            result = .failure(.timedOut(requestID: done.requestID))
+        case .connectionLost:
+            result = .failure(.connectionLost(requestID: done.requestID))
+        }
+        return (done.waiter, result)
+    }
+}

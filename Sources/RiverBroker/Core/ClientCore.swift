@@ -1,0 +1,157 @@
+/// The client's bookkeeping, sans-IO: request ids, matching replies to waiters, per-request
+/// timeouts, counters, and liveness of the proxy connection.
+///
+/// `Waiter` is whatever the shell resumes when a request ends (a continuation); tests use integers.
+public struct ClientCore<Waiter> {
+    /// How one request ended.
+    public enum Outcome {
+        case reply(ReplyHeader)
+        case error(ErrorHeader)
+        case timedOut
+        case connectionLost
+    }
+
+    /// A request that ended, with what the shell needs to answer its caller.
+    public struct Finished {
+        public var waiter: Waiter
+        public var requestID: UInt64
+        public var streamID: UInt64
+        public var rtpTimestamp: UInt32
+        public var sentAt: Nanoseconds
+        public var outcome: Outcome
+    }
+
+    private struct Entry {
+        var waiter: Waiter
+        var streamID: UInt64
+        var rtpTimestamp: UInt32
+        var sentAt: Nanoseconds
+        var timeoutAt: Nanoseconds
+    }
+
+    public private(set) var counters = ClientCounters()
+    public var liveness: PeerLiveness
+    /// Added to each deadline before the client gives up on its own, so that the proxy's explicit
+    /// ERROR(expired), sent at the deadline, normally arrives first.
+    public let grace: Nanoseconds
+    private var inFlight: [UInt64: Entry] = [:]
+    private var nextID: UInt64 = 1
+    private var earliestTimeout: Nanoseconds = .max
+
+    public init(liveness: PeerLiveness, grace: Duration) {
+        self.liveness = liveness
+        self.grace = grace.nanoseconds
+    }
+
+    public var inFlightCount: Int { inFlight.count }
+
+    /// Registers a request about to be sent; returns its id.
+    public mutating func start(
+        _ waiter: Waiter, streamID: UInt64, rtpTimestamp: UInt32, budget: Nanoseconds, now: Nanoseconds
+    ) -> UInt64 {
+        let id = nextID
+        nextID += 1
+        let timeoutAt = now + budget + grace
+        inFlight[id] = Entry(
+            waiter: waiter, streamID: streamID, rtpTimestamp: rtpTimestamp, sentAt: now, timeoutAt: timeoutAt)
+        earliestTimeout = min(earliestTimeout, timeoutAt)
+        counters.sent += 1
+        return id
+    }
+
+    /// The request could not be handed to the socket.
+    public mutating func sendFailed(_ id: UInt64) -> Waiter? {
+        counters.failed += 1
+        return inFlight.removeValue(forKey: id)?.waiter
+    }
+
+    /// A decoded message from the proxy. Returns the request it ends, if any.
+    public mutating func received(_ message: WireMessage, now: Nanoseconds) -> Finished? {
+        liveness.heard(now: now)
+        let id: UInt64
+        let outcome: Outcome
+        switch message {
+        case .reply(let header):
+            (id, outcome) = (header.requestID, .reply(header))
+        case .error(let header):
+            (id, outcome) = (header.requestID, .error(header))
+        case .heartbeat:
+            return nil
+        case .ready, .request, .disconnect:
+            counters.malformed += 1
+            return nil
+        }
+        guard let entry = inFlight.removeValue(forKey: id) else {
+            // Already timed out, or an answer to a message without an id.
+            counters.late += 1
+            return nil
+        }
+        switch outcome {
+        case .reply: counters.answered += 1
+        case .error(let header) where header.code == .expired: counters.expired += 1
+        default: counters.failed += 1
+        }
+        return finished(id, entry, outcome)
+    }
+
+    /// A message that failed to decode.
+    public mutating func malformed(now: Nanoseconds) {
+        liveness.heard(now: now)
+        counters.malformed += 1
+    }
+
+    /// Requests whose deadline (plus grace) passed without an answer.
+    public mutating func expire(now: Nanoseconds) -> [Finished] {
+        guard now >= earliestTimeout else { return [] }
+        var done: [Finished] = []
+        var earliest: Nanoseconds = .max
+        for (id, entry) in inFlight {
+            if entry.timeoutAt <= now {
+                done.append(finished(id, entry, .timedOut))
+            } else {
+                earliest = min(earliest, entry.timeoutAt)
+            }
+        }
+        for item in done { inFlight[item.requestID] = nil }
+        earliestTimeout = earliest
+        counters.timedOut += done.count
+        return done
+    }
+
+    /// The connection was dropped: nothing in flight can be answered on the next one.
+    public mutating func dropAll() -> [Finished] {
+        let done = inFlight.map { finished($0.key, $0.value, .connectionLost) }
+        inFlight.removeAll()
+        earliestTimeout = .max
+        counters.failed += done.count
+        return done
+    }
+
+    public var nextWakeup: Nanoseconds { min(earliestTimeout, liveness.nextWakeup) }
+
+    private func finished(_ id: UInt64, _ entry: Entry, _ outcome: Outcome) -> Finished {
+        Finished(
+            waiter: entry.waiter, requestID: id, streamID: entry.streamID, rtpTimestamp: entry.rtpTimestamp,
+            sentAt: entry.sentAt, outcome: outcome)
+    }
+}
+
+/// A client's totals. `sent` = `answered` + `expired` + `failed` + `timedOut` + in flight.
+public struct ClientCounters: Sendable, Equatable {
+    public var sent = 0
+    /// REPLY received.
+    public var answered = 0
+    /// ERROR(expired) received: the deadline passed before a worker could take it.
+    public var expired = 0
+    /// Any other ERROR, a send that could not be queued, or a connection dropped under it.
+    public var failed = 0
+    /// No answer by the deadline plus grace.
+    public var timedOut = 0
+    /// Answers that arrived after their request had timed out, dropped.
+    public var late = 0
+    /// Messages from the proxy that failed to decode.
+    public var malformed = 0
+    /// Times the socket was dropped and made again.
+    public var reconnects = 0
+    public init() {}
+}

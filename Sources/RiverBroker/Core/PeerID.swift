@@ -1,0 +1,23 @@
+/// A ZeroMQ routing id: how a ROUTER socket names the peer a message came from or goes to.
+public struct PeerID: Hashable, Sendable, CustomStringConvertible {
+    public var bytes: [UInt8]
+
+    public init(_ bytes: [UInt8]) { self.bytes = bytes }
+
+    public var description: String {
+        bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
+    }
+}
+
+/// Nanoseconds of a monotonic clock. The sans-IO cores take time as this plain number so tests
+/// can drive them with any clock they like.
+public typealias Nanoseconds = UInt64
+
+extension Duration {
+    /// This duration in whole nanoseconds, clamped at 0.
+    var nanoseconds: Nanoseconds {
+        let (seconds, attoseconds) = components
+        guard seconds >= 0 else { return 0 }
+        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
+    }
+}

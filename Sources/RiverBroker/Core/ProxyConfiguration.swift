@@ -1,0 +1,67 @@
+/// Settings of `river proxy` (and of `ProxyCore` in tests).
+public struct ProxyConfiguration: Sendable {
+    /// How often the proxy sends HEARTBEAT to each worker. Workers must use the same interval.
+    public var heartbeatInterval: Duration = .seconds(1)
+    /// Missed intervals after which a silent worker is declared dead (zguide's Paranoid Pirate).
+    public var liveness: Int = 3
+    /// Requests that may wait for a free slot; more are answered ERROR(overloaded).
+    public var queueLimit: Int = 1024
+
+    public init(heartbeatInterval: Duration = .seconds(1), liveness: Int = 3, queueLimit: Int = 1024) {
+        self.heartbeatInterval = heartbeatInterval
+        self.liveness = liveness
+        self.queueLimit = queueLimit
+    }
+}
+
+/// Totals since the proxy started (monotonic counters) and the current gauges.
+public struct ProxyCounters: Sendable, Equatable {
+    /// REQUEST messages accepted from clients.
+    public var requests = 0
+    /// Requests handed to a worker (re-dispatches included).
+    public var dispatched = 0
+    /// REPLY messages forwarded to clients.
+    public var answered = 0
+    /// Worker ERROR answers (the handler threw) forwarded to clients.
+    public var failed = 0
+    /// Requests answered ERROR(expired): their deadline passed while they waited.
+    public var expired = 0
+    /// Requests answered ERROR(overloaded): the queue was full.
+    public var overloaded = 0
+    /// Requests answered ERROR(workerLost).
+    public var workerLost = 0
+    /// Requests sent again after their worker was expired.
+    public var redispatched = 0
+    /// Requests that had to wait in the queue because no slot was free.
+    public var queued = 0
+    /// Workers declared dead after missing heartbeats.
+    public var workersExpired = 0
+    /// Messages from clients that failed to decode or made no sense from a client.
+    public var malformedFromClients = 0
+    /// Messages from workers that failed to decode or made no sense from a worker.
+    public var malformedFromWorkers = 0
+    /// Replies for requests the proxy no longer tracks (late, or from before a restart).
+    public var unknownReplies = 0
+    /// Messages that could not be sent (peer gone or its queue full).
+    public var sendFailures = 0
+
+    /// Requests waiting for a slot now.
+    public var queueDepth = 0
+    /// Registered, live workers now.
+    public var workersAlive = 0
+    /// Free worker slots now.
+    public var freeSlots = 0
+
+    public init() {}
+}
+
+/// What the proxy knows about one worker, for logs and tests.
+public struct WorkerStats: Sendable, Equatable {
+    public var peer: PeerID
+    public var name: String
+    public var slots: Int
+    public var busy: Int
+    public var dispatched: Int
+    public var answered: Int
+    public var failed: Int
+}

@@ -1,0 +1,367 @@
+/// The scheduling core of `river proxy`: least-busy dispatch over worker slots, bounded queue,
+/// deadlines, heartbeats and expiry of silent workers — as a sans-IO state machine.
+///
+/// The design follows zguide chapter 4 (Load Balancing Broker, Paranoid Pirate): each worker
+/// announces k slots with READY; every free slot is an entry in one FIFO, so a request always goes to
+/// the slot that has been free longest. A fast worker frees its slots sooner, re-enters the FIFO
+/// sooner and so serves proportionally more than a slow one; a worker is never sent more than it
+/// announced. Invariant after every event: the queue is non-empty only when no slot is free.
+///
+/// Events come in through `clientMessage`, `workerMessage`, `rejectClient`, `rejectWorker` and
+/// `tick`; what to send comes out in `outputs`, which the I/O shell drains after each event.
+/// `Payload` is the shell's handle on a body frame (a ZeroMQ message, forwarded without copying);
+/// the core never looks inside it.
+public struct ProxyCore<Payload> {
+    /// The body frame of an outgoing message.
+    public enum Body {
+        case none
+        /// A body received from a peer, forwarded as is.
+        case payload(Payload)
+        /// Text the proxy writes itself (ERROR explanations).
+        case text(String)
+    }
+
+    /// One message to send.
+    public enum Output {
+        case toWorker(PeerID, WireMessage, Body)
+        case toClient(PeerID, WireMessage, Body)
+    }
+
+    private struct Request {
+        var client: PeerID
+        var header: RequestHeader
+        var payload: Payload
+        var arrivedAt: Nanoseconds
+        var deadline: Nanoseconds
+        var redispatched = false
+    }
+
+    private struct InFlight {
+        var request: Request
+        var worker: PeerID
+        var dispatchedAt: Nanoseconds
+    }
+
+    private struct Worker {
+        var name: String
+        var slots: Int
+        var free: Int
+        /// Bumped at each (re-)registration; free-slot entries from an older epoch are stale.
+        var epoch: UInt64
+        var expiresAt: Nanoseconds
+        var dispatched = 0
+        var answered = 0
+        var failed = 0
+    }
+
+    public let configuration: ProxyConfiguration
+    /// Messages to send, in order. The shell sends them and empties the array.
+    public var outputs: [Output] = []
+    public private(set) var counters = ProxyCounters()
+
+    private let interval: Nanoseconds
+    private var workers: [PeerID: Worker] = [:]
+    private var freeSlots = FIFO<(worker: PeerID, epoch: UInt64)>()
+    private var queue = FIFO<Request>()
+    private var inFlight: [UInt64: InFlight] = [:]
+    private var nextTicket: UInt64 = 1
+    private var nextEpoch: UInt64 = 1
+    private var nextHeartbeatAt: Nanoseconds
+    /// A lower bound of the queue's earliest deadline: a stale (too early) value only costs one
+    /// extra scan, and keeps the per-request path free of a scan.
+    private var earliestQueuedDeadline: Nanoseconds = .max
+
+    public init(configuration: ProxyConfiguration = .init(), now: Nanoseconds) {
+        self.configuration = configuration
+        self.interval = max(1, configuration.heartbeatInterval.nanoseconds)
+        self.nextHeartbeatAt = now + interval
+    }
+
+    private var expiryWindow: Nanoseconds { interval * UInt64(max(1, configuration.liveness)) }
+
+    // MARK: Clients
+
+    /// A message decoded from the frontend. `body` is the pixels of a REQUEST.
+    public mutating func clientMessage(
+        from client: PeerID, _ message: WireMessage, body: Payload?, now: Nanoseconds
+    ) {
+        switch message {
+        case .request(let header):
+            guard let body else {
+                rejectClient(
+                    client, .wrongFrameCount(type: .request, expected: 2, got: 1), requestID: header.requestID
+                )
+                return
+            }
+            counters.requests += 1
+            let request = Request(
+                client: client, header: header, payload: body, arrivedAt: now,
+                deadline: now + UInt64(header.budgetMicros) * 1000)
+            guard request.deadline > now else {
+                answer(request, .expired, "deadline already passed on arrival")
+                counters.expired += 1
+                return
+            }
+            if queue.isEmpty, let slot = takeFreeSlot() {
+                dispatch(request, to: slot, now: now)
+            } else if queue.count >= configuration.queueLimit {
+                answer(request, .overloaded, "queue full (\(configuration.queueLimit) waiting)")
+                counters.overloaded += 1
+            } else {
+                queue.append(request)
+                counters.queued += 1
+                earliestQueuedDeadline = min(earliestQueuedDeadline, request.deadline)
+            }
+        case .heartbeat:
+            outputs.append(.toClient(client, .heartbeat, .none))
+        case .disconnect:
+            break
+        case .ready, .reply, .error:
+            rejectClient(client, .badField("\(message.type) is not a client message"), requestID: 0)
+        }
+        updateGauges()
+    }
+
+    /// A frontend message that failed to decode: answered with ERROR and counted.
+    public mutating func rejectClient(_ client: PeerID, _ error: ProtocolError, requestID: UInt64) {
+        counters.malformedFromClients += 1
+        outputs.append(
+            .toClient(
+                client, .error(ErrorHeader(requestID: requestID, code: error.errorCode)),
+                .text(error.description)))
+    }
+
+    // MARK: Workers
+
+    /// A message decoded from the backend. `body` is the document of a REPLY or the text of an ERROR.
+    public mutating func workerMessage(
+        from peer: PeerID, _ message: WireMessage, body: Payload?, now: Nanoseconds
+    ) {
+        if case .ready(let slots, let name) = message {
+            if workers[peer] != nil { lose(peer, now: now, reason: "re-registered") }
+            register(peer, slots: Int(slots), name: name, now: now)
+            drain(now: now)
+            updateGauges()
+            return
+        }
+        guard workers[peer] != nil else {
+            // Not registered here: the proxy restarted, or the worker was expired. Ask it to
+            // register again; what it answers belongs to a life of the proxy that is gone.
+            if case .reply = message { counters.unknownReplies += 1 }
+            if case .error = message { counters.unknownReplies += 1 }
+            if message != .disconnect { outputs.append(.toWorker(peer, .disconnect, .none)) }
+            return
+        }
+        workers[peer]!.expiresAt = now + expiryWindow
+        switch message {
+        case .heartbeat, .ready:
+            break
+        case .reply(var header):
+            guard let flight = finish(ticket: header.requestID, from: peer) else { break }
+            workers[peer]!.answered += 1
+            counters.answered += 1
+            header.requestID = flight.request.header.requestID
+            header.timings.proxyQueueMicros = micros(flight.dispatchedAt - flight.request.arrivedAt)
+            outputs.append(
+                .toClient(flight.request.client, .reply(header), body.map { .payload($0) } ?? .none))
+            drain(now: now)
+        case .error(var header):
+            guard let flight = finish(ticket: header.requestID, from: peer) else { break }
+            workers[peer]!.failed += 1
+            counters.failed += 1
+            header.requestID = flight.request.header.requestID
+            outputs.append(
+                .toClient(flight.request.client, .error(header), body.map { .payload($0) } ?? .none))
+            drain(now: now)
+        case .disconnect:
+            lose(peer, now: now, reason: "disconnected")
+            drain(now: now)
+        case .request:
+            counters.malformedFromWorkers += 1
+        }
+        updateGauges()
+    }
+
+    /// A backend message that failed to decode: dropped and counted; a wrong version is answered
+    /// so the worker's operator sees why it is ignored.
+    public mutating func rejectWorker(_ peer: PeerID, _ error: ProtocolError) {
+        counters.malformedFromWorkers += 1
+        if case .unsupportedVersion = error {
+            outputs.append(
+                .toWorker(
+                    peer, .error(ErrorHeader(requestID: 0, code: .badVersion)), .text(error.description)))
+        }
+    }
+
+    // MARK: Time
+
+    /// Sends due heartbeats, expires silent workers and answers queued requests whose deadline passed.
+    public mutating func tick(now: Nanoseconds) {
+        if now >= nextHeartbeatAt {
+            for peer in workers.keys { outputs.append(.toWorker(peer, .heartbeat, .none)) }
+            nextHeartbeatAt = now + interval
+        }
+        let dead = workers.filter { $0.value.expiresAt <= now }.map(\.key)
+        for peer in dead {
+            counters.workersExpired += 1
+            lose(peer, now: now, reason: "expired")
+        }
+        if now >= earliestQueuedDeadline { expireQueued(now: now) }
+        drain(now: now)
+        updateGauges()
+    }
+
+    /// When `tick` next has work to do.
+    public func nextWakeup() -> Nanoseconds {
+        var wake = min(nextHeartbeatAt, earliestQueuedDeadline)
+        for worker in workers.values { wake = min(wake, worker.expiresAt) }
+        return wake
+    }
+
+    /// Per-worker figures, for logs and tests.
+    public var workerStats: [WorkerStats] {
+        workers.map { peer, worker in
+            WorkerStats(
+                peer: peer, name: worker.name, slots: worker.slots, busy: worker.slots - worker.free,
+                dispatched: worker.dispatched, answered: worker.answered, failed: worker.failed)
+        }.sorted { $0.name < $1.name }
+    }
+
+    /// True when the scheduling invariant holds: nothing waits while a slot is free.
+    public var invariantHolds: Bool { queue.isEmpty || counters.freeSlots == 0 }
+
+    // MARK: Internals
+
+    private mutating func register(_ peer: PeerID, slots: Int, name: String, now: Nanoseconds) {
+        let epoch = nextEpoch
+        nextEpoch += 1
+        workers[peer] = Worker(
+            name: name, slots: slots, free: slots, epoch: epoch, expiresAt: now + expiryWindow)
+        for _ in 0..<slots { freeSlots.append((peer, epoch)) }
+        compactFreeSlotsIfNeeded()
+    }
+
+    /// Removes `peer`; what it held is dispatched again once if the deadline allows, else answered.
+    private mutating func lose(_ peer: PeerID, now: Nanoseconds, reason: String) {
+        workers[peer] = nil
+        let held = inFlight.filter { $0.value.worker == peer }.sorted { $0.key < $1.key }
+        var retry: [Request] = []
+        for (ticket, flight) in held {
+            inFlight[ticket] = nil
+            var request = flight.request
+            if !request.redispatched, request.deadline > now {
+                request.redispatched = true
+                retry.append(request)
+                counters.redispatched += 1
+            } else {
+                answer(request, .workerLost, "worker \(peer) \(reason) while holding the request")
+                counters.workerLost += 1
+            }
+        }
+        // Retries go to the head of the queue: they have waited longest.
+        for request in retry.reversed() {
+            queue.prepend(request)
+            earliestQueuedDeadline = min(earliestQueuedDeadline, request.deadline)
+        }
+    }
+
+    private mutating func takeFreeSlot() -> PeerID? {
+        while let (peer, epoch) = freeSlots.popFirst() {
+            guard workers[peer]?.epoch == epoch else { continue }
+            workers[peer]!.free -= 1
+            return peer
+        }
+        return nil
+    }
+
+    /// Hands queued requests to free slots until one of the two runs out.
+    private mutating func drain(now: Nanoseconds) {
+        while let head = queue.first {
+            if head.deadline <= now {
+                _ = queue.popFirst()
+                answer(head, .expired, "deadline passed while waiting for a worker")
+                counters.expired += 1
+                continue
+            }
+            guard let slot = takeFreeSlot() else { return }
+            _ = queue.popFirst()
+            dispatch(head, to: slot, now: now)
+        }
+        earliestQueuedDeadline = .max
+    }
+
+    private mutating func dispatch(_ request: Request, to peer: PeerID, now: Nanoseconds) {
+        let ticket = nextTicket
+        nextTicket += 1
+        var header = request.header
+        header.requestID = ticket
+        header.budgetMicros = micros(request.deadline - now)
+        inFlight[ticket] = InFlight(request: request, worker: peer, dispatchedAt: now)
+        workers[peer]!.dispatched += 1
+        counters.dispatched += 1
+        outputs.append(.toWorker(peer, .request(header), .payload(request.payload)))
+    }
+
+    /// Ends the ticket's flight and frees the worker's slot; nil for tickets not held by `peer`.
+    private mutating func finish(ticket: UInt64, from peer: PeerID) -> InFlight? {
+        guard let flight = inFlight[ticket], flight.worker == peer else {
+            counters.unknownReplies += 1
+            return nil
+        }
+        inFlight[ticket] = nil
+        if let worker = workers[peer] {
+            workers[peer]!.free += 1
+            freeSlots.append((peer, worker.epoch))
+        }
+        return flight
+    }
+
+    private mutating func expireQueued(now: Nanoseconds) {
+        var expired: [Request] = []
+        var earliest: Nanoseconds = .max
+        queue.filter { request in
+            if request.deadline <= now {
+                expired.append(request)
+                return false
+            }
+            earliest = min(earliest, request.deadline)
+            return true
+        }
+        earliestQueuedDeadline = earliest
+        for request in expired {
+            answer(request, .expired, "deadline passed while waiting for a worker")
+            counters.expired += 1
+        }
+    }
+
+    private mutating func answer(_ request: Request, _ code: ErrorCode, _ text: String) {
+        outputs.append(
+            .toClient(
+                request.client, .error(ErrorHeader(requestID: request.header.requestID, code: code)),
+                .text(text)))
+    }
+
+    /// Stale entries (from expired or re-registered workers) are skipped lazily; this keeps the FIFO
+    /// from growing without bound when workers come and go.
+    private mutating func compactFreeSlotsIfNeeded() {
+        let live = workers.values.reduce(0) { $0 + $1.free }
+        guard freeSlots.count > 2 * live + 64 else { return }
+        let current = workers.mapValues(\.epoch)
+        freeSlots.filter { current[$0.worker] == $0.epoch }
+    }
+
+    private mutating func updateGauges() {
+        counters.queueDepth = queue.count
+        counters.workersAlive = workers.count
+        counters.freeSlots = workers.values.reduce(0) { $0 + $1.free }
+    }
+
+    private func micros(_ nanoseconds: Nanoseconds) -> UInt32 {
+        UInt32(clamping: nanoseconds / 1000)
+    }
+}
+
+extension ProxyCore {
+    /// The shell reports messages libzmq refused (peer gone, or its queue full).
+    public mutating func countSendFailures(_ count: Int) { counters.sendFailures += count }
+}

@@ -1,0 +1,242 @@
+import RiverCore
+
+/// Encodes and decodes the header frame of river's broker messages (see `docs/protocol.md`).
+///
+/// Sans-IO: it sees bytes and frame counts, never sockets. Bodies (pixels, documents, texts) are
+/// separate ZeroMQ frames that the codec only measures, so pixels are never copied to be parsed.
+/// All integers are big-endian.
+public enum WireCodec {
+    /// The protocol version this build speaks. Peers answer any other version with ERROR(badVersion).
+    public static let version: UInt8 = 1
+    /// Every header starts with "RV", then the version, then the type.
+    static let signature: (UInt8, UInt8) = (0x52, 0x56)
+    static let prefixLength = 4
+    static let requestLength = 64
+    static let replyLength = 28
+    static let errorLength = 16
+
+    // MARK: Decoding
+
+    /// Decodes a header frame.
+    /// - Parameters:
+    ///   - header: the first frame after the routing envelope.
+    ///   - frameCount: frames after the envelope, header included.
+    ///   - bodyCount: bytes in the second frame (0 when there is none).
+    public static func decode(
+        header: UnsafeRawBufferPointer, frameCount: Int, bodyCount: Int
+    ) throws(ProtocolError) -> WireMessage {
+        var reader = ByteReader(header)
+        guard header.count >= prefixLength else {
+            throw .truncated(field: "signature/version/type", need: prefixLength, got: header.count)
+        }
+        guard reader.u8() == signature.0, reader.u8() == signature.1 else { throw .badSignature }
+        let version = reader.u8()
+        guard version == Self.version else { throw .unsupportedVersion(version) }
+        let rawType = reader.u8()
+        guard let type = MessageType(rawValue: rawType) else { throw .unknownType(rawType) }
+        guard frameCount == type.frameCount else {
+            throw .wrongFrameCount(type: type, expected: type.frameCount, got: frameCount)
+        }
+        switch type {
+        case .heartbeat, .disconnect:
+            guard header.count == prefixLength else {
+                throw .badField("\(type) header has \(header.count) bytes, expected \(prefixLength)")
+            }
+            return type == .heartbeat ? .heartbeat : .disconnect
+        case .ready:
+            try reader.need(3, field: "READY slots/name length")
+            let slots = reader.u16()
+            let nameLength = Int(reader.u8())
+            try reader.need(nameLength, field: "READY name")
+            guard slots > 0 else { throw .badField("READY announces 0 slots") }
+            let name = String(decoding: reader.bytes(nameLength), as: UTF8.self)
+            return .ready(slots: slots, name: name)
+        case .request:
+            return .request(try decodeRequest(&reader, bodyCount: bodyCount))
+        case .reply:
+            try reader.need(replyLength - prefixLength, field: "REPLY header")
+            let id = reader.u64()
+            let rawStatus = reader.u8()
+            guard let status = ReplyStatus(rawValue: rawStatus) else {
+                throw .badField("REPLY status \(rawStatus)")
+            }
+            reader.skip(3)
+            let timings = ReplyTimings(
+                proxyQueueMicros: reader.u32(), workerQueueMicros: reader.u32(), computeMicros: reader.u32())
+            return .reply(ReplyHeader(requestID: id, status: status, timings: timings))
+        case .error:
+            try reader.need(errorLength - prefixLength, field: "ERROR header")
+            let id = reader.u64()
+            let rawCode = reader.u8()
+            guard let code = ErrorCode(rawValue: rawCode) else { throw .badField("ERROR code \(rawCode)") }
+            return .error(ErrorHeader(requestID: id, code: code))
+        }
+    }
+
+    private static func decodeRequest(
+        _ reader: inout ByteReader, bodyCount: Int
+    ) throws(ProtocolError) -> RequestHeader {
+        try reader.need(requestLength - prefixLength, field: "REQUEST header")
+        let requestID = reader.u64()
+        let streamID = reader.u64()
+        let rtp = reader.u32()
+        let budget = reader.u32()
+        let width = reader.u16()
+        let height = reader.u16()
+        let rawFormat = reader.u8()
+        let planeCount = Int(reader.u8())
+        reader.skip(2)
+        var strides: [UInt32] = []
+        var offsets: [UInt32] = []
+        for _ in 0..<3 {
+            strides.append(reader.u32())
+            offsets.append(reader.u32())
+        }
+        let byteCount = reader.u32()
+        guard let format = PixelFormat(rawValue: rawFormat) else {
+            throw .badField("REQUEST \(requestID): pixel format \(rawFormat)")
+        }
+        guard width > 0, height > 0 else { throw .badField("REQUEST \(requestID): size \(width)x\(height)") }
+        guard planeCount == format.planeCount else {
+            throw .badField(
+                "REQUEST \(requestID): \(format) has \(format.planeCount) planes, header says \(planeCount)")
+        }
+        // The geometry must fit in the declared buffer, and the buffer must be what was sent.
+        for plane in 0..<planeCount {
+            let (rowBytes, rows) = format.planeSize(plane, width: Int(width), height: Int(height))
+            let stride = Int(strides[plane])
+            guard stride >= rowBytes else {
+                throw .badField("REQUEST \(requestID): plane \(plane) stride \(stride) < row \(rowBytes)")
+            }
+            let end = Int(offsets[plane]) + stride * (rows - 1) + rowBytes
+            guard end <= Int(byteCount) else {
+                throw .badField(
+                    "REQUEST \(requestID): plane \(plane) ends at byte \(end), pixels declared \(byteCount)")
+            }
+        }
+        guard Int(byteCount) == bodyCount else {
+            throw .bodySizeMismatch(type: .request, declared: Int(byteCount), actual: bodyCount)
+        }
+        return RequestHeader(
+            requestID: requestID, streamID: streamID, rtpTimestamp: rtp, budgetMicros: budget, width: width,
+            height: height, format: format, strides: Array(strides[0..<planeCount]),
+            offsets: Array(offsets[0..<planeCount]), byteCount: byteCount)
+    }
+
+    /// Best effort: the request id of a header that failed to decode, so an ERROR can name it.
+    /// Only REQUEST headers of this version are trusted that far.
+    public static func requestID(ofUndecodable header: UnsafeRawBufferPointer) -> UInt64 {
+        guard header.count >= 12, header[0] == signature.0, header[1] == signature.1,
+            header[2] == version, header[3] == MessageType.request.rawValue
+        else { return 0 }
+        var reader = ByteReader(header)
+        reader.skip(4)
+        return reader.u64()
+    }
+
+    // MARK: Encoding
+
+    /// The header frame for `message`.
+    public static func encode(_ message: WireMessage) -> [UInt8] {
+        var writer = ByteWriter(capacity: requestLength)
+        writer.u8(signature.0)
+        writer.u8(signature.1)
+        writer.u8(version)
+        writer.u8(message.type.rawValue)
+        switch message {
+        case .heartbeat, .disconnect:
+            break
+        case .ready(let slots, let name):
+            let utf8 = Array(name.utf8.prefix(255))
+            writer.u16(slots)
+            writer.u8(UInt8(utf8.count))
+            writer.bytes(utf8)
+        case .request(let h):
+            writer.u64(h.requestID)
+            writer.u64(h.streamID)
+            writer.u32(h.rtpTimestamp)
+            writer.u32(h.budgetMicros)
+            writer.u16(h.width)
+            writer.u16(h.height)
+            writer.u8(h.format.rawValue)
+            writer.u8(UInt8(h.strides.count))
+            writer.u16(0)
+            for plane in 0..<3 {
+                writer.u32(plane < h.strides.count ? h.strides[plane] : 0)
+                writer.u32(plane < h.offsets.count ? h.offsets[plane] : 0)
+            }
+            writer.u32(h.byteCount)
+        case .reply(let h):
+            writer.u64(h.requestID)
+            writer.u8(h.status.rawValue)
+            writer.u8(0)
+            writer.u16(0)
+            writer.u32(h.timings.proxyQueueMicros)
+            writer.u32(h.timings.workerQueueMicros)
+            writer.u32(h.timings.computeMicros)
+        case .error(let h):
+            writer.u64(h.requestID)
+            writer.u8(h.code.rawValue)
+            writer.u8(0)
+            writer.u16(0)
+        }
+        return writer.buffer
+    }
+}
+
+/// Big-endian reads from a header frame. Callers check lengths with `need` first.
+struct ByteReader {
+    private let base: UnsafeRawBufferPointer
+    private(set) var position = 0
+
+    init(_ base: UnsafeRawBufferPointer) { self.base = base }
+
+    var remaining: Int { base.count - position }
+
+    func need(_ count: Int, field: String) throws(ProtocolError) {
+        guard remaining >= count else {
+            throw .truncated(field: field, need: position + count, got: base.count)
+        }
+    }
+
+    mutating func skip(_ count: Int) { position += count }
+
+    mutating func u8() -> UInt8 {
+        defer { position += 1 }
+        return base[position]
+    }
+
+    mutating func u16() -> UInt16 { UInt16(u8()) << 8 | UInt16(u8()) }
+    mutating func u32() -> UInt32 { UInt32(u16()) << 16 | UInt32(u16()) }
+    mutating func u64() -> UInt64 { UInt64(u32()) << 32 | UInt64(u32()) }
+
+    mutating func bytes(_ count: Int) -> UnsafeRawBufferPointer {
+        defer { position += count }
+        return UnsafeRawBufferPointer(rebasing: base[position..<position + count])
+    }
+}
+
+/// Big-endian writes into a growing header buffer.
+struct ByteWriter {
+    var buffer: [UInt8]
+
+    init(capacity: Int) {
+        buffer = []
+        buffer.reserveCapacity(capacity)
+    }
+
+    mutating func u8(_ value: UInt8) { buffer.append(value) }
+    mutating func u16(_ value: UInt16) {
+        buffer.append(UInt8(value >> 8))
+        buffer.append(UInt8(truncatingIfNeeded: value))
+    }
+    mutating func u32(_ value: UInt32) {
+        u16(UInt16(value >> 16))
+        u16(UInt16(truncatingIfNeeded: value))
+    }
+    mutating func u64(_ value: UInt64) {
+        u32(UInt32(value >> 32))
+        u32(UInt32(truncatingIfNeeded: value))
+    }
+    mutating func bytes(_ value: [UInt8]) { buffer.append(contentsOf: value) }
+}

@@ -1,0 +1,102 @@
+import CZMQ
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Reads the monotonic clock the broker's cores run on.
+public enum MonotonicClock {
+    public static func now() -> Nanoseconds {
+        var spec = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &spec)
+        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
+    }
+}
+
+/// Wakes an I/O thread blocked in `zmq_poll` from any thread: an eventfd the poll set includes.
+///
+/// Writes are coalesced: only the first `signal` after the I/O thread's `reset` pays a syscall,
+/// so a burst of completions costs one wake-up.
+final class Wakeup: Sendable {
+    let fd: Int32
+    private let armed = Atomic<Bool>(false)
+
+    init() {
+        fd = river_wakeup_fd()
+        precondition(fd >= 0, "eventfd failed: errno \(errno)")
+    }
+
+    deinit { Glibc.close(fd) }
+
+    func signal() {
+        guard !armed.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        var one: UInt64 = 1
+        _ = write(fd, &one, 8)
+    }
+
+    /// Called by the I/O thread before it looks at the shared queues. Draining the fd before
+    /// disarming matters: a `signal` in between finds the flag still set and skips its write, but
+    /// its item is already queued and the caller looks at the queue next.
+    func reset() {
+        var value: UInt64 = 0
+        _ = read(fd, &value, 8)
+        armed.store(false, ordering: .sequentiallyConsistent)
+    }
+}
+
+/// Starts a named POSIX thread running `body`; the broker's I/O loops each own one, so their
+/// libzmq sockets are only ever touched by that thread.
+func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+    final class Box {
+        let body: @Sendable () -> Void
+        let name: String
+        init(_ body: @escaping @Sendable () -> Void, _ name: String) {
+            self.body = body
+            self.name = name
+        }
+    }
+    let box = Unmanaged.passRetained(Box(body, name)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(
+        &thread, nil,
+        { raw in
+            let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            box.body()
+            return nil
+        }, box)
+    precondition(result == 0, "pthread_create failed: \(result)")
+    return thread
+}
+
+/// Builds `zmq_poll` items: sockets and plain file descriptors, polled for input.
+struct PollSet {
+    var items: [zmq_pollitem_t] = []
+
+    mutating func removeAll() { items.removeAll(keepingCapacity: true) }
+
+    mutating func add(_ socket: ZMQSocket) {
+        items.append(zmq_pollitem_t(socket: socket.handle, fd: 0, events: Int16(ZMQ_POLLIN), revents: 0))
+    }
+
+    mutating func add(fd: Int32) {
+        items.append(zmq_pollitem_t(socket: nil, fd: fd, events: Int16(ZMQ_POLLIN), revents: 0))
+    }
+
+    /// Waits until an item is readable or `until` (monotonic) passes.
+    mutating func wait(until: Nanoseconds) {
+        let now = MonotonicClock.now()
+        let millis = until <= now ? 0 : min(1000, Int((until - now + 999_999) / 1_000_000))
+        _ = zmq_poll(&items, Int32(items.count), millis)
+    }
+
+    func readable(_ index: Int) -> Bool { items[index].revents & Int16(ZMQ_POLLIN) != 0 }
+}
+
+/// A libzmq socket handed from the thread that created it to the one I/O thread that uses it.
+///
+/// libzmq allows moving a socket between threads with a full memory barrier in between; the thread
+/// start provides it, and the creating thread never touches the socket again.
+struct HandOff<Value>: @unchecked Sendable {
+    let value: Value
+}

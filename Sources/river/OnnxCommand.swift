@@ -1,0 +1,152 @@
+import ArgumentParser
+import Foundation
+import Logging
+import RiverBroker
+import RiverCore
+import RiverInference
+import Synchronization
+
+/// `river onnx`: a stateless inference worker that serves the proxy's backend.
+struct OnnxCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "onnx",
+        abstract: "Run an ONNX model for the proxy: one result document per frame.",
+        discussion: """
+            --echo is a benchmark-only mode: it answers every request at once (after --echo-delay-ms) \
+            with a small document and never loads a model, so the broker itself can be measured.
+            """)
+
+    @Option(help: "The proxy's backend endpoint.")
+    var connect = "tcp://127.0.0.1:5556"
+
+    @Option(
+        help:
+            "ONNX model. Default: models/centerface.onnx, searched upwards from here and from the executable."
+    )
+    var model: String?
+
+    @Option(
+        help: "Model family (centerface, yolov5, yolov8, classifier). Default: detected from the outputs.")
+    var family: String?
+
+    @Option(help: "Requests this worker runs at once (one model session each).")
+    var slots = 1
+
+    @Option(help: "ONNX Runtime intra-op threads per slot.")
+    var threads = 1
+
+    @Option(help: "Name shown in the proxy's logs.")
+    var name = "onnx-\(getpid())"
+
+    @Option(help: "Heartbeat interval, in milliseconds (must match the proxy's).")
+    var heartbeatMs = 1000
+
+    @Option(help: "Missed heartbeats after which the proxy is presumed gone and the worker reconnects.")
+    var liveness = 3
+
+    @Flag(help: "Benchmark-only: answer without running a model.")
+    var echo = false
+
+    @Option(help: "With --echo: milliseconds to wait before answering each request.")
+    var echoDelayMs = 0
+
+    func validate() throws {
+        if let family, ModelFamily(rawValue: family) == nil {
+            throw ValidationError(
+                "--family must be one of \(ModelFamily.allCases.map(\.rawValue)), got '\(family)'")
+        }
+        guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
+        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard heartbeatMs > 0, liveness > 0 else {
+            throw ValidationError("--heartbeat-ms and --liveness must be positive")
+        }
+    }
+
+    func run() throws {
+        let logger = Logger(label: "river.onnx")
+        let handler: WorkHandler
+        if echo {
+            handler = Self.echoHandler(delay: .milliseconds(echoDelayMs))
+        } else {
+            do {
+                let path = try model ?? PathSearch.defaultModel()
+                let options = InferenceOptions(
+                    family: family.flatMap(ModelFamily.init(rawValue:)),
+                    session: SessionOptions(intraOpThreads: threads))
+                let engines = try (0..<slots).map { _ throws(InferenceError) in
+                    try InferenceEngine(modelPath: path, options: options)
+                }
+                handler = EnginePool(engines).handler
+                logger.info("model loaded", metadata: ["model": "\(path)", "slots": "\(slots)"])
+            } catch {
+                logger.error("cannot load the model: \(error)")
+                throw ExitCode.failure
+            }
+        }
+        let worker = BrokerWorker(
+            connect: connect,
+            configuration: WorkerConfiguration(
+                slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness),
+            logger: logger, handler: handler)
+        print("river onnx connect=\(connect) slots=\(slots)\(echo ? " echo" : "")")
+        fflush(nil)
+        waitForTermination()
+        worker.stop()
+    }
+
+    /// Answers `{"echo":true,"bytes":N}` after `delay`, touching no pixels.
+    static func echoHandler(delay: Duration) -> WorkHandler {
+        { request in
+            if delay > .zero { try await Task.sleep(for: delay) }
+            return WorkResult(document: Array("{\"echo\":true,\"bytes\":\(request.header.byteCount)}".utf8))
+        }
+    }
+}
+
+/// One engine per slot. Engines are not thread-safe; the pool hands each to one request at a time,
+/// and the model runs on a thread of its own so a slow model never blocks Swift's task pool.
+final class EnginePool: @unchecked Sendable {
+    // @unchecked: `free` is only touched under `lock`; an engine is used by the one request that
+    // took it out of `free` until it puts it back.
+    private let lock = NSLock()
+    private var free: [Engine]
+
+    /// An engine on loan to one request.
+    private struct Engine: @unchecked Sendable {
+        // @unchecked: see the pool; only the borrowing request touches it.
+        let engine: InferenceEngine
+    }
+
+    init(_ engines: [InferenceEngine]) { free = engines.map(Engine.init) }
+
+    var handler: WorkHandler {
+        { [self] request in
+            let frame = try request.frame()
+            guard let engine = take() else { throw InferenceError.badRequest("more requests than slots") }
+            defer { put(engine) }
+            let result = try await runOffPool { try engine.engine.run(frame: frame) }
+            return WorkResult(document: Array(try InferenceResult.encoder.encode(result)))
+        }
+    }
+
+    private func take() -> Engine? {
+        lock.lock()
+        defer { lock.unlock() }
+        return free.popLast()
+    }
+
+    private func put(_ engine: Engine) {
+        lock.lock()
+        free.append(engine)
+        lock.unlock()
+    }
+}
+
+/// Runs blocking work on a fresh thread and awaits it.
+private func runOffPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        Thread.detachNewThread {
+            continuation.resume(with: Result { try work() })
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import Foundation
+import RiverBroker
+import Synchronization
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Failure tests with real processes: `river onnx` workers killed with SIGKILL, `river proxy`
+/// killed and started again. Every process is stopped by PID in a `defer`.
+@Suite(.serialized) struct BrokerProcessTests {
+    /// Echo workers as `river onnx` processes.
+    private func startWorkers(_ count: Int, backend: String, heartbeatMs: Int, delayMs: Int) throws
+        -> [RiverProcess]
+    {
+        try (0..<count).map { index in
+            try RiverProcess([
+                "onnx", "--connect", backend, "--echo", "--echo-delay-ms", "\(delayMs)", "--slots", "2",
+                "--name", "w\(index)", "--heartbeat-ms", "\(heartbeatMs)",
+            ])
+        }
+    }
+
+    @Test func killingAWorkerUnderLoadLosesNothing() async throws {
+        let proxy = try BrokerProxy(
+            frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*",
+            configuration: ProxyConfiguration(heartbeatInterval: .milliseconds(200), liveness: 3),
+            statsInterval: nil)
+        defer { proxy.stop() }
+        let workers = try startWorkers(2, backend: proxy.backendEndpoint, heartbeatMs: 200, delayMs: 20)
+        defer { for worker in workers { worker.stop() } }
+        let client = BrokerClient(
+            connect: proxy.frontendEndpoint, configuration: ClientConfiguration(timeoutGrace: .seconds(1)))
+        defer { client.close() }
+        try #require(await waitUntil { proxy.counters.freeSlots == 4 }, "workers did not register")
+
+        let budget = Duration.milliseconds(1500)
+        let loadEnd = ContinuousClock.now + .milliseconds(2500)
+        let killAt = ContinuousClock.now + .milliseconds(700)
+        async let killer: Void = {
+            try? await Task.sleep(until: killAt)
+            kill(workers[0].pid, SIGKILL)
+        }()
+        // Six callers against four slots: the victim always holds requests when it dies.
+        let outcomes = await withTaskGroup(of: [(Outcome, Duration, Bool)].self) { group in
+            for _ in 0..<6 {
+                group.addTask {
+                    var seen: [(Outcome, Duration, Bool)] = []
+                    while ContinuousClock.now < loadEnd {
+                        let (result, elapsed) = await client.attempt(budget: budget)
+                        seen.append((Outcome(result), elapsed, ContinuousClock.now > killAt))
+                    }
+                    return seen
+                }
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        await killer
+
+        let replies = outcomes.filter { if case .reply = $0.0 { return true } else { return false } }
+        let errors = outcomes.filter { if case .rejected = $0.0 { return true } else { return false } }
+        // Every call ended with a REPLY or an explicit ERROR, none by the client's own timeout,
+        // and none later than its deadline (plus scheduling slack on a busy machine).
+        #expect(
+            replies.count + errors.count == outcomes.count,
+            "\(outcomes.map(\.0).filter { $0 != .reply("{\"echo\":true,\"bytes\":768}") })")
+        for (outcome, elapsed, _) in outcomes {
+            #expect(elapsed < budget + .milliseconds(500), "\(outcome) took \(elapsed)")
+        }
+        #expect(replies.filter(\.2).count > 0, "the surviving worker kept serving after the kill")
+        #expect(await waitUntil { client.counters.sent == outcomes.count })
+        let counters = client.counters
+        #expect(counters.sent == counters.answered + counters.expired + counters.failed + counters.timedOut)
+        #expect(counters.timedOut == 0)
+        // The proxy noticed the death and re-dispatched what the victim held.
+        #expect(proxy.counters.workersExpired == 1)
+        #expect(proxy.counters.redispatched >= 1)
+        #expect(proxy.counters.workersAlive == 1)
+    }
+
+    @Test func proxyRestartUnderLoadResumesWithinTwoSeconds() async throws {
+        let frontend = "tcp://127.0.0.1:\(try freePort())"
+        let backend = "tcp://127.0.0.1:\(try freePort())"
+        let proxyArguments = [
+            "proxy", "--frontend", frontend, "--backend", backend, "--heartbeat-ms", "1000",
+        ]
+        var proxy = try RiverProcess(proxyArguments)
+        defer { proxy.stop() }
+        let workers = try startWorkers(2, backend: backend, heartbeatMs: 1000, delayMs: 5)
+        defer { for worker in workers { worker.stop() } }
+        let client = BrokerClient(
+            connect: frontend)
+        defer { client.close() }
+
+        // Four callers in a loop; failures (proxy down) are retried after a short pause.
+        let running = ManagedAtomicFlag()
+        let load = Task {
+            await withTaskGroup(of: Void.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        while running.isSet {
+                            let (result, _) = await client.attempt(budget: .milliseconds(500))
+                            if case .failure = result { try? await Task.sleep(for: .milliseconds(10)) }
+                        }
+                    }
+                }
+            }
+        }
+        defer { running.clear() }
+        try #require(await waitUntil { client.counters.answered >= 50 }, "no traffic before the restart")
+
+        kill(proxy.pid, SIGKILL)
+        proxy.stop()
+        let answeredAtKill = client.counters.answered
+        try await Task.sleep(for: .milliseconds(300))
+        let stalled = client.counters.answered
+        #expect(stalled - answeredAtKill < 8, "replies while the proxy was down")
+
+        proxy = try RiverProcess(proxyArguments)
+        let restartedAt = ContinuousClock.now
+        let resumed = await waitUntil(.seconds(5)) { client.counters.answered >= stalled + 20 }
+        let took = ContinuousClock.now - restartedAt
+        #expect(resumed)
+        #expect(took < .seconds(2), "client resumed \(took) after the proxy restarted")
+        running.clear()
+        await load.value
+    }
+}
+
+/// A flag shared by the load tasks.
+final class ManagedAtomicFlag: Sendable {
+    private let storage = Mutex(true)
+    var isSet: Bool { storage.withLock { $0 } }
+    func clear() { storage.withLock { $0 = false } }
+}

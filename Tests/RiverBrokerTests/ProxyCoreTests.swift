@@ -1,0 +1,328 @@
+import Testing
+
+@testable import RiverBroker
+
+private let ms: UInt64 = 1_000_000
+
+private func peer(_ name: String) -> PeerID { PeerID(Array(name.utf8)) }
+
+private func request(_ id: UInt64, budgetMs: UInt32 = 1000) -> WireMessage {
+    .request(
+        RequestHeader(
+            requestID: id, streamID: 1, rtpTimestamp: 0, budgetMicros: budgetMs * 1000, width: 1, height: 1,
+            format: .rgb24, strides: [3], offsets: [0], byteCount: 3))
+}
+
+private func reply(_ ticket: UInt64) -> WireMessage {
+    .reply(ReplyHeader(requestID: ticket, status: .ok, timings: ReplyTimings()))
+}
+
+/// A proxy core with a scripted clock and helpers that read its outputs.
+private struct Harness {
+    var core: ProxyCore<Int>
+    var now: UInt64 = 1_000 * ms
+
+    init(_ configuration: ProxyConfiguration = ProxyConfiguration(heartbeatInterval: .milliseconds(100))) {
+        core = ProxyCore(configuration: configuration, now: now)
+    }
+
+    mutating func take() -> [ProxyCore<Int>.Output] {
+        defer { core.outputs.removeAll() }
+        return core.outputs
+    }
+
+    /// (worker, ticket, client request id) of each REQUEST sent to a worker.
+    mutating func dispatched() -> [(PeerID, UInt64, Int)] {
+        take().compactMap {
+            if case .toWorker(let worker, .request(let header), .payload(let tag)) = $0 {
+                return (worker, header.requestID, tag)
+            }
+            return nil
+        }
+    }
+
+    mutating func client(_ id: UInt64, budgetMs: UInt32 = 1000, from client: String = "c") {
+        core.clientMessage(from: peer(client), request(id, budgetMs: budgetMs), body: Int(id), now: now)
+        #expect(core.invariantHolds)
+    }
+
+    mutating func worker(_ name: String, _ message: WireMessage) {
+        core.workerMessage(from: peer(name), message, body: nil, now: now)
+        #expect(core.invariantHolds)
+    }
+
+    mutating func advance(_ nanoseconds: UInt64) {
+        now += nanoseconds
+        core.tick(now: now)
+        #expect(core.invariantHolds)
+    }
+}
+
+@Suite struct ProxyCoreTests {
+    @Test func dispatchesToTheSlotFreeLongest() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.worker("b", .ready(slots: 1, name: "b"))
+        h.client(1)
+        h.client(2)
+        let first = h.dispatched()
+        #expect(first.map(\.0) == [peer("a"), peer("b")])
+        // b answers first, then a: b's slot has been free longer, so b gets the next request.
+        h.worker("b", reply(first[1].1))
+        h.worker("a", reply(first[0].1))
+        _ = h.take()
+        h.client(3)
+        #expect(h.dispatched().map(\.0) == [peer("b")])
+    }
+
+    @Test func neverSendsAWorkerMoreThanItsSlotsAndQueuesTheRest() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 2, name: "a"))
+        for id in 1...5 { h.client(UInt64(id)) }
+        let sent = h.dispatched()
+        #expect(sent.count == 2)
+        #expect(h.core.counters.queueDepth == 3)
+        #expect(h.core.counters.queued == 3)
+        // Each answer frees one slot, which the queue's head takes at once, in order.
+        h.worker("a", reply(sent[0].1))
+        let next = h.dispatched()
+        #expect(next.map(\.2) == [3])
+        #expect(h.core.counters.queueDepth == 2)
+    }
+
+    @Test func repliesGoBackToTheRightClientWithItsOwnID() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 2, name: "a"))
+        h.client(77, from: "x")
+        h.client(77, from: "y")
+        let sent = h.dispatched()
+        #expect(sent[0].1 != sent[1].1)  // distinct tickets despite equal client ids
+        h.worker("a", reply(sent[1].1))
+        let out = h.take()
+        guard case .toClient(let client, .reply(let header), _) = out.first else {
+            Issue.record("expected a reply, got \(out)")
+            return
+        }
+        #expect(client == peer("y"))
+        #expect(header.requestID == 77)
+        #expect(h.core.counters.answered == 1)
+    }
+
+    @Test func queuedRequestsExpireAtTheirDeadlineWithAnError() {
+        var h = Harness()
+        h.client(1, budgetMs: 50)
+        h.client(2, budgetMs: 500)
+        #expect(h.core.nextWakeup() <= h.now + 50 * ms)
+        h.advance(60 * ms)
+        let out = h.take()
+        let expired = out.compactMap { output -> UInt64? in
+            if case .toClient(_, .error(let header), _) = output, header.code == .expired {
+                return header.requestID
+            }
+            return nil
+        }
+        #expect(expired == [1])
+        #expect(h.core.counters.queueDepth == 1)
+        // A worker arriving later gets only the request that is still in time.
+        h.worker("a", .ready(slots: 4, name: "a"))
+        #expect(h.dispatched().map(\.2) == [2])
+    }
+
+    @Test func fullQueueAnswersOverloaded() {
+        var h = Harness(ProxyConfiguration(queueLimit: 2))
+        for id in 1...3 { h.client(UInt64(id)) }
+        let out = h.take()
+        #expect(out.count == 1)
+        if case .toClient(_, .error(let header), _) = out.first {
+            #expect(header.code == .overloaded)
+            #expect(header.requestID == 3)
+        } else {
+            Issue.record("expected ERROR(overloaded), got \(out)")
+        }
+    }
+
+    @Test func silentWorkerIsExpiredAndItsRequestsRedispatchedOnce() {
+        var h = Harness()  // 100 ms heartbeat, liveness 3
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.worker("b", .ready(slots: 1, name: "b"))
+        h.client(1, budgetMs: 5000)
+        h.client(2, budgetMs: 5000)
+        let sent = h.dispatched()
+        #expect(sent.map(\.0) == [peer("a"), peer("b")])
+        // b keeps heartbeating and answers; a goes silent.
+        for _ in 0..<4 {
+            h.advance(100 * ms)
+            h.worker("b", .heartbeat)
+        }
+        h.worker("b", reply(sent[1].1))
+        let out = h.take()
+        #expect(h.core.counters.workersExpired == 1)
+        #expect(h.core.counters.redispatched == 1)
+        // Request 1 went to b as soon as b's slot freed up.
+        let again = out.compactMap { output -> Int? in
+            if case .toWorker(let worker, .request, .payload(let tag)) = output, worker == peer("b") {
+                return tag
+            }
+            return nil
+        }
+        #expect(again == [1])
+        // b dies too: the request was already re-dispatched once, so it is answered ERROR(workerLost).
+        h.advance(400 * ms)
+        let lost = h.take().compactMap { output -> UInt64? in
+            if case .toClient(_, .error(let header), _) = output, header.code == .workerLost {
+                return header.requestID
+            }
+            return nil
+        }
+        #expect(lost == [1])
+        #expect(h.core.counters.workersAlive == 0)
+    }
+
+    @Test func lostRequestPastItsDeadlineIsAnsweredWorkerLost() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.client(1, budgetMs: 200)
+        _ = h.take()
+        h.advance(400 * ms)
+        let out = h.take()
+        #expect(
+            out.contains {
+                if case .toClient(_, .error(let header), _) = $0 { return header.code == .workerLost }
+                return false
+            })
+    }
+
+    @Test func heartbeatsGoToEveryWorkerEachInterval() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.worker("b", .ready(slots: 1, name: "b"))
+        h.advance(100 * ms)
+        let beats = h.take().filter {
+            if case .toWorker(_, .heartbeat, _) = $0 { return true }
+            return false
+        }
+        #expect(beats.count == 2)
+    }
+
+    @Test func unknownWorkerIsAskedToRegisterAgain() {
+        var h = Harness()
+        h.worker("ghost", .heartbeat)
+        h.worker("ghost", reply(99))
+        let out = h.take()
+        #expect(out.count == 2)
+        for output in out {
+            guard case .toWorker(let worker, .disconnect, _) = output else {
+                Issue.record("expected DISCONNECT, got \(output)")
+                continue
+            }
+            #expect(worker == peer("ghost"))
+        }
+        #expect(h.core.counters.unknownReplies == 1)
+    }
+
+    @Test func gracefulDisconnectRedispatchesAtOnce() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.client(1)
+        _ = h.take()
+        h.worker("b", .ready(slots: 1, name: "b"))
+        h.worker("a", .disconnect)
+        #expect(h.dispatched().map(\.0) == [peer("b")])
+    }
+
+    @Test func malformedClientMessagesAreAnsweredAndCounted() {
+        var h = Harness()
+        h.core.rejectClient(peer("c"), .unsupportedVersion(9), requestID: 0)
+        h.core.clientMessage(from: peer("c"), .ready(slots: 1, name: "x"), body: nil, now: h.now)
+        let codes = h.take().compactMap { output -> ErrorCode? in
+            if case .toClient(_, .error(let header), _) = output { return header.code }
+            return nil
+        }
+        #expect(codes == [.badVersion, .malformed])
+        #expect(h.core.counters.malformedFromClients == 2)
+        h.core.rejectWorker(peer("w"), .badSignature)
+        #expect(h.take().isEmpty)
+        #expect(h.core.counters.malformedFromWorkers == 1)
+    }
+
+    /// A fast worker and a slow one, closed loop at full capacity: the fast one serves
+    /// proportionally more and nothing ever waits in the queue while a slot is free.
+    @Test func fastWorkerServesProportionallyMore() {
+        var h = Harness(ProxyConfiguration(heartbeatInterval: .seconds(100)))
+        h.worker("fast", .ready(slots: 1, name: "fast"))
+        h.worker("slow", .ready(slots: 1, name: "slow"))
+        var busyUntil: [PeerID: (UInt64, UInt64)] = [:]  // worker -> (done at, ticket)
+        var id: UInt64 = 0
+        func refill(_ h: inout Harness) {
+            while h.core.counters.freeSlots > 0 {
+                id += 1
+                h.client(id)
+            }
+            for (worker, ticket, _) in h.dispatched() {
+                let cost = worker == peer("fast") ? 10 * ms : 40 * ms
+                busyUntil[worker] = (h.now + cost, ticket)
+            }
+        }
+        refill(&h)
+        for _ in 0..<400 {
+            let (worker, (at, ticket)) = busyUntil.min { $0.value.0 < $1.value.0 }!
+            busyUntil[worker] = nil
+            h.now = at
+            h.worker(String(decoding: worker.bytes, as: UTF8.self), reply(ticket))
+            _ = h.take()
+            refill(&h)
+        }
+        let stats = Dictionary(uniqueKeysWithValues: h.core.workerStats.map { ($0.name, $0.answered) })
+        #expect(stats["fast"]! > 3 * stats["slow"]!)
+        #expect(h.core.counters.queued == 0)
+    }
+}
+
+@Suite struct LivenessTests {
+    @Test func heartbeatsThenReconnectWithCappedBackoff() {
+        var l = PeerLiveness(
+            interval: .milliseconds(100), liveness: 3, initialBackoff: .milliseconds(50),
+            maxBackoff: .milliseconds(200), now: 0)
+        #expect(l.tick(now: 100 * ms) == .sendHeartbeat)
+        #expect(l.tick(now: 150 * ms) == .none)
+        var delays: [UInt64] = []
+        var now: UInt64 = 300 * ms
+        for _ in 0..<4 {
+            guard case .disconnect(let at) = l.tick(now: now) else {
+                Issue.record("expected a disconnect")
+                return
+            }
+            delays.append((at - now) / ms)
+            #expect(l.tick(now: now) == .none)  // waits while disconnected
+            l.reconnected(now: at)
+            now = at + 300 * ms
+        }
+        #expect(delays == [50, 100, 200, 200])
+        l.heard(now: now - 10 * ms)
+        guard case .disconnect(let at) = l.tick(now: now + 300 * ms) else {
+            Issue.record("expected a disconnect")
+            return
+        }
+        #expect(at - (now + 300 * ms) == 50 * ms)  // hearing the proxy reset the back-off
+    }
+
+    @Test func clientCoreMatchesRepliesAndTimesOut() {
+        var core = ClientCore<String>(
+            liveness: PeerLiveness(
+                interval: .seconds(1), liveness: 3, initialBackoff: .milliseconds(10),
+                maxBackoff: .seconds(1), now: 0),
+            grace: .milliseconds(10))
+        let a = core.start("a", streamID: 1, rtpTimestamp: 10, budget: 100 * ms, now: 0)
+        let b = core.start("b", streamID: 1, rtpTimestamp: 20, budget: 50 * ms, now: 0)
+        let done = core.received(reply(a), now: 5 * ms)
+        #expect(done?.waiter == "a")
+        #expect(done?.rtpTimestamp == 10)
+        #expect(core.expire(now: 55 * ms).isEmpty)  // grace not over yet
+        #expect(core.expire(now: 61 * ms).map(\.waiter) == ["b"])
+        #expect(core.received(reply(b), now: 70 * ms) == nil)  // late: dropped and counted
+        #expect(core.counters.sent == 2)
+        #expect(core.counters.answered == 1)
+        #expect(core.counters.timedOut == 1)
+        #expect(core.counters.late == 1)
+    }
+}

@@ -1,0 +1,114 @@
+import Foundation
+import RiverBroker
+import RiverCore
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The repository root, found from this file's path.
+let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+    .deletingLastPathComponent()
+
+/// The `river` binary `swift build` produced.
+let riverBinary = repoRoot.appendingPathComponent(".build/debug/river")
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+            bind(fd, pointer, length) == 0 && getsockname(fd, pointer, &length) == 0
+        }
+    }
+    try #require(bound, "cannot bind a probe socket")
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// A `river` subprocess, killed (SIGKILL) by `stop()`; callers `defer { child.stop() }`.
+final class RiverProcess: @unchecked Sendable {
+    // @unchecked: the Process is started in init and only signalled afterwards.
+    let process = Process()
+    let arguments: [String]
+
+    init(_ arguments: [String]) throws {
+        try #require(
+            FileManager.default.isExecutableFile(atPath: riverBinary.path),
+            "build the river binary first (swift build --build-tests): \(riverBinary.path)")
+        self.arguments = arguments
+        process.executableURL = riverBinary
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    var pid: Int32 { process.processIdentifier }
+
+    /// Kills the process with SIGKILL and reaps it.
+    func stop() {
+        guard process.isRunning else { return }
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+}
+
+/// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
+func waitUntil(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+    let end = ContinuousClock.now + timeout
+    while ContinuousClock.now < end {
+        if condition() { return true }
+        try? await Task.sleep(for: .milliseconds(10))
+    }
+    return condition()
+}
+
+/// A worker handler answering `{"worker": name}` after `delay`.
+func sleepyHandler(_ name: String, delay: Duration) -> WorkHandler {
+    { _ in
+        try await Task.sleep(for: delay)
+        return WorkResult(document: Array("{\"worker\":\"\(name)\"}".utf8))
+    }
+}
+
+/// A small RGB frame to send.
+func smallFrame(_ rtp: UInt32 = 0) -> VideoFrame {
+    VideoFrame(packedWidth: 16, height: 16, format: .rgb24, rtpTimestamp: rtp)
+}
+
+/// How one `infer` call ended, for tallies.
+enum Outcome: Sendable, Equatable {
+    case reply(String)
+    case rejected(ErrorCode)
+    case timedOut
+    case other(String)
+
+    init(_ result: Result<BrokerReply, BrokerError>) {
+        switch result {
+        case .success(let reply): self = .reply(String(decoding: reply.document, as: UTF8.self))
+        case .failure(.rejected(_, let code, _)): self = .rejected(code)
+        case .failure(.timedOut): self = .timedOut
+        case .failure(let error): self = .other("\(error)")
+        }
+    }
+}
+
+extension BrokerClient {
+    /// `infer` as a Result, with the time it took.
+    func attempt(budget: Duration, rtp: UInt32 = 0) async -> (Result<BrokerReply, BrokerError>, Duration) {
+        let start = ContinuousClock.now
+        do {
+            let reply = try await infer(frame: smallFrame(rtp), streamID: 1, deadline: start + budget)
+            return (.success(reply), ContinuousClock.now - start)
+        } catch {
+            return (.failure(error), ContinuousClock.now - start)
+        }
+    }
+}

@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "RiverWebRTC",
             dependencies: [
-                "RiverCore", "RiverRTP", "RiverSDP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP",
+                "RiverCore", "RiverRTP", "RiverSDP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP", "COpenSSL",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -87,7 +87,14 @@ let package = Package(
         .testTarget(name: "RiverMediaTests", dependencies: ["RiverMedia", "RiverRTP"]),
         .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
         .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker"]),
-        .testTarget(name: "RiverWebRTCTests", dependencies: ["RiverWebRTC"]),
+        .testTarget(
+            name: "RiverWebRTCTests",
+            dependencies: [
+                "RiverWebRTC", "RiverDTLS", "RiverSRTP", "RiverRTP",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .testTarget(name: "RiverServeTests", dependencies: ["RiverServe"]),
         /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).
         .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore"]),

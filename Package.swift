@@ -63,6 +63,7 @@ let package = Package(
             name: "RiverServe",
             dependencies: [
                 "RiverCore", "RiverRTP", "RiverWebRTC", "RiverMedia", "RiverInference", "RiverBroker",
+                "RiverSDP", "RiverDTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

@@ -96,10 +96,12 @@ public final class WebRTCServer: @unchecked Sendable {
     /// A new session with fresh ICE credentials, not yet routed; set its ``PeerConnection/onEvent``
     /// then ``register(_:)`` it.
     public func makePeerConnection(
-        id: String, remoteUfrag: String, remotePassword: String, remoteFingerprint: String
+        id: String, localUfrag: String = ICECredentials.randomUfrag(),
+        localPassword: String = ICECredentials.randomPassword(), remoteUfrag: String, remotePassword: String,
+        remoteFingerprint: String
     ) throws(DTLSError) -> PeerConnection {
         let connection = try PeerConnection(
-            id: id, localUfrag: ICECredentials.randomUfrag(), localPassword: ICECredentials.randomPassword(),
+            id: id, localUfrag: localUfrag, localPassword: localPassword,
             remoteUfrag: remoteUfrag, remotePassword: remotePassword, remoteFingerprint: remoteFingerprint,
             consentTimeout: configuration.consentTimeout, eventLoop: eventLoop, logger: logger)
         return connection

@@ -49,10 +49,11 @@ enum ReflectPage {
                 out.framesDecoded = s.framesDecoded; out.bytesReceived = s.bytesReceived;
                 out.inboundCodec = report.get(s.codecId)?.mimeType;
               }
+              if (s.type === 'outbound-rtp' && s.kind === 'audio') out.audioPacketsSent = s.packetsSent;
               if (s.type === 'candidate-pair' && s.nominated) out.availableOutgoingBitrate = s.availableOutgoingBitrate;
             });
             out.transceivers = pc.getTransceivers().map((t) => ({mid: t.mid, kind: t.receiver.track.kind,
-                                                                  currentDirection: t.currentDirection}));
+                                                                  currentDirection: t.currentDirection, stopped: t.stopped}));
             return out;
           },
           async stop() {

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 
@@ -22,6 +23,8 @@ from cdp import Browser  # noqa: E402
 
 
 def main() -> int:
+    # Turn SIGTERM into SystemExit so the `with Browser` block still kills Chromium's group.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     parser = argparse.ArgumentParser()
     parser.add_argument("--url", required=True)
     parser.add_argument("--y4m", required=True)

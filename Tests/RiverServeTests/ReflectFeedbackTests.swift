@@ -1,3 +1,4 @@
+import RiverRTP
 import Testing
 
 @testable import RiverServe
@@ -74,5 +75,44 @@ import Testing
         block = stats.reportBlock(ssrc: 1)
         #expect(block.fractionLost == 0)
         #expect(block.cumulativeLost == 1)
+    }
+}
+
+@Suite struct ReflectLoopTests {
+    @Test func rewritesSSRCAndKeepsSequenceContinuousAcrossUpstreamRestarts() throws {
+        var loop = ReflectLoop(
+            payloadType: 102, outgoingSSRC: 0xBEEF, rembBitrate: 2_500_000, firstSequence: 100)
+        func packet(_ sequence: UInt16, ssrc: UInt32 = 1, pt: UInt8 = 102) -> RTPPacket {
+            RTPPacket(
+                payloadType: pt, sequenceNumber: sequence, timestamp: 3000, ssrc: ssrc, payload: [0x65, 1, 2])
+        }
+        let reflected = loop.reflect(packet(60_000))
+        let first = try #require(reflected)
+        #expect(first.ssrc == 0xBEEF && first.payloadType == 102 && first.sequenceNumber == 100)
+        #expect(first.payload == [0x65, 1, 2] && first.timestamp == 3000)
+        #expect(loop.reflect(packet(60_001))?.sequenceNumber == 101)
+        #expect(loop.reflect(packet(60_001, pt: 111)) == nil)  // not the negotiated video
+        // The browser restarts its sender with a new SSRC: our numbering just continues.
+        #expect(loop.reflect(packet(7, ssrc: 2))?.sequenceNumber == 102)
+        #expect(loop.reflect(packet(8, ssrc: 2))?.sequenceNumber == 103)
+    }
+
+    @Test func forwardsKeyframeRequestsUpstreamAsRateLimitedPLI() throws {
+        var loop = ReflectLoop(payloadType: 102, outgoingSSRC: 0xBEEF, rembBitrate: 1_000_000)
+        let now = ContinuousClock.now
+        let pliOnOurs = ReflectFeedback.pli(sender: 9, media: 0xBEEF)
+        #expect(loop.receiveRTCP(pliOnOurs, now: now) == nil)  // no upstream stream yet
+        #expect(loop.periodicReport(now: now) == nil)
+        _ = loop.reflect(
+            RTPPacket(payloadType: 102, sequenceNumber: 1, timestamp: 0, ssrc: 0x5555, payload: [1]))
+        let forwarded = loop.receiveRTCP(pliOnOurs, now: now)
+        let pli = try #require(forwarded)
+        #expect(pli == ReflectFeedback.pli(sender: 0xBEEF, media: 0x5555))
+        #expect(loop.receiveRTCP(pliOnOurs, now: now + .milliseconds(100)) == nil)
+        #expect(loop.receiveRTCP(pliOnOurs, now: now + .milliseconds(400)) != nil)
+        let periodic = loop.periodicReport(now: now)
+        let report = try #require(periodic)
+        #expect(report[1] == 201 && ReflectFeedback.be32(report, 8) == 0x5555)
+        #expect(report[33] == 206 && report.suffix(4) == [0, 0, 0x55, 0x55])
     }
 }

@@ -34,7 +34,7 @@ enum ReflectPage {
             location_ = response.headers.get('Location');
             await pc.setRemoteDescription({type: 'answer', sdp: answer});
             log('answered ' + location_);
-            return {status: response.status, location: location_, answer};
+            return {status: response.status, location: location_, answer, offer: pc.localDescription.sdp};
           },
           async stats() {
             const out = {connectionState: pc ? pc.connectionState : 'none'};

@@ -43,6 +43,26 @@ import Testing
         #expect((final["audioPacketsSent"] as? Int ?? 0) == 0, "\(final)")
     }
 
+    @Test func badInputAtThePortNeitherAnswersNorDisturbsALiveSession() async throws {
+        let serve = try await ServeProcess()
+        defer { serve.stop() }
+        let result = try await runChromiumReflect(against: serve, audio: false, seconds: 8, noise: true)
+        #expect(result["status"] as? Int == 201)
+        let noiseSent = result["noiseSent"] as? Int ?? 0
+        #expect(noiseSent > 300, "only \(noiseSent) bad datagrams sent")
+        #expect(result["controlReply"] as? Bool == true, "a correct connectivity check went unanswered")
+        #expect(result["noiseReplies"] as? Int == 0, "bad STUN or garbage got an answer")
+        let samples = try #require(result["samples"] as? [[String: Any]])
+        let decoded = samples.map { $0["framesDecoded"] as? Int ?? 0 }
+        #expect(
+            decoded.count >= 6 && decoded.last! > decoded[decoded.count / 2], "decoding stalled: \(decoded)")
+        let final = try #require(samples.last)
+        #expect(final["connectionState"] as? String == "connected")
+        let encoded = final["framesEncoded"] as? Int ?? 0
+        #expect(Double(decoded.last!) >= 0.8 * Double(encoded), "decoded \(decoded.last!) of \(encoded)")
+        #expect(serve.child.process.isRunning)
+    }
+
     @Test func signallingRejectsBadOffersWithAReason() async throws {
         let serve = try await ServeProcess()
         defer { serve.stop() }

@@ -127,8 +127,8 @@ final class ServeProcess: @unchecked Sendable {
 }
 
 /// Runs scripts/e2e/reflect_check.py (headless Chromium) against `serve` and decodes its JSON.
-func runChromiumReflect(against serve: ServeProcess, audio: Bool, seconds: Int = 10) async throws -> [String:
-    Any]
+func runChromiumReflect(against serve: ServeProcess, audio: Bool, seconds: Int = 10, noise: Bool = false)
+    async throws -> [String: Any]
 {
     let clip = repositoryRoot.appendingPathComponent("fixtures/reflect-640x480.y4m")
     try #require(
@@ -139,6 +139,7 @@ func runChromiumReflect(against serve: ServeProcess, audio: Bool, seconds: Int =
         "--url", serve.baseURL.absoluteString + "/", "--y4m", clip.path, "--seconds", "\(seconds)",
     ]
     if audio { arguments.append("--audio") }
+    if noise { arguments += ["--noise-port", "\(serve.udpPort)"] }
     let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/python3"), arguments)
     defer { driver.stop() }
     let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))

@@ -48,7 +48,7 @@ let package = Package(
         .target(
             name: "RiverWebRTC",
             dependencies: [
-                "RiverCore", "RiverRTP", "RiverSDP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP", "COpenSSL",
+                "RiverCore", "RiverRTP", "RiverSDP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -91,7 +91,7 @@ let package = Package(
         .testTarget(
             name: "RiverWebRTCTests",
             dependencies: [
-                "RiverWebRTC", "RiverDTLS", "RiverSRTP", "RiverRTP",
+                "RiverWebRTC", "RiverDTLS", "RiverSRTP", "RiverRTP", "RiverICE",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),

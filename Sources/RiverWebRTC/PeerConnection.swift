@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import RiverDTLS
+import RiverICE
 import RiverRTP
 import RiverSRTP
 
@@ -28,7 +29,7 @@ public final class PeerConnection: @unchecked Sendable {
         case local
         /// The peer sent DTLS close_notify.
         case remoteClosed
-        /// No valid STUN or media from the peer for the consent timeout (RFC 7675 §5.1).
+        /// No valid connectivity check from the peer for the consent timeout (RFC 7675 §5.1).
         case consentExpired
         /// The DTLS handshake failed, e.g. the certificate did not match `a=fingerprint`.
         case dtlsFailed(String)
@@ -60,7 +61,6 @@ public final class PeerConnection: @unchecked Sendable {
     public let remoteUfrag: String
     public let remoteFingerprint: String
     public let eventLoop: EventLoop
-    let consentTimeout: Duration
     var logger: Logger
 
     // Event-loop confined state.
@@ -72,10 +72,9 @@ public final class PeerConnection: @unchecked Sendable {
     public private(set) var selectedAddress: SocketAddress?
     /// Every address that authenticated with our ICE credentials; the demux routes them here.
     var authenticatedAddresses: Set<SocketAddress> = []
-    var lastHeard: ContinuousClock.Instant
     private var dtls: DTLSEndpoint?
     private var srtp: SRTPSession?
-    private var stun: STUNResponder
+    private var ice: ICELiteResponder
     weak var server: WebRTCServer?
 
     init(
@@ -87,13 +86,13 @@ public final class PeerConnection: @unchecked Sendable {
         self.localPassword = localPassword
         self.remoteUfrag = remoteUfrag
         self.remoteFingerprint = remoteFingerprint
-        self.consentTimeout = consentTimeout
         self.eventLoop = eventLoop
         self.logger = logger
         self.logger[metadataKey: "session"] = "\(id)"
-        self.lastHeard = .now
-        self.stun = STUNResponder(
-            localUfrag: localUfrag, localPassword: localPassword, remoteUfrag: remoteUfrag)
+        self.ice = ICELiteResponder(
+            localUfrag: localUfrag, localPwd: localPassword, remoteUfrag: remoteUfrag,
+            consentTimeout: consentTimeout,
+            now: .now)
         self.dtls = try DTLSEndpoint(role: .server, expectedPeerFingerprint: remoteFingerprint)
     }
 
@@ -139,14 +138,17 @@ public final class PeerConnection: @unchecked Sendable {
     }
 
     private func answerSTUN(_ bytes: [UInt8], from address: SocketAddress) -> Bool {
-        guard let reply = stun.respond(to: bytes, from: address) else {
+        guard let source = TransportAddress(address),
+            let reply = ice.handle(bytes, from: source, now: .now)
+        else {
             counters.stunRejected += 1
             return false
         }
         counters.stunAnswered += 1
-        lastHeard = .now
         authenticatedAddresses.insert(address)
-        if reply.nominated || selectedAddress == nil { selectedAddress = address }
+        // Media follows the nominated pair (USE-CANDIDATE); before nomination, the latest
+        // address that passed a check.
+        if reply.newlySelected != nil || ice.selectedAddress == nil { selectedAddress = address }
         server?.send(reply.response, to: address)
         return true
     }
@@ -161,15 +163,13 @@ public final class PeerConnection: @unchecked Sendable {
             else {
                 return drop()
             }
-            lastHeard = .now
             counters.rtpReceived += 1
             onEvent?(.rtp(packet))
         case .rtcp:
             guard let srtp, let plain = try? srtp.unprotectRTCP(bytes) else { return drop() }
-            lastHeard = .now
             counters.rtcpReceived += 1
             onEvent?(.rtcp(plain))
-        case .stun, .unknown: drop()
+        default: drop()
         }
     }
 
@@ -218,8 +218,8 @@ public final class PeerConnection: @unchecked Sendable {
     /// Called by the server every tick: DTLS retransmissions and consent expiry.
     func tick(now: ContinuousClock.Instant) {
         if case .closed = state { return }
-        if now - lastHeard > consentTimeout {
-            logger.info("consent expired: nothing heard for \(consentTimeout)")
+        if ice.consentExpired(at: now) {
+            logger.info("consent expired: no valid connectivity check for \(ice.consent.timeout)")
             close(reason: .consentExpired)
             return
         }

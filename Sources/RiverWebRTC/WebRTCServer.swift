@@ -2,6 +2,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RiverDTLS
+import RiverICE
 
 /// One UDP port for every session (RFC 8843 BUNDLE + RFC 7983 demultiplexing), on SwiftNIO.
 ///
@@ -111,7 +112,6 @@ public final class WebRTCServer: @unchecked Sendable {
     public func register(_ connection: PeerConnection) {
         eventLoop.preconditionInEventLoop()
         connection.server = self
-        connection.lastHeard = .now
         byUfrag[connection.localUfrag] = connection
     }
 
@@ -166,12 +166,12 @@ public final class WebRTCServer: @unchecked Sendable {
 
     fileprivate func receive(_ bytes: [UInt8], from address: SocketAddress) {
         localCounters.received += 1
-        let kind = DatagramKind(classifying: bytes)
+        let kind = DatagramKind.classify(bytes)
         switch kind {
-        case .unknown:
+        case .unknown, .zrtp, .turnChannel:
             localCounters.droppedUnknownKind += 1
         case .stun:
-            guard let ufrag = STUNResponder.localUfrag(in: bytes), let connection = byUfrag[ufrag] else {
+            guard let ufrag = ICELiteResponder.localUfrag(of: bytes), let connection = byUfrag[ufrag] else {
                 localCounters.droppedUnrouted += 1
                 return
             }

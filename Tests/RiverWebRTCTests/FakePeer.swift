@@ -2,6 +2,7 @@ import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RiverDTLS
+import RiverICE
 import RiverRTP
 import RiverSRTP
 import Testing
@@ -80,7 +81,7 @@ final class FakePeer: @unchecked Sendable {
         var found: [UInt8]?
         _ = await waitUntil(timeout: timeout) {
             found = inbox.withLockedValue { box in
-                guard let index = box.firstIndex(where: { DatagramKind(classifying: $0) == kind }) else {
+                guard let index = box.firstIndex(where: { DatagramKind.classify($0) == kind }) else {
                     return nil
                 }
                 return box.remove(at: index)
@@ -93,13 +94,11 @@ final class FakePeer: @unchecked Sendable {
     func bindingRequest(to connection: PeerConnection, password: String? = nil, integrity: Bool = true)
         -> [UInt8]
     {
-        var request = STUNMessageWriter(
-            type: 0x0001, transactionID: ArraySlice((0..<12).map { _ in UInt8.random(in: 0...255) }))
-        request.append(.username, Array("\(connection.localUfrag):\(ufrag)".utf8))
-        request.append(.useCandidate, [])
-        if integrity { request.appendIntegrity(key: Array((password ?? connection.localPassword).utf8)) }
-        request.appendFingerprint()
-        return request.bytes
+        let request = STUNMessage(
+            messageClass: .request, transactionID: STUNMessage.randomTransactionID(),
+            attributes: [.username("\(connection.localUfrag):\(ufrag)"), .useCandidate])
+        let key = integrity ? Array((password ?? connection.localPassword).utf8) : nil
+        return request.serialized(integrityKey: key, fingerprint: true)
     }
 
     /// ICE check, then a DTLS handshake; returns the events the DTLS client saw.
@@ -107,9 +106,10 @@ final class FakePeer: @unchecked Sendable {
     func connect(to connection: PeerConnection) async throws -> [DTLSEndpoint.Event] {
         try await send(bindingRequest(to: connection))
         let response = try #require(await receive(.stun), "no STUN response")
-        let view = try #require(STUNMessageView(response))
-        #expect(view.type == 0x0101)
-        #expect(view.verifyIntegrity(key: Array(connection.localPassword.utf8)))
+        let parsed = try STUNMessage(parsing: response)
+        #expect(parsed.messageClass == .successResponse)
+        #expect(parsed.checkIntegrity(key: Array(connection.localPassword.utf8)))
+        #expect(parsed.xorMappedAddress?.port == UInt16(port))
         let client = try DTLSEndpoint(
             role: .client, certificate: certificate,
             expectedPeerFingerprint: DTLSCertificate.shared.fingerprint)

@@ -24,17 +24,6 @@ import Testing
         return connection
     }
 
-    @Test func classifiesByFirstByte() {
-        #expect(DatagramKind(classifying: [0x00, 0x01] + [UInt8](repeating: 0, count: 18)) == .stun)
-        #expect(DatagramKind(classifying: [0x00, 0x01]) == .unknown)
-        #expect(DatagramKind(classifying: [22, 0xFE, 0xFD]) == .dtls)
-        #expect(DatagramKind(classifying: [0x80, 102]) == .rtp)
-        #expect(DatagramKind(classifying: [0x80, 200]) == .rtcp)
-        #expect(DatagramKind(classifying: [0x81, 206]) == .rtcp)
-        #expect(DatagramKind(classifying: [0xFF, 0]) == .unknown)
-        #expect(DatagramKind(classifying: [UInt8]()) == .unknown)
-    }
-
     @Test func connectsAndCarriesSRTPBothWays() async throws {
         let server = try await Self.startServer()
         let peer = try await FakePeer(

@@ -48,7 +48,7 @@ public final class ReflectService: WHIPSessionFactory, @unchecked Sendable {
         }
         let connection = try server.makePeerConnection(
             id: id, localUfrag: ufrag, localPassword: password, remoteUfrag: negotiated.remoteICEUfrag,
-            remotePassword: negotiated.remoteICEPwd, remoteFingerprint: fingerprint.value)
+            remoteFingerprint: fingerprint.value)
         let session = ReflectSession(
             connection: connection, payloadType: negotiated.videoPayloadType, outgoingSSRC: outgoingSSRC,
             rembBitrate: rembBitrate)

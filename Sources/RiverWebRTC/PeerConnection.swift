@@ -78,7 +78,7 @@ public final class PeerConnection: @unchecked Sendable {
     weak var server: WebRTCServer?
 
     init(
-        id: String, localUfrag: String, localPassword: String, remoteUfrag: String, remotePassword: String,
+        id: String, localUfrag: String, localPassword: String, remoteUfrag: String,
         remoteFingerprint: String, consentTimeout: Duration, eventLoop: EventLoop, logger: Logger
     ) throws(DTLSError) {
         self.id = id

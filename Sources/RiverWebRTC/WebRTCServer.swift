@@ -98,12 +98,12 @@ public final class WebRTCServer: @unchecked Sendable {
     /// then ``register(_:)`` it.
     public func makePeerConnection(
         id: String, localUfrag: String = ICECredentials.randomUfrag(),
-        localPassword: String = ICECredentials.randomPassword(), remoteUfrag: String, remotePassword: String,
+        localPassword: String = ICECredentials.randomPassword(), remoteUfrag: String,
         remoteFingerprint: String
     ) throws(DTLSError) -> PeerConnection {
         let connection = try PeerConnection(
             id: id, localUfrag: localUfrag, localPassword: localPassword,
-            remoteUfrag: remoteUfrag, remotePassword: remotePassword, remoteFingerprint: remoteFingerprint,
+            remoteUfrag: remoteUfrag, remoteFingerprint: remoteFingerprint,
             consentTimeout: configuration.consentTimeout, eventLoop: eventLoop, logger: logger)
         return connection
     }
@@ -132,13 +132,6 @@ public final class WebRTCServer: @unchecked Sendable {
 
     public func counters() async throws -> Counters {
         try await eventLoop.submit { self.localCounters }.get()
-    }
-
-    /// Runs `body` on the event loop with the session whose id is `id`, if it is live.
-    public func withSession<T: Sendable>(id: String, _ body: @escaping (PeerConnection?) -> T) async throws
-        -> T
-    {
-        try await eventLoop.submit { body(self.byUfrag.values.first { $0.id == id }) }.get()
     }
 
     /// Closes every session and the socket.

@@ -17,7 +17,7 @@ final class ChildProcess: @unchecked Sendable {
     init(_ executable: URL, _ arguments: [String]) throws {
         logURL = FileManager.default.temporaryDirectory.appendingPathComponent(
             "river-e2e-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: logURL.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logURL.path, contents: nil)
         let log = try FileHandle(forWritingTo: logURL)
         process.executableURL = executable
         process.arguments = arguments

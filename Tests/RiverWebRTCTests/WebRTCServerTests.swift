@@ -15,7 +15,7 @@ import Testing
         -> PeerConnection
     {
         let connection = try server.makePeerConnection(
-            id: id, remoteUfrag: peer.ufrag, remotePassword: peer.password,
+            id: id, remoteUfrag: peer.ufrag,
             remoteFingerprint: peer.certificate.fingerprint)
         try await server.eventLoop.submit {
             log.attach(to: connection)

@@ -68,7 +68,7 @@ public final class PeerConnection: @unchecked Sendable {
     public var onEvent: ((PeerConnectionEvent) -> Void)?
     public private(set) var state: State = .new
     public private(set) var counters = Counters()
-    /// The nominated address (USE-CANDIDATE), else the last one that passed a connectivity check.
+    /// The nominated address (USE-CANDIDATE), else the first one that passed a connectivity check.
     public private(set) var selectedAddress: SocketAddress?
     /// Every address that authenticated with our ICE credentials; the demux routes them here.
     var authenticatedAddresses: Set<SocketAddress> = []
@@ -146,9 +146,10 @@ public final class PeerConnection: @unchecked Sendable {
         }
         counters.stunAnswered += 1
         authenticatedAddresses.insert(address)
-        // Media follows the nominated pair (USE-CANDIDATE); before nomination, the latest
-        // address that passed a check.
-        if reply.newlySelected != nil || ice.selectedAddress == nil { selectedAddress = address }
+        // Media follows the nominated pair (USE-CANDIDATE); before nomination, the first address
+        // that passed a check, so later checks on other pairs do not make media hop around.
+        if let nominated = reply.newlySelected { logger.debug("nominated \(nominated)") }
+        if reply.newlySelected != nil || selectedAddress == nil { selectedAddress = address }
         server?.send(reply.response, to: address)
         return true
     }

@@ -104,6 +104,13 @@ final class ServeProcess: @unchecked Sendable {
 
     func stop() { child.stop() }
 
+    /// `GET /debug/sessions`: live sessions and drop counters.
+    func debugCounters() async throws -> [String: Int] {
+        let (data, _) = try await URLSession.shared.data(
+            from: baseURL.appendingPathComponent("debug/sessions"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Int])
+    }
+
     /// `GET /debug/sessions`.
     func sessionCount() async throws -> Int {
         let (data, _) = try await URLSession.shared.data(

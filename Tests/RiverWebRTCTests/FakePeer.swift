@@ -91,12 +91,14 @@ final class FakePeer: @unchecked Sendable {
         return found
     }
 
-    func bindingRequest(to connection: PeerConnection, password: String? = nil, integrity: Bool = true)
-        -> [UInt8]
-    {
+    func bindingRequest(
+        to connection: PeerConnection, password: String? = nil, integrity: Bool = true, nominate: Bool = true,
+        asUfrag: String? = nil
+    ) -> [UInt8] {
         let request = STUNMessage(
             messageClass: .request, transactionID: STUNMessage.randomTransactionID(),
-            attributes: [.username("\(connection.localUfrag):\(ufrag)"), .useCandidate])
+            attributes: [.username("\(connection.localUfrag):\(asUfrag ?? ufrag)")]
+                + (nominate ? [.useCandidate] : []))
         let key = integrity ? Array((password ?? connection.localPassword).utf8) : nil
         return request.serialized(integrityKey: key, fingerprint: true)
     }
@@ -110,6 +112,8 @@ final class FakePeer: @unchecked Sendable {
         #expect(parsed.messageClass == .successResponse)
         #expect(parsed.checkIntegrity(key: Array(connection.localPassword.utf8)))
         #expect(parsed.xorMappedAddress?.port == UInt16(port))
+        #expect(
+            parsed.xorMappedAddress?.ip == [127, 0, 0, 1], "\(String(describing: parsed.xorMappedAddress))")
         let client = try DTLSEndpoint(
             role: .client, certificate: certificate,
             expectedPeerFingerprint: DTLSCertificate.shared.fingerprint)

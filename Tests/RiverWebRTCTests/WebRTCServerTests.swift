@@ -55,6 +55,39 @@ import Testing
         #expect(try await server.routeCount() == 0)
     }
 
+    @Test func mediaFollowsTheNominatedAddressOnly() async throws {
+        let server = try await Self.startServer()
+        let peer = try await FakePeer(
+            server: server.localAddress, certificate: try DTLSCertificate(commonName: "p"))
+        let second = try await FakePeer(server: server.localAddress, certificate: peer.certificate)
+        defer {
+            Task {
+                await peer.close()
+                await second.close()
+                try? await server.shutdown()
+            }
+        }
+        let log = EventLog()
+        let connection = try await Self.session(on: server, for: peer, id: "n", log: log)
+        try await peer.connect(to: connection)
+        let packet = RTPPacket(payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 5, payload: [4])
+        func sendFromServer() async throws {
+            try await server.eventLoop.submit { connectionSend(connection, packet) }.get()
+        }
+        // A valid check from another address (same peer, another candidate) without USE-CANDIDATE
+        // is answered, but media stays on the nominated pair.
+        try await second.send(second.bindingRequest(to: connection, nominate: false, asUfrag: peer.ufrag))
+        #expect(await second.receive(.stun) != nil)
+        try await sendFromServer()
+        #expect(await peer.receive(.rtp) != nil)
+        #expect(await second.receive(.rtp, timeout: .milliseconds(300)) == nil)
+        // Nominating the new pair moves media there.
+        try await second.send(second.bindingRequest(to: connection, nominate: true, asUfrag: peer.ufrag))
+        #expect(await second.receive(.stun) != nil)
+        try await sendFromServer()
+        #expect(await second.receive(.rtp) != nil)
+    }
+
     @Test func badInputNeitherCrashesNorDisturbsAHealthySession() async throws {
         let server = try await Self.startServer()
         let healthy = try await FakePeer(

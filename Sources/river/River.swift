@@ -11,6 +11,7 @@ struct River: AsyncParsableCommand {
             InferCommand.self,
             ProxyCommand.self,
             OnnxCommand.self,
+            ServeCommand.self,
         ]
     )
 }

@@ -14,7 +14,11 @@ extension SCTPAssociation {
                     UInt16.self, bytes,
                     at: MemoryLayout<sctp_assoc_change>.offset(of: \.sac_outbound_streams)!)
             else { return }
-            handleAssociationChange(state: Int32(assocState), outboundStreams: outbound)
+            // usrsctp appends the peer's ABORT chunk to a COMM_LOST it caused; a timeout has none.
+            let length = read(UInt32.self, bytes, at: 4) ?? 0
+            let peerAborted = Int(length) > MemoryLayout<sctp_assoc_change>.size
+            handleAssociationChange(
+                state: Int32(assocState), outboundStreams: outbound, peerAborted: peerAborted)
         case SCTP_STREAM_RESET_EVENT:
             guard let flags = read(UInt16.self, bytes, at: 2) else { return }
             let listStart = MemoryLayout<sctp_stream_reset_event>.size
@@ -40,7 +44,9 @@ extension SCTPAssociation {
         }
     }
 
-    private func handleAssociationChange(state assocState: Int32, outboundStreams outbound: UInt16) {
+    private func handleAssociationChange(
+        state assocState: Int32, outboundStreams outbound: UInt16, peerAborted: Bool
+    ) {
         switch assocState {
         case SCTP_COMM_UP:
             guard state == .connecting else { return }
@@ -49,7 +55,9 @@ extension SCTPAssociation {
             for channel in channels.values where channel.state == .connecting { channel.state = .open }
             emit(.connected)
             flushSends()
-        case SCTP_COMM_LOST, SCTP_CANT_STR_ASSOC:
+        case SCTP_COMM_LOST:
+            teardown(reason: peerAborted ? .peerClosed : .communicationLost, notify: true)
+        case SCTP_CANT_STR_ASSOC:
             teardown(reason: .communicationLost, notify: true)
         case SCTP_SHUTDOWN_COMP:
             teardown(reason: .peerClosed, notify: true)

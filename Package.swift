@@ -63,6 +63,7 @@ let package = Package(
             name: "RiverServe",
             dependencies: [
                 "RiverCore", "RiverRTP", "RiverWebRTC", "RiverMedia", "RiverInference", "RiverBroker",
+                "RiverSDP", "RiverDTLS",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -80,14 +81,21 @@ let package = Package(
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
         .testTarget(name: "RiverRTPTests", dependencies: ["RiverRTP"]),
-        .testTarget(name: "RiverSDPTests", dependencies: ["RiverSDP"]),
+        .testTarget(name: "RiverSDPTests", dependencies: ["RiverSDP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RiverICETests", dependencies: ["RiverICE"]),
         .testTarget(name: "RiverDTLSTests", dependencies: ["RiverDTLS", "RiverSRTP"]),
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverSCTP"]),
         .testTarget(name: "RiverMediaTests", dependencies: ["RiverMedia", "RiverRTP"]),
         .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
         .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker"]),
-        .testTarget(name: "RiverWebRTCTests", dependencies: ["RiverWebRTC"]),
+        .testTarget(
+            name: "RiverWebRTCTests",
+            dependencies: [
+                "RiverWebRTC", "RiverDTLS", "RiverSRTP", "RiverRTP", "RiverICE",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]),
         .testTarget(name: "RiverServeTests", dependencies: ["RiverServe"]),
         /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).
         .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore"]),

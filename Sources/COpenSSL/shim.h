@@ -16,4 +16,10 @@ static inline long river_DTLSv1_handle_timeout(SSL *ssl) { return DTLSv1_handle_
 static inline long river_DTLSv1_get_timeout(SSL *ssl, struct timeval *tv) { return DTLSv1_get_timeout(ssl, tv); }
 static inline long river_BIO_set_mem_eof_return(BIO *bio, long v) { return BIO_set_mem_eof_return(bio, v); }
 static inline EVP_PKEY *river_EVP_EC_gen(const char *curve) { return EVP_EC_gen(curve); }
+static inline long river_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_min_proto_version(ctx, version); }
+static inline long river_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_max_proto_version(ctx, version); }
+static inline uint64_t river_SSL_OP_NO_QUERY_MTU(void) { return SSL_OP_NO_QUERY_MTU; }
+static inline int river_MBSTRING_ASC(void) { return MBSTRING_ASC; }
+static inline ASN1_TIME *river_X509_getm_notBefore(X509 *x) { return X509_getm_notBefore(x); }
+static inline ASN1_TIME *river_X509_getm_notAfter(X509 *x) { return X509_getm_notAfter(x); }
 #endif

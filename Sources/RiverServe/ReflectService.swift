@@ -1,0 +1,78 @@
+import Logging
+import NIOCore
+import RiverDTLS
+import RiverSDP
+import RiverWebRTC
+
+/// Answers WHIP offers with reflect sessions on one ``WebRTCServer``.
+///
+/// `@unchecked Sendable`: `sessions` is only touched on the server's event loop.
+public final class ReflectService: WHIPSessionFactory, @unchecked Sendable {
+    public let server: WebRTCServer
+    /// Addresses announced as host candidates (the `--public-ip`s, or the bound address).
+    public let candidateAddresses: [String]
+    public let rembBitrate: UInt64
+    private let logger: Logger
+    private var sessions: [String: ReflectSession] = [:]
+
+    public init(server: WebRTCServer, candidateAddresses: [String], rembBitrate: UInt64, logger: Logger) {
+        self.server = server
+        self.candidateAddresses = candidateAddresses
+        self.rembBitrate = rembBitrate
+        self.logger = logger
+    }
+
+    public func createSession(offer: String) async throws -> (id: String, answer: String) {
+        let id = ICECredentials.random(count: 12, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
+        let ufrag = ICECredentials.randomUfrag()
+        let password = ICECredentials.randomPassword()
+        let options = AnswerOptions(
+            iceUfrag: ufrag, icePwd: password, fingerprintSHA256: DTLSCertificate.shared.fingerprint,
+            candidates: HostCandidate.list(addresses: candidateAddresses, port: UInt16(server.port)))
+        let answer: Answer
+        do {
+            answer = try OfferAnswer.answer(offer: offer, options: options)
+        } catch {
+            throw OfferRejected(error.description)
+        }
+        let negotiated = answer.negotiated
+        guard let fingerprint = negotiated.remoteFingerprints.first(where: { $0.algorithm == "sha-256" })
+        else {
+            throw OfferRejected(
+                "the offer has no a=fingerprint:sha-256; river verifies DTLS certificates with SHA-256")
+        }
+        guard let outgoingSSRC = negotiated.localVideoSSRC else {
+            throw OfferRejected(
+                "reflect needs a sendrecv video section to send the video back (got \(negotiated.videoDirection))"
+            )
+        }
+        let connection = try server.makePeerConnection(
+            id: id, localUfrag: ufrag, localPassword: password, remoteUfrag: negotiated.remoteICEUfrag,
+            remoteFingerprint: fingerprint.value)
+        let session = ReflectSession(
+            connection: connection, payloadType: negotiated.videoPayloadType, outgoingSSRC: outgoingSSRC,
+            rembBitrate: rembBitrate)
+        try await server.eventLoop.submit {
+            session.onClosed = { [weak self] in self?.sessions[id] = nil }
+            session.start()
+            self.sessions[id] = session
+            self.server.register(connection)
+        }.get()
+        logger.info(
+            "session \(id): H264 pt \(negotiated.videoPayloadType) \(negotiated.h264ProfileLevelID), rejected \(negotiated.rejectedMids)"
+        )
+        return (id, answer.sdp)
+    }
+
+    public func endSession(id: String) async throws -> Bool {
+        try await server.eventLoop.submit {
+            guard let session = self.sessions[id] else { return false }
+            session.connection.close()
+            return true
+        }.get()
+    }
+
+    public func sessionCount() async throws -> Int {
+        try await server.sessionCount()
+    }
+}

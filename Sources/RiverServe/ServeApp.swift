@@ -1,0 +1,87 @@
+import Foundation
+import Hummingbird
+import Logging
+import NIOCore
+import NIOPosix
+import RiverWebRTC
+
+/// Settings for `river serve`.
+public struct ServeOptions: Sendable {
+    /// Address the HTTP and UDP sockets bind to.
+    public var host: String
+    public var httpPort: Int
+    /// The one UDP port for every WebRTC session; 0 picks a free one.
+    public var udpPort: Int
+    /// Addresses to announce as candidates (NAT 1:1); empty announces the bound address.
+    public var publicIPs: [String]
+    /// REMB cap sent upstream, bits per second.
+    public var rembBitrate: UInt64
+    public var consentTimeout: Duration
+
+    public init(
+        host: String = "127.0.0.1", httpPort: Int = 8080, udpPort: Int = 0, publicIPs: [String] = [],
+        rembBitrate: UInt64 = 2_500_000, consentTimeout: Duration = .seconds(10)
+    ) {
+        self.host = host
+        self.httpPort = httpPort
+        self.udpPort = udpPort
+        self.publicIPs = publicIPs
+        self.rembBitrate = rembBitrate
+        self.consentTimeout = consentTimeout
+    }
+}
+
+/// `river serve --reflect`: the WHIP routes, a test page, and the shared WebRTC UDP port.
+public enum ServeApp {
+    /// Runs until SIGINT/SIGTERM. Prints one line `river serve: http=<port> udp=<port>` once both
+    /// sockets are bound, so scripts and tests can use port 0.
+    public static func runReflect(_ options: ServeOptions, logger: Logger) async throws {
+        let server = try await WebRTCServer.bind(
+            .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
+            logger: logger)
+        let announced = try candidateAddresses(options)
+        let service = ReflectService(
+            server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, logger: logger)
+        let router = Router()
+        Signalling.addRoutes(to: router, sessions: service)
+        router.get("/") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "text/html; charset=utf-8"
+            return Response(
+                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ReflectPage.html)))
+        }
+        let udpPort = server.port
+        let app = Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(options.host, port: options.httpPort), serverName: "river"),
+            onServerRunning: { channel in
+                let httpPort = channel.localAddress?.port ?? options.httpPort
+                // Unbuffered, so a parent reading our stdout through a pipe sees it at once.
+                let line =
+                    "river serve: http=\(httpPort) udp=\(udpPort) candidates=\(announced.joined(separator: ","))\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            },
+            logger: logger)
+        do {
+            try await app.runService()
+        } catch {
+            try? await server.shutdown()
+            throw error
+        }
+        try await server.shutdown()
+    }
+
+    /// `--public-ip`s, else the bound host, else every non-loopback IPv4 interface address.
+    static func candidateAddresses(_ options: ServeOptions) throws -> [String] {
+        if !options.publicIPs.isEmpty { return options.publicIPs }
+        if options.host != "0.0.0.0" && options.host != "::" { return [options.host] }
+        let addresses = try System.enumerateDevices().compactMap { device -> String? in
+            guard case .v4 = device.address, let ip = device.address?.ipAddress, !ip.hasPrefix("127.") else {
+                return nil
+            }
+            return ip
+        }
+        return addresses.isEmpty ? ["127.0.0.1"] : Array(Set(addresses)).sorted()
+    }
+}

@@ -1,0 +1,76 @@
+import Hummingbird
+
+/// Creates and ends media sessions for the WHIP routes; the reflect service is one.
+public protocol WHIPSessionFactory: Sendable {
+    /// Answers an SDP offer and starts a session. Throws ``OfferRejected`` for a malformed or
+    /// unsupported offer (sent back as `400` with the reason).
+    func createSession(offer: String) async throws -> (id: String, answer: String)
+    /// Ends a session; false when no session has that id.
+    func endSession(id: String) async throws -> Bool
+    /// Live sessions (the debug endpoint and tests read it).
+    func sessionCount() async throws -> Int
+}
+
+/// An offer river cannot answer; `reason` is a sentence for the person who sent it.
+public struct OfferRejected: Error, CustomStringConvertible {
+    public var reason: String
+    public init(_ reason: String) { self.reason = reason }
+    public var description: String { reason }
+}
+
+/// WHIP-style signalling (RFC 9725), non-trickle: the answer carries our candidates.
+///
+/// - `POST /whip` (`application/sdp` offer) → `201 Created`, `Location: /whip/{id}`, the answer.
+/// - `DELETE /whip/{id}` → `200`, or `404` for an unknown session.
+/// - `GET /debug/sessions` → `{"sessions": N}`.
+public enum Signalling {
+    /// Offers larger than this are refused; real offers are a few kilobytes.
+    public static let maxOfferBytes = 64 * 1024
+
+    public static func addRoutes<Context: RequestContext>(
+        to router: Router<Context>, sessions: some WHIPSessionFactory
+    ) {
+        router.post("/whip") { request, context -> Response in
+            let contentType = request.headers[.contentType] ?? ""
+            guard contentType.lowercased().hasPrefix("application/sdp") else {
+                return text(
+                    .unsupportedMediaType,
+                    "POST /whip needs Content-Type: application/sdp, got \"\(contentType)\"\n")
+            }
+            var request = request
+            let body = try await request.collectBody(upTo: maxOfferBytes)
+            let offer = String(buffer: body)
+            do {
+                let (id, answer) = try await sessions.createSession(offer: offer)
+                var headers = HTTPFields()
+                headers[.contentType] = "application/sdp"
+                headers[.location] = "/whip/\(id)"
+                return Response(
+                    status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer)))
+            } catch let rejected as OfferRejected {
+                context.logger.info("offer rejected: \(rejected.reason)")
+                return text(.badRequest, "offer rejected: \(rejected.reason)\n")
+            }
+        }
+        router.delete("/whip/:id") { _, context -> Response in
+            let id = try context.parameters.require("id")
+            return try await sessions.endSession(id: id)
+                ? text(.ok, "session \(id) ended\n") : text(.notFound, "no session \(id)\n")
+        }
+        router.get("/debug/sessions") { _, _ -> Response in
+            let count = try await sessions.sessionCount()
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            return Response(
+                status: .ok, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: "{\"sessions\": \(count)}\n")))
+        }
+    }
+
+    static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "text/plain; charset=utf-8"
+        return Response(
+            status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+}

@@ -1,0 +1,42 @@
+import ArgumentParser
+import Logging
+import RiverServe
+
+/// `river serve`: the WebRTC endpoint and HTTP signalling.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Serve WebRTC sessions over WHIP signalling (RFC 9725).")
+
+    @Flag(help: "Send each session's incoming video back to the same browser.")
+    var reflect = false
+
+    @Option(help: "Address the HTTP and UDP sockets bind to.")
+    var host = "127.0.0.1"
+
+    @Option(help: "HTTP port for signalling and the page (0 picks a free one).")
+    var httpPort = 8080
+
+    @Option(help: "The one UDP port for every WebRTC session (0 picks a free one).")
+    var udpPort = 0
+
+    @Option(help: "Public address to announce as the ICE candidate (NAT 1:1); repeatable.")
+    var publicIP: [String] = []
+
+    @Option(help: "REMB cap sent to browsers, bits per second.")
+    var rembBitrate: UInt64 = 2_500_000
+
+    @Option(help: "Seconds of silence after which a session is closed (ICE consent, RFC 7675).")
+    var consentTimeout: Int = 10
+
+    func run() async throws {
+        guard reflect else {
+            throw ValidationError("only --reflect is implemented so far: river serve --reflect")
+        }
+        var logger = Logger(label: "river.serve")
+        logger.logLevel = .info
+        let options = ServeOptions(
+            host: host, httpPort: httpPort, udpPort: udpPort, publicIPs: publicIP, rembBitrate: rembBitrate,
+            consentTimeout: .seconds(consentTimeout))
+        try await ServeApp.runReflect(options, logger: logger)
+    }
+}

@@ -42,4 +42,5 @@ if [ ! -f models/astronaut.png ]; then
     unzip -q -o -j "$tmp"/scikit_image-*.whl 'skimage/data/astronaut.png' -d models
     rm -rf "$tmp"
 fi
+./scripts/make_h264_fixtures.sh
 say "ready"

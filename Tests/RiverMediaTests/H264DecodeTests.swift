@@ -73,7 +73,9 @@ import Testing
         var configuration = H264FrameBuilder.Configuration()
         if fromSDP { configuration.spropParameterSets = try H264Fixtures.fmtp("clip-a").sprop }
         // In band: the builder sees unit 0 (it carries SPS/PPS); from the SDP: it never does.
-        let fed = (fromSDP ? [] : Array(firstUnitPackets)) + packets[firstOfJoin...]
+        var fed = (fromSDP ? [] : Array(firstUnitPackets)) + packets[firstOfJoin...]
+        // Number them as one unbroken stream: skipped packets would be a gap to wait for.
+        for i in fed.indices { fed[i].sequenceNumber = UInt16(truncatingIfNeeded: i) }
         let (built, _) = try buildUnits(fed, configuration: configuration)
         let joined = built.filter { $0.timestamp != packets[0].timestamp }
         #expect(joined.first?.isKeyframe == true)

@@ -44,7 +44,7 @@ enum H264Fixtures {
     /// MD5s (hex) of every frame in `ffmpeg -f framemd5` output, in order.
     static func referenceMD5s(_ name: String) throws -> [String] {
         let text = String(decoding: try bytes(name), as: UTF8.self)
-        return text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map {
+        return text.split(whereSeparator: \.isNewline).filter { !$0.hasPrefix("#") }.map {
             String($0.split(separator: ",").last!.trimmingCharacters(in: .whitespaces))
         }
     }
@@ -65,7 +65,7 @@ enum H264Fixtures {
     /// The SDP fmtp parameters ffmpeg wrote for the capture.
     static func fmtp(_ clip: String) throws -> (mode: H264PacketizationMode, sprop: String) {
         let sdp = String(decoding: try bytes("\(clip).sdp"), as: UTF8.self)
-        let line = try #require(sdp.split(separator: "\n").first { $0.hasPrefix("a=fmtp:") })
+        let line = try #require(sdp.split(whereSeparator: \.isNewline).first { $0.hasPrefix("a=fmtp:") })
         var mode = H264PacketizationMode.singleNAL
         var sprop = ""
         for param in line.drop(while: { $0 != " " }).split(separator: ";") {

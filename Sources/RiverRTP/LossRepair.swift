@@ -73,7 +73,9 @@ public struct LossRepair: Sendable {
         var deadline: Duration?
         func consider(_ d: Duration) { deadline = deadline.map { Swift.min($0, d) } ?? d }
         for m in missing.values {
-            consider(m.nacks == 0 ? m.seenAt + configuration.nackDelay : m.lastNackAt + configuration.nackInterval)
+            if m.nacks <= configuration.maxNackRetries {
+                consider(m.nacks == 0 ? m.seenAt + configuration.nackDelay : m.lastNackAt + configuration.nackInterval)
+            }
             consider(m.seenAt + configuration.repairTimeout)
         }
         if started && !hasKeyframe {

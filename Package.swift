@@ -95,7 +95,7 @@ let package = Package(
         .testTarget(name: "RiverICETests", dependencies: ["RiverICE"]),
         .testTarget(name: "RiverDTLSTests", dependencies: ["RiverDTLS", "RiverSRTP"]),
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverSCTP"]),
-        .testTarget(name: "RiverMediaTests", dependencies: ["RiverMedia", "RiverRTP"]),
+        .testTarget(name: "RiverMediaTests", dependencies: ["RiverMedia", "RiverRTP", "CFFmpeg"]),
         .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
         .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker", "RiverMedia"]),
         .testTarget(

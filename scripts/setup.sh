@@ -43,4 +43,5 @@ if [ ! -f models/astronaut.png ]; then
     rm -rf "$tmp"
 fi
 ./scripts/make_fixtures.sh
+./scripts/make_h264_fixtures.sh
 say "ready"

@@ -1,0 +1,31 @@
+import CFFmpeg
+
+/// Why a media operation failed; each case names the step and carries FFmpeg's own message.
+public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
+    /// libavcodec has no H264 decoder, or could not allocate or open one.
+    case decoderUnavailable(String)
+    /// libavcodec refused the access unit with this RTP timestamp.
+    case decodeFailed(rtpTimestamp: UInt32, code: Int32, message: String)
+    /// libavcodec decoded the unit but flagged the picture as corrupt (concealed errors).
+    case corruptPicture(rtpTimestamp: UInt32)
+    /// swscale could not convert between these formats or sizes.
+    case conversionFailed(String)
+
+    public var description: String {
+        switch self {
+        case .decoderUnavailable(let why): "H264 decoder unavailable: \(why)"
+        case .decodeFailed(let ts, let code, let message):
+            "H264 decode failed for RTP timestamp \(ts): \(message) (\(code))"
+        case .corruptPicture(let ts): "H264 picture for RTP timestamp \(ts) decoded with errors"
+        case .conversionFailed(let why): "pixel conversion failed: \(why)"
+        }
+    }
+}
+
+/// FFmpeg's message for an error code.
+func ffmpegMessage(_ code: Int32) -> String {
+    var buffer = [CChar](repeating: 0, count: 128)
+    return buffer.withUnsafeMutableBufferPointer { b in
+        String(cString: river_av_strerror(code, b.baseAddress, b.count))
+    }
+}

@@ -85,9 +85,9 @@ public final class InferenceEngine {
         let shapes = outputs.map(\.description).joined(separator: ", ")
         let unsupported = InferenceError.unsupportedModel(
             path: session.modelPath,
-            reason:
-                "output shapes \(shapes) fit \(options.family.map { "no \($0.rawValue) adapter" } ?? "no adapter") (CenterFace: 4 maps with 1,2,2,10 channels; "
-                + "YOLO: [1,N,5+C] or [1,4+C,N]; classifier: [1,C])")
+            reason: "output shapes \(shapes) fit no \(options.family?.rawValue ?? "known") adapter "
+                + "(CenterFace: 4 maps with 1,2,2,10 channels; YOLO: [1,N,5+C] or [1,4+C,N]; classifier: [1,C])"
+        )
         guard outputs.allSatisfy({ $0.elementType == 1 }) else { throw unsupported }
         let family =
             options.family
@@ -103,7 +103,14 @@ public final class InferenceEngine {
         case .yolov5, .yolov8:
             guard outputs.count == 1, outputs[0].shape.count == 3 else { break }
             let shape = outputs[0].shape
-            let adapter = YOLOAdapter(outputShape: shape, labels: labels, options: options.decode)
+            let forced: YOLOAdapter.Layout? =
+                switch options.family {
+                case .yolov5: .v5
+                case .yolov8: .v8
+                default: nil
+                }
+            let adapter = YOLOAdapter(
+                outputShape: shape, labels: labels, options: options.decode, layout: forced)
             // A static shape that fits neither layout is refused now rather than on every frame.
             if adapter.layout == nil, !shape.contains(where: { $0 < 0 }) { break }
             return adapter

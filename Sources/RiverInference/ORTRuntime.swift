@@ -14,6 +14,7 @@ public final class ORTRuntime: @unchecked Sendable {
     let env: OpaquePointer
 
     private static let lock = NSLock()
+    /// Guarded by `lock`; written once.
     nonisolated(unsafe) private static var loaded: ORTRuntime?
 
     private init(libraryPath: String, version: String, api: UnsafePointer<RiverOrtApi>, env: OpaquePointer) {

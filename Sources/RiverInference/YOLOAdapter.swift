@@ -24,12 +24,14 @@ public final class YOLOAdapter: ModelAdapter {
     public var family: ModelFamily { layout == .v5 ? .yolov5 : .yolov8 }
 
     /// `outputShape` may hold -1 for symbolic dims; the layout is then settled on the first run.
-    public init(outputShape: [Int], labels: [String], options: DecodeOptions = .init()) {
+    /// `layout`, when given, overrides detection (`--family yolov5` / `yolov8`).
+    public init(outputShape: [Int], labels: [String], options: DecodeOptions = .init(), layout: Layout? = nil)
+    {
         self.labels = labels
         scoreThreshold = options.scoreThreshold ?? 0.25
         iouThreshold = options.iouThreshold ?? 0.45
         maxDetections = options.maxDetections ?? 300
-        layout = Self.layout(of: outputShape, classCount: labels.isEmpty ? nil : labels.count)
+        self.layout = layout ?? Self.layout(of: outputShape, classCount: labels.isEmpty ? nil : labels.count)
     }
 
     /// The layout of a `[1, a, b]` output. With a known class count the attribute axis is the one of

@@ -26,8 +26,10 @@ import Testing
         #expect {
             try InferenceEngine(modelPath: path, options: InferenceOptions(family: .centerface))
         } throws: { error in
-            guard case .unsupportedModel(let where_, _) = error as? InferenceError else { return false }
-            return where_ == path
+            guard case .unsupportedModel(let where_, let reason) = error as? InferenceError else {
+                return false
+            }
+            return where_ == path && reason.contains("fit no centerface adapter")
         }
     }
 }

@@ -95,6 +95,18 @@ import Testing
         }
     }
 
+    @Test func forcedFamilyOverridesLayoutDetection() throws {
+        // The v8 tensor read as v5: rows become the 7 attribute rows of 10 values, so the result
+        // differs from the v8 reading, and the family says what was asked for.
+        let options = InferenceOptions(family: .yolov5)
+        let engine = try InferenceEngine(
+            modelPath: try Fixtures.tinyModel("yolov8_tiny.onnx"), options: options)
+        #expect(engine.family == .yolov5)
+        let result = try engine.run(frame: Fixtures.wideFrame())
+        #expect(result.family == .yolov5)
+        #expect(result.detections != Self.expected())
+    }
+
     @Test func layoutFromShape() {
         #expect(YOLOAdapter.layout(of: [1, 25200, 85], classCount: nil) == .v5)
         #expect(YOLOAdapter.layout(of: [1, 84, 8400], classCount: nil) == .v8)

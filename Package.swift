@@ -77,6 +77,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // MARK: Benchmarks (print side-by-side ratios; see README)
+        .executableTarget(
+            name: "InferenceBenchmark", dependencies: ["RiverCore", "RiverInference", "RiverMedia"],
+            path: "Benchmarks/InferenceBenchmark"),
         /// Broker throughput and latency, direct vs through the proxy (see README, Benchmarks).
         .executableTarget(
             name: "BrokerBenchmark", dependencies: ["RiverBroker", "RiverCore", "CZMQ"],

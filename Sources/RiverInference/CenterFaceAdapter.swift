@@ -36,7 +36,8 @@ public final class CenterFaceAdapter: ModelAdapter {
 
     public func decode(_ outputs: [TensorView], letterbox: Letterbox) throws(InferenceError) -> [Detection] {
         guard outputs.count == 4 else {
-            throw .runtime(operation: "decoding CenterFace", message: "expected 4 outputs, got \(outputs.count)")
+            throw .runtime(
+                operation: "decoding CenterFace", message: "expected 4 outputs, got \(outputs.count)")
         }
         let heat = outputs[heatmap]
         let rows = heat.shape[2]
@@ -74,7 +75,8 @@ public final class CenterFaceAdapter: ModelAdapter {
                     score: heat.values[cell], tag: points.count))
             points.append(landmark)
         }
-        return nonMaximumSuppression(candidates, iouThreshold: iouThreshold, limit: maxDetections).map { face in
+        return nonMaximumSuppression(candidates, iouThreshold: iouThreshold, limit: maxDetections).map {
+            face in
             let landmark = points[face.tag]
             return Detection(
                 label: "face", classIndex: 0, score: face.score,

@@ -19,7 +19,9 @@ public enum ClassLabels {
 
     /// Names parsed from a metadata value; empty when it holds none.
     public static func parse(metadata value: String) -> [String] {
-        if let data = value.data(using: .utf8), let list = try? JSONDecoder().decode([String].self, from: data) {
+        if let data = value.data(using: .utf8),
+            let list = try? JSONDecoder().decode([String].self, from: data)
+        {
             return list
         }
         // A Python dict literal: integer keys, quoted names (either quote).

@@ -9,7 +9,9 @@ public final class ClassifierAdapter: ModelAdapter {
     let topK: Int
     let scoreThreshold: Float
 
-    public init(labels: [String], options: DecodeOptions = .init(), normalization: PixelNormalization = .imageNet) {
+    public init(
+        labels: [String], options: DecodeOptions = .init(), normalization: PixelNormalization = .imageNet
+    ) {
         self.labels = labels
         self.normalization = normalization
         topK = options.maxDetections ?? 5

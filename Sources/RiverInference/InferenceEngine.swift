@@ -61,9 +61,12 @@ public final class InferenceEngine {
         else {
             throw .unsupportedModel(
                 path: modelPath,
-                reason: "expected one float32 image input [N,3,H,W], got \(session.inputs.map(\.description))")
+                reason: "expected one float32 image input [N,3,H,W], got \(session.inputs.map(\.description))"
+            )
         }
-        fixedInputSize = input.shape[2] > 0 && input.shape[3] > 0 ? Size(width: input.shape[3], height: input.shape[2]) : nil
+        fixedInputSize =
+            input.shape[2] > 0 && input.shape[3] > 0
+            ? Size(width: input.shape[3], height: input.shape[2]) : nil
 
         var labels: [String] = []
         if let labelsPath = options.labelsPath {
@@ -82,22 +85,32 @@ public final class InferenceEngine {
         let shapes = outputs.map(\.description).joined(separator: ", ")
         let unsupported = InferenceError.unsupportedModel(
             path: session.modelPath,
-            reason: "output shapes \(shapes) fit no adapter (CenterFace: 4 maps with 1,2,2,10 channels; "
-                + "YOLO: [1,N,5+C] or [1,4+C,N]; classifier: [1,C])")
+            reason: "output shapes \(shapes) fit no \(options.family?.rawValue ?? "known") adapter "
+                + "(CenterFace: 4 maps with 1,2,2,10 channels; YOLO: [1,N,5+C] or [1,4+C,N]; classifier: [1,C])"
+        )
         guard outputs.allSatisfy({ $0.elementType == 1 }) else { throw unsupported }
-        let family = options.family ?? {
-            if outputs.count == 4 { return .centerface }
-            if outputs.count == 1, outputs[0].shape.count == 3 { return .yolov8 }
-            if outputs.count == 1, outputs[0].shape.count == 2 { return .classifier }
-            return nil
-        }()
+        let family =
+            options.family
+            ?? {
+                if outputs.count == 4 { return .centerface }
+                if outputs.count == 1, outputs[0].shape.count == 3 { return .yolov8 }
+                if outputs.count == 1, outputs[0].shape.count == 2 { return .classifier }
+                return nil
+            }()
         switch family {
         case .centerface:
             if let adapter = CenterFaceAdapter(outputs: outputs, options: options.decode) { return adapter }
         case .yolov5, .yolov8:
             guard outputs.count == 1, outputs[0].shape.count == 3 else { break }
             let shape = outputs[0].shape
-            let adapter = YOLOAdapter(outputShape: shape, labels: labels, options: options.decode)
+            let forced: YOLOAdapter.Layout? =
+                switch options.family {
+                case .yolov5: .v5
+                case .yolov8: .v8
+                default: nil
+                }
+            let adapter = YOLOAdapter(
+                outputShape: shape, labels: labels, options: options.decode, layout: forced)
             // A static shape that fits neither layout is refused now rather than on every frame.
             if adapter.layout == nil, !shape.contains(where: { $0 < 0 }) { break }
             return adapter
@@ -114,7 +127,8 @@ public final class InferenceEngine {
     public func letterbox(frameWidth: Int, frameHeight: Int) -> Letterbox {
         if let fixed = fixedInputSize {
             return Letterbox(
-                frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: fixed.width, inputHeight: fixed.height)
+                frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: fixed.width,
+                inputHeight: fixed.height)
         }
         let roundUp = { (n: Int) in max(32, (n + 31) / 32 * 32) }
         if let wanted = options.inputSize {
@@ -131,7 +145,8 @@ public final class InferenceEngine {
     public func run(frame: VideoFrame) throws(InferenceError) -> InferenceResult {
         let clock = ContinuousClock()
         let start = clock.now
-        let box = preprocessor.fill(from: frame, letterbox: letterbox(frameWidth: frame.width, frameHeight: frame.height))
+        let box = preprocessor.fill(
+            from: frame, letterbox: letterbox(frameWidth: frame.width, frameHeight: frame.height))
         let shape: [Int64] = [1, 3, Int64(box.inputHeight), Int64(box.inputWidth)]
         let ran = clock.now
         let outputs = try session.run(input: preprocessor.tensor, shape: shape)

@@ -14,7 +14,9 @@ public struct Letterbox: Sendable, Equatable {
 
     /// Fits the frame into the input, centred. `allowUpscale: false` keeps small frames at 1:1
     /// (used for models with symbolic input dims, whose input is the frame padded to a multiple of 32).
-    public init(frameWidth: Int, frameHeight: Int, inputWidth: Int, inputHeight: Int, allowUpscale: Bool = true) {
+    public init(
+        frameWidth: Int, frameHeight: Int, inputWidth: Int, inputHeight: Int, allowUpscale: Bool = true
+    ) {
         self.frameWidth = frameWidth
         self.frameHeight = frameHeight
         self.inputWidth = inputWidth
@@ -52,7 +54,10 @@ public struct PixelNormalization: Sendable, Equatable {
     /// The byte value that fills the letterbox margins (before normalisation).
     public var padByte: UInt8
 
-    public init(scale: Float, mean: (Float, Float, Float) = (0, 0, 0), std: (Float, Float, Float) = (1, 1, 1), padByte: UInt8) {
+    public init(
+        scale: Float, mean: (Float, Float, Float) = (0, 0, 0), std: (Float, Float, Float) = (1, 1, 1),
+        padByte: UInt8
+    ) {
         self.scale = scale
         self.mean = mean
         self.std = std

@@ -9,7 +9,8 @@ public struct Candidate: Sendable, Equatable {
     /// Index of extra per-candidate data kept by the caller (e.g. landmarks), or -1.
     public var tag: Int
 
-    public init(x1: Float, y1: Float, x2: Float, y2: Float, score: Float, classIndex: Int = 0, tag: Int = -1) {
+    public init(x1: Float, y1: Float, x2: Float, y2: Float, score: Float, classIndex: Int = 0, tag: Int = -1)
+    {
         self.x1 = x1
         self.y1 = y1
         self.x2 = x2

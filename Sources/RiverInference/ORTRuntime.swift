@@ -14,6 +14,7 @@ public final class ORTRuntime: @unchecked Sendable {
     let env: OpaquePointer
 
     private static let lock = NSLock()
+    /// Guarded by `lock`; written once.
     nonisolated(unsafe) private static var loaded: ORTRuntime?
 
     private init(libraryPath: String, version: String, api: UnsafePointer<RiverOrtApi>, env: OpaquePointer) {
@@ -33,7 +34,10 @@ public final class ORTRuntime: @unchecked Sendable {
         if let libraryPath { path = libraryPath } else { path = try PathSearch.onnxRuntimeLibrary() }
         var message = [CChar](repeating: 0, count: 512)
         guard let api = river_ort_load(path, &message, message.count) else {
-            throw .runtimeUnloadable(path: path, reason: String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
+            throw .runtimeUnloadable(
+                path: path,
+                reason: String(
+                    decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
         }
         var env: OpaquePointer?
         if let status = api.pointee.CreateEnv(Int32(RIVER_ORT_LOGGING_LEVEL_ERROR), "river", &env) {

@@ -57,7 +57,8 @@ public final class ORTTensor {
         shape = dims.map(Int.init)
         guard type == Int32(RIVER_ORT_TENSOR_FLOAT) else {
             api.ReleaseValue(value)
-            throw .runtime(operation: "reading output \(name)", message: "element type \(type) is not float32")
+            throw .runtime(
+                operation: "reading output \(name)", message: "element type \(type) is not float32")
         }
         var data: UnsafeMutableRawPointer?
         _ = api.GetTensorMutableData(value, &data)
@@ -84,9 +85,12 @@ public final class ORTSession {
     private var outputValues: [OpaquePointer?]
 
     /// Loads `modelPath` with full graph optimisation, the given threads, and spinning as asked.
-    public init(modelPath: String, options: SessionOptions = .init(), runtime: ORTRuntime) throws(InferenceError) {
+    public init(modelPath: String, options: SessionOptions = .init(), runtime: ORTRuntime)
+        throws(InferenceError)
+    {
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory), !isDirectory.boolValue
+        guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory),
+            !isDirectory.boolValue
         else { throw .modelNotFound(path: modelPath) }
         self.runtime = runtime
         self.modelPath = modelPath
@@ -97,14 +101,18 @@ public final class ORTSession {
         defer { api.ReleaseSessionOptions(sessionOptions) }
         let spin = options.allowSpinning ? "1" : "0"
         try runtime.check(
-            api.SetIntraOpNumThreads(sessionOptions, Int32(max(0, options.intraOpThreads))), "setting intra-op threads")
+            api.SetIntraOpNumThreads(sessionOptions, Int32(max(0, options.intraOpThreads))),
+            "setting intra-op threads")
         try runtime.check(api.SetInterOpNumThreads(sessionOptions, 1), "setting inter-op threads")
         try runtime.check(
-            api.SetSessionGraphOptimizationLevel(sessionOptions, Int32(RIVER_ORT_ENABLE_ALL)), "setting optimisation")
+            api.SetSessionGraphOptimizationLevel(sessionOptions, Int32(RIVER_ORT_ENABLE_ALL)),
+            "setting optimisation")
         try runtime.check(
-            api.AddSessionConfigEntry(sessionOptions, "session.intra_op.allow_spinning", spin), "setting spinning")
+            api.AddSessionConfigEntry(sessionOptions, "session.intra_op.allow_spinning", spin),
+            "setting spinning")
         try runtime.check(
-            api.AddSessionConfigEntry(sessionOptions, "session.inter_op.allow_spinning", spin), "setting spinning")
+            api.AddSessionConfigEntry(sessionOptions, "session.inter_op.allow_spinning", spin),
+            "setting spinning")
 
         var session: OpaquePointer?
         if let status = api.CreateSession(runtime.env, modelPath, sessionOptions, &session) {
@@ -116,7 +124,8 @@ public final class ORTSession {
         var memoryInfo: OpaquePointer?
         do {
             try runtime.check(
-                api.CreateCpuMemoryInfo(Int32(RIVER_ORT_ARENA_ALLOCATOR), Int32(RIVER_ORT_MEM_TYPE_DEFAULT), &memoryInfo),
+                api.CreateCpuMemoryInfo(
+                    Int32(RIVER_ORT_ARENA_ALLOCATOR), Int32(RIVER_ORT_MEM_TYPE_DEFAULT), &memoryInfo),
                 "creating CPU memory info")
             let (inputs, inputNames) = try Self.describe(session, runtime: runtime, outputs: false)
             let (outputs, outputNames) = try Self.describe(session, runtime: runtime, outputs: true)
@@ -141,7 +150,8 @@ public final class ORTSession {
         api.ReleaseSession(session)
     }
 
-    private static func describe(_ session: OpaquePointer, runtime: ORTRuntime, outputs: Bool) throws(InferenceError)
+    private static func describe(_ session: OpaquePointer, runtime: ORTRuntime, outputs: Bool)
+        throws(InferenceError)
         -> ([TensorInfo], [UnsafeMutablePointer<CChar>])
     {
         let api = runtime.api.pointee
@@ -197,7 +207,8 @@ public final class ORTSession {
         var allocator: OpaquePointer?
         _ = api.GetAllocatorWithDefaultOptions(&allocator)
         var value: UnsafeMutablePointer<CChar>?
-        guard api.ModelMetadataLookupCustomMetadataMap(metadata, allocator, key, &value) == nil, let value else {
+        guard api.ModelMetadataLookupCustomMetadataMap(metadata, allocator, key, &value) == nil, let value
+        else {
             return nil
         }
         defer { _ = api.AllocatorFree(allocator, value) }
@@ -207,7 +218,9 @@ public final class ORTSession {
     /// Runs the model on one float tensor (the first input) and returns every output.
     ///
     /// `input` is read in place (no copy); it must hold `shape.reduce(1, *)` floats.
-    public func run(input: UnsafeMutableBufferPointer<Float>, shape: [Int64]) throws(InferenceError) -> [ORTTensor] {
+    public func run(input: UnsafeMutableBufferPointer<Float>, shape: [Int64]) throws(InferenceError)
+        -> [ORTTensor]
+    {
         let api = runtime.api.pointee
         var value: OpaquePointer?
         try runtime.check(

@@ -51,7 +51,7 @@ public enum PathSearch {
     public static func defaultModel(roots: [String] = PathSearch.roots()) throws(InferenceError) -> String {
         var tried: [String] = []
         guard let path = find("models/centerface.onnx", in: roots, tried: &tried) else {
-            throw .modelNotFound(path: "models/centerface.onnx (searched upwards from here and from the executable)")
+            throw .modelNotFound(path: "models/centerface.onnx (tried \(tried.joined(separator: ", ")))")
         }
         return path
     }
@@ -72,7 +72,10 @@ public enum PathSearch {
         var tried: [String] = []
         for root in roots {
             let venv = (root as NSString).appendingPathComponent(".venv")
-            guard fm.fileExists(atPath: venv) else { continue }
+            guard fm.fileExists(atPath: venv) else {
+                tried.append("\(venv)/lib/python*/site-packages/onnxruntime/capi/libonnxruntime.so*")
+                continue
+            }
             for lib in ["lib", "lib64"] {
                 let libDir = (venv as NSString).appendingPathComponent(lib)
                 let pythons = (try? fm.contentsOfDirectory(atPath: libDir))?.filter { $0.hasPrefix("python") }
@@ -87,7 +90,6 @@ public enum PathSearch {
                 }
             }
         }
-        if tried.isEmpty { tried = [".venv/lib/python*/site-packages/onnxruntime/capi in \(roots.first ?? ".") and its parents"] }
         throw .runtimeNotFound(tried: tried)
     }
 }

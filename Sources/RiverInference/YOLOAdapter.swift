@@ -24,12 +24,14 @@ public final class YOLOAdapter: ModelAdapter {
     public var family: ModelFamily { layout == .v5 ? .yolov5 : .yolov8 }
 
     /// `outputShape` may hold -1 for symbolic dims; the layout is then settled on the first run.
-    public init(outputShape: [Int], labels: [String], options: DecodeOptions = .init()) {
+    /// `layout`, when given, overrides detection (`--family yolov5` / `yolov8`).
+    public init(outputShape: [Int], labels: [String], options: DecodeOptions = .init(), layout: Layout? = nil)
+    {
         self.labels = labels
         scoreThreshold = options.scoreThreshold ?? 0.25
         iouThreshold = options.iouThreshold ?? 0.45
         maxDetections = options.maxDetections ?? 300
-        layout = Self.layout(of: outputShape, classCount: labels.isEmpty ? nil : labels.count)
+        self.layout = layout ?? Self.layout(of: outputShape, classCount: labels.isEmpty ? nil : labels.count)
     }
 
     /// The layout of a `[1, a, b]` output. With a known class count the attribute axis is the one of
@@ -53,8 +55,11 @@ public final class YOLOAdapter: ModelAdapter {
             throw .runtime(operation: "decoding YOLO", message: "the model returned no output")
         }
         let shape = output.shape
-        guard let layout = layout ?? Self.layout(of: shape, classCount: labels.isEmpty ? nil : labels.count) else {
-            throw .runtime(operation: "decoding YOLO", message: "output shape \(shape) is neither [1,N,5+C] nor [1,4+C,N]")
+        guard let layout = layout ?? Self.layout(of: shape, classCount: labels.isEmpty ? nil : labels.count)
+        else {
+            throw .runtime(
+                operation: "decoding YOLO",
+                message: "output shape \(shape) is neither [1,N,5+C] nor [1,4+C,N]")
         }
         self.layout = layout
         let values = output.values
@@ -72,7 +77,8 @@ public final class YOLOAdapter: ModelAdapter {
                 let score = objectness * values[row + 5 + best]
                 guard score > scoreThreshold else { continue }
                 candidates.append(
-                    Self.candidate(values[row], values[row + 1], values[row + 2], values[row + 3], score, best))
+                    Self.candidate(
+                        values[row], values[row + 1], values[row + 2], values[row + 3], score, best))
             }
         case .v8:
             let count = shape[2]
@@ -96,11 +102,13 @@ public final class YOLOAdapter: ModelAdapter {
             for i in 0..<count where bestScore[i] > scoreThreshold {
                 candidates.append(
                     Self.candidate(
-                        values[i], values[count + i], values[2 * count + i], values[3 * count + i], bestScore[i],
+                        values[i], values[count + i], values[2 * count + i], values[3 * count + i],
+                        bestScore[i],
                         Int(bestClass[i])))
             }
         }
-        return nonMaximumSuppression(candidates, iouThreshold: iouThreshold, limit: maxDetections).map { box in
+        return nonMaximumSuppression(candidates, iouThreshold: iouThreshold, limit: maxDetections).map {
+            box in
             Detection(
                 label: ClassLabels.name(labels, box.classIndex), classIndex: box.classIndex, score: box.score,
                 box: letterbox.normalizedBox(x1: box.x1, y1: box.y1, x2: box.x2, y2: box.y2))
@@ -111,6 +119,8 @@ public final class YOLOAdapter: ModelAdapter {
     private static func candidate(
         _ cx: Float, _ cy: Float, _ w: Float, _ h: Float, _ score: Float, _ classIndex: Int
     ) -> Candidate {
-        Candidate(x1: cx - w / 2, y1: cy - h / 2, x2: cx + w / 2, y2: cy + h / 2, score: score, classIndex: classIndex)
+        Candidate(
+            x1: cx - w / 2, y1: cy - h / 2, x2: cx + w / 2, y2: cy + h / 2, score: score,
+            classIndex: classIndex)
     }
 }

@@ -25,9 +25,15 @@ public enum ImageFile {
     public static func load(_ path: String) throws(ImageFileError) -> VideoFrame {
         func fail(_ reason: String) -> ImageFileError { .unreadable(path: path, reason: reason) }
         var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw fail("no such file") }
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw fail("no such file")
+        }
         guard !isDirectory.boolValue else { throw fail("is a directory") }
-        quietLogs()
+        // Failures come back as return codes with our own message; FFmpeg's log lines would only
+        // add noise on stderr. (Not thread-safe with other log-level changes; at worst a line shows.)
+        let logLevel = av_log_get_level()
+        av_log_set_level(AV_LOG_QUIET)
+        defer { av_log_set_level(logLevel) }
 
         var format: UnsafeMutablePointer<AVFormatContext>?
         var status = avformat_open_input(&format, path, nil, nil)
@@ -44,7 +50,9 @@ public enum ImageFile {
         }
         var codec = avcodec_alloc_context3(decoder)
         defer { avcodec_free_context(&codec) }
-        guard codec != nil, avcodec_parameters_to_context(codec, parameters) >= 0 else { throw fail("bad codec parameters") }
+        guard codec != nil, avcodec_parameters_to_context(codec, parameters) >= 0 else {
+            throw fail("bad codec parameters")
+        }
         status = avcodec_open2(codec, decoder, nil)
         guard status >= 0 else { throw fail(errorText(status)) }
 
@@ -81,13 +89,16 @@ public enum ImageFile {
         guard width > 0, height > 0 else { throw fail("picture has size \(width)x\(height)") }
         guard
             let scaler = sws_getContext(
-                Int32(width), Int32(height), AVPixelFormat(picture.pointee.format), Int32(width), Int32(height),
+                Int32(width), Int32(height), AVPixelFormat(picture.pointee.format), Int32(width),
+                Int32(height),
                 AV_PIX_FMT_RGB24, Int32(SWS_BILINEAR), nil, nil, nil)
         else { throw fail("cannot convert pixel format \(picture.pointee.format) to RGB24") }
         defer { sws_freeContext(scaler) }
         var frame = VideoFrame(packedWidth: width, height: height, format: .rgb24)
         let lines = withUnsafePointer(to: picture.pointee.linesize) {
-            $0.withMemoryRebound(to: Int32.self, capacity: 8) { Array(UnsafeBufferPointer(start: $0, count: 8)) }
+            $0.withMemoryRebound(to: Int32.self, capacity: 8) {
+                Array(UnsafeBufferPointer(start: $0, count: 8))
+            }
         }
         let planes = withUnsafePointer(to: picture.pointee.data) {
             $0.withMemoryRebound(to: UnsafeMutablePointer<UInt8>?.self, capacity: 8) { data in
@@ -106,9 +117,12 @@ public enum ImageFile {
     /// Encodes an RGB24 frame as PNG and writes it to `path` (replacing any file there).
     public static func savePNG(_ frame: VideoFrame, to path: String) throws(ImageFileError) {
         func fail(_ reason: String) -> ImageFileError { .unwritable(path: path, reason: reason) }
-        guard frame.format == .rgb24 else { throw fail("only RGB24 frames can be saved, got \(frame.format)") }
-        quietLogs()
-        guard let encoder = avcodec_find_encoder(AV_CODEC_ID_PNG) else { throw fail("FFmpeg has no PNG encoder") }
+        guard frame.format == .rgb24 else {
+            throw fail("only RGB24 frames can be saved, got \(frame.format)")
+        }
+        guard let encoder = avcodec_find_encoder(AV_CODEC_ID_PNG) else {
+            throw fail("FFmpeg has no PNG encoder")
+        }
         var codec = avcodec_alloc_context3(encoder)
         defer { avcodec_free_context(&codec) }
         guard let context = codec else { throw fail("cannot allocate encoder") }
@@ -157,11 +171,5 @@ public enum ImageFile {
         var buffer = [CChar](repeating: 0, count: 128)
         av_strerror(code, &buffer, buffer.count)
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-
-    /// FFmpeg's default log level prints notes (e.g. on JPEG's full-range formats) to stderr; keep
-    /// the command line's output to errors.
-    private static func quietLogs() {
-        if av_log_get_level() > AV_LOG_ERROR { av_log_set_level(AV_LOG_ERROR) }
     }
 }

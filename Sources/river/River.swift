@@ -8,6 +8,7 @@ struct River: AsyncParsableCommand {
         abstract: "Frame-by-frame AI inference on live WebRTC video.",
         version: "0.1.0",
         subcommands: [
+            InferCommand.self,
             ProxyCommand.self,
             OnnxCommand.self,
         ]

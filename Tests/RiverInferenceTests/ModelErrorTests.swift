@@ -1,0 +1,64 @@
+import Foundation
+import RiverInference
+import Testing
+
+/// Bad models and missing runtimes give typed errors that name the path.
+@Suite struct ModelErrorTests {
+    @Test func missingModel() throws {
+        let path = "/nonexistent/model.onnx"
+        #expect(throws: InferenceError.modelNotFound(path: path)) { try InferenceEngine(modelPath: path) }
+    }
+
+    @Test func notOnnx() throws {
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("text.onnx").path
+        try "this is not a protobuf".write(toFile: path, atomically: true, encoding: .utf8)
+        #expect {
+            try InferenceEngine(modelPath: path)
+        } throws: { error in
+            guard case .modelInvalid(let where_, let reason) = error as? InferenceError else { return false }
+            return where_ == path && !reason.isEmpty && !(error as! InferenceError).description.contains("\n")
+        }
+    }
+
+    @Test func unsupportedOutputShape() throws {
+        let path = try Fixtures.tinyModel("unsupported_output.onnx")
+        #expect {
+            try InferenceEngine(modelPath: path)
+        } throws: { error in
+            guard case .unsupportedModel(let where_, let reason) = error as? InferenceError else {
+                return false
+            }
+            return where_ == path && reason.contains("output0[1,2,1,1,1]")
+        }
+    }
+
+    @Test func runtimeSearch() throws {
+        // An explicit RIVER_ORT_LIB wins, and a missing one is reported as tried.
+        #expect(throws: InferenceError.runtimeNotFound(tried: ["RIVER_ORT_LIB=/nope/libonnxruntime.so"])) {
+            try PathSearch.onnxRuntimeLibrary(environment: ["RIVER_ORT_LIB": "/nope/libonnxruntime.so"])
+        }
+        // Without it, the venv is found from any directory inside the repository.
+        let found = try PathSearch.onnxRuntimeLibrary(
+            environment: [:],
+            roots: PathSearch.roots(
+                currentDirectory: "\(Fixtures.repoRoot)/Sources/RiverInference", executable: nil))
+        #expect(found.contains("/.venv/lib") && found.contains("libonnxruntime.so"))
+        // Outside any repository nothing is found, and the error lists where it looked.
+        let directory = try Fixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        #expect {
+            try PathSearch.onnxRuntimeLibrary(environment: [:], roots: [directory.path])
+        } throws: { error in
+            guard case .runtimeNotFound(let tried) = error as? InferenceError else { return false }
+            return tried.count == 1 && tried[0].contains(directory.path)
+        }
+    }
+
+    @Test func defaultModelIsFoundFromTheExecutablesAncestors() throws {
+        let roots = PathSearch.roots(
+            currentDirectory: "/", executable: "\(Fixtures.repoRoot)/.build/release/river")
+        #expect(try PathSearch.defaultModel(roots: roots) == "\(Fixtures.repoRoot)/models/centerface.onnx")
+    }
+}

@@ -167,7 +167,9 @@ var size = endpoint.count
 zmq_getsockopt(direct.handle, ZMQ_LAST_ENDPOINT, &endpoint, &size)
 let directWorker = BrokerWorker(
     connect: String(decoding: endpoint.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-    configuration: WorkerConfiguration(slots: slots, name: "direct"), handler: echo)
+    // The benchmark's ROUTER never heartbeats; a long interval keeps the worker from giving up on it.
+    configuration: WorkerConfiguration(slots: slots, name: "direct", heartbeatInterval: .seconds(600)),
+    handler: echo)
 direct.awaitReady()
 
 // Through the proxy: an identical worker behind a real BrokerProxy.

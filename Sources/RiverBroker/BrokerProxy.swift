@@ -115,6 +115,17 @@ public final class BrokerProxy: Sendable {
                 $0.counters = core.counters
                 if let workers { $0.workers = workers }
             }
+            for (worker, reason) in core.departures {
+                logger.warning(
+                    "proxy worker \(reason)",
+                    metadata: [
+                        "worker": "\(worker.name)", "peer": "\(worker.peer)",
+                        "dispatched": "\(worker.dispatched)",
+                        "answered": "\(worker.answered)", "failed": "\(worker.failed)",
+                        "expired": "\(worker.expired)", "lost": "\(worker.lost)",
+                    ])
+            }
+            core.departures.removeAll()
             if let statsEvery, now >= nextStats {
                 nextStats = now + statsEvery
                 log(core, logger)
@@ -212,6 +223,7 @@ public final class BrokerProxy: Sendable {
                     "worker": "\(worker.name)", "peer": "\(worker.peer)", "slots": "\(worker.slots)",
                     "busy": "\(worker.busy)", "dispatched": "\(worker.dispatched)",
                     "answered": "\(worker.answered)", "failed": "\(worker.failed)",
+                    "expired": "\(worker.expired)",
                 ])
         }
     }

@@ -134,3 +134,59 @@ final class ManagedAtomicFlag: Sendable {
     var isSet: Bool { storage.withLock { $0 } }
     func clear() { storage.withLock { $0 = false } }
 }
+
+/// A proxy that stops answering without closing its connections (SIGSTOP): client and worker
+/// notice by missed heartbeats, drop their sockets, reconnect with back-off, and resume on SIGCONT.
+@Suite struct SilentProxyTests {
+    @Test func clientAndWorkerReconnectWhenTheProxyFreezes() async throws {
+        let frontend = "tcp://127.0.0.1:\(try freePort())"
+        let backend = "tcp://127.0.0.1:\(try freePort())"
+        let proxy = try RiverProcess([
+            "proxy", "--frontend", frontend, "--backend", backend, "--heartbeat-ms", "200",
+        ])
+        defer { proxy.stop() }
+        let worker = BrokerWorker(
+            connect: backend,
+            configuration: WorkerConfiguration(
+                slots: 2, heartbeatInterval: .milliseconds(200), initialBackoff: .milliseconds(100)),
+            handler: sleepyHandler("w", delay: .zero))
+        defer { worker.stop() }
+        let client = BrokerClient(
+            connect: frontend,
+            configuration: ClientConfiguration(
+                heartbeatInterval: .milliseconds(200), timeoutGrace: .milliseconds(100),
+                initialBackoff: .milliseconds(100)))
+        defer { client.close() }
+        try #require(await firstReply(client, within: .seconds(10)), "no reply before the freeze")
+
+        kill(proxy.pid, SIGSTOP)
+        // SIGSTOP lands asynchronously: wait until the kernel reports the process stopped.
+        let stat = "/proc/\(proxy.pid)/stat"
+        #expect(
+            await waitUntil {
+                let text = (try? String(contentsOfFile: stat, encoding: .utf8)) ?? ""
+                return text.split(separator: ")").last?.split(separator: " ").first == "T"
+            })
+        // A request sent into the frozen proxy ends by itself: no hang.
+        let (frozen, elapsed) = await client.attempt(budget: .milliseconds(300))
+        if case .success = frozen { Issue.record("a frozen proxy answered") }
+        #expect(elapsed < .seconds(2))
+        #expect(
+            await waitUntil(.seconds(5)) {
+                client.counters.reconnects >= 1 && worker.counters.reconnects >= 1
+            })
+
+        kill(proxy.pid, SIGCONT)
+        #expect(await firstReply(client, within: .seconds(10)), "no reply after the proxy thawed")
+    }
+}
+
+/// Tries until one request succeeds or `within` passes.
+private func firstReply(_ client: BrokerClient, within: Duration) async -> Bool {
+    let end = ContinuousClock.now + within
+    while ContinuousClock.now < end {
+        if case .success = await client.attempt(budget: .milliseconds(500)).0 { return true }
+        try? await Task.sleep(for: .milliseconds(20))
+    }
+    return false
+}

@@ -158,6 +158,8 @@ private struct Harness {
         let out = h.take()
         #expect(h.core.counters.workersExpired == 1)
         #expect(h.core.counters.redispatched == 1)
+        #expect(h.core.departures.map(\.reason) == ["expired"])
+        #expect(h.core.departures.first?.0.lost == 1)
         // Request 1 went to b as soon as b's slot freed up.
         let again = out.compactMap { output -> Int? in
             if case .toWorker(let worker, .request, .payload(let tag)) = output, worker == peer("b") {
@@ -190,6 +192,26 @@ private struct Harness {
                 if case .toClient(_, .error(let header), _) = $0 { return header.code == .workerLost }
                 return false
             })
+    }
+
+    @Test func workerErrorsAreForwardedAndCountedPerWorker() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 2, name: "a"))
+        h.client(1)
+        h.client(2)
+        let sent = h.dispatched()
+        h.worker("a", .error(ErrorHeader(requestID: sent[0].1, code: .expired)))
+        h.worker("a", .error(ErrorHeader(requestID: sent[1].1, code: .workerFailed)))
+        let forwarded = h.take().compactMap { output -> (UInt64, ErrorCode)? in
+            if case .toClient(_, .error(let header), _) = output { return (header.requestID, header.code) }
+            return nil
+        }
+        #expect(forwarded.map(\.0) == [1, 2])
+        #expect(forwarded.map(\.1) == [.expired, .workerFailed])
+        let stats = h.core.workerStats[0]
+        #expect(stats.expired == 1)
+        #expect(stats.failed == 1)
+        #expect(h.core.counters.freeSlots == 2)
     }
 
     @Test func heartbeatsGoToEveryWorkerEachInterval() {

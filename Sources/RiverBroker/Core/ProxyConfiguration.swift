@@ -24,7 +24,8 @@ public struct ProxyCounters: Sendable, Equatable {
     public var answered = 0
     /// Worker ERROR answers (the handler threw) forwarded to clients.
     public var failed = 0
-    /// Requests answered ERROR(expired): their deadline passed while they waited.
+    /// Requests answered ERROR(expired): their deadline passed while they waited (in the proxy's
+    /// queue, or inside a worker).
     public var expired = 0
     /// Requests answered ERROR(overloaded): the queue was full.
     public var overloaded = 0
@@ -64,4 +65,8 @@ public struct WorkerStats: Sendable, Equatable {
     public var dispatched: Int
     public var answered: Int
     public var failed: Int
+    /// Requests the worker answered ERROR(expired): their deadline passed inside it.
+    public var expired: Int
+    /// Requests it held when it was expired or left (dispatched again or answered workerLost).
+    public var lost: Int
 }

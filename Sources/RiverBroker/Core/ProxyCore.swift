@@ -52,12 +52,16 @@ public struct ProxyCore<Payload> {
         var dispatched = 0
         var answered = 0
         var failed = 0
+        var expired = 0
+        var lost = 0
     }
 
     public let configuration: ProxyConfiguration
     /// Messages to send, in order. The shell sends them and empties the array.
     public var outputs: [Output] = []
     public private(set) var counters = ProxyCounters()
+    /// Workers removed since the shell last emptied this (final figures and why), for its log.
+    public var departures: [(WorkerStats, reason: String)] = []
 
     private let interval: Nanoseconds
     private var workers: [PeerID: Worker] = [:]
@@ -167,8 +171,13 @@ public struct ProxyCore<Payload> {
             drain(now: now)
         case .error(var header):
             guard let flight = finish(ticket: header.requestID, from: peer) else { break }
-            workers[peer]!.failed += 1
-            counters.failed += 1
+            if header.code == .expired {
+                workers[peer]!.expired += 1
+                counters.expired += 1
+            } else {
+                workers[peer]!.failed += 1
+                counters.failed += 1
+            }
             header.requestID = flight.request.header.requestID
             outputs.append(
                 .toClient(flight.request.client, .error(header), body.map { .payload($0) } ?? .none))
@@ -223,7 +232,8 @@ public struct ProxyCore<Payload> {
         workers.map { peer, worker in
             WorkerStats(
                 peer: peer, name: worker.name, slots: worker.slots, busy: worker.slots - worker.free,
-                dispatched: worker.dispatched, answered: worker.answered, failed: worker.failed)
+                dispatched: worker.dispatched, answered: worker.answered, failed: worker.failed,
+                expired: worker.expired, lost: worker.lost)
         }.sorted { $0.name < $1.name }
     }
 
@@ -243,8 +253,16 @@ public struct ProxyCore<Payload> {
 
     /// Removes `peer`; what it held is dispatched again once if the deadline allows, else answered.
     private mutating func lose(_ peer: PeerID, now: Nanoseconds, reason: String) {
-        workers[peer] = nil
         let held = inFlight.filter { $0.value.worker == peer }.sorted { $0.key < $1.key }
+        if let worker = workers.removeValue(forKey: peer) {
+            departures.append(
+                (
+                    WorkerStats(
+                        peer: peer, name: worker.name, slots: worker.slots, busy: held.count,
+                        dispatched: worker.dispatched, answered: worker.answered, failed: worker.failed,
+                        expired: worker.expired, lost: worker.lost + held.count), reason
+                ))
+        }
         var retry: [Request] = []
         for (ticket, flight) in held {
             inFlight[ticket] = nil

@@ -268,3 +268,14 @@ struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+@Suite struct NTPTimeTests {
+    @Test func unixTimesMapToNTP() {
+        // 1970-01-01 is 2,208,988,800 s after 1900-01-01.
+        let oneAndAHalf: UInt64 = 2_208_988_801 << 32 | 0x8000_0000
+        #expect(NTPTime.from(unixSeconds: 0) == UInt64(2_208_988_800) << 32)
+        #expect(NTPTime.from(unixSeconds: 1.5) == oneAndAHalf)
+        #expect(
+            NTPTime.middle32(oneAndAHalf) == UInt32(truncatingIfNeeded: UInt64(2_208_988_801) << 16) | 0x8000)
+    }
+}

@@ -231,6 +231,18 @@ import Testing
         }
     }
 
+    @Test func parsePrefixKeepsPacketsBeforeTheDamage() {
+        let pli = RTCPPacket.pictureLossIndication(.init(senderSSRC: 1, mediaSSRC: 2))
+        let rr = RTCPPacket.receiverReport(.init(ssrc: 1))
+        let bytes = RTCPPacket.serializeCompound([rr, pli]) + [0x81, 206, 0, 2, 0, 0]
+        let (packets, error) = RTCPPacket.parsePrefix(bytes)
+        #expect(packets == [rr, pli])
+        #expect(error == .truncated(packet: 2, "length says 12 bytes, 6 left"))
+        let whole = RTCPPacket.parsePrefix(RTCPPacket.serializeCompound([rr, pli]))
+        #expect(whole.packets == [rr, pli])
+        #expect(whole.error == nil)
+    }
+
     @Test func randomAndTruncatedInputNeverCrashes() throws {
         var rng = SplitMix64(seed: 11)
         let valid = RTCPPacket.serializeCompound(Self.samples)

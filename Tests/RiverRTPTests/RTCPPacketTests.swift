@@ -270,7 +270,7 @@ import Testing
 
 /// Deterministic PRNG (SplitMix64) for reproducible fuzz rounds; named for this file so other
 /// RiverRTPTests files can keep their own generators.
-struct RTCPTestRandom: RandomNumberGenerator {
+private struct RTCPTestRandom: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {

@@ -32,6 +32,8 @@ final class EventLog: Sendable {
             case .rtp(let packet):
                 self.packets.withLockedValue { $0.append(packet) }
             case .rtcp: self.events.withLockedValue { $0.append("rtcp") }
+            case .applicationData(let data):
+                self.events.withLockedValue { $0.append("data \(String(decoding: data, as: UTF8.self))") }
             case .closed(let reason): self.events.withLockedValue { $0.append("closed \(reason)") }
             }
         }

@@ -49,6 +49,15 @@ import Testing
         let secured = try #require(await peer.receive(.rtp))
         #expect(try RTPPacket(parsing: try #require(peer.srtp).unprotectRTP(secured)) == back)
 
+        // DTLS application data (what SCTP rides on) both ways.
+        let client = try #require(peer.dtls)
+        try client.send(Array("ping".utf8))
+        for datagram in client.takeOutgoing() { try await peer.send(datagram) }
+        #expect(await waitUntil { log.contains("data ping") })
+        try await server.eventLoop.submit { try connection.send(applicationData: Array("pong".utf8)) }.get()
+        let record = try #require(await peer.receive(.dtls))
+        #expect(client.receive(record) == [.applicationData(Array("pong".utf8))])
+
         try await server.eventLoop.submit { connection.close() }.get()
         #expect(await waitUntil { log.contains("closed local") })
         #expect(try await server.sessionCount() == 0)

@@ -165,6 +165,41 @@ import Testing
         #expect(try await server.sessionCount() == 1)
     }
 
+    /// Random datagrams of every first-byte class from the peer's own, authenticated address reach
+    /// the session's SRTP, SRTCP and DTLS code, not just the demux.
+    @Test func randomDatagramsFromAnAuthenticatedAddressAreDroppedAndCounted() async throws {
+        let server = try await Self.startServer()
+        let peer = try await FakePeer(
+            server: server.localAddress, certificate: try DTLSCertificate(commonName: "r"))
+        defer {
+            Task {
+                await peer.close()
+                try? await server.shutdown()
+            }
+        }
+        let log = EventLog()
+        let connection = try await Self.session(on: server, for: peer, id: "random", log: log)
+        try await peer.connect(to: connection)
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<3000 {
+            let length = Int.random(in: 1...1300, using: &generator)
+            var datagram = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            // Bias towards the classes that reach parsers: RTP/RTCP (128…191) and DTLS (20…63).
+            switch i % 3 {
+            case 0: datagram[0] = 0x80 | (datagram[0] & 0x3F)
+            case 1: datagram[0] = UInt8.random(in: 20...63, using: &generator)
+            default: break
+            }
+            try await peer.send(datagram)
+            if i % 200 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let later = try await peer.sendRTP(sequence: 50)
+        #expect(await waitUntil { log.packets.withLockedValue { $0.last } == later })
+        #expect(!log.contains("closed"))
+        let dropped = try await server.eventLoop.submit { connection.counters.dropped }.get()
+        #expect(dropped > 1000, "only \(dropped) of 3000 random datagrams were counted")
+    }
+
     @Test func silentSessionExpiresAndFreesItsRoutes() async throws {
         let server = try await Self.startServer(consent: .seconds(1))
         let peer = try await FakePeer(

@@ -45,6 +45,9 @@ final class EventLog: Sendable {
 }
 
 /// A browser stand-in on a real UDP socket: STUN client, DTLS client, SRTP.
+///
+/// `@unchecked Sendable`: each test drives its peers from its own task, one step at a time; the
+/// channel handler only touches the locked `inbox`.
 final class FakePeer: @unchecked Sendable {
     let channel: Channel
     let inbox: NIOLockedValueBox<[[UInt8]]>

@@ -87,6 +87,9 @@ let package = Package(
         .executableTarget(
             name: "BrokerBenchmark", dependencies: ["RiverBroker", "RiverCore", "CZMQ"],
             path: "Benchmarks/BrokerBenchmark"),
+        .executableTarget(
+            name: "WebRTCBenchmark", dependencies: ["RiverDTLS", "RiverSRTP", "RiverRTP"],
+            path: "Benchmarks/WebRTCBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),

@@ -13,6 +13,8 @@ public enum PeerConnectionEvent {
     case rtp(RTPPacket)
     /// A decrypted RTCP compound packet from the peer (parse it with RiverRTP's RTCP types).
     case rtcp([UInt8])
+    /// DTLS application data: SCTP packets for data channels (RFC 8261).
+    case applicationData([UInt8])
     /// The session ended and its demux entries, DTLS and SRTP state are gone.
     case closed(PeerConnection.CloseReason)
 }
@@ -122,6 +124,14 @@ public final class PeerConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends application data (an SCTP packet, RFC 8261) in one DTLS record.
+    public func send(applicationData data: [UInt8]) throws(DTLSError) {
+        eventLoop.preconditionInEventLoop()
+        guard let dtls else { throw .notConnected }
+        try dtls.send(data)
+        flushDTLS(to: nil)
+    }
+
     /// Ends the session: sends DTLS close_notify, frees DTLS and SRTP, leaves the demux.
     public func close() {
         eventLoop.preconditionInEventLoop()
@@ -204,8 +214,8 @@ public final class PeerConnection: @unchecked Sendable {
                 } catch {
                     close(reason: .dtlsFailed("\(error)"))
                 }
-            case .applicationData:
-                break  // SCTP data channels are the data-channel issue's concern.
+            case .applicationData(let data):
+                onEvent?(.applicationData(data))
             case .failed(let error):
                 logger.warning("DTLS failed: \(error)")
                 close(reason: .dtlsFailed(error.description))

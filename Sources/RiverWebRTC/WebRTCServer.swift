@@ -73,7 +73,8 @@ public final class WebRTCServer: @unchecked Sendable {
     ) async throws -> WebRTCServer {
         let holder = ServerHolder()
         let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // No SO_REUSEADDR: on Linux it would let a second process bind the same UDP port and
+            // silently take a share of our sessions' datagrams.
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
             .channelOption(.maxMessagesPerRead, value: 16)

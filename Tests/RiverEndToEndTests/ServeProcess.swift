@@ -147,7 +147,7 @@ func runChromiumReflect(against serve: ServeProcess, audio: Bool, seconds: Int =
     ]
     if audio { arguments.append("--audio") }
     if noise { arguments += ["--noise-port", "\(serve.udpPort)"] }
-    let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/python3"), arguments)
+    let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments)
     defer { driver.stop() }
     let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))
     let output = driver.output

@@ -32,6 +32,8 @@ final class EventLog: Sendable {
             case .rtp(let packet):
                 self.packets.withLockedValue { $0.append(packet) }
             case .rtcp: self.events.withLockedValue { $0.append("rtcp") }
+            case .applicationData(let data):
+                self.events.withLockedValue { $0.append("data \(String(decoding: data, as: UTF8.self))") }
             case .closed(let reason): self.events.withLockedValue { $0.append("closed \(reason)") }
             }
         }
@@ -43,6 +45,9 @@ final class EventLog: Sendable {
 }
 
 /// A browser stand-in on a real UDP socket: STUN client, DTLS client, SRTP.
+///
+/// `@unchecked Sendable`: each test drives its peers from its own task, one step at a time; the
+/// channel handler only touches the locked `inbox`.
 final class FakePeer: @unchecked Sendable {
     let channel: Channel
     let inbox: NIOLockedValueBox<[[UInt8]]>

@@ -77,6 +77,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // MARK: Benchmarks (see README's Benchmarks section)
+        .executableTarget(
+            name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"], path: "Benchmarks/DecodeBenchmark"),
+
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
         .testTarget(name: "RiverRTPTests", dependencies: ["RiverRTP"]),

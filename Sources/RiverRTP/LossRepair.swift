@@ -74,7 +74,9 @@ public struct LossRepair: Sendable {
         func consider(_ d: Duration) { deadline = deadline.map { Swift.min($0, d) } ?? d }
         for m in missing.values {
             if m.nacks <= configuration.maxNackRetries {
-                consider(m.nacks == 0 ? m.seenAt + configuration.nackDelay : m.lastNackAt + configuration.nackInterval)
+                consider(
+                    m.nacks == 0
+                        ? m.seenAt + configuration.nackDelay : m.lastNackAt + configuration.nackInterval)
             }
             consider(m.seenAt + configuration.repairTimeout)
         }
@@ -85,7 +87,8 @@ public struct LossRepair: Sendable {
     }
 
     /// A packet with `sequenceNumber` arrived at `now` (originals and retransmissions alike).
-    public mutating func receive(sequenceNumber seq: UInt16, now: Duration, into out: inout [LossRepairEvent]) {
+    public mutating func receive(sequenceNumber seq: UInt16, now: Duration, into out: inout [LossRepairEvent])
+    {
         if !started {
             started = true
             startedAt = now
@@ -162,7 +165,9 @@ public struct LossRepair: Sendable {
     }
 
     /// Asks for a keyframe unless one was asked for less than `minPLIInterval` ago.
-    public mutating func requestKeyframe(_ reason: PLIReason, now: Duration, into out: inout [LossRepairEvent]) {
+    public mutating func requestKeyframe(
+        _ reason: PLIReason, now: Duration, into out: inout [LossRepairEvent]
+    ) {
         if let last = lastPLIAt, now < last + configuration.minPLIInterval { return }
         lastPLIAt = now
         plisSent += 1

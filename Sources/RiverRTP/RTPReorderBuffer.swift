@@ -96,7 +96,10 @@ public struct RTPReorderBuffer: Sendable {
         while sequenceDistance(target, from: expected) > 0 {
             let index = Int(expected) & (capacity - 1)
             if let packet = slots[index] {
-                if missing > 0 { out.append(.lost(first: missingFrom, count: missing)); lost += missing }
+                if missing > 0 {
+                    out.append(.lost(first: missingFrom, count: missing))
+                    lost += missing
+                }
                 missing = 0
                 slots[index] = nil
                 held -= 1
@@ -107,7 +110,10 @@ public struct RTPReorderBuffer: Sendable {
             }
             expected &+= 1
         }
-        if missing > 0 { out.append(.lost(first: missingFrom, count: missing)); lost += missing }
+        if missing > 0 {
+            out.append(.lost(first: missingFrom, count: missing))
+            lost += missing
+        }
         drain(into: &out)
     }
 

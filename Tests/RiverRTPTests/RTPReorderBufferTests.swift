@@ -3,7 +3,9 @@ import Testing
 @testable import RiverRTP
 
 private func p(_ seq: UInt16) -> RTPPacket {
-    RTPPacket(payloadType: 96, sequenceNumber: seq, timestamp: 0, ssrc: 1, payload: [UInt8(truncatingIfNeeded: seq)])
+    RTPPacket(
+        payloadType: 96, sequenceNumber: seq, timestamp: 0, ssrc: 1, payload: [UInt8(truncatingIfNeeded: seq)]
+    )
 }
 
 private func seqs(_ events: [RTPReorderEvent]) -> [String] {
@@ -158,18 +160,24 @@ private func seqs(_ events: [RTPReorderEvent]) -> [String] {
 @Suite struct H264FrameBuilderTests {
     @Test func holdsUnitsBackUntilAKeyframe() throws {
         var b = try H264FrameBuilder()
-        let slice = RTPPacket(marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: [0x41, 1])
-        let idr = RTPPacket(marker: true, payloadType: 96, sequenceNumber: 2, timestamp: 2, ssrc: 1, payload: [0x65, 1])
+        let slice = RTPPacket(
+            marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: [0x41, 1])
+        let idr = RTPPacket(
+            marker: true, payloadType: 96, sequenceNumber: 2, timestamp: 2, ssrc: 1, payload: [0x65, 1])
         #expect(b.push(slice, now: .zero).isEmpty)
         let events = b.push(idr, now: .milliseconds(1))
         #expect(events.count == 1)
-        guard case .accessUnit(let au) = events.first else { Issue.record("\(events)"); return }
+        guard case .accessUnit(let au) = events.first else {
+            Issue.record("\(events)")
+            return
+        }
         #expect(au.isKeyframe && au.timestamp == 2 && b.unitsSkippedAwaitingKeyframe == 1)
     }
 
     @Test func aMalformedUnitAsksForAKeyframe() throws {
         var b = try H264FrameBuilder()
-        let bad = RTPPacket(marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: [0x7C, 0x05, 1])
+        let bad = RTPPacket(
+            marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: [0x7C, 0x05, 1])
         let events = b.push(bad, now: .zero)
         #expect(events.contains(.pli(.malformedPayload)))
         #expect(events.contains { if case .dropped = $0 { true } else { false } })

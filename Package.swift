@@ -84,7 +84,7 @@ let package = Package(
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
         .testTarget(name: "RiverRTPTests", dependencies: ["RiverRTP"]),
-        .testTarget(name: "RiverSDPTests", dependencies: ["RiverSDP"]),
+        .testTarget(name: "RiverSDPTests", dependencies: ["RiverSDP"], resources: [.copy("Fixtures")]),
         .testTarget(name: "RiverICETests", dependencies: ["RiverICE"]),
         .testTarget(name: "RiverDTLSTests", dependencies: ["RiverDTLS", "RiverSRTP"]),
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverSCTP"]),

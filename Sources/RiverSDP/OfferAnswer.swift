@@ -1,0 +1,253 @@
+/// Answers a browser's offer (RFC 3264 offer/answer as profiled by JSEP, RFC 8829 §5.3) the one
+/// way river can serve it: one bundled ICE-lite/DTLS transport (RFC 8843), RTP and RTCP muxed, H264
+/// video, and optionally one SCTP data channel section.
+///
+/// Every other section is rejected with port 0 (RFC 3264 §6) rather than failing the whole
+/// negotiation, so a page that also offers audio still connects.
+public enum OfferAnswer {
+    static let rtpProtocols: Set<String> = ["UDP/TLS/RTP/SAVPF", "RTP/SAVPF"]
+    static let sctpProtocol = "UDP/DTLS/SCTP"
+
+    /// Parses `offer` and answers it. Throws an ``SDPError`` that says why when it is not SDP or
+    /// river cannot receive what it offers.
+    public static func answer(offer text: String, options: AnswerOptions) throws(SDPError) -> Answer {
+        try answer(offer: SessionDescription(parsing: text), options: options)
+    }
+
+    public static func answer(offer: SessionDescription, options: AnswerOptions) throws(SDPError) -> Answer {
+        for section in offer.media where section.mid == nil {
+            throw .missingMid(media: section.media)
+        }
+        let bundle = bundleGroup(offer)
+
+        // Pick the video section: the first active m=video that speaks a SAVPF profile.
+        guard
+            let videoIndex = offer.media.firstIndex(where: {
+                $0.media == "video" && $0.port != 0 && rtpProtocols.contains($0.proto)
+            })
+        else {
+            if let v = offer.media.first(where: { $0.media == "video" && $0.port != 0 }) {
+                throw .unsupportedProtocol(mid: v.mid ?? "?", proto: v.proto)
+            }
+            throw .noVideo
+        }
+        let video = offer.media[videoIndex]
+        let videoMid = video.mid!
+        guard video.has("rtcp-mux") else { throw .rtcpMuxRequired(mid: videoMid) }
+        let h264 = try chooseH264(video, profiles: options.h264Profiles)
+        let transport = try transportParameters(offer, video)
+
+        // Other sections join only if they share the video's bundle (we have one transport).
+        func bundledWithVideo(_ mid: String) -> Bool {
+            guard let bundle else { return false }
+            return bundle.contains(mid) && bundle.contains(videoMid)
+        }
+        var dataIndex: Int?
+        if options.dataChannels {
+            dataIndex = offer.media.firstIndex {
+                $0.media == "application" && $0.port != 0 && $0.proto == sctpProtocol
+                    && $0.formats.contains("webrtc-datachannel") && bundledWithVideo($0.mid!)
+            }
+        }
+
+        var answerMedia: [MediaDescription] = []
+        var accepted: [String] = []
+        var rejected: [String] = []
+        var extensionIDs: [String: UInt8] = [:]
+        var videoDirection = "recvonly"
+        var remoteSCTPPort: UInt16?
+        var remoteMaxMessageSize: Int?
+        for (index, section) in offer.media.enumerated() {
+            let mid = section.mid!
+            if index == videoIndex {
+                let (m, direction, ids) = videoSection(section, h264: h264, options: options)
+                answerMedia.append(m)
+                videoDirection = direction
+                extensionIDs = ids
+                accepted.append(mid)
+            } else if index == dataIndex {
+                remoteSCTPPort = UInt16(section.attribute("sctp-port") ?? "5000") ?? 5000
+                remoteMaxMessageSize = Int(section.attribute("max-message-size") ?? "65536")
+                var m = MediaDescription(
+                    media: "application", port: 9, proto: sctpProtocol, formats: ["webrtc-datachannel"],
+                    connection: .init())
+                m.attributes = transportAttributes(mid: mid, options: options)
+                m.attributes.append(Attribute("sctp-port", "5000"))
+                m.attributes.append(Attribute("max-message-size", String(options.maxMessageSize)))
+                answerMedia.append(m)
+                accepted.append(mid)
+            } else {
+                answerMedia.append(rejectedSection(section))
+                rejected.append(mid)
+            }
+        }
+
+        var attributes: [Attribute] = []
+        if let bundle, bundle.contains(videoMid) {
+            attributes.append(Attribute("group", "BUNDLE " + accepted.joined(separator: " ")))
+        }
+        attributes.append(Attribute("ice-lite"))
+        attributes.append(Attribute("msid-semantic", " WMS river"))
+        let description = SessionDescription(
+            origin: .init(username: "river", sessionID: String(options.sessionID)), sessionName: "-",
+            attributes: attributes, media: answerMedia)
+
+        let (mediaSSRCs, rtxSSRCs) = ssrcs(video)
+        let negotiated = NegotiatedSession(
+            videoMid: videoMid, videoPayloadType: h264.payloadType, h264ProfileLevelID: h264.profileLevelID,
+            videoDirection: videoDirection, remoteVideoSSRCs: mediaSSRCs, remoteRTXSSRCs: rtxSSRCs,
+            headerExtensionIDs: extensionIDs, remoteICEUfrag: transport.ufrag, remoteICEPwd: transport.pwd,
+            remoteFingerprints: transport.fingerprints,
+            localVideoSSRC: videoDirection == "sendrecv" || videoDirection == "sendonly"
+                ? options.sendSSRC : nil,
+            dataChannelMid: dataIndex.map { offer.media[$0].mid! }, remoteSCTPPort: remoteSCTPPort,
+            remoteMaxMessageSize: remoteMaxMessageSize, rejectedMids: rejected)
+        return Answer(description: description, negotiated: negotiated)
+    }
+
+    /// The mids of the offer's first `a=group:BUNDLE` (RFC 8843 §7.1), if any.
+    static func bundleGroup(_ offer: SessionDescription) -> [String]? {
+        for a in offer.attributes where a.name == "group" {
+            let parts = (a.value ?? "").split(separator: " ").map(String.init)
+            if parts.first == "BUNDLE" { return Array(parts.dropFirst()) }
+        }
+        return nil
+    }
+
+    static func chooseH264(_ video: MediaDescription, profiles: [String]) throws(SDPError) -> H264Format {
+        var offered: [String] = []
+        for format in video.formats {
+            guard let pt = UInt8(format), pt < 128 else { continue }
+            let rtpmap = video.attributes("rtpmap").first { $0.hasPrefix("\(format) ") }
+            guard let rtpmap else { continue }
+            let encoding = rtpmap.dropFirst(format.count + 1)
+            offered.append(String(encoding))
+            guard encoding.uppercased().hasPrefix("H264/90000") else { continue }
+            let fmtp = video.attributes("fmtp").first { $0.hasPrefix("\(format) ") }
+            let h264 = H264Format(payloadType: pt, fmtp: fmtp.map { String($0.dropFirst(format.count + 1)) })
+            offered[offered.count - 1] += " pm=\(h264.packetizationMode) \(h264.profileLevelID)"
+            if h264.packetizationMode == 1 && profiles.contains(h264.profile) { return h264 }
+        }
+        throw .noCompatibleH264(mid: video.mid ?? "?", offered: offered)
+    }
+
+    struct Transport {
+        var ufrag: String
+        var pwd: String
+        var fingerprints: [Fingerprint]
+    }
+
+    /// ICE and DTLS parameters of the bundle transport: media level first, then session level
+    /// (RFC 8839 §5.4, RFC 8122 §5).
+    static func transportParameters(_ offer: SessionDescription, _ video: MediaDescription) throws(SDPError)
+        -> Transport
+    {
+        let mid = video.mid ?? "?"
+        guard let ufrag = video.attribute("ice-ufrag") ?? offer.attribute("ice-ufrag"),
+            let pwd = video.attribute("ice-pwd") ?? offer.attribute("ice-pwd"), !ufrag.isEmpty, !pwd.isEmpty
+        else { throw .missingICECredentials(mid: mid) }
+        var lines = video.attributes("fingerprint")
+        if lines.isEmpty { lines = offer.attributes.compactMap { $0.name == "fingerprint" ? $0.value : nil } }
+        let fingerprints = lines.compactMap { line -> Fingerprint? in
+            let parts = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard parts.count == 2 else { return nil }
+            let fingerprint = Fingerprint(
+                algorithm: parts[0].lowercased(), value: String(parts[1]).uppercased())
+            return fingerprint.bytes == nil ? nil : fingerprint
+        }
+        guard !fingerprints.isEmpty else { throw .missingFingerprint(mid: mid) }
+        let setup = video.attribute("setup") ?? offer.attribute("setup") ?? "actpass"
+        guard setup == "actpass" || setup == "active" else { throw .unsupportedSetup(mid: mid, role: setup) }
+        return Transport(ufrag: ufrag, pwd: pwd, fingerprints: fingerprints)
+    }
+
+    /// ICE-lite and DTLS attributes of an accepted section. Every accepted section repeats them, as
+    /// browsers' own answers do; the bundle makes them one transport.
+    static func transportAttributes(mid: String, options: AnswerOptions) -> [Attribute] {
+        var attributes: [Attribute] = []
+        for (i, candidate) in options.candidates.enumerated() {
+            attributes.append(Attribute("candidate", candidate.attributeValue(index: i)))
+        }
+        // Non-trickle (WHIP-style): every candidate is here already (RFC 8840 §4.1).
+        attributes.append(Attribute("end-of-candidates"))
+        attributes.append(Attribute("ice-ufrag", options.iceUfrag))
+        attributes.append(Attribute("ice-pwd", options.icePwd))
+        attributes.append(Attribute("fingerprint", "sha-256 " + options.fingerprintSHA256))
+        // We are always the DTLS server (RFC 5763 §5: the answerer to actpass may pick passive).
+        attributes.append(Attribute("setup", "passive"))
+        attributes.append(Attribute("mid", mid))
+        return attributes
+    }
+
+    static func videoSection(_ offered: MediaDescription, h264: H264Format, options: AnswerOptions)
+        -> (MediaDescription, String, [String: UInt8])
+    {
+        let pt = String(h264.payloadType)
+        var m = MediaDescription(
+            media: "video", port: 9, proto: offered.proto, formats: [pt], connection: .init())
+        m.attributes = transportAttributes(mid: offered.mid!, options: options)
+        var ids: [String: UInt8] = [:]
+        for value in offered.attributes("extmap") {
+            // "<id>[/<direction>] <uri> [attributes]" (RFC 8285 §8)
+            let parts = value.split(separator: " ")
+            guard parts.count >= 2, let id = UInt8(parts[0].split(separator: "/")[0]), (1...255).contains(id)
+            else { continue }
+            let uri = String(parts[1])
+            if options.headerExtensions.contains(uri), ids[uri] == nil {
+                ids[uri] = id
+                m.attributes.append(Attribute("extmap", "\(id) \(uri)"))
+            }
+        }
+        let direction: String
+        switch offered.attributes.first(where: {
+            ["sendrecv", "sendonly", "recvonly", "inactive"].contains($0.name)
+        })?
+        .name ?? "sendrecv"
+        {
+        case "sendonly": direction = "recvonly"
+        case "recvonly": direction = "sendonly"
+        case "inactive": direction = "inactive"
+        default: direction = "sendrecv"
+        }
+        m.attributes.append(Attribute(direction))
+        let sending = direction == "sendrecv" || direction == "sendonly"
+        if sending { m.attributes.append(Attribute("msid", "river river-video")) }
+        m.attributes.append(Attribute("rtcp-mux"))
+        m.attributes.append(Attribute("rtpmap", "\(pt) H264/90000"))
+        for feedback in ["nack", "nack pli", "ccm fir", "goog-remb"] {
+            m.attributes.append(Attribute("rtcp-fb", "\(pt) \(feedback)"))
+        }
+        m.attributes.append(Attribute("fmtp", "\(pt) \(h264.answerFmtp)"))
+        if sending {
+            m.attributes.append(Attribute("ssrc", "\(options.sendSSRC) cname:\(options.cname)"))
+            m.attributes.append(Attribute("ssrc", "\(options.sendSSRC) msid:river river-video"))
+        }
+        return (m, direction, ids)
+    }
+
+    /// A refused section (RFC 3264 §6): port 0, the same media and protocol, one of the offered
+    /// formats (the grammar needs one), and its mid so the offerer can match it (RFC 8829 §5.3.1).
+    static func rejectedSection(_ offered: MediaDescription) -> MediaDescription {
+        var m = MediaDescription(
+            media: offered.media, port: 0, proto: offered.proto, formats: Array(offered.formats.prefix(1)),
+            connection: .init())
+        m.attributes = [Attribute("mid", offered.mid!), Attribute("inactive")]
+        return m
+    }
+
+    /// `a=ssrc` ids of a section, split into media SSRCs and FID (RTX) SSRCs.
+    static func ssrcs(_ section: MediaDescription) -> ([UInt32], [UInt32]) {
+        var all: [UInt32] = []
+        for value in section.attributes("ssrc") {
+            if let id = value.split(separator: " ").first.flatMap({ UInt32($0) }), !all.contains(id) {
+                all.append(id)
+            }
+        }
+        var rtx: [UInt32] = []
+        for value in section.attributes("ssrc-group") {
+            let parts = value.split(separator: " ")
+            if parts.first == "FID", parts.count >= 3 { rtx += parts.dropFirst(2).compactMap { UInt32($0) } }
+        }
+        return (all.filter { !rtx.contains($0) }, rtx)
+    }
+}

@@ -1,0 +1,148 @@
+import Testing
+
+@testable import RiverICE
+
+/// The test vectors of RFC 5769 §2, byte for byte.
+enum RFC5769 {
+    static let password = Array("VOkJxbRl1RmTxUk/WvJxBt".utf8)
+    static let transactionID: [UInt8] = [
+        0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86, 0xfa, 0x87, 0xdf, 0xae,
+    ]
+
+    /// §2.1 Sample Request (short-term credentials, SOFTWARE padded with spaces).
+    static let request: [UInt8] = [
+        0x00, 0x01, 0x00, 0x58, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86,
+        0xfa, 0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x10, 0x53, 0x54, 0x55, 0x4e, 0x20, 0x74, 0x65, 0x73,
+        0x74, 0x20, 0x63, 0x6c, 0x69, 0x65, 0x6e, 0x74, 0x00, 0x24, 0x00, 0x04, 0x6e, 0x00, 0x01, 0xff,
+        0x80, 0x29, 0x00, 0x08, 0x93, 0x2f, 0xf9, 0xb1, 0x51, 0x26, 0x3b, 0x36, 0x00, 0x06, 0x00, 0x09,
+        0x65, 0x76, 0x74, 0x6a, 0x3a, 0x68, 0x36, 0x76, 0x59, 0x20, 0x20, 0x20, 0x00, 0x08, 0x00, 0x14,
+        0x9a, 0xea, 0xa7, 0x0c, 0xbf, 0xd8, 0xcb, 0x56, 0x78, 0x1e, 0xf2, 0xb5, 0xb2, 0xd3, 0xf2, 0x49,
+        0xc1, 0xb5, 0x71, 0xa2, 0x80, 0x28, 0x00, 0x04, 0xe5, 0x7a, 0x3b, 0xcf,
+    ]
+
+    /// §2.2 Sample IPv4 Response: 192.0.2.1 port 32853.
+    static let ipv4Response: [UInt8] = [
+        0x01, 0x01, 0x00, 0x3c, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86,
+        0xfa, 0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x0b, 0x74, 0x65, 0x73, 0x74, 0x20, 0x76, 0x65, 0x63,
+        0x74, 0x6f, 0x72, 0x20, 0x00, 0x20, 0x00, 0x08, 0x00, 0x01, 0xa1, 0x47, 0xe1, 0x12, 0xa6, 0x43,
+        0x00, 0x08, 0x00, 0x14, 0x2b, 0x91, 0xf5, 0x99, 0xfd, 0x9e, 0x90, 0xc3, 0x8c, 0x74, 0x89, 0xf9,
+        0x2a, 0xf9, 0xba, 0x53, 0xf0, 0x6b, 0xe7, 0xd7, 0x80, 0x28, 0x00, 0x04, 0xc0, 0x7d, 0x4c, 0x96,
+    ]
+
+    /// §2.3 Sample IPv6 Response: 2001:db8:1234:5678:11:2233:4455:6677 port 32853.
+    static let ipv6Response: [UInt8] = [
+        0x01, 0x01, 0x00, 0x48, 0x21, 0x12, 0xa4, 0x42, 0xb7, 0xe7, 0xa7, 0x01, 0xbc, 0x34, 0xd6, 0x86,
+        0xfa, 0x87, 0xdf, 0xae, 0x80, 0x22, 0x00, 0x0b, 0x74, 0x65, 0x73, 0x74, 0x20, 0x76, 0x65, 0x63,
+        0x74, 0x6f, 0x72, 0x20, 0x00, 0x20, 0x00, 0x14, 0x00, 0x02, 0xa1, 0x47, 0x01, 0x13, 0xa9, 0xfa,
+        0xa5, 0xd3, 0xf1, 0x79, 0xbc, 0x25, 0xf4, 0xb5, 0xbe, 0xd2, 0xb9, 0xd9, 0x00, 0x08, 0x00, 0x14,
+        0xa3, 0x82, 0x95, 0x4e, 0x4b, 0xe6, 0x7b, 0xf1, 0x17, 0x84, 0xc9, 0x7c, 0x82, 0x92, 0xc2, 0x75,
+        0xbf, 0xe3, 0xed, 0x41, 0x80, 0x28, 0x00, 0x04, 0xc8, 0xfb, 0x0b, 0x4c,
+    ]
+
+    /// §2.4 Sample Request with Long-Term Authentication (no FINGERPRINT).
+    static let longTermRequest: [UInt8] = [
+        0x00, 0x01, 0x00, 0x60, 0x21, 0x12, 0xa4, 0x42, 0x78, 0xad, 0x34, 0x33, 0xc6, 0xad, 0x72, 0xc0,
+        0x29, 0xda, 0x41, 0x2e, 0x00, 0x06, 0x00, 0x12, 0xe3, 0x83, 0x9e, 0xe3, 0x83, 0x88, 0xe3, 0x83,
+        0xaa, 0xe3, 0x83, 0x83, 0xe3, 0x82, 0xaf, 0xe3, 0x82, 0xb9, 0x00, 0x00, 0x00, 0x15, 0x00, 0x1c,
+        0x66, 0x2f, 0x2f, 0x34, 0x39, 0x39, 0x6b, 0x39, 0x35, 0x34, 0x64, 0x36, 0x4f, 0x4c, 0x33, 0x34,
+        0x6f, 0x4c, 0x39, 0x46, 0x53, 0x54, 0x76, 0x79, 0x36, 0x34, 0x73, 0x41, 0x00, 0x14, 0x00, 0x0b,
+        0x65, 0x78, 0x61, 0x6d, 0x70, 0x6c, 0x65, 0x2e, 0x6f, 0x72, 0x67, 0x00, 0x00, 0x08, 0x00, 0x14,
+        0xf6, 0x70, 0x24, 0x65, 0x6d, 0xd6, 0x4a, 0x3e, 0x02, 0xb8, 0xe0, 0x71, 0x2e, 0x85, 0xc9, 0xa2,
+        0x8c, 0xa8, 0x96, 0x66,
+    ]
+}
+
+@Suite struct RFC5769Tests {
+    @Test func sampleRequestParsesAndVerifies() throws {
+        let message = try STUNMessage(parsing: RFC5769.request)
+        #expect(message.method == .binding)
+        #expect(message.messageClass == .request)
+        #expect(message.transactionID == RFC5769.transactionID)
+        #expect(message.software == "STUN test client")
+        #expect(message.priority == 0x6e00_01ff)
+        #expect(message.iceControlled == 0x932f_f9b1_5126_3b36)
+        #expect(message.username == "evtj:h6vY")
+        #expect(message.checkIntegrity(key: RFC5769.password))
+        #expect(!message.checkIntegrity(key: Array("VOkJxbRl1RmTxUk/WvJxBu".utf8)))
+        #expect(message.checkFingerprint())
+    }
+
+    @Test func sampleRequestIsRebuiltByteForByte() throws {
+        let built = STUNMessage(
+            messageClass: .request, transactionID: RFC5769.transactionID,
+            attributes: [
+                .software("STUN test client"), .priority(0x6e00_01ff), .iceControlled(0x932f_f9b1_5126_3b36),
+                .username("evtj:h6vY"),
+            ])
+        #expect(
+            built.serialized(integrityKey: RFC5769.password, fingerprint: true, padding: 0x20)
+                == RFC5769.request)
+        // With zero padding (what river sends) the message still verifies.
+        let zeroPadded = try STUNMessage(
+            parsing: built.serialized(integrityKey: RFC5769.password, fingerprint: true))
+        #expect(zeroPadded.checkIntegrity(key: RFC5769.password))
+        #expect(zeroPadded.checkFingerprint())
+    }
+
+    @Test func ipv4ResponseParsesVerifiesAndIsRebuiltExactly() throws {
+        let message = try STUNMessage(parsing: RFC5769.ipv4Response)
+        #expect(message.messageClass == .successResponse)
+        #expect(message.software == "test vector")
+        #expect(message.xorMappedAddress == TransportAddress("192.0.2.1", port: 32853))
+        #expect(message.checkIntegrity(key: RFC5769.password))
+        #expect(message.checkFingerprint())
+        let built = STUNMessage(
+            messageClass: .successResponse, transactionID: RFC5769.transactionID,
+            attributes: [
+                .software("test vector"),
+                .xorMappedAddress(
+                    TransportAddress("192.0.2.1", port: 32853)!, transactionID: RFC5769.transactionID),
+            ])
+        #expect(
+            built.serialized(integrityKey: RFC5769.password, fingerprint: true, padding: 0x20)
+                == RFC5769.ipv4Response)
+    }
+
+    @Test func ipv6ResponseParsesAndVerifies() throws {
+        let message = try STUNMessage(parsing: RFC5769.ipv6Response)
+        #expect(
+            message.xorMappedAddress == TransportAddress("2001:db8:1234:5678:11:2233:4455:6677", port: 32853))
+        #expect(message.checkIntegrity(key: RFC5769.password))
+        #expect(message.checkFingerprint())
+        let attribute = STUNAttribute.xorMappedAddress(
+            TransportAddress("2001:db8:1234:5678:11:2233:4455:6677", port: 32853)!,
+            transactionID: RFC5769.transactionID)
+        #expect(attribute.value == Array(RFC5769.ipv6Response[40..<60]))
+        let built = STUNMessage(
+            messageClass: .successResponse, transactionID: RFC5769.transactionID,
+            attributes: [.software("test vector"), attribute])
+        #expect(
+            built.serialized(integrityKey: RFC5769.password, fingerprint: true, padding: 0x20)
+                == RFC5769.ipv6Response)
+    }
+
+    @Test func longTermRequestVerifiesWithTheMD5Key() throws {
+        // RFC 5769 §2.4: the password "The\u{AD}M\u{AA}tr\u{2168}" is "TheMatrIX" after SASLprep.
+        let message = try STUNMessage(parsing: RFC5769.longTermRequest)
+        #expect(message.username == "\u{30DE}\u{30C8}\u{30EA}\u{30C3}\u{30AF}\u{30B9}")
+        #expect(!message.hasFingerprint)
+        let key = stunLongTermKey(username: message.username!, realm: "example.org", password: "TheMatrIX")
+        #expect(message.checkIntegrity(key: key))
+        #expect(!message.checkIntegrity(key: RFC5769.password))
+        let built = STUNMessage(
+            messageClass: .request, transactionID: message.transactionID,
+            attributes: message.attributes.filter { $0.type != STUNAttribute.Kind.messageIntegrity.rawValue })
+        #expect(built.serialized(integrityKey: key, fingerprint: false) == RFC5769.longTermRequest)
+    }
+
+    @Test func anyFlippedBitBreaksIntegrityOrFingerprint() throws {
+        for index in 20..<(RFC5769.request.count - 8) {
+            var copy = RFC5769.request
+            copy[index] ^= 0x01
+            guard let message = try? STUNMessage(parsing: copy) else { continue }
+            #expect(
+                !(message.checkIntegrity(key: RFC5769.password) && message.checkFingerprint()),
+                "byte \(index)")
+        }
+    }
+}

@@ -1,0 +1,38 @@
+import Foundation
+import RiverSDP
+
+/// Real Chromium offers captured by `scripts/browser/capture_offers.py`.
+enum Fixture: String, CaseIterable {
+    case videoSendonly = "chromium-video-sendonly"
+    case videoAudio = "chromium-video-audio"
+    case videoDataChannel = "chromium-video-datachannel"
+    case videoSendrecv = "chromium-video-sendrecv"
+    case sendrecvAudioDataChannel = "chromium-sendrecv-audio-datachannel"
+
+    var text: String {
+        get throws {
+            guard
+                let url = Bundle.module.url(
+                    forResource: rawValue, withExtension: "sdp", subdirectory: "Fixtures")
+            else { throw FixtureMissing(name: rawValue) }
+            return try String(contentsOf: url, encoding: .utf8)
+        }
+    }
+
+    var offer: SessionDescription {
+        get throws { try SessionDescription(parsing: text) }
+    }
+}
+
+struct FixtureMissing: Error {
+    var name: String
+}
+
+/// Answer options as river serve would fill them in.
+func testOptions(dataChannels: Bool = false, profiles: [String] = ["42e0", "4200", "4d00"]) -> AnswerOptions {
+    AnswerOptions(
+        iceUfrag: "rvUf", icePwd: "riverpasswordriverpass",
+        fingerprintSHA256: (0..<32).map { String(format: "%02X", $0 * 7 % 256) }.joined(separator: ":"),
+        candidates: HostCandidate.list(addresses: ["127.0.0.1", "::1"], port: 40_000), h264Profiles: profiles,
+        dataChannels: dataChannels, sendSSRC: 0x1234_5678, sessionID: 42)
+}

@@ -9,6 +9,7 @@ import PackageDescription
 ///     swift build -c release -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library
 ///     mkdir -p corpus/h264 && .build/release/FuzzH264Depacketizer corpus/h264 -max_total_time=300
 ///     mkdir -p corpus/rtp && .build/release/FuzzRTPPacket corpus/rtp -max_total_time=300
+///     mkdir -p corpus/rtcp && .build/release/FuzzRTCPPacket corpus/rtcp -max_total_time=300
 let package = Package(
     name: "river-fuzz",
     targets: [
@@ -16,6 +17,7 @@ let package = Package(
         .target(name: "RiverRTP", dependencies: ["RiverCore"]),
         .executableTarget(name: "FuzzH264Depacketizer", dependencies: ["RiverRTP"]),
         .executableTarget(name: "FuzzRTPPacket", dependencies: ["RiverRTP"]),
+        .executableTarget(name: "FuzzRTCPPacket", dependencies: ["RiverRTP"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -22,7 +22,7 @@ def packets(name):
     return out
 
 
-for d in ("corpus/rtp", "corpus/h264"):
+for d in ("corpus/rtp", "corpus/h264", "corpus/rtcp"):
     os.makedirs(os.path.join(here, d), exist_ok=True)
 for clip, mode in (("clip-a.ffrtp", 1), ("clip-b.ffrtp", 0)):
     ps = packets(clip)
@@ -40,4 +40,10 @@ for clip, mode in (("clip-a.ffrtp", 1), ("clip-b.ffrtp", 0)):
             flags = (9 << 3) | (step << 1) | (p[1] >> 7)
             script += struct.pack("!HB", len(payload), flags) + payload
         open(os.path.join(here, "corpus/h264", f"{clip}-{start}"), "wb").write(bytes(script))
+# RTCP seeds: an RR, a PLI and a generic NACK (RFC 3550 §6.4.2, RFC 4585 §6.3.1, §6.2.1).
+rr = struct.pack("!BBHI", 0x81, 201, 7, 1) + struct.pack("!IIIIII", 2, 0x01000005, 100, 20, 0, 0)
+pli = struct.pack("!BBHII", 0x81, 206, 2, 1, 2)
+nack = struct.pack("!BBHIIHH", 0x81, 205, 3, 1, 2, 1000, 0x8001)
+for name, seed in (("rr", rr), ("pli", pli), ("nack", nack), ("compound", rr + pli + nack)):
+    open(os.path.join(here, "corpus/rtcp", name), "wb").write(seed)
 print("seeded", file=sys.stderr)

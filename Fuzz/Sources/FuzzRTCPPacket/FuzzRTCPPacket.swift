@@ -1,0 +1,29 @@
+import RiverRTP
+
+/// libFuzzer entry: any bytes either parse as a compound RTCP datagram or throw a typed error; what
+/// parses survives a serialize → parse round trip unchanged.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzRTCPPacket(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = Array(UnsafeBufferPointer(start: data, count: size))
+    guard let packets = try? RTCPPacket.parseCompound(bytes) else { return 0 }
+    let again = try? RTCPPacket.parseCompound(RTCPPacket.serializeCompound(packets))
+    precondition(again == packets, "RTCP round trip changed the packets")
+    for case .nack(let nack) in packets { _ = nack.lostSequenceNumbers }
+    return 0
+}
+
+/// SwiftPM links executables with `main` aliased to `<module>_main`, so libFuzzer's own `main` is not
+/// used; this one hands the command line to libFuzzer's driver.
+@_cdecl("FuzzRTCPPacket_main")
+public func FuzzRTCPPacketMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzRTCPPacket(data!, size) }
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32

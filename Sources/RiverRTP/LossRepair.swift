@@ -56,6 +56,7 @@ public struct LossRepair: Sendable {
     private var highest: UInt16 = 0
     private var startedAt: Duration = .zero
     private var lastPLIAt: Duration?
+    private var behind = 0  // packets in a row older than `highest` that filled no gap
     /// Keyed by sequence number; small (only current gaps), so a dictionary keeps lookups O(1).
     private var missing: [UInt16: Missing] = [:]
 
@@ -110,9 +111,22 @@ public struct LossRepair: Sendable {
                 }
             }
             highest = seq
-        } else if distance < 0, missing.removeValue(forKey: seq) != nil {
-            packetsRepaired += 1
+        } else if distance < 0 {
+            if missing.removeValue(forKey: seq) != nil {
+                packetsRepaired += 1
+                behind = 0
+            } else {
+                behind += 1
+                if behind >= RTPReorderBuffer.restartAfterLate {
+                    // The sender restarted its numbering: old gaps will never be filled.
+                    missing.removeAll(keepingCapacity: true)
+                    highest = seq
+                    behind = 0
+                }
+            }
+            return tick(now: now, into: &out)
         }
+        behind = 0
         tick(now: now, into: &out)
     }
 

@@ -63,6 +63,23 @@ private func seqs(_ events: [RTPReorderEvent]) -> [String] {
     }
 }
 
+extension RTPReorderBufferTests {
+    @Test func followsASenderThatRestartsItsNumbering() {
+        var b = RTPReorderBuffer(capacity: 64)
+        var out: [RTPReorderEvent] = []
+        for s in UInt16(30000)..<30010 { b.push(p(s), now: .zero, into: &out) }
+        for s in UInt16(100)..<(100 + UInt16(RTPReorderBuffer.restartAfterLate) + 5) {
+            b.push(p(s), now: .zero, into: &out)
+        }
+        let released = seqs(out)
+        #expect(released.prefix(10) == ArraySlice((30000..<30010).map { "\($0)" }))
+        let firstNew = 100 + RTPReorderBuffer.restartAfterLate - 1
+        #expect(
+            released.dropFirst(10)
+                == ArraySlice((firstNew..<(100 + RTPReorderBuffer.restartAfterLate + 5)).map { "\($0)" }))
+    }
+}
+
 @Suite struct LossRepairTests {
     private var config: LossRepair.Configuration {
         var c = LossRepair.Configuration()
@@ -142,6 +159,17 @@ private func seqs(_ events: [RTPReorderEvent]) -> [String] {
         r.decoderFailed(now: .seconds(1) + .milliseconds(50), into: &out)
         r.decoderFailed(now: .seconds(1) + .milliseconds(100), into: &out)
         #expect(out == [.pli(.decoderError), .pli(.decoderError)])
+    }
+
+    @Test func aRestartedSequenceIsFollowedNotNacked() {
+        var r = LossRepair(configuration: config)
+        r.keyframeReceived()
+        var out: [LossRepairEvent] = []
+        for s in UInt16(30000)..<30010 { r.receive(sequenceNumber: s, now: .zero, into: &out) }
+        for s in UInt16(100)..<200 { r.receive(sequenceNumber: s, now: .milliseconds(1), into: &out) }
+        r.receive(sequenceNumber: 202, now: .milliseconds(2), into: &out)
+        r.tick(now: .milliseconds(20), into: &out)
+        #expect(out == [.nack([200, 201])])
     }
 
     @Test func aHugeGapIsAnsweredWithAPLINotThousandsOfNacks() {

@@ -90,6 +90,8 @@ let package = Package(
         .executableTarget(
             name: "WebRTCBenchmark", dependencies: ["RiverDTLS", "RiverSRTP", "RiverRTP"],
             path: "Benchmarks/WebRTCBenchmark"),
+        .executableTarget(
+            name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"], path: "Benchmarks/DecodeBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),

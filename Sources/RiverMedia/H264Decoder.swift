@@ -64,7 +64,9 @@ public final class H264Decoder {
         // libavcodec wants a refcounted, zero-padded buffer (AV_INPUT_BUFFER_PADDING_SIZE); it would
         // copy a plain pointer into one anyway, so this is the one copy of the unit.
         let status = av_new_packet(packet, Int32(accessUnit.count))
-        guard status >= 0 else { throw .decodeFailed(rtpTimestamp: rtpTimestamp, code: status, message: ffmpegMessage(status)) }
+        guard status >= 0 else {
+            throw .decodeFailed(rtpTimestamp: rtpTimestamp, code: status, message: ffmpegMessage(status))
+        }
         accessUnit.withUnsafeBufferPointer { src in
             packet.pointee.data.update(from: src.baseAddress!, count: src.count)
         }
@@ -94,12 +96,15 @@ public final class H264Decoder {
             if status == river_AVERROR_EAGAIN() || status == river_AVERROR_EOF() { return }
             guard status >= 0 else {
                 errors += 1
-                throw .decodeFailed(rtpTimestamp: fallbackTimestamp, code: status, message: ffmpegMessage(status))
+                throw .decodeFailed(
+                    rtpTimestamp: fallbackTimestamp, code: status, message: ffmpegMessage(status))
             }
             defer { av_frame_unref(frame) }
             let pts = frame.pointee.pts
             let timestamp = pts == Int64.min ? fallbackTimestamp : UInt32(truncatingIfNeeded: pts)
-            if frame.pointee.decode_error_flags != 0 || frame.pointee.flags & Int32(AV_FRAME_FLAG_CORRUPT) != 0 {
+            if frame.pointee.decode_error_flags != 0
+                || frame.pointee.flags & Int32(AV_FRAME_FLAG_CORRUPT) != 0
+            {
                 errors += 1
                 throw .corruptPicture(rtpTimestamp: timestamp)
             }

@@ -22,13 +22,17 @@ public final class PixelConverter {
             if frame.format == .rgb24 { return frame }
             throw .conversionFailed("unsupported source format \(frame.format)")
         }
-        let ctx = try context(width: frame.width, height: frame.height, from: AV_PIX_FMT_YUV420P, to: AV_PIX_FMT_RGB24)
-        var out = VideoFrame(packedWidth: frame.width, height: frame.height, format: .rgb24, rtpTimestamp: frame.rtpTimestamp)
+        let ctx = try context(
+            width: frame.width, height: frame.height, from: AV_PIX_FMT_YUV420P, to: AV_PIX_FMT_RGB24)
+        var out = VideoFrame(
+            packedWidth: frame.width, height: frame.height, format: .rgb24, rtpTimestamp: frame.rtpTimestamp)
         let outStride = Int32(out.strides[0])
         frame.data.withUnsafeBufferPointer { src in
             out.data.withUnsafeMutableBufferPointer { dst in
                 let base = src.baseAddress!
-                let srcPlanes: [UnsafePointer<UInt8>?] = [base + frame.offsets[0], base + frame.offsets[1], base + frame.offsets[2]]
+                let srcPlanes: [UnsafePointer<UInt8>?] = [
+                    base + frame.offsets[0], base + frame.offsets[1], base + frame.offsets[2],
+                ]
                 let srcStrides: [Int32] = frame.strides.map { Int32($0) }
                 let dstPlanes: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress!]
                 _ = sws_scale(ctx, srcPlanes, srcStrides, 0, Int32(frame.height), dstPlanes, [outStride])
@@ -69,7 +73,8 @@ public final class PixelConverter {
         context = sws_getContext(k.0, k.1, src, k.0, k.1, dst, SWS_BICUBIC, nil, nil, nil)
         guard let context else {
             key = (0, 0, -1, -1)
-            throw .conversionFailed("no swscale path from format \(src.rawValue) to \(dst.rawValue) at \(width)x\(height)")
+            throw .conversionFailed(
+                "no swscale path from format \(src.rawValue) to \(dst.rawValue) at \(width)x\(height)")
         }
         key = k
         return context

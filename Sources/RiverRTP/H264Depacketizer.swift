@@ -42,7 +42,8 @@ public enum H264DepacketizerError: Error, Equatable, Sendable, CustomStringConve
         case .emptyPayload(let seq): "H264 RTP packet \(seq) has an empty payload"
         case .typeNotAllowed(let type, let mode, let seq):
             "H264 RTP packet \(seq): NAL type \(type) not allowed in packetization-mode \(mode.rawValue)"
-        case .badAggregate(let seq, let offset): "H264 RTP packet \(seq): STAP-A length at byte \(offset) overruns"
+        case .badAggregate(let seq, let offset):
+            "H264 RTP packet \(seq): STAP-A length at byte \(offset) overruns"
         case .badFragment(let seq, let why): "H264 RTP packet \(seq): FU-A \(why)"
         case .packetsLost(let ts): "H264 access unit \(ts): packets lost"
         case .badSpropParameterSets(let why): "bad sprop-parameter-sets: \(why)"
@@ -158,7 +159,8 @@ public struct H264Depacketizer: Sendable {
 
     private mutating func finish(into out: inout [H264DepacketizerOutput]) {
         if failure == nil && inFragment {
-            failure = .badFragment(sequenceNumber: lastSequence, why: "unit ends inside a fragmented NAL unit")
+            failure = .badFragment(
+                sequenceNumber: lastSequence, why: "unit ends inside a fragmented NAL unit")
         }
         if let failure {
             unitsDropped += 1
@@ -187,26 +189,38 @@ public struct H264Depacketizer: Sendable {
         let type = H264NALType.of(p[0])
         switch type {
         case 1...23:
-            if inFragment { return fail(.badFragment(sequenceNumber: seq, why: "end missing before a new NAL unit")) }
+            if inFragment {
+                return fail(.badFragment(sequenceNumber: seq, why: "end missing before a new NAL unit"))
+            }
             appendNAL(UnsafeBufferPointer(rebasing: p[...]))
         case H264NALType.stapA where mode == .nonInterleaved:
-            if inFragment { return fail(.badFragment(sequenceNumber: seq, why: "end missing before a STAP-A")) }
+            if inFragment {
+                return fail(.badFragment(sequenceNumber: seq, why: "end missing before a STAP-A"))
+            }
             var i = 1
             while i < p.count {
                 guard i + 2 <= p.count else { return fail(.badAggregate(sequenceNumber: seq, offset: i)) }
                 let size = Int(p[i]) << 8 | Int(p[i + 1])
-                guard size > 0, i + 2 + size <= p.count else { return fail(.badAggregate(sequenceNumber: seq, offset: i)) }
+                guard size > 0, i + 2 + size <= p.count else {
+                    return fail(.badAggregate(sequenceNumber: seq, offset: i))
+                }
                 appendNAL(UnsafeBufferPointer(rebasing: p[(i + 2)..<(i + 2 + size)]))
                 i += 2 + size
             }
         case H264NALType.fuA where mode == .nonInterleaved:
-            guard p.count >= 3 else { return fail(.badFragment(sequenceNumber: seq, why: "shorter than 3 bytes")) }
+            guard p.count >= 3 else {
+                return fail(.badFragment(sequenceNumber: seq, why: "shorter than 3 bytes"))
+            }
             let header = p[1]
             let start = header & 0x80 != 0
             let end = header & 0x40 != 0
-            if start && end { return fail(.badFragment(sequenceNumber: seq, why: "start and end bits both set")) }
+            if start && end {
+                return fail(.badFragment(sequenceNumber: seq, why: "start and end bits both set"))
+            }
             if start {
-                if inFragment { return fail(.badFragment(sequenceNumber: seq, why: "end missing before a new start")) }
+                if inFragment {
+                    return fail(.badFragment(sequenceNumber: seq, why: "end missing before a new start"))
+                }
                 // The reconstructed NAL header: F and NRI from the FU indicator, type from the FU header.
                 let nalHeader = p[0] & 0xE0 | header & 0x1F
                 beginNAL(type: H264NALType.of(nalHeader), header: nalHeader)

@@ -41,7 +41,9 @@ public struct H264Packetizer: Sendable {
     }
 
     /// The packets for one access unit (Annex-B bytes) sampled at `timestamp`.
-    public mutating func packetize(annexB: [UInt8], timestamp: UInt32) throws(H264PacketizerError) -> [RTPPacket] {
+    public mutating func packetize(annexB: [UInt8], timestamp: UInt32) throws(H264PacketizerError)
+        -> [RTPPacket]
+    {
         let ranges = AnnexB.nalUnitRanges(in: annexB)
         guard !ranges.isEmpty else { throw .noNALUnits }
         var payloads: [[UInt8]] = []
@@ -68,7 +70,8 @@ public struct H264Packetizer: Sendable {
                         if stapCount == 0 { stap.append(0) }  // header: fixed up below
                         // F is the OR of the units' F bits, NRI their maximum (RFC 6184 §5.7).
                         let h = annexB[r.lowerBound]
-                        stap[0] = (stap[0] | h) & 0x80 | Swift.max(stap[0] & 0x60, h & 0x60) | H264NALType.stapA
+                        stap[0] =
+                            (stap[0] | h) & 0x80 | Swift.max(stap[0] & 0x60, h & 0x60) | H264NALType.stapA
                         stap.append(UInt8(size >> 8))
                         stap.append(UInt8(truncatingIfNeeded: size))
                         stap.append(contentsOf: annexB[r])
@@ -107,7 +110,8 @@ public struct H264Packetizer: Sendable {
         for (index, payload) in payloads.enumerated() {
             packets.append(
                 RTPPacket(
-                    marker: index == payloads.count - 1, payloadType: payloadType, sequenceNumber: sequenceNumber,
+                    marker: index == payloads.count - 1, payloadType: payloadType,
+                    sequenceNumber: sequenceNumber,
                     timestamp: timestamp, ssrc: ssrc, payload: payload))
             sequenceNumber &+= 1
         }

@@ -56,6 +56,7 @@ public struct LossRepair: Sendable {
     private var highest: UInt16 = 0
     private var startedAt: Duration = .zero
     private var lastPLIAt: Duration?
+    private var behind = 0  // packets in a row older than `highest` that filled no gap
     /// Keyed by sequence number; small (only current gaps), so a dictionary keeps lookups O(1).
     private var missing: [UInt16: Missing] = [:]
 
@@ -74,7 +75,9 @@ public struct LossRepair: Sendable {
         func consider(_ d: Duration) { deadline = deadline.map { Swift.min($0, d) } ?? d }
         for m in missing.values {
             if m.nacks <= configuration.maxNackRetries {
-                consider(m.nacks == 0 ? m.seenAt + configuration.nackDelay : m.lastNackAt + configuration.nackInterval)
+                consider(
+                    m.nacks == 0
+                        ? m.seenAt + configuration.nackDelay : m.lastNackAt + configuration.nackInterval)
             }
             consider(m.seenAt + configuration.repairTimeout)
         }
@@ -85,7 +88,8 @@ public struct LossRepair: Sendable {
     }
 
     /// A packet with `sequenceNumber` arrived at `now` (originals and retransmissions alike).
-    public mutating func receive(sequenceNumber seq: UInt16, now: Duration, into out: inout [LossRepairEvent]) {
+    public mutating func receive(sequenceNumber seq: UInt16, now: Duration, into out: inout [LossRepairEvent])
+    {
         if !started {
             started = true
             startedAt = now
@@ -107,9 +111,22 @@ public struct LossRepair: Sendable {
                 }
             }
             highest = seq
-        } else if distance < 0, missing.removeValue(forKey: seq) != nil {
-            packetsRepaired += 1
+        } else if distance < 0 {
+            if missing.removeValue(forKey: seq) != nil {
+                packetsRepaired += 1
+                behind = 0
+            } else {
+                behind += 1
+                if behind >= RTPReorderBuffer.restartAfterLate {
+                    // The sender restarted its numbering: old gaps will never be filled.
+                    missing.removeAll(keepingCapacity: true)
+                    highest = seq
+                    behind = 0
+                }
+            }
+            return tick(now: now, into: &out)
         }
+        behind = 0
         tick(now: now, into: &out)
     }
 
@@ -162,7 +179,9 @@ public struct LossRepair: Sendable {
     }
 
     /// Asks for a keyframe unless one was asked for less than `minPLIInterval` ago.
-    public mutating func requestKeyframe(_ reason: PLIReason, now: Duration, into out: inout [LossRepairEvent]) {
+    public mutating func requestKeyframe(
+        _ reason: PLIReason, now: Duration, into out: inout [LossRepairEvent]
+    ) {
         if let last = lastPLIAt, now < last + configuration.minPLIInterval { return }
         lastPLIAt = now
         plisSent += 1

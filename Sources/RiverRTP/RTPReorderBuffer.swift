@@ -12,7 +12,8 @@ public enum RTPReorderEvent: Sendable, Equatable {
 /// O(1) and nothing is allocated per packet. A gap is waited for until `maxWait` after the first
 /// packet behind it arrived (long enough for a NACK and its retransmission), or until the ring would
 /// overflow; then it is released as ``RTPReorderEvent/lost(first:count:)``. Duplicates and packets
-/// older than what was already released are dropped and counted.
+/// older than what was already released are dropped and counted; a long run of those is taken as
+/// the sender restarting its numbering, and the buffer follows it.
 public struct RTPReorderBuffer: Sendable {
     public let capacity: Int
     public let maxWait: Duration
@@ -25,6 +26,9 @@ public struct RTPReorderBuffer: Sendable {
     private var expected: UInt16 = 0  // next sequence number to release
     private var started = false
     private var held = 0
+    private var consecutiveLate = 0
+    /// Late packets in a row taken as a restarted sequence rather than stragglers.
+    static let restartAfterLate = 32
 
     /// - Parameters:
     ///   - capacity: packets held at most; rounded up to a power of two.
@@ -54,11 +58,18 @@ public struct RTPReorderBuffer: Sendable {
             started = true
             expected = packet.sequenceNumber
         }
-        let distance = sequenceDistance(packet.sequenceNumber, from: expected)
+        var distance = sequenceDistance(packet.sequenceNumber, from: expected)
         if distance < 0 {
             late += 1
-            return
+            consecutiveLate += 1
+            guard consecutiveLate >= Self.restartAfterLate else { return }
+            // So many late packets in a row are no reordering: the sender restarted its sequence
+            // numbers. Release what is held and follow the new numbering.
+            flush(into: &out)
+            expected = packet.sequenceNumber
+            distance = 0
         }
+        consecutiveLate = 0
         if distance >= capacity {
             // The ring would overflow: give up the oldest gaps until this packet fits.
             skip(to: packet.sequenceNumber &- UInt16(capacity - 1), into: &out)
@@ -96,7 +107,10 @@ public struct RTPReorderBuffer: Sendable {
         while sequenceDistance(target, from: expected) > 0 {
             let index = Int(expected) & (capacity - 1)
             if let packet = slots[index] {
-                if missing > 0 { out.append(.lost(first: missingFrom, count: missing)); lost += missing }
+                if missing > 0 {
+                    out.append(.lost(first: missingFrom, count: missing))
+                    lost += missing
+                }
                 missing = 0
                 slots[index] = nil
                 held -= 1
@@ -107,7 +121,10 @@ public struct RTPReorderBuffer: Sendable {
             }
             expected &+= 1
         }
-        if missing > 0 { out.append(.lost(first: missingFrom, count: missing)); lost += missing }
+        if missing > 0 {
+            out.append(.lost(first: missingFrom, count: missing))
+            lost += missing
+        }
         drain(into: &out)
     }
 

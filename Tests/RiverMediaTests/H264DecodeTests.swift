@@ -68,7 +68,9 @@ import Testing
         }
         let packets = try H264Fixtures.ourPackets(stripped)
         let joinAt = 30  // the second IDR
-        let firstOfJoin = packets.firstIndex { $0.timestamp == packets[0].timestamp &+ UInt32(joinAt) * 3000 }!
+        let firstOfJoin = packets.firstIndex {
+            $0.timestamp == packets[0].timestamp &+ UInt32(joinAt) * 3000
+        }!
         let firstUnitPackets = packets.prefix { $0.timestamp == packets[0].timestamp }
         var configuration = H264FrameBuilder.Configuration()
         if fromSDP { configuration.spropParameterSets = try H264Fixtures.fmtp("clip-a").sprop }
@@ -87,7 +89,8 @@ import Testing
     @Test func twoClipsOfDifferentSizesBackToBack() throws {
         let a = try H264Fixtures.accessUnits("clip-a")
         let b = try H264Fixtures.accessUnits("clip-b")
-        let reference = try H264Fixtures.referenceMD5s("clip-a.framemd5") + H264Fixtures.referenceMD5s("clip-b.framemd5")
+        let reference =
+            try H264Fixtures.referenceMD5s("clip-a.framemd5") + H264Fixtures.referenceMD5s("clip-b.framemd5")
         let packets = try H264Fixtures.ourPackets(a + b)
         let (built, _) = try buildUnits(packets)
         let frames = try decodeAll(built)
@@ -106,7 +109,9 @@ import Testing
         for (i, unit) in units.prefix(reference.count).enumerated() {
             for frame in try decoder.decode(unit, rtpTimestamp: UInt32(i)) {
                 let rgb = try converter.rgb24(from: frame)
-                #expect(rgb.format == .rgb24 && rgb.width == 640 && rgb.height == 480 && rgb.rtpTimestamp == UInt32(i))
+                #expect(
+                    rgb.format == .rgb24 && rgb.width == 640 && rgb.height == 480
+                        && rgb.rtpTimestamp == UInt32(i))
                 md5s.append(md5Hex(rgb.data))
             }
         }

@@ -15,7 +15,9 @@ enum H264Fixtures {
 
     struct FixtureMissing: Error, CustomStringConvertible {
         let path: String
-        var description: String { "fixture \(path) missing: run scripts/setup.sh (or scripts/make_h264_fixtures.sh)" }
+        var description: String {
+            "fixture \(path) missing: run scripts/setup.sh (or scripts/make_h264_fixtures.sh)"
+        }
     }
 
     static func bytes(_ name: String) throws -> [UInt8] {
@@ -83,7 +85,8 @@ enum H264Fixtures {
         mode: H264PacketizationMode = .nonInterleaved
     ) throws -> [RTPPacket] {
         var packetizer = H264Packetizer(
-            payloadType: 102, ssrc: 0x1234, initialSequenceNumber: firstSequence, maxPayloadSize: 1188, mode: mode)
+            payloadType: 102, ssrc: 0x1234, initialSequenceNumber: firstSequence, maxPayloadSize: 1188,
+            mode: mode)
         var packets: [RTPPacket] = []
         for (i, unit) in units.enumerated() {
             packets += try packetizer.packetize(annexB: unit, timestamp: firstTimestamp &+ UInt32(i) * 3000)

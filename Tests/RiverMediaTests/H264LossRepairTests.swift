@@ -28,7 +28,8 @@ struct LossyPath {
         var reordered = 0
     }
 
-    func run(_ packets: [RTPPacket], configuration: H264FrameBuilder.Configuration = .init()) throws -> Result {
+    func run(_ packets: [RTPPacket], configuration: H264FrameBuilder.Configuration = .init()) throws -> Result
+    {
         var rng = SplitMix64(seed: seed)
         var result = Result()
         var arrivals: [(at: Duration, order: Int, packet: RTPPacket)] = []
@@ -42,7 +43,10 @@ struct LossyPath {
         var lastTimestamp = base
         var k = 0
         for (i, p) in packets.enumerated() {
-            if p.timestamp != lastTimestamp { k = 0; lastTimestamp = p.timestamp }
+            if p.timestamp != lastTimestamp {
+                k = 0
+                lastTimestamp = p.timestamp
+            }
             let picture = Int(p.timestamp &- base) / 3000
             let sent = Duration.microseconds(picture * 33_333 + k * 200)
             k += 1
@@ -105,7 +109,9 @@ struct LossyPath {
 @Suite struct H264LossRepairTests {
     init() { av_log_set_level(AV_LOG_FATAL) }
 
-    static let seeds: [(loss: Double, seed: UInt64)] = [(0.01, 1), (0.02, 2), (0.03, 3), (0.05, 5), (0.05, 55)]
+    static let seeds: [(loss: Double, seed: UInt64)] = [
+        (0.01, 1), (0.02, 2), (0.03, 3), (0.05, 5), (0.05, 55),
+    ]
 
     @Test(arguments: seeds)
     func nacksNameExactlyTheLostPacketsAndRetransmissionsMakeItWhole(loss: Double, seed: UInt64) throws {
@@ -116,7 +122,9 @@ struct LossyPath {
         let result = try path.run(packets)
         #expect(!result.lost.isEmpty && result.reordered > 0 && result.duplicatesSent > 0)
         #expect(Set(result.nacked.keys) == result.lost, "NACKs name exactly the lost packets")
-        #expect(result.nacked.values.allSatisfy { $0 == 1 }, "one NACK each when the retransmission comes back in time")
+        #expect(
+            result.nacked.values.allSatisfy { $0 == 1 },
+            "one NACK each when the retransmission comes back in time")
         #expect(!result.plis.contains(.lossNotRepaired))
         #expect(result.dropped == 0)
         let frames = try decodeAll(result.units)
@@ -134,7 +142,8 @@ struct LossyPath {
         let result = try path.run(packets, configuration: configuration)
         #expect(Set(result.nacked.keys) == result.lost)
         let maxAsks = 1 + configuration.lossRepair.maxNackRetries
-        #expect(result.nacked.values.allSatisfy { $0 >= 2 && $0 <= maxAsks }, "retries happen and are bounded")
+        #expect(
+            result.nacked.values.allSatisfy { $0 >= 2 && $0 <= maxAsks }, "retries happen and are bounded")
         #expect(result.plis.contains(.lossNotRepaired), "an unrepaired gap asks for a keyframe")
         #expect(result.dropped > 0)
         // Every unit handed out decodes without error to exactly the reference picture for its time.
@@ -147,7 +156,9 @@ struct LossyPath {
                 decoded += 1
             }
         }
-        #expect(decoded > 0 && decoded < reference.count, "pictures from keyframes after the loss decode, others wait")
+        #expect(
+            decoded > 0 && decoded < reference.count,
+            "pictures from keyframes after the loss decode, others wait")
         #expect(decoder.errors == 0)
     }
 }

@@ -18,7 +18,13 @@ private let sc = AnnexB.startCode
         #expect(d.push(packet(1, sps)).isEmpty)
         #expect(d.push(packet(2, pps)).isEmpty)
         let out = d.push(packet(3, marker: true, idr))
-        #expect(out == [.accessUnit(.init(timestamp: 3000, annexB: sc + sps + sc + pps + sc + idr, isKeyframe: true, firstSequenceNumber: 1, lastSequenceNumber: 3))])
+        #expect(
+            out == [
+                .accessUnit(
+                    .init(
+                        timestamp: 3000, annexB: sc + sps + sc + pps + sc + idr, isKeyframe: true,
+                        firstSequenceNumber: 1, lastSequenceNumber: 3))
+            ])
         #expect(d.sps == sps && d.pps == pps)
     }
 
@@ -39,7 +45,10 @@ private let sc = AnnexB.startCode
         let stap = [0x78] + [0, UInt8(sps.count)] + sps + [0, UInt8(pps.count)] + pps
         #expect(d.push(packet(1, stap)).isEmpty)
         let out = d.push(packet(2, marker: true, idr))
-        guard case .accessUnit(let unit) = out.first else { Issue.record("\(out)"); return }
+        guard case .accessUnit(let unit) = out.first else {
+            Issue.record("\(out)")
+            return
+        }
         #expect(unit.annexB == sc + sps + sc + pps + sc + idr)
     }
 
@@ -51,7 +60,10 @@ private let sc = AnnexB.startCode
         _ = d.push(packet(1, [0x7C, 0x85] + body[0..<15]))
         _ = d.push(packet(2, [0x7C, 0x05] + body[15..<30]))
         let out = d.push(packet(3, marker: true, [0x7C, 0x45] + body[30...]))
-        guard case .accessUnit(let unit) = out.first else { Issue.record("\(out)"); return }
+        guard case .accessUnit(let unit) = out.first else {
+            Issue.record("\(out)")
+            return
+        }
         #expect(unit.annexB == sc + nal && unit.isKeyframe)
     }
 
@@ -62,7 +74,10 @@ private let sc = AnnexB.startCode
         _ = d.push(packet(3, ts: 1, marker: true, idr))
         _ = d.push(packet(4, ts: 2, marker: true, slice))
         let out = d.push(packet(5, ts: 3, marker: true, idr))
-        guard case .accessUnit(let unit) = out.first else { Issue.record("\(out)"); return }
+        guard case .accessUnit(let unit) = out.first else {
+            Issue.record("\(out)")
+            return
+        }
         #expect(unit.annexB == sc + sps + sc + pps + sc + idr)
     }
 
@@ -71,7 +86,10 @@ private let sc = AnnexB.startCode
         var d = try H264Depacketizer(spropParameterSets: "Z0IAH6s=,aM48gA==")
         #expect(d.sps == sps && d.pps == pps)
         let out = d.push(packet(1, marker: true, idr))
-        guard case .accessUnit(let unit) = out.first else { Issue.record("\(out)"); return }
+        guard case .accessUnit(let unit) = out.first else {
+            Issue.record("\(out)")
+            return
+        }
         #expect(unit.annexB == sc + sps + sc + pps + sc + idr)
         #expect(throws: H264DepacketizerError.self) { try H264Depacketizer(spropParameterSets: "Z0IA*H6s=") }
     }
@@ -79,25 +97,31 @@ private let sc = AnnexB.startCode
     @Test func packetizationMode0RefusesAggregatesAndFragments() throws {
         var d = try H264Depacketizer(mode: .singleNAL)
         let out = d.push(packet(9, marker: true, [0x7C, 0x85, 1, 2]))
-        #expect(out == [.dropped(timestamp: 3000, .typeNotAllowed(type: 28, mode: .singleNAL, sequenceNumber: 9))])
+        #expect(
+            out == [.dropped(timestamp: 3000, .typeNotAllowed(type: 28, mode: .singleNAL, sequenceNumber: 9))]
+        )
     }
 
-    @Test(arguments: [
-        ([UInt8](), "empty"),
-        ([0x78, 0, 9, 1, 2], "STAP-A length overruns"),
-        ([0x78, 0], "STAP-A length field cut"),
-        ([0x7C, 0xC5, 1], "FU-A with S and E"),
-        ([0x7C, 0x05, 1], "FU-A without start"),
-        ([0x7C, 0x85, 1], "FU-A without end"),
-        ([0x79, 1, 2, 3], "STAP-B"),
-        ([0x1F, 1], "reserved type 31"),
-        ([0x00, 1], "type 0"),
-    ] as [([UInt8], String)])
+    @Test(
+        arguments: [
+            ([UInt8](), "empty"),
+            ([0x78, 0, 9, 1, 2], "STAP-A length overruns"),
+            ([0x78, 0], "STAP-A length field cut"),
+            ([0x7C, 0xC5, 1], "FU-A with S and E"),
+            ([0x7C, 0x05, 1], "FU-A without start"),
+            ([0x7C, 0x85, 1], "FU-A without end"),
+            ([0x79, 1, 2, 3], "STAP-B"),
+            ([0x1F, 1], "reserved type 31"),
+            ([0x00, 1], "type 0"),
+        ] as [([UInt8], String)])
     func malformedUnitsAreDroppedWithAReason(payload: [UInt8], what: String) throws {
         var d = try H264Depacketizer()
         let out = d.push(packet(7, marker: true, payload))
         #expect(out.count == 1, "\(what)")
-        guard case .dropped(let ts, let error) = out.first else { Issue.record("\(what): \(out)"); return }
+        guard case .dropped(let ts, let error) = out.first else {
+            Issue.record("\(what): \(out)")
+            return
+        }
         #expect(ts == 3000 && error.description.contains("7"), "\(what): \(error)")
         #expect(d.unitsDropped == 1)
         // The next unit is unaffected.
@@ -109,7 +133,11 @@ private let sc = AnnexB.startCode
         _ = d.push(packet(1, ts: 1, [0x7C, 0x85, 1]))
         d.packetsLost()  // the rest of unit 1 and maybe the start of unit 2 are gone
         let out = d.push(packet(5, ts: 2, marker: true, slice))
-        #expect(out == [.dropped(timestamp: 1, .packetsLost(timestamp: 1)), .dropped(timestamp: 2, .packetsLost(timestamp: 2))])
+        #expect(
+            out == [
+                .dropped(timestamp: 1, .packetsLost(timestamp: 1)),
+                .dropped(timestamp: 2, .packetsLost(timestamp: 2)),
+            ])
         // Loss inside one unit only spoils that unit.
         _ = d.push(packet(6, ts: 3, [0x7C, 0x85, 1]))
         d.packetsLost()
@@ -124,10 +152,13 @@ private let sc = AnnexB.startCode
     func roundTripsThroughTheDepacketizer(mode: H264PacketizationMode) throws {
         let big: [UInt8] = [0x65] + (0..<5000).map { UInt8(truncatingIfNeeded: $0 * 7 + 1) }
         let unit = sc + sps + sc + pps + sc + (mode == .singleNAL ? Array(big[0..<900]) : big)
-        var p = H264Packetizer(payloadType: 96, ssrc: 9, initialSequenceNumber: 65534, maxPayloadSize: 1000, mode: mode)
+        var p = H264Packetizer(
+            payloadType: 96, ssrc: 9, initialSequenceNumber: 65534, maxPayloadSize: 1000, mode: mode)
         let packets = try p.packetize(annexB: unit, timestamp: 77)
         #expect(packets.allSatisfy { $0.payload.count <= 1000 && $0.timestamp == 77 })
-        #expect(packets.map(\.sequenceNumber) == (0..<packets.count).map { UInt16(truncatingIfNeeded: 65534 + $0) })
+        #expect(
+            packets.map(\.sequenceNumber)
+                == (0..<packets.count).map { UInt16(truncatingIfNeeded: 65534 + $0) })
         #expect(packets.last!.marker && packets.dropLast().allSatisfy { !$0.marker })
         if mode == .nonInterleaved {
             #expect(H264NALType.of(packets[0].payload[0]) == H264NALType.stapA, "SPS and PPS aggregated")
@@ -138,7 +169,10 @@ private let sc = AnnexB.startCode
         var d = try H264Depacketizer(mode: mode)
         var out: [H264DepacketizerOutput] = []
         for packet in packets { d.push(packet, into: &out) }
-        guard case .accessUnit(let au) = out.first, out.count == 1 else { Issue.record("\(out)"); return }
+        guard case .accessUnit(let au) = out.first, out.count == 1 else {
+            Issue.record("\(out)")
+            return
+        }
         #expect(au.annexB == unit)
     }
 

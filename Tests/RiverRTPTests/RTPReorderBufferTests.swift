@@ -3,7 +3,9 @@ import Testing
 @testable import RiverRTP
 
 private func p(_ seq: UInt16) -> RTPPacket {
-    RTPPacket(payloadType: 96, sequenceNumber: seq, timestamp: 0, ssrc: 1, payload: [UInt8(truncatingIfNeeded: seq)])
+    RTPPacket(
+        payloadType: 96, sequenceNumber: seq, timestamp: 0, ssrc: 1, payload: [UInt8(truncatingIfNeeded: seq)]
+    )
 }
 
 private func seqs(_ events: [RTPReorderEvent]) -> [String] {
@@ -58,6 +60,23 @@ private func seqs(_ events: [RTPReorderEvent]) -> [String] {
         #expect(seqs(out) == ["0", "lost 1+1", "2", "lost 3+2"])
         b.push(p(5), now: .zero, into: &out)
         #expect(seqs(out).suffix(1) == ["5"])
+    }
+}
+
+extension RTPReorderBufferTests {
+    @Test func followsASenderThatRestartsItsNumbering() {
+        var b = RTPReorderBuffer(capacity: 64)
+        var out: [RTPReorderEvent] = []
+        for s in UInt16(30000)..<30010 { b.push(p(s), now: .zero, into: &out) }
+        for s in UInt16(100)..<(100 + UInt16(RTPReorderBuffer.restartAfterLate) + 5) {
+            b.push(p(s), now: .zero, into: &out)
+        }
+        let released = seqs(out)
+        #expect(released.prefix(10) == ArraySlice((30000..<30010).map { "\($0)" }))
+        let firstNew = 100 + RTPReorderBuffer.restartAfterLate - 1
+        #expect(
+            released.dropFirst(10)
+                == ArraySlice((firstNew..<(100 + RTPReorderBuffer.restartAfterLate + 5)).map { "\($0)" }))
     }
 }
 
@@ -142,6 +161,17 @@ private func seqs(_ events: [RTPReorderEvent]) -> [String] {
         #expect(out == [.pli(.decoderError), .pli(.decoderError)])
     }
 
+    @Test func aRestartedSequenceIsFollowedNotNacked() {
+        var r = LossRepair(configuration: config)
+        r.keyframeReceived()
+        var out: [LossRepairEvent] = []
+        for s in UInt16(30000)..<30010 { r.receive(sequenceNumber: s, now: .zero, into: &out) }
+        for s in UInt16(100)..<200 { r.receive(sequenceNumber: s, now: .milliseconds(1), into: &out) }
+        r.receive(sequenceNumber: 202, now: .milliseconds(2), into: &out)
+        r.tick(now: .milliseconds(20), into: &out)
+        #expect(out == [.nack([200, 201])])
+    }
+
     @Test func aHugeGapIsAnsweredWithAPLINotThousandsOfNacks() {
         var c = config
         c.maxMissing = 100
@@ -158,18 +188,24 @@ private func seqs(_ events: [RTPReorderEvent]) -> [String] {
 @Suite struct H264FrameBuilderTests {
     @Test func holdsUnitsBackUntilAKeyframe() throws {
         var b = try H264FrameBuilder()
-        let slice = RTPPacket(marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: [0x41, 1])
-        let idr = RTPPacket(marker: true, payloadType: 96, sequenceNumber: 2, timestamp: 2, ssrc: 1, payload: [0x65, 1])
+        let slice = RTPPacket(
+            marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: [0x41, 1])
+        let idr = RTPPacket(
+            marker: true, payloadType: 96, sequenceNumber: 2, timestamp: 2, ssrc: 1, payload: [0x65, 1])
         #expect(b.push(slice, now: .zero).isEmpty)
         let events = b.push(idr, now: .milliseconds(1))
         #expect(events.count == 1)
-        guard case .accessUnit(let au) = events.first else { Issue.record("\(events)"); return }
+        guard case .accessUnit(let au) = events.first else {
+            Issue.record("\(events)")
+            return
+        }
         #expect(au.isKeyframe && au.timestamp == 2 && b.unitsSkippedAwaitingKeyframe == 1)
     }
 
     @Test func aMalformedUnitAsksForAKeyframe() throws {
         var b = try H264FrameBuilder()
-        let bad = RTPPacket(marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: [0x7C, 0x05, 1])
+        let bad = RTPPacket(
+            marker: true, payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 1, payload: [0x7C, 0x05, 1])
         let events = b.push(bad, now: .zero)
         #expect(events.contains(.pli(.malformedPayload)))
         #expect(events.contains { if case .dropped = $0 { true } else { false } })

@@ -1,0 +1,23 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// libFuzzer targets for river's packet parsers, kept out of the main package so its build and CI
+/// never see `-sanitize=fuzzer`. `Sources/RiverRTP` and `Sources/RiverCore` are symlinks to the main
+/// package's modules (the main package exports no library products to depend on).
+///
+///     cd Fuzz
+///     swift build -c release -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library
+///     mkdir -p corpus/h264 && .build/release/FuzzH264Depacketizer corpus/h264 -max_total_time=300
+///     mkdir -p corpus/rtp && .build/release/FuzzRTPPacket corpus/rtp -max_total_time=300
+///     mkdir -p corpus/rtcp && .build/release/FuzzRTCPPacket corpus/rtcp -max_total_time=300
+let package = Package(
+    name: "river-fuzz",
+    targets: [
+        .target(name: "RiverCore"),
+        .target(name: "RiverRTP", dependencies: ["RiverCore"]),
+        .executableTarget(name: "FuzzH264Depacketizer", dependencies: ["RiverRTP"]),
+        .executableTarget(name: "FuzzRTPPacket", dependencies: ["RiverRTP"]),
+        .executableTarget(name: "FuzzRTCPPacket", dependencies: ["RiverRTP"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

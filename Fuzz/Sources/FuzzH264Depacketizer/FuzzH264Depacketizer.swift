@@ -1,0 +1,72 @@
+import RiverRTP
+
+/// libFuzzer entry: the input is a script of RTP packets for one H264 stream, run through the whole
+/// receive path (reorder buffer, depacketizer, loss repair) with advancing time.
+///
+/// Byte 0 picks packetization mode 0 or 1. Then each packet is: length L (2 bytes), flags (1 byte:
+/// bit 0 marker, bits 1–2 timestamp step, bits 3–7 sequence step − 8, so steps go backwards too),
+/// then L payload bytes. Invariants: nothing crashes, every unit given out is non-empty Annex-B that
+/// starts with a start code, and keyframe units hold an IDR slice.
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzzH264Depacketizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
+    let bytes = UnsafeBufferPointer(start: data, count: size)
+    guard size > 0 else { return 0 }
+    var configuration = H264FrameBuilder.Configuration()
+    configuration.mode = bytes[0] & 1 == 0 ? .singleNAL : .nonInterleaved
+    configuration.reorderCapacity = 64
+    configuration.lossRepair.maxMissing = 64
+    guard var builder = try? H264FrameBuilder(configuration: configuration) else { return 0 }
+    var seq: UInt16 = 65500
+    var ts: UInt32 = 0
+    var now = Duration.zero
+    var i = 1
+    while i + 3 <= size {
+        let length = Int(bytes[i]) << 8 | Int(bytes[i + 1])
+        let flags = bytes[i + 2]
+        i += 3
+        let end = Swift.min(i + length, size)
+        let payload = Array(bytes[i..<end])
+        i = end
+        seq &+= UInt16(bitPattern: Int16(flags >> 3) - 8)
+        ts &+= UInt32((flags >> 1) & 3) * 3000
+        now += .milliseconds(Int(flags >> 1 & 3) * 20)
+        let packet = RTPPacket(
+            marker: flags & 1 != 0, payloadType: 96, sequenceNumber: seq, timestamp: ts, ssrc: 1,
+            payload: payload)
+        check(builder.push(packet, now: now))
+        if flags & 6 == 6 { check(builder.tick(now: now + .milliseconds(300))) }
+    }
+    check(builder.tick(now: now + .seconds(10)))
+    return 0
+}
+
+private func check(_ events: [H264FrameBuilderEvent]) {
+    for case .accessUnit(let unit) in events {
+        precondition(
+            unit.annexB.count > 4 && Array(unit.annexB.prefix(4)) == AnnexB.startCode, "unit not Annex-B")
+        if unit.isKeyframe {
+            let types = AnnexB.nalUnitRanges(in: unit.annexB).map {
+                H264NALType.of(unit.annexB[$0.lowerBound])
+            }
+            precondition(types.contains(H264NALType.idr), "keyframe without IDR slice")
+        }
+    }
+}
+
+/// SwiftPM links executables with `main` aliased to `<module>_main`, so libFuzzer's own `main` is not
+/// used; this one hands the command line to libFuzzer's driver.
+@_cdecl("FuzzH264Depacketizer_main")
+public func FuzzH264DepacketizerMain(
+    _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
+) -> Int32 {
+    var argc = argc
+    var argv = argv
+    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzH264Depacketizer(data!, size) }
+}
+
+@_silgen_name("LLVMFuzzerRunDriver")
+func LLVMFuzzerRunDriver(
+    _ argc: UnsafeMutablePointer<Int32>,
+    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
+    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
+) -> Int32

@@ -14,10 +14,11 @@ build: setup
 run: build
 	.build/release/river $(RIVER_ARGS)
 
-## Installs what is missing, builds everything and runs every test.
+## Installs what is missing, builds everything and runs every test. Tests run one at a time: many
+## start real processes and browsers, which would starve each other on a 2-core machine.
 test: setup
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 format:
 	$(SWIFT) format -i -r -p Package.swift Sources Tests Benchmarks

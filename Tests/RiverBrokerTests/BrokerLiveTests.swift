@@ -101,6 +101,26 @@ import Testing
         #expect(stats["slow"] == slowCount)
     }
 
+    /// A request made before any proxy exists waits in the client and goes once one appears.
+    @Test func requestsWaitForTheProxyToAppear() async throws {
+        let frontend = "tcp://127.0.0.1:\(try freePort())"
+        let backend = "tcp://127.0.0.1:\(try freePort())"
+        let client = BrokerClient(connect: frontend)
+        defer { client.close() }
+        async let early = client.attempt(budget: .seconds(5))
+        try await Task.sleep(for: .milliseconds(300))
+        let proxy = try BrokerProxy(frontend: frontend, backend: backend, statsInterval: nil)
+        defer { proxy.stop() }
+        let worker = BrokerWorker(connect: backend, handler: sleepyHandler("late", delay: .zero))
+        defer { worker.stop() }
+        #expect(Outcome(await early.0) == .reply("{\"worker\":\"late\"}"))
+        // Short deadlines still end on time while nothing is there to take them.
+        proxy.stop()
+        let (result, elapsed) = await client.attempt(budget: .milliseconds(200))
+        #expect(Outcome(result) != .reply("{\"worker\":\"late\"}"))
+        #expect(elapsed < .seconds(2))
+    }
+
     @Test func queuedRequestsPastTheirDeadlineAreAnsweredExpired() async throws {
         let proxy = try BrokerProxy(
             frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)

@@ -59,11 +59,8 @@ public struct ClientCore<Waiter> {
         return id
     }
 
-    /// The request could not be handed to the socket.
-    public mutating func sendFailed(_ id: UInt64) -> Waiter? {
-        counters.failed += 1
-        return inFlight.removeValue(forKey: id)?.waiter
-    }
+    /// Whether request `id` still waits for an answer.
+    public func isWaiting(_ id: UInt64) -> Bool { inFlight[id] != nil }
 
     /// A decoded message from the proxy. Returns the request it ends, if any.
     public mutating func received(_ message: WireMessage, now: Nanoseconds) -> Finished? {
@@ -143,7 +140,7 @@ public struct ClientCounters: Sendable, Equatable {
     public var answered = 0
     /// ERROR(expired) received: the deadline passed before a worker could take it.
     public var expired = 0
-    /// Any other ERROR, a send that could not be queued, or a connection dropped under it.
+    /// Any other ERROR, or a connection dropped under it.
     public var failed = 0
     /// No answer by the deadline plus grace.
     public var timedOut = 0

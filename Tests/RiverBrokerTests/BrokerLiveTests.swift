@@ -169,8 +169,10 @@ import Testing
             [WireCodec.encode(.request(valid))],  // wrong frame count: no pixels
             [WireCodec.encode(.heartbeat), [1], [2]],  // wrong frame count: extra frames
             [badVersion],
-            [Array(WireCodec.encode(.request(valid)).prefix(30)), [UInt8](repeating: 0, count: 768)],  // truncated
-            [WireCodec.encode(.request(claimsMore)), [UInt8](repeating: 0, count: 768)],  // claims more than sent
+            // Truncated header.
+            [Array(WireCodec.encode(.request(valid)).prefix(30)), [UInt8](repeating: 0, count: 768)],
+            // Header claims more pixels than sent.
+            [WireCodec.encode(.request(claimsMore)), [UInt8](repeating: 0, count: 768)],
             [WireCodec.encode(.request(badGeometry)), [UInt8](repeating: 0, count: 768)],
             [(0..<50).map { _ in UInt8.random(in: 0...255) }],  // random bytes
             [[]],  // an empty frame

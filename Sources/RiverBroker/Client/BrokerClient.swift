@@ -161,6 +161,7 @@ public final class BrokerClient: Sendable {
             }
             for submission in submissions { enqueue(submission, &core, &unsent, &ready) }
             if let socket { flush(&unsent, on: socket, core) }
+            abandonOverdue(&unsent, &core, &ready)
 
             if let current = socket {
                 for _ in 0..<1024 {
@@ -249,6 +250,20 @@ public final class BrokerClient: Sendable {
         }
     }
 
+    /// Requests still waiting for a connection at their deadline end now, as `notConnected`.
+    private func abandonOverdue(
+        _ unsent: inout FIFO<Outgoing>, _ core: inout ClientCore<Waiter>,
+        _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
+    ) {
+        guard !unsent.isEmpty else { return }
+        let now = MonotonicClock.now()
+        unsent.filter { outgoing in
+            guard outgoing.deadline <= now else { return core.isWaiting(outgoing.header.requestID) }
+            if let done = core.abandon(outgoing.header.requestID) { ready.append(finish(done, body: nil)) }
+            return false
+        }
+    }
+
     private func receive(
         _ frames: [Frame], _ core: inout ClientCore<Waiter>,
         _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
@@ -286,6 +301,8 @@ public final class BrokerClient: Sendable {
             result = .failure(.timedOut(requestID: done.requestID))
         case .connectionLost:
             result = .failure(.connectionLost(requestID: done.requestID))
+        case .notSent:
+            result = .failure(.notConnected(endpoint: endpoint))
         }
         return (done.waiter, result)
     }

@@ -9,6 +9,8 @@ public struct ClientCore<Waiter> {
         case error(ErrorHeader)
         case timedOut
         case connectionLost
+        /// The deadline passed before any proxy connection could take the request.
+        case notSent
     }
 
     /// A request that ended, with what the shell needs to answer its caller.
@@ -57,6 +59,13 @@ public struct ClientCore<Waiter> {
         earliestTimeout = min(earliestTimeout, timeoutAt)
         counters.sent += 1
         return id
+    }
+
+    /// Gives up on a request that never left the client (no proxy connected by its deadline).
+    public mutating func abandon(_ id: UInt64) -> Finished? {
+        guard let entry = inFlight.removeValue(forKey: id) else { return nil }
+        counters.failed += 1
+        return finished(id, entry, .notSent)
     }
 
     /// Whether request `id` still waits for an answer.
@@ -140,7 +149,7 @@ public struct ClientCounters: Sendable, Equatable {
     public var answered = 0
     /// ERROR(expired) received: the deadline passed before a worker could take it.
     public var expired = 0
-    /// Any other ERROR, or a connection dropped under it.
+    /// Any other ERROR, no connection by the deadline, or a connection dropped under it.
     public var failed = 0
     /// No answer by the deadline plus grace.
     public var timedOut = 0

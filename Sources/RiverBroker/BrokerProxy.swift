@@ -30,7 +30,7 @@ public final class BrokerProxy: Sendable {
         frontend: String, backend: String, configuration: ProxyConfiguration = .init(),
         logger: Logger = Logger(label: "river.proxy"), statsInterval: Duration? = .seconds(10)
     ) throws(ZMQError) {
-        let context = ZMQContext()
+        let context = ZMQContext(threadNamePrefix: 7)
         let front = try ZMQSocket(context, type: ZMQ_ROUTER)
         let back = try ZMQSocket(context, type: ZMQ_ROUTER)
         for socket in [front, back] {

@@ -22,7 +22,7 @@ struct ProxyCommand: ParsableCommand {
     var liveness = 3
 
     @Option(help: "Requests that may wait for a free worker slot; more are answered ERROR(overloaded).")
-    var queueLimit = 1024
+    var queueLimit = 256
 
     @Option(help: "Seconds between counter log lines (0: never).")
     var statsSeconds = 10

@@ -101,23 +101,45 @@ import Testing
         #expect(stats["slow"] == slowCount)
     }
 
+    /// A request made before any proxy exists waits in the client and goes once one appears.
+    @Test func requestsWaitForTheProxyToAppear() async throws {
+        let frontend = "tcp://127.0.0.1:\(try freePort())"
+        let backend = "tcp://127.0.0.1:\(try freePort())"
+        let client = BrokerClient(connect: frontend)
+        defer { client.close() }
+        async let early = client.attempt(budget: .seconds(5))
+        try await Task.sleep(for: .milliseconds(300))
+        let proxy = try BrokerProxy(frontend: frontend, backend: backend, statsInterval: nil)
+        defer { proxy.stop() }
+        let worker = BrokerWorker(connect: backend, handler: sleepyHandler("late", delay: .zero))
+        defer { worker.stop() }
+        #expect(Outcome(await early.0) == .reply("{\"worker\":\"late\"}"))
+        // Short deadlines still end on time while nothing is there to take them.
+        proxy.stop()
+        // Give ZeroMQ a moment to notice the closed connection, so the request is not sent into it.
+        try await Task.sleep(for: .milliseconds(300))
+        let (result, elapsed) = await client.attempt(budget: .milliseconds(200))
+        #expect(Outcome(result) == .other("\(BrokerError.notConnected(endpoint: frontend))"))
+        #expect(elapsed < .seconds(2))
+    }
+
     @Test func queuedRequestsPastTheirDeadlineAreAnsweredExpired() async throws {
         let proxy = try BrokerProxy(
             frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
         defer { proxy.stop() }
         let worker = BrokerWorker(
             connect: proxy.backendEndpoint, configuration: WorkerConfiguration(slots: 1),
-            handler: sleepyHandler("w", delay: .milliseconds(400)))
+            handler: sleepyHandler("w", delay: .milliseconds(800)))
         defer { worker.stop() }
         let client = BrokerClient(connect: proxy.frontendEndpoint)
         defer { client.close() }
         #expect(await waitUntil { proxy.counters.freeSlots == 1 })
         async let first = client.attempt(budget: .seconds(5))
         try await Task.sleep(for: .milliseconds(50))
-        // The only slot is busy for 400 ms; this one may wait 100 ms.
+        // The only slot is busy for 800 ms; this one may wait 100 ms.
         let (second, elapsed) = await client.attempt(budget: .milliseconds(100))
         #expect(Outcome(second) == .rejected(.expired))
-        #expect(elapsed < .milliseconds(350), "answered at the deadline, not when the slot freed")
+        #expect(elapsed < .milliseconds(600), "answered at the deadline, not when the slot freed")
         #expect(Outcome(await first.0) == .reply("{\"worker\":\"w\"}"))
         #expect(proxy.counters.expired == 1)
         #expect(proxy.counters.dispatched == 1, "the expired request was never dispatched")
@@ -149,8 +171,10 @@ import Testing
             [WireCodec.encode(.request(valid))],  // wrong frame count: no pixels
             [WireCodec.encode(.heartbeat), [1], [2]],  // wrong frame count: extra frames
             [badVersion],
-            [Array(WireCodec.encode(.request(valid)).prefix(30)), [UInt8](repeating: 0, count: 768)],  // truncated
-            [WireCodec.encode(.request(claimsMore)), [UInt8](repeating: 0, count: 768)],  // claims more than sent
+            // Truncated header.
+            [Array(WireCodec.encode(.request(valid)).prefix(30)), [UInt8](repeating: 0, count: 768)],
+            // Header claims more pixels than sent.
+            [WireCodec.encode(.request(claimsMore)), [UInt8](repeating: 0, count: 768)],
             [WireCodec.encode(.request(badGeometry)), [UInt8](repeating: 0, count: 768)],
             [(0..<50).map { _ in UInt8.random(in: 0...255) }],  // random bytes
             [[]],  // an empty frame

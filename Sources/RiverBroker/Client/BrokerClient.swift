@@ -49,6 +49,13 @@ public final class BrokerClient: Sendable {
         var waiter: Waiter
     }
 
+    /// A request registered with the core but not yet taken by the socket.
+    private struct Outgoing {
+        var header: RequestHeader
+        var pixels: [UInt8]
+        var deadline: Nanoseconds
+    }
+
     private struct Shared {
         var submissions: [Submission] = []
         var counters = ClientCounters()
@@ -108,8 +115,8 @@ public final class BrokerClient: Sendable {
     private func makeSocket() -> ZMQSocket? {
         do {
             let socket = try ZMQSocket(context, type: ZMQ_DEALER)
-            // Fail sends at once while no proxy is connected rather than queueing frames that
-            // would arrive after their deadline.
+            // Refuse sends while no proxy is connected: requests wait in `unsent` instead, where
+            // their budget is recomputed when they finally go, rather than in ZeroMQ's queue.
             socket.setOption(ZMQ_IMMEDIATE, 1)
             socket.setOption(ZMQ_RECONNECT_IVL, 100)
             socket.setOption(ZMQ_RECONNECT_IVL_MAX, 1000)
@@ -136,19 +143,25 @@ public final class BrokerClient: Sendable {
         var poll = PollSet()
         var reconnects = 0
         var ready: [(Waiter, Result<BrokerReply, BrokerError>)] = []
+        var unsent = FIFO<Outgoing>()
 
         while !stopping.load(ordering: .acquiring) {
             poll.removeAll()
             poll.add(fd: wakeup.fd)
             if let socket { poll.add(socket) }
-            poll.wait(until: core.nextWakeup)
+            // While requests wait for a connection, look again every 5 ms.
+            poll.wait(
+                until: unsent.isEmpty
+                    ? core.nextWakeup : min(core.nextWakeup, MonotonicClock.now() + 5_000_000))
             if poll.readable(0) { wakeup.reset() }
 
             let submissions = shared.withLock { shared in
                 defer { shared.submissions.removeAll(keepingCapacity: true) }
                 return shared.submissions
             }
-            for submission in submissions { send(submission, on: socket, &core, &ready) }
+            for submission in submissions { enqueue(submission, &core, &unsent, &ready) }
+            if let socket { flush(&unsent, on: socket, core) }
+            abandonOverdue(&unsent, &core, &ready)
 
             if let current = socket {
                 for _ in 0..<1024 {
@@ -169,6 +182,7 @@ public final class BrokerClient: Sendable {
                 socket?.close()
                 socket = nil
                 for done in core.dropAll() { ready.append(finish(done, body: nil)) }
+                unsent = FIFO()
             }
             if socket == nil, let at = core.liveness.reconnectAt, now >= at {
                 socket = makeSocket()
@@ -193,8 +207,9 @@ public final class BrokerClient: Sendable {
         socket?.close()
     }
 
-    private func send(
-        _ submission: Submission, on socket: ZMQSocket?, _ core: inout ClientCore<Waiter>,
+    /// Registers the request (its timeout runs from now) and queues it for the socket.
+    private func enqueue(
+        _ submission: Submission, _ core: inout ClientCore<Waiter>, _ unsent: inout FIFO<Outgoing>,
         _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
     ) {
         let now = MonotonicClock.now()
@@ -212,14 +227,41 @@ public final class BrokerClient: Sendable {
             budget: submission.budget, now: now)
         var wire = header
         wire.requestID = id
-        guard let socket, socket.send(WireCodec.encode(.request(wire)), more: true) else {
-            if let waiter = core.sendFailed(id) {
-                ready.append((waiter, .failure(.notConnected(endpoint: endpoint))))
+        unsent.append(
+            Outgoing(header: wire, pixels: submission.frame.data, deadline: now + submission.budget))
+    }
+
+    /// Hands queued requests to the socket in order until it refuses one (no proxy connected:
+    /// `ZMQ_IMMEDIATE`). The budget sent is what is left of the deadline now, so time spent waiting
+    /// here is not granted twice.
+    private func flush(_ unsent: inout FIFO<Outgoing>, on socket: ZMQSocket, _ core: ClientCore<Waiter>) {
+        let now = MonotonicClock.now()
+        while var outgoing = unsent.first {
+            guard core.isWaiting(outgoing.header.requestID) else {
+                _ = unsent.popFirst()  // timed out while queued
+                continue
             }
-            return
+            outgoing.header.budgetMicros =
+                outgoing.deadline > now ? UInt32(clamping: (outgoing.deadline - now) / 1000) : 0
+            guard socket.send(WireCodec.encode(.request(outgoing.header)), more: true) else { return }
+            // libzmq accepts the remaining parts of a message whose first part it took.
+            socket.send(retaining: outgoing.pixels, more: false)
+            _ = unsent.popFirst()
         }
-        // libzmq accepts the remaining parts of a message whose first part it took.
-        socket.send(retaining: submission.frame.data, more: false)
+    }
+
+    /// Requests still waiting for a connection at their deadline end now, as `notConnected`.
+    private func abandonOverdue(
+        _ unsent: inout FIFO<Outgoing>, _ core: inout ClientCore<Waiter>,
+        _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
+    ) {
+        guard !unsent.isEmpty else { return }
+        let now = MonotonicClock.now()
+        unsent.filter { outgoing in
+            guard outgoing.deadline <= now else { return core.isWaiting(outgoing.header.requestID) }
+            if let done = core.abandon(outgoing.header.requestID) { ready.append(finish(done, body: nil)) }
+            return false
+        }
     }
 
     private func receive(
@@ -259,6 +301,8 @@ public final class BrokerClient: Sendable {
             result = .failure(.timedOut(requestID: done.requestID))
         case .connectionLost:
             result = .failure(.connectionLost(requestID: done.requestID))
+        case .notSent:
+            result = .failure(.notConnected(endpoint: endpoint))
         }
         return (done.waiter, result)
     }

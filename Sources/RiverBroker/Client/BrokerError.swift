@@ -4,7 +4,7 @@ public enum BrokerError: Error, Sendable, Equatable, CustomStringConvertible {
     case timedOut(requestID: UInt64)
     /// The proxy or the worker answered ERROR.
     case rejected(requestID: UInt64, code: ErrorCode, message: String)
-    /// There is no connection to the proxy to send on right now.
+    /// No proxy connection took the request before its deadline; it was never sent.
     case notConnected(endpoint: String)
     /// The proxy went silent while the request was in flight; the client reconnected.
     case connectionLost(requestID: UInt64)
@@ -17,7 +17,7 @@ public enum BrokerError: Error, Sendable, Equatable, CustomStringConvertible {
         switch self {
         case .timedOut(let id): "request \(id) timed out"
         case .rejected(let id, let code, let message): "request \(id) rejected (\(code)): \(message)"
-        case .notConnected(let endpoint): "not connected to the proxy at \(endpoint)"
+        case .notConnected(let endpoint): "no connection to the proxy at \(endpoint) before the deadline"
         case .connectionLost(let id): "connection to the proxy lost while request \(id) was in flight"
         case .invalidFrame(let error): "frame cannot be sent: \(error)"
         case .closed: "client closed"

@@ -9,6 +9,8 @@ public struct ClientCore<Waiter> {
         case error(ErrorHeader)
         case timedOut
         case connectionLost
+        /// The deadline passed before any proxy connection could take the request.
+        case notSent
     }
 
     /// A request that ended, with what the shell needs to answer its caller.
@@ -59,11 +61,15 @@ public struct ClientCore<Waiter> {
         return id
     }
 
-    /// The request could not be handed to the socket.
-    public mutating func sendFailed(_ id: UInt64) -> Waiter? {
+    /// Gives up on a request that never left the client (no proxy connected by its deadline).
+    public mutating func abandon(_ id: UInt64) -> Finished? {
+        guard let entry = inFlight.removeValue(forKey: id) else { return nil }
         counters.failed += 1
-        return inFlight.removeValue(forKey: id)?.waiter
+        return finished(id, entry, .notSent)
     }
+
+    /// Whether request `id` still waits for an answer.
+    public func isWaiting(_ id: UInt64) -> Bool { inFlight[id] != nil }
 
     /// A decoded message from the proxy. Returns the request it ends, if any.
     public mutating func received(_ message: WireMessage, now: Nanoseconds) -> Finished? {
@@ -143,7 +149,7 @@ public struct ClientCounters: Sendable, Equatable {
     public var answered = 0
     /// ERROR(expired) received: the deadline passed before a worker could take it.
     public var expired = 0
-    /// Any other ERROR, a send that could not be queued, or a connection dropped under it.
+    /// Any other ERROR, no connection by the deadline, or a connection dropped under it.
     public var failed = 0
     /// No answer by the deadline plus grace.
     public var timedOut = 0

@@ -4,10 +4,11 @@ public struct ProxyConfiguration: Sendable {
     public var heartbeatInterval: Duration = .seconds(1)
     /// Missed intervals after which a silent worker is declared dead (zguide's Paranoid Pirate).
     public var liveness: Int = 3
-    /// Requests that may wait for a free slot; more are answered ERROR(overloaded).
-    public var queueLimit: Int = 1024
+    /// Requests that may wait for a free slot; more are answered ERROR(overloaded). Each holds its
+    /// pixels (0.9 MB for 640x480 RGB), so this bounds the proxy's memory too.
+    public var queueLimit: Int = 256
 
-    public init(heartbeatInterval: Duration = .seconds(1), liveness: Int = 3, queueLimit: Int = 1024) {
+    public init(heartbeatInterval: Duration = .seconds(1), liveness: Int = 3, queueLimit: Int = 256) {
         self.heartbeatInterval = heartbeatInterval
         self.liveness = liveness
         self.queueLimit = queueLimit

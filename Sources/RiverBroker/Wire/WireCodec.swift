@@ -216,7 +216,8 @@ struct ByteReader {
     }
 }
 
-/// Big-endian writes into a growing header buffer.
+/// Big-endian writes into a growing header buffer (one append per field: headers are encoded
+/// per message on the proxy's hot path).
 struct ByteWriter {
     var buffer: [UInt8]
 
@@ -227,16 +228,13 @@ struct ByteWriter {
 
     mutating func u8(_ value: UInt8) { buffer.append(value) }
     mutating func u16(_ value: UInt16) {
-        buffer.append(UInt8(value >> 8))
-        buffer.append(UInt8(truncatingIfNeeded: value))
+        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
     }
     mutating func u32(_ value: UInt32) {
-        u16(UInt16(value >> 16))
-        u16(UInt16(truncatingIfNeeded: value))
+        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
     }
     mutating func u64(_ value: UInt64) {
-        u32(UInt32(value >> 32))
-        u32(UInt32(truncatingIfNeeded: value))
+        withUnsafeBytes(of: value.bigEndian) { buffer.append(contentsOf: $0) }
     }
     mutating func bytes(_ value: [UInt8]) { buffer.append(contentsOf: value) }
 }

@@ -280,7 +280,9 @@ public final class BrokerWorker: Sendable {
             let header = ErrorHeader(requestID: completion.ticket, code: expired ? .expired : .workerFailed)
             socket.send(WireCodec.encode(.error(header)), more: true)
             socket.send(Array("\(error)".utf8), more: false)
-            count { expired ? ($0.expired += 1) : ($0.failed += 1) }
+            count { counters in
+                if expired { counters.expired += 1 } else { counters.failed += 1 }
+            }
         }
     }
 

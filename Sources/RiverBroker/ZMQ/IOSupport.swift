@@ -62,6 +62,7 @@ func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthrea
         &thread, nil,
         { raw in
             let box = Unmanaged<Box>.fromOpaque(raw!).takeRetainedValue()
+            river_name_thread(String(box.name.prefix(15)))
             box.body()
             return nil
         }, box)

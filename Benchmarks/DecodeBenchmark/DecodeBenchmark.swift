@@ -38,14 +38,17 @@ struct DecodeBenchmark {
 
         // Three trials, interleaved so load from other processes hits all sides alike; medians.
         var ffmpeg: [Rate] = []
+        var ffmpegRGB: [Rate] = []
         var ours: [Rate] = []
         var oursRGB: [Rate] = []
         for _ in 0..<3 {
             ffmpeg.append(try ffmpegRate(clip: looped.path, frames: frames))
+            ffmpegRGB.append(try ffmpegRate(clip: looped.path, frames: frames, rgb: true))
             ours.append(try riverRate(datagrams, frames: frames, rgb: false))
             oursRGB.append(try riverRate(datagrams, frames: frames, rgb: true))
         }
         let f = Rate.median(ffmpeg)
+        let fr = Rate.median(ffmpegRGB)
         let o = Rate.median(ours)
         let r = Rate.median(oursRGB)
         func show(_ v: Double) -> String { String(format: "%7.1f", v) }
@@ -55,8 +58,12 @@ struct DecodeBenchmark {
             "river RTP → depacketize → decode (I420)      \(show(o.cpu)) frames/s (wall \(show(o.wall)))  "
                 + "ratio \(ratio(o.cpu, f.cpu)) (wall \(ratio(o.wall, f.wall)))")
         print(
+            "ffmpeg -threads 1 -i clip -pix_fmt rgb24 -f null - \(show(fr.cpu)) frames/s (wall \(show(fr.wall)))"
+        )
+        print(
             "river RTP → depacketize → decode → RGB24     \(show(r.cpu)) frames/s (wall \(show(r.wall)))  "
-                + "ratio \(ratio(r.cpu, f.cpu)) (wall \(ratio(r.wall, f.wall)))")
+                + "ratio \(ratio(r.cpu, fr.cpu)) vs ffmpeg rgb24, \(ratio(r.cpu, f.cpu)) vs decode only "
+                + "(wall \(ratio(r.wall, fr.wall)), \(ratio(r.wall, f.wall)))")
     }
 
     struct Rate {
@@ -132,13 +139,13 @@ struct DecodeBenchmark {
         return Rate(cpu: Double(frames) / cpu, wall: Double(frames) / seconds(elapsed))
     }
 
-    static func ffmpegRate(clip: String, frames: Int) throws -> Rate {
+    static func ffmpegRate(clip: String, frames: Int, rgb: Bool = false) throws -> Rate {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = [
-            "ffmpeg", "-nostdin", "-hide_banner", "-benchmark", "-threads", "1", "-i", clip, "-f", "null",
-            "-",
-        ]
+        process.arguments =
+            [
+                "ffmpeg", "-nostdin", "-hide_banner", "-benchmark", "-threads", "1", "-i", clip,
+            ] + (rgb ? ["-pix_fmt", "rgb24", "-sws_flags", "bicubic"] : []) + ["-f", "null", "-"]
         let pipe = Pipe()
         process.standardError = pipe
         process.standardOutput = FileHandle.nullDevice

@@ -24,21 +24,32 @@ public final class PixelConverter {
         }
         let ctx = try context(
             width: frame.width, height: frame.height, from: AV_PIX_FMT_YUV420P, to: AV_PIX_FMT_RGB24)
-        var out = VideoFrame(
-            packedWidth: frame.width, height: frame.height, format: .rgb24, rtpTimestamp: frame.rtpTimestamp)
-        let outStride = Int32(out.strides[0])
-        frame.data.withUnsafeBufferPointer { src in
-            out.data.withUnsafeMutableBufferPointer { dst in
+        let width = frame.width
+        let height = frame.height
+        let outStride = width * 3
+        // swscale writes straight into uninitialized storage: zero-filling 0.9 MB per 640×480 frame
+        // first (as VideoFrame(packedWidth:) does) is pure waste on this per-frame path.
+        let data = frame.data.withUnsafeBufferPointer { src in
+            [UInt8](unsafeUninitializedCapacity: outStride * height) { dst, initialized in
                 let base = src.baseAddress!
                 let srcPlanes: [UnsafePointer<UInt8>?] = [
                     base + frame.offsets[0], base + frame.offsets[1], base + frame.offsets[2],
                 ]
-                let srcStrides: [Int32] = frame.strides.map { Int32($0) }
+                let srcStrides: [Int32] = [
+                    Int32(frame.strides[0]), Int32(frame.strides[1]), Int32(frame.strides[2]),
+                ]
                 let dstPlanes: [UnsafeMutablePointer<UInt8>?] = [dst.baseAddress!]
-                _ = sws_scale(ctx, srcPlanes, srcStrides, 0, Int32(frame.height), dstPlanes, [outStride])
+                _ = sws_scale(ctx, srcPlanes, srcStrides, 0, Int32(height), dstPlanes, [Int32(outStride)])
+                initialized = outStride * height
             }
         }
-        return out
+        do {
+            return try VideoFrame(
+                width: width, height: height, format: .rgb24, strides: [outStride], offsets: [0], data: data,
+                rtpTimestamp: frame.rtpTimestamp)
+        } catch {
+            throw .conversionFailed("RGB24 picture \(width)x\(height): \(error)")
+        }
     }
 
     /// A packed copy of a decoder picture in `format`.

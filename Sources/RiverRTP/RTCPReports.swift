@@ -91,6 +91,9 @@ public struct RTCPSenderReport: Sendable, Equatable {
             guard let report = RTCPReceptionReport(&r) else { return nil }
             reports.append(report)
         }
+        // A profile extension is whole 32-bit words (RFC 3550 §6.4.1); a bogus padding count can
+        // leave a ragged tail, which could not be written back.
+        guard r.remaining % 4 == 0 else { return nil }
         self.init(
             ssrc: ssrc, ntpTime: UInt64(ntpHigh) << 32 | UInt64(ntpLow), rtpTime: rtp, packetCount: packets,
             octetCount: octets, reports: reports, profileExtension: r.take(r.remaining) ?? [])
@@ -130,6 +133,7 @@ public struct RTCPReceiverReport: Sendable, Equatable {
             guard let report = RTCPReceptionReport(&r) else { return nil }
             reports.append(report)
         }
+        guard r.remaining % 4 == 0 else { return nil }  // whole words, as for the sender report
         self.init(ssrc: ssrc, reports: reports, profileExtension: r.take(r.remaining) ?? [])
     }
 

@@ -231,6 +231,19 @@ import Testing
         }
     }
 
+    /// Found by FuzzRTCPPacket: padding that leaves a profile extension of a ragged length used to
+    /// parse, then trap when written back.
+    @Test func reportWithRaggedProfileExtensionIsRefused() {
+        let bytes: [UInt8] = [
+            0xA0, 0xC8, 0x00, 0x07, 0x00, 0x00, 0x3B, 0xC8, 0x00, 0x81, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00,
+            0x00, 0x00, 0x00, 0x81, 0xCE, 0x11, 0x00, 0xD8, 0x00, 0x00, 0x02, 0x00, 0x00, 0x43, 0x80, 0x01,
+        ]
+        #expect(throws: RTCPParseError.self) { try RTCPPacket.parseCompound(bytes) }
+        for packet in RTCPPacket.parsePrefix(bytes).packets {
+            _ = packet.serialized()  // whatever parses must write back
+        }
+    }
+
     @Test func parsePrefixKeepsPacketsBeforeTheDamage() {
         let pli = RTCPPacket.pictureLossIndication(.init(senderSSRC: 1, mediaSSRC: 2))
         let rr = RTCPPacket.receiverReport(.init(ssrc: 1))

@@ -91,16 +91,22 @@ let package = Package(
             name: "WebRTCBenchmark", dependencies: ["RiverDTLS", "RiverSRTP", "RiverRTP"],
             path: "Benchmarks/WebRTCBenchmark"),
         .executableTarget(
-            name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"], path: "Benchmarks/DecodeBenchmark"),
+            name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"],
+            path: "Benchmarks/DecodeBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
+        /// Helpers shared by test targets (seeded randomness).
+        .target(name: "RiverTestSupport", path: "Tests/RiverTestSupport"),
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
-        .testTarget(name: "RiverRTPTests", dependencies: ["RiverRTP"]),
-        .testTarget(name: "RiverSDPTests", dependencies: ["RiverSDP"], resources: [.copy("Fixtures")]),
-        .testTarget(name: "RiverICETests", dependencies: ["RiverICE"]),
+        .testTarget(name: "RiverRTPTests", dependencies: ["RiverTestSupport", "RiverRTP"]),
+        .testTarget(
+            name: "RiverSDPTests", dependencies: ["RiverTestSupport", "RiverSDP"],
+            resources: [.copy("Fixtures")]),
+        .testTarget(name: "RiverICETests", dependencies: ["RiverTestSupport", "RiverICE"]),
         .testTarget(name: "RiverDTLSTests", dependencies: ["RiverDTLS", "RiverSRTP"]),
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverSCTP"]),
-        .testTarget(name: "RiverMediaTests", dependencies: ["RiverMedia", "RiverRTP", "CFFmpeg"]),
+        .testTarget(
+            name: "RiverMediaTests", dependencies: ["RiverTestSupport", "RiverMedia", "RiverRTP", "CFFmpeg"]),
         .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
         .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker", "RiverMedia"]),
         .testTarget(

@@ -2,6 +2,7 @@ import CFFmpeg
 import RiverCore
 import RiverMedia
 import RiverRTP
+import RiverTestSupport
 import Testing
 
 @Suite struct H264DecodeTests {
@@ -137,18 +138,5 @@ import Testing
         let good = try H264Decoder()
         let frames = try units.enumerated().flatMap { i, u in try good.decode(u, rtpTimestamp: UInt32(i)) }
         #expect(frames.map { md5Hex($0.data) } == reference)
-    }
-}
-
-/// A small seeded generator (SplitMix64) so loss patterns repeat run to run.
-struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

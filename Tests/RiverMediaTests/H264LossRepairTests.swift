@@ -2,6 +2,7 @@ import CFFmpeg
 import RiverCore
 import RiverMedia
 import RiverRTP
+import RiverTestSupport
 import Testing
 
 /// A seeded lossy path between a sender and the frame builder, with a sender that answers NACKs.

@@ -1,3 +1,4 @@
+import RiverTestSupport
 import Testing
 
 @testable import RiverRTP
@@ -257,7 +258,7 @@ import Testing
     }
 
     @Test func randomAndTruncatedInputNeverCrashes() throws {
-        var rng = RTCPTestRandom(seed: 11)
+        var rng = SplitMix64(seed: 11)
         let valid = RTCPPacket.serializeCompound(Self.samples)
         var parsedSome = 0
         for round in 0..<5_000 {
@@ -278,20 +279,6 @@ import Testing
             }
         }
         #expect(parsedSome > 0)
-    }
-}
-
-/// Deterministic PRNG (SplitMix64) for reproducible fuzz rounds; named for this file so other
-/// RiverRTPTests files can keep their own generators.
-private struct RTCPTestRandom: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 

@@ -70,7 +70,16 @@ public final class SCTPAssociation {
     public var onEvent: ((Event) -> Void)?
 
     /// Channels by stream id, including closing ones until both directions are reset.
-    public internal(set) var channels: [UInt16: DataChannel] = [:]
+    public internal(set) var channels: [UInt16: DataChannel] = [:] {
+        didSet { UsrsctpRuntime.shared.adjustChannelCount(by: channels.count - oldValue.count) }
+    }
+
+    /// While true, incoming messages stay in usrsctp's receive buffer, whose shrinking window
+    /// (RFC 4960 §6.2) slows the peer down: the receive side of backpressure, e.g. for an echo
+    /// that has to wait for ``Event/bufferedAmountLow(_:)``.
+    public var isReadingPaused = false {
+        didSet { if oldValue && !isReadingPaused { service() } }
+    }
 
     let output: ([UInt8]) -> Void
     let bridge: UsrsctpBridge
@@ -90,6 +99,9 @@ public final class SCTPAssociation {
 
     /// Associations in this process whose usrsctp socket is still open.
     public static var liveCount: Int { UsrsctpRuntime.shared.registeredCount }
+
+    /// Data channels in this process, open or closing, over all associations.
+    public static var channelCount: Int { UsrsctpRuntime.shared.channelCount }
 
     /// usrsctp's own gauge of associations in the ESTABLISHED state (RFC 3873 sctpCurrEstab),
     /// process-wide.
@@ -130,6 +142,7 @@ public final class SCTPAssociation {
             usrsctp_deregister_address(context)
             UsrsctpRuntime.shared.unregister(bridge.key)
         }
+        UsrsctpRuntime.shared.adjustChannelCount(by: -channels.count)
     }
 
     /// Feeds one SCTP packet: the plaintext of a DTLS application-data record from the peer.

@@ -8,7 +8,7 @@ import CUsrsctp
 
 /// One SCTP association over DTLS (RFC 8261) carrying WebRTC data channels (RFC 8831, 8832),
 /// implemented with usrsctp in AF_CONN mode: usrsctp never sees a socket of its own, it takes
-/// the SCTP packets that arrived as DTLS application data through ``receive(_:)-8t0sn`` and gives
+/// the SCTP packets that arrived as DTLS application data through ``receive(_:)`` and gives
 /// the packets to send to `output`, which the session encrypts with its DTLS endpoint.
 ///
 /// **Threading.** An association belongs to one serial ``SCTPExecutor`` (the session's event
@@ -92,6 +92,9 @@ public final class SCTPAssociation {
     /// Outbound streams agreed in the handshake; ids at or above are unusable.
     var outboundStreams: UInt16
     var servicing = false
+    /// Set when work arrives while ``service()`` runs (an event handler resumed reading, say), so
+    /// that it makes another pass instead of leaving data in usrsctp until the next upcall.
+    var serviceAgain = false
     var flushingSends = false
 
     /// usrsctp's `void*` for this association: the bridge's key, never a pointer.
@@ -199,12 +202,18 @@ public final class SCTPAssociation {
     }
 
     func service() {
-        guard !servicing else { return }
+        guard !servicing else {
+            serviceAgain = true
+            return
+        }
         servicing = true
         defer { servicing = false }
-        drainReads()
-        flushSends()
-        flushOutput()
+        repeat {
+            serviceAgain = false
+            drainReads()
+            flushSends()
+            flushOutput()
+        } while serviceAgain && socket != nil
     }
 
     /// Hands usrsctp's packets to `output`, in order, including ones produced while doing so.

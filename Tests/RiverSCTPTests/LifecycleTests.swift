@@ -108,6 +108,29 @@ extension LiveAssociationTests {
             try await pair.shutdown()
         }
 
+        @Test func echoWithASmallBufferPausesReadingInsteadOfGrowing() async throws {
+            var server = SCTPConfiguration(role: .server)
+            server.sendBufferSize = 32 << 10
+            server.bufferedAmountLimit = 64 << 10
+            server.bufferedAmountLowThreshold = 16 << 10
+            let pair = try LoopbackPair(server: server)
+            let messages = (0..<300).map { i in
+                DataChannelMessage.binary([UInt8](repeating: UInt8(i % 256), count: 8_000 + i))
+            }
+            try await pair.run { pair in
+                pair.echoServer = true
+                let channel = try pair.client.openChannel(label: "river")
+                channel.bufferedAmountLimit = 16 << 20
+                for message in messages { try channel.send(message) }
+            }
+            #expect(try await pair.wait(seconds: 60) { $0.received[.client]?.count == messages.count })
+            #expect(try await pair.run { $0.received[.client]!.map(\.message) } == messages)
+            // The echo hit its limit and waited for low water rather than buffering everything.
+            #expect(try await pair.run { $0.lowWater[.server]?.isEmpty == false })
+            #expect(try await pair.run { $0.server.isReadingPaused } == false)
+            try await pair.shutdown()
+        }
+
         @Test func manySessionsComeAndGoWithoutLeaking() async throws {
             let channelBaseline = SCTPAssociation.channelCount
             let baseline = SCTPAssociation.liveCount

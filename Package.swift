@@ -78,6 +78,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
 
+        // MARK: Benchmarks (print side-by-side ratios; see README)
+        .executableTarget(
+            name: "WebRTCBenchmark", dependencies: ["RiverDTLS", "RiverSRTP", "RiverRTP"],
+            path: "Benchmarks/WebRTCBenchmark"),
+
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
         .testTarget(name: "RiverRTPTests", dependencies: ["RiverRTP"]),

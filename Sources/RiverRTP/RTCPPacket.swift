@@ -21,6 +21,29 @@ public enum RTCPPacket: Sendable, Equatable {
         -> [RTCPPacket]
     where Bytes.Element == UInt8, Bytes.Index == Int {
         var packets: [RTCPPacket] = []
+        try parseCompound(bytes, into: &packets)
+        return packets
+    }
+
+    /// Like ``parseCompound(_:)`` but keeps what came before a broken packet: returns the packets
+    /// parsed up to the first error, and that error (`nil` when the whole datagram parsed). A
+    /// session can act on a good PLI even if a later packet of the compound is damaged.
+    public static func parsePrefix<Bytes: RandomAccessCollection>(_ bytes: Bytes) -> (
+        packets: [RTCPPacket], error: RTCPParseError?
+    )
+    where Bytes.Element == UInt8, Bytes.Index == Int {
+        var packets: [RTCPPacket] = []
+        do {
+            try parseCompound(bytes, into: &packets)
+            return (packets, nil)
+        } catch {
+            return (packets, error)
+        }
+    }
+
+    static func parseCompound<Bytes: RandomAccessCollection>(_ bytes: Bytes, into packets: inout [RTCPPacket])
+        throws(RTCPParseError)
+    where Bytes.Element == UInt8, Bytes.Index == Int {
         var offset = bytes.startIndex
         let end = bytes.endIndex
         var index = 0
@@ -50,7 +73,6 @@ public enum RTCPPacket: Sendable, Equatable {
             offset += size
             index += 1
         }
-        return packets
     }
 
     static func parse(header: RTCPHeader, body: [UInt8], index: Int) throws(RTCPParseError) -> RTCPPacket {

@@ -140,3 +140,20 @@ public struct RTCPReceiverReport: Sendable, Equatable {
         out.append(contentsOf: profileExtension)
     }
 }
+
+/// NTP timestamps as RTCP carries them (RFC 3550 §4): seconds since 1900-01-01 in the high 32
+/// bits, the fraction of a second in the low 32.
+public enum NTPTime {
+    /// Seconds from the NTP epoch (1900) to the Unix epoch (1970).
+    public static let unixEpochOffset: UInt64 = 2_208_988_800
+
+    /// The 64-bit NTP timestamp of a Unix time given in seconds.
+    public static func from(unixSeconds: Double) -> UInt64 {
+        let whole = unixSeconds.rounded(.down)
+        let fraction = UInt64(((unixSeconds - whole) * 4_294_967_296).rounded(.down))
+        return (UInt64(whole) + unixEpochOffset) << 32 | min(fraction, 0xFFFF_FFFF)
+    }
+
+    /// The middle 32 bits, which receivers echo as LSR in reception reports (RFC 3550 §6.4.1).
+    public static func middle32(_ ntp: UInt64) -> UInt32 { UInt32(truncatingIfNeeded: ntp >> 16) }
+}

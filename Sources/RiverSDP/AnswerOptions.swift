@@ -87,6 +87,14 @@ public struct Fingerprint: Sendable, Equatable {
         self.value = value
     }
 
+    /// A fingerprint from digest bytes, written as RFC 8122 §5 does: upper-case hex pairs joined
+    /// by colons (e.g. a certificate's SHA-256 for ``AnswerOptions/fingerprintSHA256``).
+    public init(algorithm: String, digest: [UInt8]) {
+        let hex: [Character] = Array("0123456789ABCDEF")
+        self.algorithm = algorithm
+        self.value = digest.map { String([hex[Int($0 >> 4)], hex[Int($0 & 0x0F)]]) }.joined(separator: ":")
+    }
+
     /// The digest bytes, or `nil` if `value` is not colon-separated hex.
     public var bytes: [UInt8]? {
         var out: [UInt8] = []

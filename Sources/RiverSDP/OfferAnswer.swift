@@ -190,7 +190,8 @@ public enum OfferAnswer {
         for value in offered.attributes("extmap") {
             // "<id>[/<direction>] <uri> [attributes]" (RFC 8285 §8)
             let parts = value.split(separator: " ")
-            guard parts.count >= 2, let id = UInt8(parts[0].split(separator: "/")[0]), (1...255).contains(id)
+            guard parts.count >= 2, let id = parts[0].split(separator: "/").first.flatMap({ UInt8($0) }),
+                (1...255).contains(id)
             else { continue }
             let uri = String(parts[1])
             if options.headerExtensions.contains(uri), ids[uri] == nil {

@@ -27,7 +27,8 @@ extension SessionDescription {
             else {
                 throw .malformed(line: lineNumber, text: String(line), reason: "expected <letter>=<value>")
             }
-            let value = String(line.dropFirst(2))
+            // By bytes: a combining mark after "=" must not be swallowed with it.
+            let value = String(decoding: line.utf8.dropFirst(2), as: UTF8.self)
             func fail(_ reason: String) -> SDPError {
                 .malformed(line: lineNumber, text: String(line), reason: reason)
             }
@@ -102,7 +103,7 @@ extension SessionDescription {
     {
         let parts = value.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
         guard parts.count >= 3 else { throw fail("m= needs <media> <port> <proto> <fmt>…") }
-        let portField = parts[1].split(separator: "/", maxSplits: 1)
+        let portField = parts[1].split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
         guard let port = Int(portField[0]), (0...65535).contains(port) else {
             throw fail("m= port \(parts[1]) is not a number in 0…65535")
         }

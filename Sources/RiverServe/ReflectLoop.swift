@@ -51,14 +51,28 @@ struct ReflectLoop {
     }
 
     /// Reads a compound RTCP packet from the browser; returns a PLI to send upstream when the
-    /// browser's receiver asked for a keyframe on our stream.
+    /// browser's receiver asked for a key frame (PLI, or FIR per RFC 5104 §4.3.1) on our stream.
+    /// A malformed compound is ignored as a whole.
     mutating func receiveRTCP(_ compound: [UInt8], now: ContinuousClock.Instant) -> [UInt8]? {
-        let parsed = ReflectFeedback.parse(compound, ourSSRC: outgoingSSRC, remoteSSRC: upstreamSSRC)
-        if let ntp = parsed.senderReportNTP { lastSenderReport = (ntp, now) }
-        guard parsed.keyframeRequested, let upstreamSSRC else { return nil }
+        var keyframeRequested = false
+        for packet in (try? RTCPPacket.parseCompound(compound)) ?? [] {
+            switch packet {
+            case .pictureLossIndication(let pli) where pli.mediaSSRC == outgoingSSRC:
+                keyframeRequested = true
+            case .fullIntraRequest(let fir) where fir.entries.contains(where: { $0.ssrc == outgoingSSRC }):
+                keyframeRequested = true
+            case .senderReport(let sr) where sr.ssrc == upstreamSSRC:
+                // LSR is the middle 32 bits of the 64-bit NTP time (RFC 3550 §6.4.1).
+                lastSenderReport = (UInt32(truncatingIfNeeded: sr.ntpTime >> 16), now)
+            default:
+                break
+            }
+        }
+        guard keyframeRequested, let upstreamSSRC else { return nil }
         if let lastPLI, now - lastPLI < pliInterval { return nil }
         lastPLI = now
-        return ReflectFeedback.pli(sender: outgoingSSRC, media: upstreamSSRC)
+        return RTCPPacket.pictureLossIndication(.init(senderSSRC: outgoingSSRC, mediaSSRC: upstreamSSRC))
+            .serialized()
     }
 
     /// RR + REMB for the browser's stream, once it has sent something.
@@ -66,15 +80,20 @@ struct ReflectLoop {
         guard let upstreamSSRC else { return nil }
         var block = statistics.reportBlock(ssrc: upstreamSSRC)
         if let sr = lastSenderReport {
-            block.lastSR = sr.ntp
+            block.lastSenderReport = sr.ntp
             let delay = now - sr.at
             // Units of 1/65536 s (RFC 3550 §6.4.1): 10^18 as / 65536 = 15_258_789_062_500 as.
-            block.delaySinceLastSR = UInt32(
+            block.delaySinceLastSenderReport = UInt32(
                 clamping: delay.components.seconds * 65_536 + delay.components.attoseconds
                     / 15_258_789_062_500)
         }
-        return ReflectFeedback.receiverReportWithREMB(
-            sender: outgoingSSRC, block: block, bitrate: rembBitrate)
+        // A compound starts with a report (RFC 3550 §6.1); REMB rides along.
+        return RTCPPacket.serializeCompound([
+            .receiverReport(RTCPReceiverReport(ssrc: outgoingSSRC, reports: [block])),
+            .remb(
+                RTCPReceiverEstimatedMaximumBitrate(
+                    senderSSRC: outgoingSSRC, bitrate: rembBitrate, ssrcs: [upstreamSSRC])),
+        ])
     }
 }
 
@@ -103,7 +122,7 @@ struct ReceiveStatistics {
 
     var extendedHighest: UInt32 { cycles | UInt32(maxSequence) }
 
-    mutating func reportBlock(ssrc: UInt32) -> ReflectFeedback.ReportBlock {
+    mutating func reportBlock(ssrc: UInt32) -> RTCPReceptionReport {
         let base = base ?? 0
         let expected = extendedHighest &- base &+ 1
         let lost = Int32(truncatingIfNeeded: Int64(expected) - Int64(received))
@@ -115,9 +134,7 @@ struct ReceiveStatistics {
         let fraction: UInt8 =
             expectedInterval == 0 || lostInterval <= 0
             ? 0 : UInt8(min(255, (lostInterval << 8) / Int64(expectedInterval)))
-        return .init(
-            ssrc: ssrc, fractionLost: fraction, cumulativeLost: lost,
-            extendedHighestSequence: extendedHighest,
-            lastSR: 0, delaySinceLastSR: 0)
+        return RTCPReceptionReport(
+            ssrc: ssrc, fractionLost: fraction, totalLost: lost, highestSequence: extendedHighest)
     }
 }

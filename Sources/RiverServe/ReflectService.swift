@@ -78,4 +78,13 @@ public final class ReflectService: WHIPSessionFactory, @unchecked Sendable {
     public func sessionCount() async throws -> Int {
         try await server.sessionCount()
     }
+
+    public func debugCounters() async throws -> [String: Int] {
+        let counters = try await server.counters()
+        return [
+            "sessions": try await server.sessionCount(), "datagramsReceived": counters.received,
+            "droppedUnknownKind": counters.droppedUnknownKind, "droppedUnrouted": counters.droppedUnrouted,
+            "droppedBySessions": counters.droppedBySessions, "stunRejected": counters.stunRejected,
+        ]
+    }
 }

@@ -37,6 +37,8 @@ final class ReflectSession: @unchecked Sendable {
                 if let out = loop.reflect(packet) { connection.send(rtp: out) }
             case .rtcp(let compound):
                 if let pli = loop.receiveRTCP(compound, now: .now) { connection.send(rtcp: pli) }
+            case .applicationData:
+                break  // never sent while an SCTP association consumes it (DataChannelReflector)
             case .closed:
                 feedbackTimer?.cancel()
                 feedbackTimer = nil

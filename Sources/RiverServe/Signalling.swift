@@ -9,6 +9,12 @@ public protocol WHIPSessionFactory: Sendable {
     func endSession(id: String) async throws -> Bool
     /// Live sessions (the debug endpoint and tests read it).
     func sessionCount() async throws -> Int
+    /// Named counters for `GET /debug/sessions`, including `sessions`.
+    func debugCounters() async throws -> [String: Int]
+}
+
+extension WHIPSessionFactory {
+    public func debugCounters() async throws -> [String: Int] { ["sessions": try await sessionCount()] }
 }
 
 /// An offer river cannot answer; `reason` is a sentence for the person who sent it.
@@ -22,7 +28,7 @@ public struct OfferRejected: Error, CustomStringConvertible {
 ///
 /// - `POST /whip` (`application/sdp` offer) → `201 Created`, `Location: /whip/{id}`, the answer.
 /// - `DELETE /whip/{id}` → `200`, or `404` for an unknown session.
-/// - `GET /debug/sessions` → `{"sessions": N}`.
+/// - `GET /debug/sessions` → `{"sessions": N, …counters}`.
 public enum Signalling {
     /// Offers larger than this are refused; real offers are a few kilobytes.
     public static let maxOfferBytes = 64 * 1024
@@ -58,12 +64,14 @@ public enum Signalling {
                 ? text(.ok, "session \(id) ended\n") : text(.notFound, "no session \(id)\n")
         }
         router.get("/debug/sessions") { _, _ -> Response in
-            let count = try await sessions.sessionCount()
+            let counters = try await sessions.debugCounters()
+            let json = counters.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
+                .joined(separator: ", ")
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             return Response(
                 status: .ok, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: "{\"sessions\": \(count)}\n")))
+                body: .init(byteBuffer: ByteBuffer(string: "{\(json)}\n")))
         }
     }
 

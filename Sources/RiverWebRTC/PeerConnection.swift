@@ -14,6 +14,8 @@ public enum PeerConnectionEvent {
     case rtp(RTPPacket)
     /// A decrypted RTCP compound packet from the peer (parse it with RiverRTP's RTCP types).
     case rtcp([UInt8])
+    /// DTLS application data: SCTP packets for data channels (RFC 8261).
+    case applicationData([UInt8])
     /// The session ended and its demux entries, DTLS and SRTP state are gone.
     case closed(PeerConnection.CloseReason)
 }
@@ -69,7 +71,7 @@ public final class PeerConnection: @unchecked Sendable {
     public var onEvent: ((PeerConnectionEvent) -> Void)?
     public private(set) var state: State = .new
     public private(set) var counters = Counters()
-    /// The nominated address (USE-CANDIDATE), else the last one that passed a connectivity check.
+    /// The nominated address (USE-CANDIDATE), else the first one that passed a connectivity check.
     public private(set) var selectedAddress: SocketAddress?
     /// Every address that authenticated with our ICE credentials; the demux routes them here.
     var authenticatedAddresses: Set<SocketAddress> = []
@@ -131,6 +133,14 @@ public final class PeerConnection: @unchecked Sendable {
         }
     }
 
+    /// Sends application data (an SCTP packet, RFC 8261) in one DTLS record.
+    public func send(applicationData data: [UInt8]) throws(DTLSError) {
+        eventLoop.preconditionInEventLoop()
+        guard let dtls else { throw .notConnected }
+        try dtls.send(data)
+        flushDTLS(to: nil)
+    }
+
     /// Ends the session: sends DTLS close_notify, frees DTLS and SRTP, leaves the demux.
     public func close() {
         eventLoop.preconditionInEventLoop()
@@ -155,9 +165,10 @@ public final class PeerConnection: @unchecked Sendable {
         }
         counters.stunAnswered += 1
         authenticatedAddresses.insert(address)
-        // Media follows the nominated pair (USE-CANDIDATE); before nomination, the latest
-        // address that passed a check.
-        if reply.newlySelected != nil || ice.selectedAddress == nil { selectedAddress = address }
+        // Media follows the nominated pair (USE-CANDIDATE); before nomination, the first address
+        // that passed a check, so later checks on other pairs do not make media hop around.
+        if let nominated = reply.newlySelected { logger.debug("nominated \(nominated)") }
+        if reply.newlySelected != nil || selectedAddress == nil { selectedAddress = address }
         server?.send(reply.response, to: address)
         return true
     }
@@ -213,8 +224,9 @@ public final class PeerConnection: @unchecked Sendable {
                 } catch {
                     close(reason: .dtlsFailed("\(error)"))
                 }
-            case .applicationData(let packet):
-                if let sctp { sctp.receive(packet) } else { drop() }
+            case .applicationData(let data):
+                // With an association the data is its SCTP packets; otherwise the owner's.
+                if let sctp { sctp.receive(data) } else { onEvent?(.applicationData(data)) }
             case .failed(let error):
                 logger.warning("DTLS failed: \(error)")
                 close(reason: .dtlsFailed(error.description))
@@ -240,10 +252,9 @@ public final class PeerConnection: @unchecked Sendable {
 
     /// One SCTP packet out as one DTLS application-data record.
     private func sendSCTP(_ packet: [UInt8]) {
-        guard let dtls else { return }
+        guard dtls != nil else { return }
         do {
-            try dtls.send(packet)
-            flushDTLS(to: nil)
+            try send(applicationData: packet)
         } catch {
             logger.debug("DTLS send of an SCTP packet failed: \(error)")
         }

@@ -41,6 +41,10 @@ public final class WebRTCServer: @unchecked Sendable {
         public var droppedUnknownKind = 0
         /// STUN naming no session, or DTLS/RTP/RTCP from an address no session authenticated.
         public var droppedUnrouted = 0
+        /// Routed to a session but refused there: SRTP/SRTCP that failed to authenticate or
+        /// parse, DTLS after failure, STUN with bad integrity. Live and closed sessions together.
+        public var droppedBySessions = 0
+        public var stunRejected = 0
     }
 
     public let configuration: Configuration
@@ -69,7 +73,8 @@ public final class WebRTCServer: @unchecked Sendable {
     ) async throws -> WebRTCServer {
         let holder = ServerHolder()
         let channel = try await DatagramBootstrap(group: group)
-            .channelOption(.socketOption(.so_reuseaddr), value: 1)
+            // No SO_REUSEADDR: on Linux it would let a second process bind the same UDP port and
+            // silently take a share of our sessions' datagrams.
             .channelOption(.socketOption(.so_rcvbuf), value: 4 << 20)
             .channelOption(.recvAllocator, value: FixedSizeRecvByteBufferAllocator(capacity: 2048))
             .channelOption(.maxMessagesPerRead, value: 16)
@@ -131,7 +136,14 @@ public final class WebRTCServer: @unchecked Sendable {
     }
 
     public func counters() async throws -> Counters {
-        try await eventLoop.submit { self.localCounters }.get()
+        try await eventLoop.submit {
+            var counters = self.localCounters
+            for connection in self.byUfrag.values {
+                counters.droppedBySessions += connection.counters.dropped
+                counters.stunRejected += connection.counters.stunRejected
+            }
+            return counters
+        }.get()
     }
 
     /// Closes every session and the socket.
@@ -146,7 +158,11 @@ public final class WebRTCServer: @unchecked Sendable {
     // MARK: Event loop internals
 
     func unregister(_ connection: PeerConnection) {
-        if byUfrag[connection.localUfrag] === connection { byUfrag[connection.localUfrag] = nil }
+        if byUfrag[connection.localUfrag] === connection {
+            byUfrag[connection.localUfrag] = nil
+            localCounters.droppedBySessions += connection.counters.dropped
+            localCounters.stunRejected += connection.counters.stunRejected
+        }
         for address in connection.authenticatedAddresses where byAddress[address] === connection {
             byAddress[address] = nil
         }

@@ -61,6 +61,11 @@ import Testing
         let encoded = final["framesEncoded"] as? Int ?? 0
         #expect(Double(decoded.last!) >= 0.8 * Double(encoded), "decoded \(decoded.last!) of \(encoded)")
         #expect(serve.child.process.isRunning)
+        // Every kind of garbage was dropped and counted where it landed.
+        let counters = try await serve.debugCounters()
+        #expect((counters["stunRejected"] ?? 0) >= noiseSent / 6, "\(counters)")
+        #expect((counters["droppedBySessions"] ?? 0) > 0, "\(counters)")
+        #expect((counters["droppedUnknownKind"] ?? 0) > 0, "\(counters)")
     }
 
     @Test func signallingRejectsBadOffersWithAReason() async throws {

@@ -104,6 +104,13 @@ final class ServeProcess: @unchecked Sendable {
 
     func stop() { child.stop() }
 
+    /// `GET /debug/sessions`: live sessions and drop counters.
+    func debugCounters() async throws -> [String: Int] {
+        let (data, _) = try await URLSession.shared.data(
+            from: baseURL.appendingPathComponent("debug/sessions"))
+        return try #require(try JSONSerialization.jsonObject(with: data) as? [String: Int])
+    }
+
     /// `GET /debug/sessions`.
     func sessionCount() async throws -> Int {
         let (data, _) = try await URLSession.shared.data(
@@ -140,7 +147,7 @@ func runChromiumReflect(against serve: ServeProcess, audio: Bool, seconds: Int =
     ]
     if audio { arguments.append("--audio") }
     if noise { arguments += ["--noise-port", "\(serve.udpPort)"] }
-    let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/python3"), arguments)
+    let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments)
     defer { driver.stop() }
     let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))
     let output = driver.output

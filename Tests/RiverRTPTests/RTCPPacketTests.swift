@@ -231,8 +231,20 @@ import Testing
         }
     }
 
+    @Test func parsePrefixKeepsPacketsBeforeTheDamage() {
+        let pli = RTCPPacket.pictureLossIndication(.init(senderSSRC: 1, mediaSSRC: 2))
+        let rr = RTCPPacket.receiverReport(.init(ssrc: 1))
+        let bytes = RTCPPacket.serializeCompound([rr, pli]) + [0x81, 206, 0, 2, 0, 0]
+        let (packets, error) = RTCPPacket.parsePrefix(bytes)
+        #expect(packets == [rr, pli])
+        #expect(error == .truncated(packet: 2, "length says 12 bytes, 6 left"))
+        let whole = RTCPPacket.parsePrefix(RTCPPacket.serializeCompound([rr, pli]))
+        #expect(whole.packets == [rr, pli])
+        #expect(whole.error == nil)
+    }
+
     @Test func randomAndTruncatedInputNeverCrashes() throws {
-        var rng = SplitMix64(seed: 11)
+        var rng = RTCPTestRandom(seed: 11)
         let valid = RTCPPacket.serializeCompound(Self.samples)
         var parsedSome = 0
         for round in 0..<5_000 {
@@ -256,8 +268,9 @@ import Testing
     }
 }
 
-/// Deterministic PRNG for reproducible fuzz rounds.
-struct SplitMix64: RandomNumberGenerator {
+/// Deterministic PRNG (SplitMix64) for reproducible fuzz rounds; named for this file so other
+/// RiverRTPTests files can keep their own generators.
+private struct RTCPTestRandom: RandomNumberGenerator {
     var state: UInt64
     init(seed: UInt64) { state = seed }
     mutating func next() -> UInt64 {
@@ -266,5 +279,16 @@ struct SplitMix64: RandomNumberGenerator {
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
         return z ^ (z >> 31)
+    }
+}
+
+@Suite struct NTPTimeTests {
+    @Test func unixTimesMapToNTP() {
+        // 1970-01-01 is 2,208,988,800 s after 1900-01-01.
+        let oneAndAHalf: UInt64 = 2_208_988_801 << 32 | 0x8000_0000
+        #expect(NTPTime.from(unixSeconds: 0) == UInt64(2_208_988_800) << 32)
+        #expect(NTPTime.from(unixSeconds: 1.5) == oneAndAHalf)
+        #expect(
+            NTPTime.middle32(oneAndAHalf) == UInt32(truncatingIfNeeded: UInt64(2_208_988_801) << 16) | 0x8000)
     }
 }

@@ -290,3 +290,14 @@ import Testing
         }
     }
 }
+
+@Suite struct FingerprintTests {
+    @Test func formatsAndParsesDigests() {
+        let digest: [UInt8] = [0x00, 0x0A, 0xFF, 0x91]
+        let fingerprint = Fingerprint(algorithm: "sha-256", digest: digest)
+        #expect(fingerprint.value == "00:0A:FF:91")
+        #expect(fingerprint.bytes == digest)
+        #expect(Fingerprint(algorithm: "sha-256", value: "0:0A").bytes == nil)
+        #expect(Fingerprint(algorithm: "sha-256", value: "ZZ").bytes == nil)
+    }
+}

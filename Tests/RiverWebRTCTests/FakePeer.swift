@@ -32,6 +32,8 @@ final class EventLog: Sendable {
             case .rtp(let packet):
                 self.packets.withLockedValue { $0.append(packet) }
             case .rtcp: self.events.withLockedValue { $0.append("rtcp") }
+            case .applicationData(let data):
+                self.events.withLockedValue { $0.append("data \(String(decoding: data, as: UTF8.self))") }
             case .closed(let reason): self.events.withLockedValue { $0.append("closed \(reason)") }
             }
         }
@@ -43,6 +45,9 @@ final class EventLog: Sendable {
 }
 
 /// A browser stand-in on a real UDP socket: STUN client, DTLS client, SRTP.
+///
+/// `@unchecked Sendable`: each test drives its peers from its own task, one step at a time; the
+/// channel handler only touches the locked `inbox`.
 final class FakePeer: @unchecked Sendable {
     let channel: Channel
     let inbox: NIOLockedValueBox<[[UInt8]]>
@@ -91,12 +96,14 @@ final class FakePeer: @unchecked Sendable {
         return found
     }
 
-    func bindingRequest(to connection: PeerConnection, password: String? = nil, integrity: Bool = true)
-        -> [UInt8]
-    {
+    func bindingRequest(
+        to connection: PeerConnection, password: String? = nil, integrity: Bool = true, nominate: Bool = true,
+        asUfrag: String? = nil
+    ) -> [UInt8] {
         let request = STUNMessage(
             messageClass: .request, transactionID: STUNMessage.randomTransactionID(),
-            attributes: [.username("\(connection.localUfrag):\(ufrag)"), .useCandidate])
+            attributes: [.username("\(connection.localUfrag):\(asUfrag ?? ufrag)")]
+                + (nominate ? [.useCandidate] : []))
         let key = integrity ? Array((password ?? connection.localPassword).utf8) : nil
         return request.serialized(integrityKey: key, fingerprint: true)
     }
@@ -110,6 +117,8 @@ final class FakePeer: @unchecked Sendable {
         #expect(parsed.messageClass == .successResponse)
         #expect(parsed.checkIntegrity(key: Array(connection.localPassword.utf8)))
         #expect(parsed.xorMappedAddress?.port == UInt16(port))
+        #expect(
+            parsed.xorMappedAddress?.ip == [127, 0, 0, 1], "\(String(describing: parsed.xorMappedAddress))")
         let client = try DTLSEndpoint(
             role: .client, certificate: certificate,
             expectedPeerFingerprint: DTLSCertificate.shared.fingerprint)

@@ -49,10 +49,52 @@ import Testing
         let secured = try #require(await peer.receive(.rtp))
         #expect(try RTPPacket(parsing: try #require(peer.srtp).unprotectRTP(secured)) == back)
 
+        // DTLS application data (what SCTP rides on) both ways.
+        let client = try #require(peer.dtls)
+        try client.send(Array("ping".utf8))
+        for datagram in client.takeOutgoing() { try await peer.send(datagram) }
+        #expect(await waitUntil { log.contains("data ping") })
+        try await server.eventLoop.submit { try connection.send(applicationData: Array("pong".utf8)) }.get()
+        let record = try #require(await peer.receive(.dtls))
+        #expect(client.receive(record) == [.applicationData(Array("pong".utf8))])
+
         try await server.eventLoop.submit { connection.close() }.get()
         #expect(await waitUntil { log.contains("closed local") })
         #expect(try await server.sessionCount() == 0)
         #expect(try await server.routeCount() == 0)
+    }
+
+    @Test func mediaFollowsTheNominatedAddressOnly() async throws {
+        let server = try await Self.startServer()
+        let peer = try await FakePeer(
+            server: server.localAddress, certificate: try DTLSCertificate(commonName: "p"))
+        let second = try await FakePeer(server: server.localAddress, certificate: peer.certificate)
+        defer {
+            Task {
+                await peer.close()
+                await second.close()
+                try? await server.shutdown()
+            }
+        }
+        let log = EventLog()
+        let connection = try await Self.session(on: server, for: peer, id: "n", log: log)
+        try await peer.connect(to: connection)
+        let packet = RTPPacket(payloadType: 96, sequenceNumber: 1, timestamp: 1, ssrc: 5, payload: [4])
+        func sendFromServer() async throws {
+            try await server.eventLoop.submit { connectionSend(connection, packet) }.get()
+        }
+        // A valid check from another address (same peer, another candidate) without USE-CANDIDATE
+        // is answered, but media stays on the nominated pair.
+        try await second.send(second.bindingRequest(to: connection, nominate: false, asUfrag: peer.ufrag))
+        #expect(await second.receive(.stun) != nil)
+        try await sendFromServer()
+        #expect(await peer.receive(.rtp) != nil)
+        #expect(await second.receive(.rtp, timeout: .milliseconds(300)) == nil)
+        // Nominating the new pair moves media there.
+        try await second.send(second.bindingRequest(to: connection, nominate: true, asUfrag: peer.ufrag))
+        #expect(await second.receive(.stun) != nil)
+        try await sendFromServer()
+        #expect(await second.receive(.rtp) != nil)
     }
 
     @Test func badInputNeitherCrashesNorDisturbsAHealthySession() async throws {
@@ -121,6 +163,41 @@ import Testing
         let counters = try await server.counters()
         #expect(counters.droppedUnknownKind + counters.droppedUnrouted >= 8)
         #expect(try await server.sessionCount() == 1)
+    }
+
+    /// Random datagrams of every first-byte class from the peer's own, authenticated address reach
+    /// the session's SRTP, SRTCP and DTLS code, not just the demux.
+    @Test func randomDatagramsFromAnAuthenticatedAddressAreDroppedAndCounted() async throws {
+        let server = try await Self.startServer()
+        let peer = try await FakePeer(
+            server: server.localAddress, certificate: try DTLSCertificate(commonName: "r"))
+        defer {
+            Task {
+                await peer.close()
+                try? await server.shutdown()
+            }
+        }
+        let log = EventLog()
+        let connection = try await Self.session(on: server, for: peer, id: "random", log: log)
+        try await peer.connect(to: connection)
+        var generator = SystemRandomNumberGenerator()
+        for i in 0..<3000 {
+            let length = Int.random(in: 1...1300, using: &generator)
+            var datagram = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            // Bias towards the classes that reach parsers: RTP/RTCP (128…191) and DTLS (20…63).
+            switch i % 3 {
+            case 0: datagram[0] = 0x80 | (datagram[0] & 0x3F)
+            case 1: datagram[0] = UInt8.random(in: 20...63, using: &generator)
+            default: break
+            }
+            try await peer.send(datagram)
+            if i % 200 == 0 { try await Task.sleep(for: .milliseconds(5)) }
+        }
+        let later = try await peer.sendRTP(sequence: 50)
+        #expect(await waitUntil { log.packets.withLockedValue { $0.last } == later })
+        #expect(!log.contains("closed"))
+        let dropped = try await server.eventLoop.submit { connection.counters.dropped }.get()
+        #expect(dropped > 1000, "only \(dropped) of 3000 random datagrams were counted")
     }
 
     @Test func silentSessionExpiresAndFreesItsRoutes() async throws {

@@ -11,16 +11,13 @@ Re-run it when Chromium changes; the tests only assume what any Chromium offer h
 
 from __future__ import annotations
 
-import http.server
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import threading
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cdp import Browser  # noqa: E402
+from cdp import Browser, make_clip, serve_directory  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
@@ -47,60 +44,54 @@ SCENARIOS = {
     """),
 }
 
-OFFER_JS = """
-(async () => {
-  const stream = await navigator.mediaDevices.getUserMedia({video: {width: 640, height: 480}, audio: %s});
+def offer_js(audio: bool, body: str, keep_as: str | None = None) -> str:
+    """JavaScript that builds a scenario's peer connection and resolves to its complete offer.
+
+    With `keep_as`, the connection stays open as `window.riverPeers[keep_as]` so an answer can be
+    applied to it later; otherwise it is closed.
+    """
+    keep = (
+        f"(window.riverPeers ||= {{}})[{json.dumps(keep_as)}] = pc;"
+        if keep_as
+        else "pc.close(); stream.getTracks().forEach(t => t.stop());"
+    )
+    return f"""
+(async () => {{
+  const stream = await navigator.mediaDevices.getUserMedia({{video: {{width: 640, height: 480}}, audio: {json.dumps(audio)}}});
   const pc = new RTCPeerConnection();
-  %s
+  {body}
   await pc.setLocalDescription(await pc.createOffer());
-  if (pc.iceGatheringState !== 'complete') {
-    await new Promise(resolve => {
-      pc.addEventListener('icegatheringstatechange', () => {
+  if (pc.iceGatheringState !== 'complete') {{
+    await new Promise(resolve => {{
+      pc.addEventListener('icegatheringstatechange', () => {{
         if (pc.iceGatheringState === 'complete') resolve();
-      });
+      }});
       setTimeout(resolve, 5000);
-    });
-  }
+    }});
+  }}
   const sdp = pc.localDescription.sdp;
-  pc.close();
-  stream.getTracks().forEach(t => t.stop());
+  {keep}
   return sdp;
-})()
+}})()
 """
-
-
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def main() -> None:
     out_dir = sys.argv[1] if len(sys.argv) > 1 else os.path.join(REPO, "Tests", "RiverSDPTests", "Fixtures")
     os.makedirs(out_dir, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        clip = os.path.join(tmp, "clip.y4m")
-        subprocess.run(
-            ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=640x480:rate=30",
-             "-t", "1", "-pix_fmt", "yuv420p", clip],
-            check=True,
-        )
+        clip = make_clip(os.path.join(tmp, "clip.y4m"), seconds=1)
         with open(os.path.join(tmp, "index.html"), "w") as f:
             f.write("<!doctype html><title>river offer capture</title>")
-        handler = lambda *a, **k: _Quiet(*a, directory=tmp, **k)  # noqa: E731
-        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-        try:
-            with Browser(y4m=clip) as browser:
-                version = browser.send("Browser.getVersion")["product"]
-                page = browser.open(f"http://127.0.0.1:{server.server_address[1]}/")
-                for name, (audio, body) in SCENARIOS.items():
-                    sdp = page.evaluate(OFFER_JS % (json.dumps(audio), body), timeout=30)
-                    path = os.path.join(out_dir, name + ".sdp")
-                    with open(path, "w", newline="") as f:
-                        f.write(sdp)
-                    print(f"{version}: wrote {os.path.relpath(path, REPO)} ({len(sdp)} bytes)")
-        finally:
-            server.shutdown()
+        with serve_directory(tmp) as url, Browser(y4m=clip) as browser:
+            version = browser.send("Browser.getVersion")["product"]
+            page = browser.open(url)
+            for name, (audio, body) in SCENARIOS.items():
+                sdp = page.evaluate(offer_js(audio, body), timeout=30)
+                path = os.path.join(out_dir, name + ".sdp")
+                with open(path, "w", newline="") as f:
+                    f.write(sdp)
+                print(f"{version}: wrote {os.path.relpath(path, REPO)} ({len(sdp)} bytes)")
 
 
 if __name__ == "__main__":

@@ -14,15 +14,18 @@ group, so no renderer or GPU helper survives a failed test.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
+import http.server
 import json
 import os
 import select
 import signal
 import subprocess
 import tempfile
+import threading
 import time
-from typing import Any
+from typing import Any, Iterator
 
 CHROMIUM = os.environ.get("RIVER_CHROMIUM", "/usr/lib/chromium/chromium")
 
@@ -212,3 +215,35 @@ class Page:
             raise CDPError(f"JavaScript threw: {text}")
         return result.get("result", {}).get("value")
 
+
+
+def make_clip(path: str, seconds: float = 5, size: str = "640x480", rate: int = 30) -> str:
+    """Writes an ffmpeg `testsrc2` clip as y4m for --use-file-for-fake-video-capture."""
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-f", "lavfi", "-i", f"testsrc2=size={size}:rate={rate}",
+         "-t", str(seconds), "-pix_fmt", "yuv420p", path],
+        check=True,
+    )
+    return path
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve_directory(directory: str) -> Iterator[str]:
+    """Serves `directory` on a free 127.0.0.1 port and yields its base URL.
+
+    getUserMedia needs a secure context; about:blank is not one, http://127.0.0.1 is.
+    """
+    handler = lambda *a, **k: _QuietHandler(*a, directory=directory, **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()

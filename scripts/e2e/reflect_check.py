@@ -67,6 +67,7 @@ def send_noise(port: int, answer: str, offer_ufrag: str, seconds: float, report:
         report["controlReply"] = False
     sock.setblocking(False)
     sent = replies = 0
+    reply_heads: list[str] = []
     end = time.monotonic() + seconds
     while time.monotonic() < end:
         batch = [
@@ -82,12 +83,14 @@ def send_noise(port: int, answer: str, offer_ufrag: str, seconds: float, report:
             sent += 1
         time.sleep(0.02)
         try:
-            while sock.recv(2048):
+            while True:
+                reply = sock.recv(2048)
                 replies += 1
+                reply_heads.append(reply[:16].hex())
         except BlockingIOError:
             pass
     sock.close()
-    report.update(noiseSent=sent, noiseReplies=replies)
+    report.update(noiseSent=sent, noiseReplies=replies, noiseReplyHeads=reply_heads[:10])
 
 
 def main() -> int:
@@ -111,6 +114,11 @@ def main() -> int:
         samples = []
         noise = None
         if started.get("status") == 201 and args.noise_port:
+            # Start once the browser is connected (ICE nominated, DTLS done), so the noise meets
+            # a live session rather than racing its set-up.
+            wait_end = time.monotonic() + 20
+            while time.monotonic() < wait_end and page.evaluate("river.stats()").get("connectionState") != "connected":
+                time.sleep(0.2)
             offer_ufrag = re.search(r"a=ice-ufrag:(\S+)", started["offer"]).group(1)
             noise = threading.Thread(
                 target=send_noise, args=(args.noise_port, started["answer"], offer_ufrag, args.seconds - 2, result))

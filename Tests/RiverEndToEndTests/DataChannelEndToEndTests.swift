@@ -3,8 +3,10 @@ import Testing
 
 /// Data channels of `river serve --reflect` in Debian's headless Chromium: echo, a channel the
 /// server opens, closing from both sides, the association freed with the session, and the
-/// one-way throughput figure. One browser at a time, like the reflect tests.
-@Suite(.serialized) struct DataChannelEndToEndTests {
+/// one-way throughput figure. An extension of the reflect suite so that its `.serialized` trait
+/// keeps all browser tests one at a time (a 2-core CI box cannot run two Chromiums and keep the
+/// reflect test's frame counts honest).
+extension ReflectEndToEndTests {
     @Test func chromiumMessagesEchoInOrderAndChannelsAndAssociationAreFreed() async throws {
         let serve = try await ServeProcess()
         defer { serve.stop() }

@@ -60,7 +60,11 @@ extension ReflectEndToEndTests {
         #expect((result["afterChannelsClosed"] as? [String: Any])?["channels"] as? Int == 0, "\(result)")
         #expect((result["afterSessionClosed"] as? [String: Any])?["associations"] as? Int == 0, "\(result)")
         #expect((result["afterSessionClosed"] as? [String: Any])?["channels"] as? Int == 0)
-        #expect(try await serve.sessionCount() == 0)
+        // A second session, closed by the page alone (pc.close(), no DELETE), frees it too.
+        #expect((result["secondEcho"] as? [String: Any])?["mismatches"] as? Int == 0, "\(result)")
+        #expect((result["secondDuring"] as? [String: Any])?["associations"] as? Int == 1)
+        #expect((result["afterPeerClosed"] as? [String: Any])?["associations"] as? Int == 0, "\(result)")
+        #expect(try await eventually { try await serve.sessionCount() == 0 })
         #expect(serve.child.process.isRunning)
     }
 }

@@ -82,9 +82,9 @@ func runChromiumDataChannels(against serve: ServeProcess, count: Int, megabytes:
         FileManager.default.fileExists(atPath: clip.path),
         "missing \(clip.path): run scripts/setup.sh (make_fixtures.sh)")
     let driver = try ChildProcess(
-        URL(fileURLWithPath: "/usr/bin/python3"),
+        URL(fileURLWithPath: "/usr/bin/env"),
         [
-            repositoryRoot.appendingPathComponent("scripts/e2e/datachannel_check.py").path,
+            "python3", repositoryRoot.appendingPathComponent("scripts/e2e/datachannel_check.py").path,
             "--url", serve.baseURL.absoluteString + "/", "--y4m", clip.path, "--count", "\(count)",
             "--megabytes", "\(megabytes)",
         ])

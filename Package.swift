@@ -93,6 +93,7 @@ let package = Package(
         .executableTarget(
             name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"],
             path: "Benchmarks/DecodeBenchmark"),
+        .executableTarget(name: "SCTPBenchmark", dependencies: ["RiverSCTP"], path: "Benchmarks/SCTPBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         /// Helpers shared by test targets (seeded randomness).

@@ -8,13 +8,17 @@ import CUsrsctp
 
 /// One SCTP association over DTLS (RFC 8261) carrying WebRTC data channels (RFC 8831, 8832),
 /// implemented with usrsctp in AF_CONN mode: usrsctp never sees a socket of its own, it takes
-/// the SCTP packets that arrived as DTLS application data through ``receive(_:)-8t0sn`` and gives
+/// the SCTP packets that arrived as DTLS application data through ``receive(_:)`` and gives
 /// the packets to send to `output`, which the session encrypts with its DTLS endpoint.
 ///
 /// **Threading.** An association belongs to one serial ``SCTPExecutor`` (the session's event
-/// loop). Every method, the `output` closure and ``onEvent`` run there; the class is not
-/// `Sendable`. usrsctp's own callbacks (from our timer thread, see `UsrsctpRuntime`) only queue a
-/// job on that executor, so association state is never touched concurrently.
+/// loop): create it there, call it there; `output` and ``onEvent`` run there; the class is not
+/// `Sendable`. usrsctp calls back on whatever thread is inside it: the timer thread that drives
+/// its clock (we start usrsctp without its own timer thread, see `UsrsctpRuntime` for why), its
+/// iterator thread, or an owner's thread during `receive`/`send`. Those callbacks only copy packets into a locked
+/// outbox and queue one job on the executor (`UsrsctpBridge`), so association state is never
+/// touched concurrently; usrsctp's `void*` context is a registry key, not a pointer, so a late
+/// callback after ``close()`` finds nothing instead of freed memory.
 ///
 /// **Lifetime.** Both ends connect at once (SCTP copes with the collision, RFC 4960 §5.2.1), so
 /// creating the association starts the handshake. Call ``close()`` when the session ends; an
@@ -38,7 +42,8 @@ public final class SCTPAssociation {
 
     /// What the association reports to its owner, on the owner's executor.
     public enum Event {
-        /// The handshake finished; channels we opened before are open now.
+        /// The handshake finished; channels we opened before are open now. (Channels we open
+        /// later are open at once and not announced.)
         case connected
         /// The peer opened a channel (we received DATA_CHANNEL_OPEN and answered with the ACK).
         case channelOpened(DataChannel)
@@ -70,7 +75,16 @@ public final class SCTPAssociation {
     public var onEvent: ((Event) -> Void)?
 
     /// Channels by stream id, including closing ones until both directions are reset.
-    public internal(set) var channels: [UInt16: DataChannel] = [:]
+    public internal(set) var channels: [UInt16: DataChannel] = [:] {
+        didSet { UsrsctpRuntime.shared.adjustChannelCount(by: channels.count - oldValue.count) }
+    }
+
+    /// While true, incoming messages stay in usrsctp's receive buffer, whose shrinking window
+    /// (RFC 4960 §6.2) slows the peer down: the receive side of backpressure, e.g. for an echo
+    /// that has to wait for ``Event/bufferedAmountLow(_:)``.
+    public var isReadingPaused = false {
+        didSet { if oldValue && !isReadingPaused { service() } }
+    }
 
     let output: ([UInt8]) -> Void
     let bridge: UsrsctpBridge
@@ -83,6 +97,9 @@ public final class SCTPAssociation {
     /// Outbound streams agreed in the handshake; ids at or above are unusable.
     var outboundStreams: UInt16
     var servicing = false
+    /// Set when work arrives while ``service()`` runs (an event handler resumed reading, say), so
+    /// that it makes another pass instead of leaving data in usrsctp until the next upcall.
+    var serviceAgain = false
     var flushingSends = false
 
     /// usrsctp's `void*` for this association: the bridge's key, never a pointer.
@@ -90,6 +107,9 @@ public final class SCTPAssociation {
 
     /// Associations in this process whose usrsctp socket is still open.
     public static var liveCount: Int { UsrsctpRuntime.shared.registeredCount }
+
+    /// Data channels in this process, open or closing, over all associations.
+    public static var channelCount: Int { UsrsctpRuntime.shared.channelCount }
 
     /// usrsctp's own gauge of associations in the ESTABLISHED state (RFC 3873 sctpCurrEstab),
     /// process-wide.
@@ -130,6 +150,7 @@ public final class SCTPAssociation {
             usrsctp_deregister_address(context)
             UsrsctpRuntime.shared.unregister(bridge.key)
         }
+        UsrsctpRuntime.shared.adjustChannelCount(by: -channels.count)
     }
 
     /// Feeds one SCTP packet: the plaintext of a DTLS application-data record from the peer.
@@ -186,12 +207,18 @@ public final class SCTPAssociation {
     }
 
     func service() {
-        guard !servicing else { return }
+        guard !servicing else {
+            serviceAgain = true
+            return
+        }
         servicing = true
         defer { servicing = false }
-        drainReads()
-        flushSends()
-        flushOutput()
+        repeat {
+            serviceAgain = false
+            drainReads()
+            flushSends()
+            flushOutput()
+        } while serviceAgain && socket != nil
     }
 
     /// Hands usrsctp's packets to `output`, in order, including ones produced while doing so.

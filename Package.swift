@@ -93,7 +93,8 @@ let package = Package(
         .executableTarget(
             name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"],
             path: "Benchmarks/DecodeBenchmark"),
-        .executableTarget(name: "SCTPBenchmark", dependencies: ["RiverSCTP"], path: "Benchmarks/SCTPBenchmark"),
+        .executableTarget(
+            name: "SCTPBenchmark", dependencies: ["RiverSCTP"], path: "Benchmarks/SCTPBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         /// Helpers shared by test targets (seeded randomness).
@@ -105,7 +106,7 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "RiverICETests", dependencies: ["RiverTestSupport", "RiverICE"]),
         .testTarget(name: "RiverDTLSTests", dependencies: ["RiverDTLS", "RiverSRTP"]),
-        .testTarget(name: "RiverSCTPTests", dependencies: ["RiverSCTP"]),
+        .testTarget(name: "RiverSCTPTests", dependencies: ["RiverTestSupport", "RiverSCTP"]),
         .testTarget(
             name: "RiverMediaTests", dependencies: ["RiverTestSupport", "RiverMedia", "RiverRTP", "CFFmpeg"]),
         .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),

@@ -1,4 +1,5 @@
 import CUsrsctp
+import RiverTestSupport
 import Testing
 
 @testable import RiverSCTP

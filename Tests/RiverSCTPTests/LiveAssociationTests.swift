@@ -1,3 +1,4 @@
+import RiverTestSupport
 import Testing
 
 @testable import RiverSCTP

@@ -1,5 +1,6 @@
 import Dispatch
 import Foundation
+import RiverTestSupport
 import Synchronization
 
 @testable import RiverSCTP
@@ -163,20 +164,7 @@ final class LoopbackPair: @unchecked Sendable {
     }
 }
 
-/// Deterministic random numbers for link loss and garbage (SplitMix64).
-struct SplitMix64: RandomNumberGenerator, Sendable {
-    private var state: UInt64
-
-    init(seed: UInt64) { state = seed }
-
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-
+extension SplitMix64 {
     mutating func nextDouble() -> Double { Double(next() >> 11) / Double(1 << 53) }
 
     mutating func bytes(_ count: Int) -> [UInt8] {

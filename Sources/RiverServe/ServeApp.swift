@@ -44,6 +44,7 @@ public enum ServeApp {
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, logger: logger)
         let router = Router()
         Signalling.addRoutes(to: router, sessions: service)
+        DataChannelReflector.addDebugRoute(to: router)
         router.get("/") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"

@@ -231,7 +231,7 @@ public final class FramePipeline: @unchecked Sendable {
                 let streamID = streamID
                 Task { [self] in
                     let result: Result<BrokerReply, BrokerError>
-                    do {
+                    do throws(BrokerError) {
                         result = .success(
                             try await backend.infer(
                                 frame: frame, streamID: streamID, deadline: PipelineClock.instant(deadline)))

@@ -2,21 +2,6 @@ import Logging
 import NIOCore
 import RiverRTP
 
-/// How a session's delay is chosen (`--delay`).
-public enum PipelineDelay: Sendable, Equatable {
-    /// Every packet leaves this long after it arrived.
-    case fixed(Duration)
-    /// Start at `start`, then follow ``AutoDelay`` (`--delay auto`).
-    case auto(start: Duration)
-
-    var startNanoseconds: UInt64 {
-        switch self {
-        case .fixed(let d), .auto(let d): UInt64(max(0, d.components.seconds)) * 1_000_000_000
-                + UInt64(max(0, d.components.attoseconds) / 1_000_000_000)
-        }
-    }
-}
-
 /// What a ``PipelineStream`` sends on its connection.
 enum PipelineOutput {
     /// A packet of our delayed stream (first send or retransmission).

@@ -8,7 +8,8 @@ import Synchronization
 
 /// Sends a decoded frame to a worker and waits for the answer: the broker client in `river serve`.
 public protocol InferenceBackend: Sendable {
-    func infer(frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant) async throws(BrokerError)
+    func infer(frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant)
+        async throws(BrokerError)
         -> BrokerReply
 }
 
@@ -123,7 +124,8 @@ public final class FramePipeline: @unchecked Sendable {
         self.delayNanos = Atomic(delay)
         self.onDecoderFailed = onDecoderFailed
         self.onTurnaround = onTurnaround
-        self.state = Mutex(State(scheduler: InferenceScheduler(maxInFlight: max(1, configuration.maxInFlight()))))
+        self.state = Mutex(
+            State(scheduler: InferenceScheduler(maxInFlight: max(1, configuration.maxInFlight()))))
         let thread = Thread { [self] in run() }
         thread.name = "river-stream-\(streamID)"
         thread.start()
@@ -263,12 +265,14 @@ public final class FramePipeline: @unchecked Sendable {
             metrics?.inferenceLatency.recordNanoseconds(Int64(clamping: now &- info.sentAt))
             let computeMs = Double(reply.timings.computeMicros) / 1000
             out.timings = .init(
-                decode: info.decodeMs, queue: Double(info.sentAt &- info.decodedAt) / 1e6, inference: computeMs,
+                decode: info.decodeMs, queue: Double(info.sentAt &- info.decodedAt) / 1e6,
+                inference: computeMs,
                 total: Double(now &- info.arrival) / 1e6)
             if !onTime {
                 out.status = .expired
-            } else if reply.status == .ok, let parsed = try? JSONDecoder().decode(
-                InferenceResult.self, from: Data(reply.document))
+            } else if reply.status == .ok,
+                let parsed = try? JSONDecoder().decode(
+                    InferenceResult.self, from: Data(reply.document))
             {
                 out.detections = ResultMessage.detections(of: parsed)
                 metrics?.framesInferred.increment()
@@ -304,7 +308,8 @@ public final class FramePipeline: @unchecked Sendable {
 
     private func message(_ info: FrameInfo, status: ResultMessage.Status) -> ResultMessage {
         ResultMessage(
-            rtpTimestamp: info.outputTimestamp, receivedAt: info.receivedAt, width: info.width, height: info.height,
+            rtpTimestamp: info.outputTimestamp, receivedAt: info.receivedAt, width: info.width,
+            height: info.height,
             status: status, delay: Double(delay) / 1e6)
     }
 

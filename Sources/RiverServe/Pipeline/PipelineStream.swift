@@ -36,9 +36,11 @@ final class PipelineStream: @unchecked Sendable {
     private(set) var packetsIn = 0
 
     init(
-        eventLoop: EventLoop, payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64, delay: PipelineDelay,
+        eventLoop: EventLoop, payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64,
+        delay: PipelineDelay,
         streamID: UInt64, backend: any InferenceBackend, sink: any ResultSink,
-        configuration: FramePipeline.Configuration, builderConfiguration: H264FrameBuilder.Configuration = .init(),
+        configuration: FramePipeline.Configuration,
+        builderConfiguration: H264FrameBuilder.Configuration = .init(),
         metrics: ServeMetrics?, logger: Logger, send: @escaping (PipelineOutput) -> Void
     ) throws(H264DepacketizerError) {
         self.eventLoop = eventLoop
@@ -78,7 +80,8 @@ final class PipelineStream: @unchecked Sendable {
                 send(.rtcp(report))
             })
         timers.append(
-            eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .seconds(1)) { [weak self] _ in
+            eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .seconds(1)) {
+                [weak self] _ in
                 guard let self,
                     let sr = output.senderReport(
                         now: PipelineClock.now(), wallClockSeconds: PipelineClock.wallMilliseconds() / 1000)
@@ -155,8 +158,10 @@ final class PipelineStream: @unchecked Sendable {
                 guard let upstream = feedback.upstreamSSRC else { continue }
                 send(
                     .rtcp(
-                        RTCPPacket.pictureLossIndication(.init(senderSSRC: output.outgoingSSRC, mediaSSRC: upstream))
-                            .serialized()))
+                        RTCPPacket.pictureLossIndication(
+                            .init(senderSSRC: output.outgoingSSRC, mediaSSRC: upstream)
+                        )
+                        .serialized()))
             case .dropped(let timestamp, let error):
                 logger.debug("access unit \(timestamp) dropped: \(error)")
             }
@@ -165,7 +170,9 @@ final class PipelineStream: @unchecked Sendable {
 
     private func decoderFailed() {
         guard !closed else { return }
-        handle(builder.decoderFailed(now: .nanoseconds(Int64(PipelineClock.now()))), arrival: PipelineClock.now())
+        handle(
+            builder.decoderFailed(now: .nanoseconds(Int64(PipelineClock.now()))), arrival: PipelineClock.now()
+        )
     }
 
     private func tick() {

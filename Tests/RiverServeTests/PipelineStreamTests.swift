@@ -85,14 +85,25 @@ import Testing
 
     /// The fixture clip's access units, repeated `loops` times, as RTP packets grouped per frame
     /// with 90 kHz timestamps 3000 apart (30 fps).
-    static func frames(loops: Int = 1, firstTimestamp: UInt32 = 4_294_000_000) throws -> [[RTPPacket]] {
+    /// With `padding`, each frame is followed by a padding-only packet of its timestamp, as Chromium
+    /// sends when it probes bandwidth without RTX.
+    static func frames(loops: Int = 1, firstTimestamp: UInt32 = 4_294_000_000, padding: Bool = false) throws
+        -> [[RTPPacket]]
+    {
         let units = try Fixture.accessUnits("clip-b")
         var packetizer = H264Packetizer(payloadType: 102, ssrc: 0x5EED, initialSequenceNumber: 65_000)
         var frames: [[RTPPacket]] = []
         for i in 0..<(units.count * loops) {
-            frames.append(
-                try packetizer.packetize(
-                    annexB: units[i % units.count], timestamp: firstTimestamp &+ UInt32(i) * 3000))
+            let timestamp = firstTimestamp &+ UInt32(i) * 3000
+            var frame = try packetizer.packetize(annexB: units[i % units.count], timestamp: timestamp)
+            if padding {
+                frame.append(
+                    RTPPacket(
+                        payloadType: 102, sequenceNumber: packetizer.sequenceNumber, timestamp: timestamp,
+                        ssrc: 0x5EED, payload: [], paddingSize: 255))
+                packetizer.sequenceNumber &+= 1
+            }
+            frames.append(frame)
         }
         return frames
     }
@@ -163,7 +174,7 @@ import Testing
         let delay = Duration.milliseconds(1200)
         let harness = try Harness(delay: delay, backend: broker.client)
         defer { harness.stop() }
-        let frames = try Self.frames()
+        let frames = try Self.frames(padding: true)
         let packetCount = frames.reduce(0) { $0 + $1.count }
         try await harness.play(frames)
         try await harness.drain(frames: frames.count, packets: packetCount)

@@ -85,7 +85,21 @@ public final class FramePipeline: @unchecked Sendable {
         var sentAt: UInt64 = 0
     }
 
+    /// What the pipeline did so far.
+    public struct Counters: Sendable, CustomStringConvertible {
+        public var unitsDecoded = 0
+        public var decodeErrors = 0
+        public var framesDecoded = 0
+        public var requestsSent = 0
+        public var messages = 0
+        public var description: String {
+            "\(unitsDecoded) units decoded (\(decodeErrors) errors), \(framesDecoded) frames, "
+                + "\(requestsSent) requests, \(messages) messages"
+        }
+    }
+
     private struct State {
+        var counters = Counters()
         var units: [Unit] = []
         var scheduler: InferenceScheduler<VideoFrame>
         var frames: [UInt64: FrameInfo] = [:]
@@ -160,6 +174,7 @@ public final class FramePipeline: @unchecked Sendable {
     }
 
     public var inFlightCount: Int { state.withLock { $0.scheduler.inFlightCount } }
+    public var counters: Counters { state.withLock { $0.counters } }
 
     // MARK: Pipeline thread
 
@@ -196,6 +211,7 @@ public final class FramePipeline: @unchecked Sendable {
         do {
             frames = try decoder.decode(unit.annexB, rtpTimestamp: unit.outputTimestamp)
         } catch {
+            state.withLock { $0.counters.decodeErrors += 1 }
             logger.debug("decode failed: \(error)")
             deliver(
                 ResultMessage(
@@ -206,6 +222,10 @@ public final class FramePipeline: @unchecked Sendable {
             return
         }
         let decodedAt = PipelineClock.now()
+        state.withLock {
+            $0.counters.unitsDecoded += 1
+            $0.counters.framesDecoded += frames.count
+        }
         for frame in frames {
             metrics?.framesDecoded.increment()
             let deadline = unit.arrival &+ delay &- min(configuration.margin, unit.arrival &+ delay)
@@ -228,7 +248,10 @@ public final class FramePipeline: @unchecked Sendable {
         for action in actions {
             switch action {
             case .send(let id, let frame, let deadline):
-                state.withLock { $0.frames[id]?.sentAt = PipelineClock.now() }
+                state.withLock {
+                    $0.frames[id]?.sentAt = PipelineClock.now()
+                    $0.counters.requestsSent += 1
+                }
                 let backend = backend
                 let streamID = streamID
                 Task { [self] in
@@ -315,6 +338,7 @@ public final class FramePipeline: @unchecked Sendable {
 
     private func deliver(_ message: ResultMessage) {
         if message.status != .ok { metrics?.frameDropped(reason: message.status.rawValue) }
+        state.withLock { $0.counters.messages += 1 }
         sink.deliver(message)
     }
 }

@@ -34,6 +34,7 @@ final class PipelineStream: @unchecked Sendable {
     private var closed = false
     /// RTP packets of our payload type received.
     private(set) var packetsIn = 0
+    private(set) var unitsOut = 0
 
     init(
         eventLoop: EventLoop, payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64,
@@ -109,6 +110,13 @@ final class PipelineStream: @unchecked Sendable {
 
     var delay: UInt64 { output.delay }
 
+    /// One line of figures for the session's end-of-life log.
+    var summary: String {
+        "\(packetsIn) packets in, \(output.packetsSent) out, \(output.retransmitted) resent, "
+            + "\(unitsOut) units, \(builder.unitsSkippedAwaitingKeyframe) skipped awaiting a keyframe, "
+            + "\(builder.repair.nacksSent) NACKs, \(builder.repair.plisSent) PLIs up, \(pipeline.counters)"
+    }
+
     // MARK: Input
 
     /// A decrypted RTP packet from the browser.
@@ -140,6 +148,7 @@ final class PipelineStream: @unchecked Sendable {
         for event in events {
             switch event {
             case .accessUnit(let unit):
+                unitsOut += 1
                 metrics?.framesReceived.increment()
                 pipeline.submit(
                     .init(
@@ -163,7 +172,7 @@ final class PipelineStream: @unchecked Sendable {
                         )
                         .serialized()))
             case .dropped(let timestamp, let error):
-                logger.debug("access unit \(timestamp) dropped: \(error)")
+                logger.info("access unit \(timestamp) dropped: \(error)")
             }
         }
     }

@@ -172,7 +172,7 @@ final class PipelineStream: @unchecked Sendable {
                         )
                         .serialized()))
             case .dropped(let timestamp, let error):
-                logger.info("access unit \(timestamp) dropped: \(error)")
+                logger.debug("access unit \(timestamp) dropped: \(error)")
             }
         }
     }

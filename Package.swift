@@ -92,6 +92,7 @@ let package = Package(
             path: "Benchmarks/WebRTCBenchmark"),
         .executableTarget(
             name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"], path: "Benchmarks/DecodeBenchmark"),
+        .executableTarget(name: "SCTPBenchmark", dependencies: ["RiverSCTP"], path: "Benchmarks/SCTPBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),

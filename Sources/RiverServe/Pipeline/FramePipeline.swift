@@ -304,6 +304,9 @@ public final class FramePipeline: @unchecked Sendable {
             }
         case .failure(let error):
             out.status = Self.status(for: error)
+            // A request that ran out of time took at least this long: `--delay auto` must hear of
+            // it, or a saturated proxy queue would keep the delay too short without a trace.
+            if out.status == .expired { onTurnaround(now &- info.arrival) }
         }
         if out.status != .ok { out.detections = nil }
         if out.status != .ok && out.status != .expired { out.timings = nil }

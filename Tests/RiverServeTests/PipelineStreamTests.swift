@@ -116,13 +116,17 @@ import Testing
         let arrivals = Mutex<[UInt16: UInt64]>([:])
         var stream: PipelineStream!
 
-        init(delay: Duration, backend: any InferenceBackend) throws {
+        convenience init(delay: Duration, backend: any InferenceBackend) throws {
+            try self.init(delay: PipelineDelay.fixed(delay), backend: backend)
+        }
+
+        init(delay: PipelineDelay, backend: any InferenceBackend) throws {
             let loop = group.next()
             let sink = sink
             stream = try loop.submit { [self] in
                 let stream = try PipelineStream(
                     eventLoop: loop, payloadType: 102, outgoingSSRC: 0xABCD, rembBitrate: 1_000_000,
-                    delay: .fixed(delay), streamID: 1, backend: backend, sink: sink, configuration: .init(),
+                    delay: delay, streamID: 1, backend: backend, sink: sink, configuration: .init(),
                     metrics: ServeMetrics(), logger: Logger(label: "test")
                 ) { output in
                     if case .rtp(let packet) = output {
@@ -214,6 +218,37 @@ import Testing
         for (message, at) in harness.sink.all where message.status == .ok {
             #expect(at < lastSent[message.rtpTimestamp]!)
         }
+    }
+
+    @Test func autoDelayShrinksSmoothlyAndKeepsPacketsInOrderAndTimestampsFixed() async throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let worker = broker.worker(Self.handler())
+        defer { worker.stop() }
+        try await broker.waitForWorkers(1)
+        let harness = try Harness(delay: .auto(start: .seconds(1)), backend: broker.client)
+        defer { harness.stop() }
+        let frames = try Self.frames(loops: 2)  // 4 s
+        try await harness.play(frames)
+        try await harness.drain(frames: frames.count, packets: frames.reduce(0) { $0 + $1.count })
+        let messages = harness.sink.all.map(\.0)
+        #expect(messages.count == frames.count)
+        // A fast worker: the delay leaves its 1 s start once enough turnarounds are known...
+        let delays = messages.map(\.delay)
+        #expect(delays.first == 1000)
+        #expect(delays.last! < 950, "delay still \(delays.last!) ms")
+        // ...at most 10 % of elapsed time per step (no visible jump), never growing here.
+        for (a, b) in zip(delays, delays.dropFirst()) { #expect(b <= a && a - b <= 100) }
+        // Output order and the timestamp offset (fixed at the starting delay) hold throughout.
+        let input = frames.flatMap { $0 }
+        let sent = harness.sent.withLock { $0 }
+        try #require(sent.count == input.count)
+        for (i, (packet, _)) in sent.enumerated() {
+            #expect(packet.timestamp == input[i].timestamp &+ 90_000)
+            #expect(packet.sequenceNumber == sent[0].0.sequenceNumber &+ UInt16(truncatingIfNeeded: i))
+        }
+        let times = sent.map(\.1)
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 })
     }
 
     @Test func lostWorkerFramesSayWhyAndResultsResumeWithANewWorker() async throws {

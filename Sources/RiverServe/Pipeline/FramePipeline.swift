@@ -122,6 +122,10 @@ public final class FramePipeline: @unchecked Sendable {
     /// Called with each answered request's turnaround (arrival → answer), for `--delay auto`.
     private let onTurnaround: @Sendable (UInt64) -> Void
     private var decoder: H264Decoder?  // pipeline thread only
+    private static let live = Atomic<Int>(0)
+
+    /// Pipeline threads running in this process (tests watch it return to zero).
+    public static var liveCount: Int { live.load(ordering: .relaxed) }
 
     public init(
         streamID: UInt64, delay: UInt64, backend: any InferenceBackend, sink: any ResultSink,
@@ -179,7 +183,11 @@ public final class FramePipeline: @unchecked Sendable {
     // MARK: Pipeline thread
 
     private func run() {
-        defer { finished.signal() }
+        Self.live.add(1, ordering: .relaxed)
+        defer {
+            Self.live.subtract(1, ordering: .relaxed)
+            finished.signal()
+        }
         do {
             decoder = try H264Decoder()
         } catch {

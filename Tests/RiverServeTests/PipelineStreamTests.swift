@@ -52,7 +52,7 @@ import Testing
     }
 
     /// Proxy + worker + client on free 127.0.0.1 ports, heartbeats fast so a lost worker is noticed.
-    struct Broker {
+    struct Broker: Sendable {
         let proxy: BrokerProxy
         let client: BrokerClient
         init() throws {

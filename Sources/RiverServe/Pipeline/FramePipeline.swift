@@ -201,7 +201,11 @@ public final class FramePipeline: @unchecked Sendable {
                 return (state.units, state.closed)
             }
             if closed { break }
-            for unit in units { decode(unit) }
+            for unit in units {
+                // A backlog must not hold up close(), which the event loop waits on.
+                if state.withLock({ $0.closed }) { break }
+                decode(unit)
+            }
             let limit = max(1, configuration.maxInFlight())
             let actions = state.withLock { state in
                 state.scheduler.maxInFlight = limit

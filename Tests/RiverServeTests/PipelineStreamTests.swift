@@ -113,6 +113,7 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sink = Collector()
         let sent = Mutex<[(RTPPacket, UInt64)]>([])
+        let rtcp = Mutex<[RTCPPacket]>([])
         let arrivals = Mutex<[UInt16: UInt64]>([:])
         var stream: PipelineStream!
 
@@ -129,8 +130,11 @@ import Testing
                     delay: delay, streamID: 1, backend: backend, sink: sink, configuration: .init(),
                     metrics: ServeMetrics(), logger: Logger(label: "test")
                 ) { output in
-                    if case .rtp(let packet) = output {
+                    switch output {
+                    case .rtp(let packet):
                         self.sent.withLock { $0.append((packet, PipelineClock.now())) }
+                    case .rtcp(let compound):
+                        self.rtcp.withLock { $0 += RTCPPacket.parsePrefix(compound).packets }
                     }
                 }
                 stream.start()
@@ -249,6 +253,69 @@ import Testing
         }
         let times = sent.map(\.1)
         #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 })
+    }
+
+    /// Fails every request at once (no proxy behind it).
+    struct NoProxy: InferenceBackend {
+        func infer(frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant)
+            async throws(BrokerError)
+            -> BrokerReply
+        {
+            throw .notConnected(endpoint: "nowhere")
+        }
+    }
+
+    @Test func feedbackLossUpstreamIsNACKedReceiverNACKsAreServedAndPLIsForwarded() async throws {
+        let harness = try Harness(delay: .milliseconds(100), backend: NoProxy())
+        defer { harness.stop() }
+        var frames = Array(try Self.frames().prefix(20))
+        let lost = frames[5].removeLast()  // never arrives: the builder asks for it
+        try await harness.play(frames)
+        try await harness.drain(frames: 0, packets: frames.reduce(0) { $0 + $1.count })
+        let upstream = harness.rtcp.withLock { $0 }
+        let nacked = upstream.flatMap { packet -> [UInt16] in
+            if case .nack(let nack) = packet, nack.mediaSSRC == 0x5EED, nack.senderSSRC == 0xABCD {
+                return nack.lostSequenceNumbers
+            }
+            return []
+        }
+        #expect(nacked.contains(lost.sequenceNumber))
+        // Every frame still says why it has no result: no worker is reachable.
+        #expect(harness.sink.all.contains { $0.0.status == .noWorker })
+        #expect(harness.sink.all.allSatisfy { $0.0.status == .noWorker })
+
+        // The receiver of our stream asks for two packets again, then for a keyframe.
+        let sent = harness.sent.withLock { $0 }
+        let wanted = [sent[3].0.sequenceNumber, sent[10].0.sequenceNumber]
+        func plisUpstream() -> Int {
+            harness.rtcp.withLock { $0 }.filter {
+                if case .pictureLossIndication(let pli) = $0 { return pli.mediaSSRC == 0x5EED }
+                return false
+            }.count
+        }
+        let stream = harness.stream!
+        try await stream.eventLoop.submit {
+            stream.receive(
+                rtcp: RTCPPacket.serializeCompound([
+                    .receiverReport(RTCPReceiverReport(ssrc: 0x1111)),
+                    .nack(
+                        RTCPGenericNACK(senderSSRC: 0x1111, mediaSSRC: 0xABCD, lostSequenceNumbers: wanted)),
+                ]))
+        }.get()
+        // Counted inside one event-loop turn, so the builder's own keyframe requests cannot interleave.
+        let (plisBefore, plisAfter) = try await stream.eventLoop.submit {
+            let before = plisUpstream()
+            stream.receive(
+                rtcp: RTCPPacket.serializeCompound([
+                    .receiverReport(RTCPReceiverReport(ssrc: 0x1111)),
+                    .pictureLossIndication(.init(senderSSRC: 0x1111, mediaSSRC: 0xABCD)),
+                ]))
+            return (before, plisUpstream())
+        }.get()
+        let resent = harness.sent.withLock { Array($0.dropFirst(sent.count)) }.map(\.0)
+        #expect(resent.map(\.sequenceNumber) == wanted)
+        #expect(resent.map(\.payload) == [sent[3].0.payload, sent[10].0.payload])
+        #expect(plisAfter == plisBefore + 1)
     }
 
     @Test func lostWorkerFramesSayWhyAndResultsResumeWithANewWorker() async throws {

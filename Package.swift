@@ -119,7 +119,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
-        .testTarget(name: "RiverServeTests", dependencies: ["RiverServe"]),
+        .testTarget(
+            name: "RiverServeTests",
+            dependencies: [
+                "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).
         .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore"]),
     ],

@@ -13,7 +13,7 @@ extension SCTPAssociation {
 
     /// Reads everything usrsctp has for us: messages (possibly in pieces) and notifications.
     func drainReads() {
-        while let socket {
+        while let socket, !isReadingPaused {
             var info = sctp_rcvinfo()
             var infoLength = socklen_t(MemoryLayout<sctp_rcvinfo>.size)
             var infoType: UInt32 = 0

@@ -8,7 +8,7 @@ import CUsrsctp
 
 /// One SCTP association over DTLS (RFC 8261) carrying WebRTC data channels (RFC 8831, 8832),
 /// implemented with usrsctp in AF_CONN mode: usrsctp never sees a socket of its own, it takes
-/// the SCTP packets that arrived as DTLS application data through ``receive(_:)-8t0sn`` and gives
+/// the SCTP packets that arrived as DTLS application data through ``receive(_:)`` and gives
 /// the packets to send to `output`, which the session encrypts with its DTLS endpoint.
 ///
 /// **Threading.** An association belongs to one serial ``SCTPExecutor`` (the session's event
@@ -70,7 +70,16 @@ public final class SCTPAssociation {
     public var onEvent: ((Event) -> Void)?
 
     /// Channels by stream id, including closing ones until both directions are reset.
-    public internal(set) var channels: [UInt16: DataChannel] = [:]
+    public internal(set) var channels: [UInt16: DataChannel] = [:] {
+        didSet { UsrsctpRuntime.shared.adjustChannelCount(by: channels.count - oldValue.count) }
+    }
+
+    /// While true, incoming messages stay in usrsctp's receive buffer, whose shrinking window
+    /// (RFC 4960 §6.2) slows the peer down: the receive side of backpressure, e.g. for an echo
+    /// that has to wait for ``Event/bufferedAmountLow(_:)``.
+    public var isReadingPaused = false {
+        didSet { if oldValue && !isReadingPaused { service() } }
+    }
 
     let output: ([UInt8]) -> Void
     let bridge: UsrsctpBridge
@@ -83,6 +92,9 @@ public final class SCTPAssociation {
     /// Outbound streams agreed in the handshake; ids at or above are unusable.
     var outboundStreams: UInt16
     var servicing = false
+    /// Set when work arrives while ``service()`` runs (an event handler resumed reading, say), so
+    /// that it makes another pass instead of leaving data in usrsctp until the next upcall.
+    var serviceAgain = false
     var flushingSends = false
 
     /// usrsctp's `void*` for this association: the bridge's key, never a pointer.
@@ -90,6 +102,9 @@ public final class SCTPAssociation {
 
     /// Associations in this process whose usrsctp socket is still open.
     public static var liveCount: Int { UsrsctpRuntime.shared.registeredCount }
+
+    /// Data channels in this process, open or closing, over all associations.
+    public static var channelCount: Int { UsrsctpRuntime.shared.channelCount }
 
     /// usrsctp's own gauge of associations in the ESTABLISHED state (RFC 3873 sctpCurrEstab),
     /// process-wide.
@@ -130,6 +145,7 @@ public final class SCTPAssociation {
             usrsctp_deregister_address(context)
             UsrsctpRuntime.shared.unregister(bridge.key)
         }
+        UsrsctpRuntime.shared.adjustChannelCount(by: -channels.count)
     }
 
     /// Feeds one SCTP packet: the plaintext of a DTLS application-data record from the peer.
@@ -186,12 +202,18 @@ public final class SCTPAssociation {
     }
 
     func service() {
-        guard !servicing else { return }
+        guard !servicing else {
+            serviceAgain = true
+            return
+        }
         servicing = true
         defer { servicing = false }
-        drainReads()
-        flushSends()
-        flushOutput()
+        repeat {
+            serviceAgain = false
+            drainReads()
+            flushSends()
+            flushOutput()
+        } while serviceAgain && socket != nil
     }
 
     /// Hands usrsctp's packets to `output`, in order, including ones produced while doing so.

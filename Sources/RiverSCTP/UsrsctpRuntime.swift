@@ -68,6 +68,14 @@ final class UsrsctpRuntime: Sendable {
 
     /// Associations whose usrsctp socket is open.
     var registeredCount: Int { bridges.withLock { $0.count } }
+
+    private let channels = Atomic<Int>(0)
+
+    func adjustChannelCount(by delta: Int) {
+        if delta != 0 { channels.add(delta, ordering: .relaxed) }
+    }
+
+    var channelCount: Int { channels.load(ordering: .relaxed) }
 }
 
 /// usrsctp's output hook: one SCTP packet for the association whose key is `addr`. Runs on the

@@ -12,12 +12,14 @@ enum ReflectPage {
         <script type="module">
         const log = (m) => { document.getElementById('log').textContent += m + '\\n'; };
         let pc, location_;
+        \(DataChannelPage.script)
         window.river = {
-          async start({audio = false} = {}) {
+          async start({audio = false, dataChannels = false} = {}) {
             const stream = await navigator.mediaDevices.getUserMedia({
               video: {width: 640, height: 480, frameRate: 30}, audio});
             document.getElementById('local').srcObject = stream;
             pc = new RTCPeerConnection();
+            if (dataChannels) riverData.attach(pc);
             const video = pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendrecv', streams: [stream]});
             if (audio) pc.addTransceiver(stream.getAudioTracks()[0], {direction: 'sendonly', streams: [stream]});
             const params = video.sender.getParameters();

@@ -28,7 +28,8 @@ public final class ReflectService: WHIPSessionFactory, @unchecked Sendable {
         let password = ICECredentials.randomPassword()
         let options = AnswerOptions(
             iceUfrag: ufrag, icePwd: password, fingerprintSHA256: DTLSCertificate.shared.fingerprint,
-            candidates: HostCandidate.list(addresses: candidateAddresses, port: UInt16(server.port)))
+            candidates: HostCandidate.list(addresses: candidateAddresses, port: UInt16(server.port)),
+            dataChannels: true)
         let answer: Answer
         do {
             answer = try OfferAnswer.answer(offer: offer, options: options)
@@ -52,7 +53,9 @@ public final class ReflectService: WHIPSessionFactory, @unchecked Sendable {
         let session = ReflectSession(
             connection: connection, payloadType: negotiated.videoPayloadType, outgoingSSRC: outgoingSSRC,
             rembBitrate: rembBitrate)
+        let sctp = DataChannelReflector.configuration(for: negotiated, options: options)
         try await server.eventLoop.submit {
+            connection.sctpConfiguration = sctp
             session.onClosed = { [weak self] in self?.sessions[id] = nil }
             session.start()
             self.sessions[id] = session

@@ -9,6 +9,7 @@ final class ReflectSession: @unchecked Sendable {
     let connection: PeerConnection
     private var loop: ReflectLoop
     private var feedbackTimer: RepeatedTask?
+    private var dataChannels: DataChannelReflector?
     var onClosed: (() -> Void)?
 
     init(connection: PeerConnection, payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64) {
@@ -20,6 +21,7 @@ final class ReflectSession: @unchecked Sendable {
     /// Hooks the connection's events (event loop only).
     func start() {
         connection.eventLoop.preconditionInEventLoop()
+        connection.onSCTPAssociation = { [self] in dataChannels = DataChannelReflector(association: $0) }
         connection.onEvent = { [self] event in
             switch event {
             case .connected:
@@ -40,6 +42,7 @@ final class ReflectSession: @unchecked Sendable {
             case .closed:
                 feedbackTimer?.cancel()
                 feedbackTimer = nil
+                dataChannels = nil
                 onClosed?()
                 onClosed = nil
             }

@@ -3,6 +3,7 @@ import Hummingbird
 import Logging
 import NIOCore
 import NIOPosix
+import RiverBroker
 import RiverWebRTC
 
 /// Settings for `river serve`.
@@ -31,6 +32,26 @@ public struct ServeOptions: Sendable {
     }
 }
 
+/// Settings of `river serve --proxy …` beyond ``ServeOptions``.
+public struct PipelineServeOptions: Sendable {
+    /// The proxy's frontend endpoint, e.g. `tcp://127.0.0.1:5555`.
+    public var proxy: String
+    public var delay: PipelineDelay
+    /// Inference requests each session keeps out at once. The broker client does not learn the
+    /// workers' slot count from the proxy, so this is a setting (default 1: with one single-slot
+    /// worker a second request would only wait in the proxy's queue, older than the newest frame).
+    public var maxInFlight: Int
+    /// Metrics to record into (`/metrics`); a fresh registry when nil.
+    public var metrics: ServeMetrics?
+
+    public init(proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int = 1, metrics: ServeMetrics? = nil) {
+        self.proxy = proxy
+        self.delay = delay
+        self.maxInFlight = maxInFlight
+        self.metrics = metrics
+    }
+}
+
 /// `river serve --reflect`: the WHIP routes, a test page, and the shared WebRTC UDP port.
 public enum ServeApp {
     /// Runs until SIGINT/SIGTERM. Prints one line `river serve: http=<port> udp=<port>` once both
@@ -44,6 +65,7 @@ public enum ServeApp {
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, logger: logger)
         let router = Router()
         Signalling.addRoutes(to: router, sessions: service)
+        DataChannelReflector.addDebugRoute(to: router)
         router.get("/") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
@@ -60,6 +82,51 @@ public enum ServeApp {
                 // Unbuffered, so a parent reading our stdout through a pipe sees it at once.
                 let line =
                     "river serve: http=\(httpPort) udp=\(udpPort) candidates=\(announced.joined(separator: ","))\n"
+                FileHandle.standardOutput.write(Data(line.utf8))
+            },
+            logger: logger)
+        do {
+            try await app.runService()
+        } catch {
+            try? await server.shutdown()
+            throw error
+        }
+        try await server.shutdown()
+    }
+
+    /// `river serve --proxy …`: every session's video comes back after the delay, with a result
+    /// message per frame on data channel `river` from the workers behind the proxy. Prints the same
+    /// `river serve: http=… udp=…` line as reflect once both sockets are bound.
+    public static func runPipeline(
+        _ options: ServeOptions, pipeline: PipelineServeOptions, logger: Logger,
+        addRoutes: @Sendable (Router<BasicRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
+    ) async throws {
+        let server = try await WebRTCServer.bind(
+            .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
+            logger: logger)
+        let announced = try candidateAddresses(options)
+        let client = BrokerClient(connect: pipeline.proxy, logger: logger)
+        defer { client.close() }
+        let metrics = pipeline.metrics ?? ServeMetrics()
+        var configuration = FramePipeline.Configuration()
+        let maxInFlight = max(1, pipeline.maxInFlight)
+        configuration.maxInFlight = { maxInFlight }
+        let service = PipelineService(
+            server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, delay: pipeline.delay,
+            backend: client, configuration: configuration, metrics: metrics, logger: logger)
+        let router = Router()
+        Signalling.addRoutes(to: router, sessions: service)
+        DataChannelReflector.addDebugRoute(to: router)
+        try addRoutes(router, metrics)
+        let udpPort = server.port
+        let app = Application(
+            router: router,
+            configuration: .init(
+                address: .hostname(options.host, port: options.httpPort), serverName: "river"),
+            onServerRunning: { channel in
+                let httpPort = channel.localAddress?.port ?? options.httpPort
+                let line =
+                    "river serve: http=\(httpPort) udp=\(udpPort) candidates=\(announced.joined(separator: ",")) proxy=\(pipeline.proxy) delay=\(pipeline.delay)\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
             },
             logger: logger)

@@ -3,6 +3,7 @@ import NIOCore
 import RiverDTLS
 import RiverICE
 import RiverRTP
+import RiverSCTP
 import RiverSRTP
 
 /// What a ``PeerConnection`` tells its owner, always on the server's event loop.
@@ -78,6 +79,14 @@ public final class PeerConnection: @unchecked Sendable {
     private var srtp: SRTPSession?
     private var ice: ICELiteResponder
     weak var server: WebRTCServer?
+
+    /// Data channels (RFC 8831): set before DTLS connects, and an SCTP association runs over this
+    /// connection's DTLS once it does (RFC 8261).
+    public var sctpConfiguration: SCTPConfiguration?
+    /// The association, from DTLS `connected` until the session closes.
+    public private(set) var sctp: SCTPAssociation?
+    /// Called on the event loop when ``sctp`` was created; set its `onEvent` there.
+    public var onSCTPAssociation: ((SCTPAssociation) -> Void)?
 
     init(
         id: String, localUfrag: String, localPassword: String, remoteUfrag: String,
@@ -211,11 +220,12 @@ public final class PeerConnection: @unchecked Sendable {
                     state = .connected
                     logger.info("connected (SRTP profile 0x\(String(keys.profileID, radix: 16)))")
                     onEvent?(.connected)
+                    startSCTP()
                 } catch {
                     close(reason: .dtlsFailed("\(error)"))
                 }
-            case .applicationData(let data):
-                onEvent?(.applicationData(data))
+            case .applicationData(let packet):
+                if let sctp { sctp.receive(packet) } else { onEvent?(.applicationData(packet)) }
             case .failed(let error):
                 logger.warning("DTLS failed: \(error)")
                 close(reason: .dtlsFailed(error.description))
@@ -223,6 +233,30 @@ public final class PeerConnection: @unchecked Sendable {
                 close(reason: .remoteClosed)
             }
             if case .closed = state { return }
+        }
+    }
+
+    private func startSCTP() {
+        guard let configuration = sctpConfiguration, sctp == nil else { return }
+        do {
+            let association = try SCTPAssociation(
+                configuration: configuration, executor: EventLoopSCTPExecutor(eventLoop: eventLoop)
+            ) { [weak self] packet in self?.sendSCTP(packet) }
+            sctp = association
+            onSCTPAssociation?(association)
+        } catch {
+            logger.warning("no data channels: \(error)")
+        }
+    }
+
+    /// One SCTP packet out as one DTLS application-data record.
+    private func sendSCTP(_ packet: [UInt8]) {
+        guard let dtls else { return }
+        do {
+            try dtls.send(packet)
+            flushDTLS(to: nil)
+        } catch {
+            logger.debug("DTLS send of an SCTP packet failed: \(error)")
         }
     }
 
@@ -242,6 +276,10 @@ public final class PeerConnection: @unchecked Sendable {
 
     func close(reason: CloseReason) {
         if case .closed = state { return }
+        // The association's ABORT still goes out through DTLS.
+        sctp?.close()
+        sctp = nil
+        onSCTPAssociation = nil
         if let dtls {
             dtls.close()
             flushDTLS(to: nil)

@@ -10,6 +10,15 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(help: "Send each session's incoming video back to the same browser.")
     var reflect = false
 
+    @Option(help: "The proxy's frontend endpoint: run inference on every frame (e.g. tcp://127.0.0.1:5555).")
+    var proxy: String?
+
+    @Option(help: "Delay of the returned video: a duration (3s, 800ms, 0) or 'auto'.")
+    var delay = "3s"
+
+    @Option(help: "Inference requests each session keeps out at once (at least 1).")
+    var maxInFlight = 1
+
     @Option(help: "Address the HTTP and UDP sockets bind to.")
     var host = "127.0.0.1"
 
@@ -28,15 +37,30 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of silence after which a session is closed (ICE consent, RFC 7675).")
     var consentTimeout: Int = 10
 
-    func run() async throws {
-        guard reflect else {
-            throw ValidationError("only --reflect is implemented so far: river serve --reflect")
+    func validate() throws {
+        guard reflect != (proxy != nil) else {
+            throw ValidationError("give exactly one of --reflect or --proxy <endpoint>")
         }
+        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        do {
+            _ = try PipelineDelay(parsing: delay)
+        } catch {
+            throw ValidationError(error.description)
+        }
+    }
+
+    func run() async throws {
         var logger = Logger(label: "river.serve")
         logger.logLevel = .info
         let options = ServeOptions(
             host: host, httpPort: httpPort, udpPort: udpPort, publicIPs: publicIP, rembBitrate: rembBitrate,
             consentTimeout: .seconds(consentTimeout))
-        try await ServeApp.runReflect(options, logger: logger)
+        if let proxy {
+            let pipeline = PipelineServeOptions(
+                proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight)
+            try await ServeApp.runPipeline(options, pipeline: pipeline, logger: logger)
+        } else {
+            try await ServeApp.runReflect(options, logger: logger)
+        }
     }
 }

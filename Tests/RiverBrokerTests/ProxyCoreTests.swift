@@ -110,10 +110,14 @@ private struct Harness {
 
     @Test func queuedRequestsExpireAtTheirDeadlineWithAnError() {
         var h = Harness()
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.client(9, budgetMs: 5000)
+        let busy = h.dispatched()
         h.client(1, budgetMs: 50)
         h.client(2, budgetMs: 500)
         #expect(h.core.nextWakeup() <= h.now + 50 * ms)
         h.advance(60 * ms)
+        h.worker("a", .heartbeat)
         let out = h.take()
         let expired = out.compactMap { output -> UInt64? in
             if case .toClient(_, .error(let header), _) = output, header.code == .expired {
@@ -123,13 +127,35 @@ private struct Harness {
         }
         #expect(expired == [1])
         #expect(h.core.counters.queueDepth == 1)
-        // A worker arriving later gets only the request that is still in time.
-        h.worker("a", .ready(slots: 4, name: "a"))
+        // A slot freed later goes only to the request that is still in time.
+        h.worker("a", reply(busy[0].1))
         #expect(h.dispatched().map(\.2) == [2])
+    }
+
+    @Test func withoutWorkersRequestsAreAnsweredNoWorker() {
+        var h = Harness()
+        h.client(1)
+        #expect(h.take().contains { if case .toClient(_, .error(let e), _) = $0 { return e.code == .noWorker }; return false })
+        // The last worker leaving answers what waits in the queue too.
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.client(2)
+        h.client(3)
+        let held = h.dispatched()
+        #expect(held.map(\.2) == [2])
+        h.worker("a", .disconnect)
+        let codes = h.take().compactMap { output -> ErrorCode? in
+            if case .toClient(_, .error(let e), _) = output { return e.code }
+            return nil
+        }
+        #expect(codes.sorted { $0.rawValue < $1.rawValue } == [.workerLost, .noWorker])
+        #expect(h.core.counters.noWorker == 2)
     }
 
     @Test func fullQueueAnswersOverloaded() {
         var h = Harness(ProxyConfiguration(queueLimit: 2))
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.client(9)
+        _ = h.take()
         for id in 1...3 { h.client(UInt64(id)) }
         let out = h.take()
         #expect(out.count == 1)

@@ -89,7 +89,50 @@ extension LiveAssociationTests {
             try await pair.shutdown()
         }
 
+        @Test func pausedReadingHoldsMessagesInSCTPUntilResumed() async throws {
+            let pair = try LoopbackPair()
+            try await pair.run { pair in _ = try pair.client.openChannel(label: "river") }
+            #expect(try await pair.wait { $0.opened[.server]?.count == 1 })
+            try await pair.run { pair in
+                pair.server.isReadingPaused = true
+                for i in 0..<50 {
+                    try pair.client.channels[0]!.send(.binary([UInt8](repeating: UInt8(i), count: 10_000)))
+                }
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await pair.run { $0.received[.server]?.count ?? 0 } == 0)
+            try await pair.run { $0.server.isReadingPaused = false }
+            #expect(try await pair.wait { $0.received[.server]?.count == 50 })
+            let order = try await pair.run { $0.received[.server]!.map { $0.message.payload[0] } }
+            #expect(order == (0..<50).map { UInt8($0) })
+            try await pair.shutdown()
+        }
+
+        @Test func echoWithASmallBufferPausesReadingInsteadOfGrowing() async throws {
+            var server = SCTPConfiguration(role: .server)
+            server.sendBufferSize = 32 << 10
+            server.bufferedAmountLimit = 64 << 10
+            server.bufferedAmountLowThreshold = 16 << 10
+            let pair = try LoopbackPair(server: server)
+            let messages = (0..<300).map { i in
+                DataChannelMessage.binary([UInt8](repeating: UInt8(i % 256), count: 8_000 + i))
+            }
+            try await pair.run { pair in
+                pair.echoServer = true
+                let channel = try pair.client.openChannel(label: "river")
+                channel.bufferedAmountLimit = 16 << 20
+                for message in messages { try channel.send(message) }
+            }
+            #expect(try await pair.wait(seconds: 60) { $0.received[.client]?.count == messages.count })
+            #expect(try await pair.run { $0.received[.client]!.map(\.message) } == messages)
+            // The echo hit its limit and waited for low water rather than buffering everything.
+            #expect(try await pair.run { $0.lowWater[.server]?.isEmpty == false })
+            #expect(try await pair.run { $0.server.isReadingPaused } == false)
+            try await pair.shutdown()
+        }
+
         @Test func manySessionsComeAndGoWithoutLeaking() async throws {
+            let channelBaseline = SCTPAssociation.channelCount
             let baseline = SCTPAssociation.liveCount
             let establishedBaseline = SCTPAssociation.usrsctpEstablishedCount
             for round in 0..<20 {
@@ -100,6 +143,7 @@ extension LiveAssociationTests {
                 try await pair.shutdown()
             }
             #expect(SCTPAssociation.liveCount == baseline)
+            #expect(SCTPAssociation.channelCount == channelBaseline)
             #expect(
                 try await LoopbackPair.waitUntil {
                     SCTPAssociation.usrsctpEstablishedCount == establishedBaseline

@@ -37,6 +37,11 @@ final class LoopbackPair: @unchecked Sendable {
     /// Packets each side emitted, for inspection.
     var packetsFrom: [Side: [[UInt8]]] = [:]
 
+    /// When set, the server echoes every message on its channel the way `serve --reflect` does:
+    /// on a full buffer it keeps the message and pauses reading until the low-water event.
+    var echoServer = false
+    private var echoWaiting: (DataChannel, DataChannelMessage)?
+
     // Link behaviour.
     var dropRate: [Side: Double] = [:]
     var holding: [Side: Bool] = [:]
@@ -85,6 +90,15 @@ final class LoopbackPair: @unchecked Sendable {
         }
     }
 
+    private func echo(_ message: DataChannelMessage, on channel: DataChannel) {
+        do {
+            try channel.send(message)
+        } catch DataChannelError.bufferFull {
+            echoWaiting = (channel, message)
+            server.isReadingPaused = true
+        } catch {}
+    }
+
     /// Stops (or resumes, releasing what was held) the link from `side`.
     func hold(_ side: Side, _ on: Bool) {
         holding[side] = on
@@ -102,7 +116,14 @@ final class LoopbackPair: @unchecked Sendable {
         case .message(let channel, let message):
             received[side, default: []].append(
                 Received(channel: channel.id, label: channel.label, message: message))
-        case .bufferedAmountLow(let channel): lowWater[side, default: []].append(channel.id)
+            if side == .server && echoServer { echo(message, on: channel) }
+        case .bufferedAmountLow(let channel):
+            lowWater[side, default: []].append(channel.id)
+            if side == .server, let (waitingChannel, message) = echoWaiting, waitingChannel === channel {
+                echoWaiting = nil
+                echo(message, on: channel)
+                if echoWaiting == nil { server.isReadingPaused = false }
+            }
         case .channelClosed(let channel): channelsClosed[side, default: []].append(channel.id)
         case .closed(let reason): closedReasons[side, default: []].append(reason)
         }

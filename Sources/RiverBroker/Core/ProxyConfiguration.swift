@@ -31,6 +31,8 @@ public struct ProxyCounters: Sendable, Equatable {
     public var overloaded = 0
     /// Requests answered ERROR(workerLost).
     public var workerLost = 0
+    /// Requests answered ERROR(noWorker): no worker was registered.
+    public var noWorker = 0
     /// Requests sent again after their worker was expired.
     public var redispatched = 0
     /// Requests that had to wait in the queue because no slot was free.

@@ -106,7 +106,12 @@ public struct ProxyCore<Payload> {
                 counters.expired += 1
                 return
             }
-            if queue.isEmpty, let slot = takeFreeSlot() {
+            if workers.isEmpty {
+                // Waiting for a worker that may never come would only tell the client "expired"
+                // at the deadline; say now what is wrong.
+                answer(request, .noWorker, "no worker is registered")
+                counters.noWorker += 1
+            } else if queue.isEmpty, let slot = takeFreeSlot() {
                 dispatch(request, to: slot, now: now)
             } else if queue.count >= configuration.queueLimit {
                 answer(request, .overloaded, "queue full (\(configuration.queueLimit) waiting)")
@@ -184,6 +189,7 @@ public struct ProxyCore<Payload> {
             drain(now: now)
         case .disconnect:
             lose(peer, now: now, reason: "disconnected")
+            answerQueuedIfNoWorker()
             drain(now: now)
         case .request:
             counters.malformedFromWorkers += 1
@@ -215,6 +221,7 @@ public struct ProxyCore<Payload> {
             counters.workersExpired += 1
             lose(peer, now: now, reason: "expired")
         }
+        if !dead.isEmpty { answerQueuedIfNoWorker() }
         if now >= earliestQueuedDeadline { expireQueued(now: now) }
         drain(now: now)
         updateGauges()
@@ -267,7 +274,7 @@ public struct ProxyCore<Payload> {
         for (ticket, flight) in held {
             inFlight[ticket] = nil
             var request = flight.request
-            if !request.redispatched, request.deadline > now {
+            if !request.redispatched, request.deadline > now, workers.count > 0 || reason == "re-registered" {
                 request.redispatched = true
                 retry.append(request)
                 counters.redispatched += 1
@@ -281,6 +288,16 @@ public struct ProxyCore<Payload> {
             queue.prepend(request)
             earliestQueuedDeadline = min(earliestQueuedDeadline, request.deadline)
         }
+    }
+
+    /// After the last worker left, what waits in the queue can only expire: answer it now.
+    private mutating func answerQueuedIfNoWorker() {
+        guard workers.isEmpty else { return }
+        while let request = queue.popFirst() {
+            answer(request, .noWorker, "the last worker left")
+            counters.noWorker += 1
+        }
+        earliestQueuedDeadline = .max
     }
 
     private mutating func takeFreeSlot() -> PeerID? {

@@ -153,6 +153,8 @@ public enum ErrorCode: UInt8, Sendable, CustomStringConvertible {
     case overloaded = 5
     /// The worker's handler threw.
     case workerFailed = 6
+    /// No worker is registered with the proxy, so nothing can take the request.
+    case noWorker = 7
 
     public var description: String {
         switch self {
@@ -162,6 +164,7 @@ public enum ErrorCode: UInt8, Sendable, CustomStringConvertible {
         case .workerLost: "worker lost"
         case .overloaded: "overloaded"
         case .workerFailed: "worker failed"
+        case .noWorker: "no worker"
         }
     }
 }

@@ -1,0 +1,93 @@
+import Foundation
+import RiverInference
+
+/// One frame's message on the data channel `river` (schema: docs/results.md).
+public struct ResultMessage: Codable, Sendable, Equatable {
+    /// Why a frame has no result, or `ok`.
+    public enum Status: String, Codable, Sendable, Equatable {
+        case ok
+        /// A newer frame replaced it while every inference slot was busy.
+        case saturated
+        /// The result would have arrived after the frame was shown.
+        case expired
+        /// The worker holding it went away (or the proxy connection dropped under it).
+        case workerLost
+        /// No worker connected (or no proxy reachable).
+        case noWorker
+        /// The decoder could not decode the frame.
+        case decodeError
+        /// The worker's model failed on this frame.
+        case workerFailed
+    }
+
+    public struct Detection: Codable, Sendable, Equatable {
+        public struct Box: Codable, Sendable, Equatable {
+            public var x: Double
+            public var y: Double
+            public var w: Double
+            public var h: Double
+        }
+        public var label: String
+        public var score: Double
+        public var box: Box
+        public var landmarks: [[Double]]?
+    }
+
+    /// Milliseconds (docs/results.md).
+    public struct Timings: Codable, Sendable, Equatable {
+        public var decode: Double
+        public var queue: Double
+        public var inference: Double
+        public var total: Double
+    }
+
+    public var type = "result"
+    /// The *output* RTP timestamp of the frame.
+    public var rtpTimestamp: UInt32
+    /// Wall clock (ms since the Unix epoch) when the frame's last packet arrived.
+    public var receivedAt: Double
+    public var width: Int
+    public var height: Int
+    public var status: Status
+    public var detections: [Detection]?
+    public var timings: Timings?
+    /// The session's delay in force, ms.
+    public var delay: Double
+
+    public init(
+        rtpTimestamp: UInt32, receivedAt: Double, width: Int, height: Int, status: Status,
+        detections: [Detection]? = nil, timings: Timings? = nil, delay: Double
+    ) {
+        self.rtpTimestamp = rtpTimestamp
+        self.receivedAt = receivedAt
+        self.width = width
+        self.height = height
+        self.status = status
+        self.detections = detections
+        self.timings = timings
+        self.delay = delay
+    }
+
+    /// The detections of a worker's result document, in the message's shape.
+    static func detections(of result: InferenceResult) -> [Detection] {
+        result.detections.map { d in
+            Detection(
+                label: d.label, score: Double(d.score),
+                box: .init(x: Double(d.box.x), y: Double(d.box.y), w: Double(d.box.w), h: Double(d.box.h)),
+                landmarks: d.landmarks?.map { [Double($0.x), Double($0.y)] })
+        }
+    }
+
+    /// The JSON text sent on the channel.
+    public func json() -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
+    }
+}
+
+/// Where a session's result messages go: the data channel `river` in `river serve`, a collector in
+/// tests. Called from the pipeline's threads, in the order results become known (not frame order).
+public protocol ResultSink: Sendable {
+    func deliver(_ message: ResultMessage)
+}

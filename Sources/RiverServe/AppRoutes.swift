@@ -51,7 +51,9 @@ public struct AppRoutes: Sendable {
             else { continue }
             files[name] = File(contentType: type, bytes: ByteBuffer(bytes: data))
         }
-        guard files["index.html"] != nil else { throw MissingApp(folder: folder.appendingPathComponent("index.html").path) }
+        guard files["index.html"] != nil else {
+            throw MissingApp(folder: folder.appendingPathComponent("index.html").path)
+        }
         self.files = files
     }
 

@@ -95,7 +95,9 @@ struct OnnxCommand: ParsableCommand {
             configuration: WorkerConfiguration(
                 slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness),
             logger: logger, handler: handler)
-        print("river onnx connect=\(connect) slots=\(slots)\(inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")")
+        print(
+            "river onnx connect=\(connect) slots=\(slots)\(inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")"
+        )
         fflush(nil)
         waitForTermination()
         worker.stop()

@@ -38,9 +38,12 @@ final class ServiceChild: Sendable {
         var output: [Int32] = [0, 0]
         // O_CLOEXEC on all four ends: only the dup2'd copies reach this child, and no later child
         // inherits another one's lifeline (which would keep it alive after we die).
-        guard pipe2(&input, O_CLOEXEC) == 0, pipe2(&output, O_CLOEXEC) == 0 else {
+        // (pipe2 is not visible to Swift; children are only started from one thread, so setting the
+        // flag right after creation leaves no window for another spawn.)
+        guard pipe(&input) == 0, pipe(&output) == 0 else {
             throw SpawnError(description: "\(name): cannot create pipes: \(String(cString: strerror(errno)))")
         }
+        for fd in input + output { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -76,7 +79,8 @@ final class ServiceChild: Sendable {
         guard status == 0 else {
             close(input[1])
             close(output[0])
-            throw SpawnError(description: "\(name): cannot start \(executable): \(String(cString: strerror(status)))")
+            throw SpawnError(
+                description: "\(name): cannot start \(executable): \(String(cString: strerror(status)))")
         }
         self.pid = pid
         self.lifeline = input[1]

@@ -77,7 +77,9 @@ struct UpCommand: ParsableCommand {
             FileHandle.standardError.write(Data("\(message)\n".utf8))
             return ExitCode.failure
         }
-        func start(_ name: String, _ arguments: [String], ready prefix: String) throws -> (ServiceChild, String) {
+        func start(_ name: String, _ arguments: [String], ready prefix: String) throws -> (
+            ServiceChild, String
+        ) {
             let child = try ServiceChild(name: name, executable: executable, arguments: arguments)
             children.append(child)
             guard let line = child.waitForLine(prefix: prefix, timeout: .seconds(startTimeout)) else {
@@ -89,7 +91,8 @@ struct UpCommand: ParsableCommand {
         let (proxy, proxyLine) = try start(
             "proxy", ["proxy", "--frontend", "tcp://127.0.0.1:*", "--backend", backend],
             ready: "river proxy ")
-        guard let frontend = Self.field("frontend", in: proxyLine), let backendEndpoint = Self.field("backend", in: proxyLine)
+        guard let frontend = Self.field("frontend", in: proxyLine),
+            let backendEndpoint = Self.field("backend", in: proxyLine)
         else { throw fail("river up: cannot read the proxy's endpoints from: \(proxyLine)") }
 
         let workerArguments =
@@ -112,7 +115,7 @@ struct UpCommand: ParsableCommand {
         print(
             "river up: http://\(shownHost):\(port)/ delay=\(delay) proxy=\(frontend) backend=\(backendEndpoint) "
                 + "pids=proxy:\(proxy.pid),onnx:\(worker.pid),serve:\(serve.pid)")
-        fflush(stdout)
+        fflush(nil)
 
         var timeout = timespec(tv_sec: 0, tv_nsec: 200_000_000)
         var restartAt: ContinuousClock.Instant?
@@ -127,15 +130,18 @@ struct UpCommand: ParsableCommand {
                 if let due = restartAt {
                     if ContinuousClock.now >= due {
                         restartAt = nil
-                        let again = try ServiceChild(name: "onnx", executable: executable, arguments: workerArguments)
+                        let again = try ServiceChild(
+                            name: "onnx", executable: executable, arguments: workerArguments)
                         children.append(again)
                         worker = again
                         print("river up: worker restarted pid=\(again.pid)")
-                        fflush(stdout)
+                        fflush(nil)
                     }
                 } else {
                     FileHandle.standardError.write(
-                        Data("river up: worker \(worker.pid) exited (\(worker.exitStatus ?? -1)); restarting in 1 s\n".utf8))
+                        Data(
+                            "river up: worker \(worker.pid) exited (\(worker.exitStatus ?? -1)); restarting in 1 s\n"
+                                .utf8))
                     restartAt = ContinuousClock.now + .seconds(1)
                 }
             }
@@ -147,14 +153,18 @@ struct UpCommand: ParsableCommand {
 
     /// `key=value` out of a space-separated line.
     static func field(_ key: String, in line: String) -> String? {
-        line.split(separator: " ").first { $0.hasPrefix("\(key)=") }.map { String($0.dropFirst(key.count + 1)) }
+        line.split(separator: " ").first { $0.hasPrefix("\(key)=") }.map {
+            String($0.dropFirst(key.count + 1))
+        }
     }
 
     /// The running binary, so children are exactly this build.
     static func ownExecutable() throws -> String {
         var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if count > 0 { return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+        if count > 0 {
+            return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        }
         let argument0 = CommandLine.arguments[0]
         guard argument0.contains("/") else {
             throw ValidationError("cannot find the river executable to start services (\(argument0))")

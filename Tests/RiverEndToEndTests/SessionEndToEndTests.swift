@@ -16,7 +16,9 @@ import Testing
         #expect(view.afterWarmup > 200, "too few frames displayed after warm-up: \(view)")
         #expect(view.framesDecoded > 300, "the delayed video was not decoded: \(view)")
         let delay = view.delay
-        let p5 = try #require(delay["p5"]), p95 = try #require(delay["p95"]), p50 = try #require(delay["p50"])
+        let p5 = try #require(delay["p5"])
+        let p95 = try #require(delay["p95"])
+        let p50 = try #require(delay["p50"])
         #expect(abs(p50 - 2000) <= 100 && abs(p5 - 2000) <= 100 && abs(p95 - 2000) <= 100, "delay \(delay)")
         #expect(view.coverage >= 0.95, "coverage \(view.coverage): \(view.statuses)")
         #expect(view.withBox >= view.exact * 9 / 10, "frames with a result but no face: \(view)")
@@ -39,7 +41,9 @@ import Testing
         let secondBySecond = stride(from: timeline[0].at, through: end, by: 1000).map { second in
             timeline.filter { $0.at >= second && $0.at < second + 1000 }.compactMap(\.delay).max() ?? -1
         }
-        print("river e2e delay auto: settled \(Int(settled)) ms; per second max \(secondBySecond.map { Int($0) })")
+        print(
+            "river e2e delay auto: settled \(Int(settled)) ms; per second max \(secondBySecond.map { Int($0) })"
+        )
         #expect(settled < 1000, "delay auto settled at \(settled) ms")
         #expect(view.wrongFrameDrawn == 0)
         #expect(view.accuracy >= 0.90, "\(view)")
@@ -48,7 +52,8 @@ import Testing
     @Test func fourSessionsFromOnePageShareOneWorker() async throws {
         let up = try await UpProcess(["--delay", "2s"])
         defer { up.stop() }
-        let serve = try #require(up.pids["serve"]), worker = try #require(up.pids["onnx"])
+        let serve = try #require(up.pids["serve"])
+        let worker = try #require(up.pids["onnx"])
         let cpuBefore = (cpuSeconds(serve) ?? 0, cpuSeconds(worker) ?? 0)
         let started = ContinuousClock.now
         let result = try await runSessionCheck(baseURL: up.baseURL, sessions: 4, seconds: 15)
@@ -61,7 +66,8 @@ import Testing
         let coverage = sessions.map { String(format: "%.2f", $0.coverage) }.joined(separator: " ")
         print(
             "river e2e 4 sessions: coverage \(coverage); serve \(String(format: "%.1f", serveCPU * 100)) % of a core "
-                + "(\(String(format: "%.1f", serveCPU * 25)) % per session), worker \(String(format: "%.1f", workerCPU * 100)) %")
+                + "(\(String(format: "%.1f", serveCPU * 25)) % per session), worker \(String(format: "%.1f", workerCPU * 100)) %"
+        )
         for view in sessions {
             #expect(view.framesDecoded > 200, "\(view)")
             #expect(view.exact > 30, "a session got (almost) no results: \(view)")
@@ -87,7 +93,8 @@ import Testing
         let view = try #require(try views(result).first)
         let timeline = view.timeline
         // The video kept flowing: no second without displayed frames after the first one.
-        let first = try #require(timeline.first?.at), last = try #require(timeline.last?.at)
+        let first = try #require(timeline.first?.at)
+        let last = try #require(timeline.last?.at)
         let gaps = zip(timeline, timeline.dropFirst()).map { $1.at - $0.at }
         #expect((gaps.max() ?? 0) < 1000, "video stalled for \(gaps.max() ?? 0) ms")
         #expect(last - first > 15_000)
@@ -97,10 +104,14 @@ import Testing
         let reasons = Dictionary(grouping: gap, by: { $0.status ?? "none" }).mapValues(\.count)
         print("river e2e worker killed: statuses in the gap \(reasons); whole run \(view.statuses)")
         #expect(gap.count > 30, "the video did not keep flowing: \(gap.count) frames in 2 s")
-        let told = gap.filter { ["workerLost", "noWorker", "expired", "saturated"].contains($0.status ?? "") }
+        let told = gap.filter {
+            ["workerLost", "noWorker", "expired", "saturated"].contains($0.status ?? "")
+        }
         #expect(told.count >= 5, "no frame said why it had no result: \(reasons)")
         #expect(gap.allSatisfy { $0.status != nil }, "frames without any message: \(reasons)")
-        #expect(gap.allSatisfy { $0.status == "ok" || told.contains(where: { t in t.at == $0.at }) }, "\(reasons)")
+        #expect(
+            gap.allSatisfy { $0.status == "ok" || told.contains(where: { t in t.at == $0.at }) }, "\(reasons)"
+        )
         // Results resume: most frames of the last 5 s have their own.
         let tail = timeline.filter { $0.at > last - 5000 }
         let ok = tail.filter { $0.status == "ok" }.count
@@ -134,8 +145,10 @@ import Testing
         let four = try await peak(sessions: 4)
         print(
             String(
-                format: "river serve RSS: idle %.1f MiB; 1 session %.1f (+%.1f); 4 sessions %.1f (+%.1f per session); after %.1f / %.1f",
-                idle, one.during, one.during - idle, four.during, (four.during - idle) / 4, one.after, four.after))
+                format:
+                    "river serve RSS: idle %.1f MiB; 1 session %.1f (+%.1f); 4 sessions %.1f (+%.1f per session); after %.1f / %.1f",
+                idle, one.during, one.during - idle, four.during, (four.during - idle) / 4, one.after,
+                four.after))
         #expect(one.during - idle <= 25, "one session costs \(one.during - idle) MiB")
         #expect((four.during - idle) / 4 <= 25, "four sessions cost \((four.during - idle) / 4) MiB each")
         #expect(four.after <= idle * 1.10, "RSS after the sessions \(four.after) MiB vs idle \(idle) MiB")

@@ -16,7 +16,9 @@ import Testing
         #expect(page.status == 200)
         #expect(page.contentType.hasPrefix("text/html"), "\(page.contentType)")
         #expect(page.body.contains("<script type=\"module\" src=\"app.js\">"))
-        for module in ["app.js", "view.js", "connection.js", "results.js", "overlay.js", "stats.js", "probe.js"] {
+        for module in [
+            "app.js", "view.js", "connection.js", "results.js", "overlay.js", "stats.js", "probe.js",
+        ] {
             let file = try await up.get("/\(module)")
             #expect(file.status == 200, "\(module)")
             // Browsers refuse module scripts served with any other type.
@@ -30,7 +32,9 @@ import Testing
         let metrics = try await up.get("/metrics")
         #expect(metrics.status == 200)
         #expect(metrics.contentType.hasPrefix("text/plain"), "\(metrics.contentType)")
-        for name in ["river_sessions", "river_frames_received_total", "river_workers_alive", "river_delay_seconds"] {
+        for name in [
+            "river_sessions", "river_frames_received_total", "river_workers_alive", "river_delay_seconds",
+        ] {
             #expect(metrics.body.contains(name), "\(name) missing from /metrics:\n\(metrics.body)")
         }
     }

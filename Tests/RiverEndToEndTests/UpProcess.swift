@@ -80,7 +80,9 @@ func cpuSeconds(_ pid: Int32) -> Double? {
     else { return nil }
     let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
     // Fields 14 and 15 of proc(5) (utime, stime) are 11 and 12 after the state field (index 0).
-    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else { return nil }
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+        return nil
+    }
     return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
@@ -101,7 +103,8 @@ func runSessionCheck(baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup:
     let clip = repositoryRoot.appendingPathComponent("fixtures/pan.y4m")
     try #require(
         FileManager.default.fileExists(atPath: clip.path)
-            && FileManager.default.fileExists(atPath: clip.deletingPathExtension().appendingPathExtension("json").path),
+            && FileManager.default.fileExists(
+                atPath: clip.deletingPathExtension().appendingPathExtension("json").path),
         "missing \(clip.path) or its .json: run scripts/setup.sh (make_fixtures.sh)")
     let arguments = [
         repositoryRoot.appendingPathComponent("scripts/e2e/session_check.py").path,
@@ -115,7 +118,8 @@ func runSessionCheck(baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup:
         return (status, driver.output)
     }
     try #require(status == 0, "session_check.py failed (\(String(describing: status))):\n\(output)")
-    let line = try #require(output.split(separator: "\n").last { $0.hasPrefix("{") }, "no JSON in:\n\(output)")
+    let line = try #require(
+        output.split(separator: "\n").last { $0.hasPrefix("{") }, "no JSON in:\n\(output)")
     return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
 }
 

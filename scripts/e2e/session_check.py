@@ -118,12 +118,17 @@ def main() -> int:
     with Browser(y4m=args.y4m, timeout=60) as browser:
         page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}")
         deadline = time.monotonic() + 30
-        state = page.evaluate("river.state")
-        while state in ("idle", "starting") and time.monotonic() < deadline:
+        # The page is a module with top-level await: `river` exists once it has run, after load.
+        read_state = "(typeof river === 'undefined') ? 'loading' : river.state"
+        state = page.evaluate(read_state)
+        while state in ("loading", "idle", "starting") and time.monotonic() < deadline:
             time.sleep(0.2)
-            state = page.evaluate("river.state")
+            state = page.evaluate(read_state)
         result["state"] = state
-        result["error"] = page.evaluate("river.error")
+        result["error"] = page.evaluate("(typeof river === 'undefined') ? null : river.error")
+        if state == "loading":
+            result["error"] = [e["params"]["exceptionDetails"].get("exception", {}).get("description")
+                               for e in browser._events if e["method"] == "Runtime.exceptionThrown"]
         if state == "live":
             result["startedAt"] = time.time() * 1000
             time.sleep(args.seconds)

@@ -92,6 +92,7 @@ let package = Package(
             path: "Benchmarks/WebRTCBenchmark"),
         .executableTarget(
             name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"], path: "Benchmarks/DecodeBenchmark"),
+        .executableTarget(name: "SCTPBenchmark", dependencies: ["RiverSCTP"], path: "Benchmarks/SCTPBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
@@ -111,7 +112,12 @@ let package = Package(
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]),
-        .testTarget(name: "RiverServeTests", dependencies: ["RiverServe"]),
+        .testTarget(
+            name: "RiverServeTests",
+            dependencies: [
+                "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference",
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ]),
         /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).
         .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore"]),
     ],

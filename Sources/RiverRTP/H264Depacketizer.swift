@@ -126,6 +126,9 @@ public struct H264Depacketizer: Sendable {
 
     /// Like ``push(_:)`` but appends to a caller's array, so a caller can reuse one per stream.
     public mutating func push(_ packet: RTPPacket, into out: inout [H264DepacketizerOutput]) {
+        // Padding only (RFC 3550 §5.1): senders probe bandwidth with these on the media SSRC when no
+        // RTX stream is negotiated (Chromium does); they carry no media and belong to no unit.
+        if packet.payload.isEmpty && packet.paddingSize > 0 { return }
         if open && packet.timestamp != timestamp {
             if lossPending { fail(.packetsLost(timestamp: timestamp)) }
             finish(into: &out)

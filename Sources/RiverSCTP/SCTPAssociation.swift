@@ -12,9 +12,13 @@ import CUsrsctp
 /// the packets to send to `output`, which the session encrypts with its DTLS endpoint.
 ///
 /// **Threading.** An association belongs to one serial ``SCTPExecutor`` (the session's event
-/// loop). Every method, the `output` closure and ``onEvent`` run there; the class is not
-/// `Sendable`. usrsctp's own callbacks (from our timer thread, see `UsrsctpRuntime`) only queue a
-/// job on that executor, so association state is never touched concurrently.
+/// loop): create it there, call it there; `output` and ``onEvent`` run there; the class is not
+/// `Sendable`. usrsctp calls back on whatever thread is inside it: the timer thread that drives
+/// its clock (we start usrsctp without its own timer thread, see `UsrsctpRuntime` for why), its
+/// iterator thread, or an owner's thread during `receive`/`send`. Those callbacks only copy packets into a locked
+/// outbox and queue one job on the executor (`UsrsctpBridge`), so association state is never
+/// touched concurrently; usrsctp's `void*` context is a registry key, not a pointer, so a late
+/// callback after ``close()`` finds nothing instead of freed memory.
 ///
 /// **Lifetime.** Both ends connect at once (SCTP copes with the collision, RFC 4960 §5.2.1), so
 /// creating the association starts the handshake. Call ``close()`` when the session ends; an
@@ -38,7 +42,8 @@ public final class SCTPAssociation {
 
     /// What the association reports to its owner, on the owner's executor.
     public enum Event {
-        /// The handshake finished; channels we opened before are open now.
+        /// The handshake finished; channels we opened before are open now. (Channels we open
+        /// later are open at once and not announced.)
         case connected
         /// The peer opened a channel (we received DATA_CHANNEL_OPEN and answered with the ACK).
         case channelOpened(DataChannel)

@@ -9,9 +9,11 @@ import Synchronization
 /// INET/INET6 such as Debian's, opens raw IPPROTO_SCTP sockets with receive threads. As root
 /// (containers) those succeed, so the process would also speak SCTP directly on the host's
 /// network, which river never wants: all SCTP here runs over DTLS in AF_CONN mode (RFC 8261).
-/// With `usrsctp_init_nothreads` nothing is opened and nothing runs behind our back; we drive
-/// usrsctp's clock ourselves with `usrsctp_handle_timers` from one thread. That thread is then
-/// the only "usrsctp thread" besides the owners' own, which keeps the threading story short.
+/// With `usrsctp_init_nothreads` no socket is opened and no timer thread started; we drive
+/// usrsctp's clock ourselves with `usrsctp_handle_timers` from one thread ("river.usrsctp.timers").
+/// usrsctp still starts its "SCTP iterator" thread (always, in `sctp_pcb_init`) for
+/// endpoint-wide work. So callbacks can arrive on our timer thread, that iterator thread or an
+/// owner's thread inside `receive`/`send`; `UsrsctpBridge` treats them all alike.
 ///
 /// usrsctp is never finished (`usrsctp_finish`): it lives as long as the process.
 final class UsrsctpRuntime: Sendable {

@@ -38,7 +38,7 @@ final class ReflectSession: @unchecked Sendable {
             case .rtcp(let compound):
                 if let pli = loop.receiveRTCP(compound, now: .now) { connection.send(rtcp: pli) }
             case .applicationData:
-                break  // reflect negotiates no data channel
+                break  // never sent while an SCTP association consumes it (DataChannelReflector)
             case .closed:
                 feedbackTimer?.cancel()
                 feedbackTimer = nil

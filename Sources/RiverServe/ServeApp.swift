@@ -44,7 +44,10 @@ public struct PipelineServeOptions: Sendable {
     /// Metrics to record into (`/metrics`); a fresh registry when nil.
     public var metrics: ServeMetrics?
 
-    public init(proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int = 1, metrics: ServeMetrics? = nil) {
+    public init(
+        proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int = 1,
+        metrics: ServeMetrics? = nil
+    ) {
         self.proxy = proxy
         self.delay = delay
         self.maxInFlight = maxInFlight
@@ -112,7 +115,8 @@ public enum ServeApp {
         let maxInFlight = max(1, pipeline.maxInFlight)
         configuration.maxInFlight = { maxInFlight }
         let service = PipelineService(
-            server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, delay: pipeline.delay,
+            server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
+            delay: pipeline.delay,
             backend: client, configuration: configuration, metrics: metrics, logger: logger)
         let router = Router()
         Signalling.addRoutes(to: router, sessions: service)

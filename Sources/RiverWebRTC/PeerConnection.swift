@@ -224,8 +224,9 @@ public final class PeerConnection: @unchecked Sendable {
                 } catch {
                     close(reason: .dtlsFailed("\(error)"))
                 }
-            case .applicationData(let packet):
-                if let sctp { sctp.receive(packet) } else { onEvent?(.applicationData(packet)) }
+            case .applicationData(let data):
+                // With an association the data is its SCTP packets; otherwise the owner's.
+                if let sctp { sctp.receive(data) } else { onEvent?(.applicationData(data)) }
             case .failed(let error):
                 logger.warning("DTLS failed: \(error)")
                 close(reason: .dtlsFailed(error.description))
@@ -251,10 +252,9 @@ public final class PeerConnection: @unchecked Sendable {
 
     /// One SCTP packet out as one DTLS application-data record.
     private func sendSCTP(_ packet: [UInt8]) {
-        guard let dtls else { return }
+        guard dtls != nil else { return }
         do {
-            try dtls.send(packet)
-            flushDTLS(to: nil)
+            try send(applicationData: packet)
         } catch {
             logger.debug("DTLS send of an SCTP packet failed: \(error)")
         }

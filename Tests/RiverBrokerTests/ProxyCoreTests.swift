@@ -135,7 +135,11 @@ private struct Harness {
     @Test func withoutWorkersRequestsAreAnsweredNoWorker() {
         var h = Harness()
         h.client(1)
-        #expect(h.take().contains { if case .toClient(_, .error(let e), _) = $0 { return e.code == .noWorker }; return false })
+        #expect(
+            h.take().contains {
+                if case .toClient(_, .error(let e), _) = $0 { return e.code == .noWorker }
+                return false
+            })
         // The last worker leaving answers what waits in the queue too.
         h.worker("a", .ready(slots: 1, name: "a"))
         h.client(2)

@@ -6,8 +6,9 @@
 Opens river's page, calls `river.start({dataChannels: true})`, then through `window.riverData`:
 echoes --count mixed text/binary messages (0 B to 64 KiB) on the page's channel "river", collects
 the messages of the channel river opens itself ("river-server", which river then closes), times
---megabytes one way to river on a sink channel, closes "river" from the page, and hangs up. After
-each close it polls `GET /debug/datachannels` until river's counts drop. Prints one JSON object;
+--megabytes one way to river on a sink channel, closes "river" from the page, and hangs up (WHIP
+DELETE); then a second session that the page just closes. After each close it polls
+`GET /debug/datachannels` until river's counts drop. Prints one JSON object;
 RiverEndToEndTests asserts on it.
 """
 
@@ -66,6 +67,14 @@ def main() -> int:
             result["afterChannelsClosed"] = wait_counts(url, "channels", 0)
             result["stopped"] = page.evaluate("river.stop()")
             result["afterSessionClosed"] = wait_counts(url, "associations", 0)
+            # A second session that the page simply closes (no DELETE): Chromium's SCTP ABORT and
+            # DTLS close_notify must free river's association as well.
+            again = page.evaluate("river.start({dataChannels: true})")
+            if again.get("status") == 201:
+                result["secondEcho"] = page.evaluate("riverData.echo({count: 20})")
+                result["secondDuring"] = counts(url)
+                page.evaluate("riverData.pc.close(), true")
+                result["afterPeerClosed"] = wait_counts(url, "associations", 0)
     print(json.dumps(result))
     return 0
 

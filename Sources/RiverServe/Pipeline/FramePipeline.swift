@@ -8,7 +8,8 @@ import Synchronization
 
 /// Sends a decoded frame to a worker and waits for the answer: the broker client in `river serve`.
 public protocol InferenceBackend: Sendable {
-    func infer(frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant) async throws(BrokerError)
+    func infer(frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant)
+        async throws(BrokerError)
         -> BrokerReply
 }
 
@@ -84,7 +85,21 @@ public final class FramePipeline: @unchecked Sendable {
         var sentAt: UInt64 = 0
     }
 
+    /// What the pipeline did so far.
+    public struct Counters: Sendable, CustomStringConvertible {
+        public var unitsDecoded = 0
+        public var decodeErrors = 0
+        public var framesDecoded = 0
+        public var requestsSent = 0
+        public var messages = 0
+        public var description: String {
+            "\(unitsDecoded) units decoded (\(decodeErrors) errors), \(framesDecoded) frames, "
+                + "\(requestsSent) requests, \(messages) messages"
+        }
+    }
+
     private struct State {
+        var counters = Counters()
         var units: [Unit] = []
         var scheduler: InferenceScheduler<VideoFrame>
         var frames: [UInt64: FrameInfo] = [:]
@@ -123,7 +138,8 @@ public final class FramePipeline: @unchecked Sendable {
         self.delayNanos = Atomic(delay)
         self.onDecoderFailed = onDecoderFailed
         self.onTurnaround = onTurnaround
-        self.state = Mutex(State(scheduler: InferenceScheduler(maxInFlight: max(1, configuration.maxInFlight()))))
+        self.state = Mutex(
+            State(scheduler: InferenceScheduler(maxInFlight: max(1, configuration.maxInFlight()))))
         let thread = Thread { [self] in run() }
         thread.name = "river-stream-\(streamID)"
         thread.start()
@@ -158,6 +174,7 @@ public final class FramePipeline: @unchecked Sendable {
     }
 
     public var inFlightCount: Int { state.withLock { $0.scheduler.inFlightCount } }
+    public var counters: Counters { state.withLock { $0.counters } }
 
     // MARK: Pipeline thread
 
@@ -194,6 +211,7 @@ public final class FramePipeline: @unchecked Sendable {
         do {
             frames = try decoder.decode(unit.annexB, rtpTimestamp: unit.outputTimestamp)
         } catch {
+            state.withLock { $0.counters.decodeErrors += 1 }
             logger.debug("decode failed: \(error)")
             deliver(
                 ResultMessage(
@@ -204,6 +222,10 @@ public final class FramePipeline: @unchecked Sendable {
             return
         }
         let decodedAt = PipelineClock.now()
+        state.withLock {
+            $0.counters.unitsDecoded += 1
+            $0.counters.framesDecoded += frames.count
+        }
         for frame in frames {
             metrics?.framesDecoded.increment()
             let deadline = unit.arrival &+ delay &- min(configuration.margin, unit.arrival &+ delay)
@@ -226,7 +248,10 @@ public final class FramePipeline: @unchecked Sendable {
         for action in actions {
             switch action {
             case .send(let id, let frame, let deadline):
-                state.withLock { $0.frames[id]?.sentAt = PipelineClock.now() }
+                state.withLock {
+                    $0.frames[id]?.sentAt = PipelineClock.now()
+                    $0.counters.requestsSent += 1
+                }
                 let backend = backend
                 let streamID = streamID
                 Task { [self] in
@@ -263,12 +288,14 @@ public final class FramePipeline: @unchecked Sendable {
             metrics?.inferenceLatency.recordNanoseconds(Int64(clamping: now &- info.sentAt))
             let computeMs = Double(reply.timings.computeMicros) / 1000
             out.timings = .init(
-                decode: info.decodeMs, queue: Double(info.sentAt &- info.decodedAt) / 1e6, inference: computeMs,
+                decode: info.decodeMs, queue: Double(info.sentAt &- info.decodedAt) / 1e6,
+                inference: computeMs,
                 total: Double(now &- info.arrival) / 1e6)
             if !onTime {
                 out.status = .expired
-            } else if reply.status == .ok, let parsed = try? JSONDecoder().decode(
-                InferenceResult.self, from: Data(reply.document))
+            } else if reply.status == .ok,
+                let parsed = try? JSONDecoder().decode(
+                    InferenceResult.self, from: Data(reply.document))
             {
                 out.detections = ResultMessage.detections(of: parsed)
                 metrics?.framesInferred.increment()
@@ -304,12 +331,14 @@ public final class FramePipeline: @unchecked Sendable {
 
     private func message(_ info: FrameInfo, status: ResultMessage.Status) -> ResultMessage {
         ResultMessage(
-            rtpTimestamp: info.outputTimestamp, receivedAt: info.receivedAt, width: info.width, height: info.height,
+            rtpTimestamp: info.outputTimestamp, receivedAt: info.receivedAt, width: info.width,
+            height: info.height,
             status: status, delay: Double(delay) / 1e6)
     }
 
     private func deliver(_ message: ResultMessage) {
         if message.status != .ok { metrics?.frameDropped(reason: message.status.rawValue) }
+        state.withLock { $0.counters.messages += 1 }
         sink.deliver(message)
     }
 }

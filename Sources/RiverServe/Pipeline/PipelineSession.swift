@@ -47,6 +47,9 @@ final class PipelineSession: @unchecked Sendable {
             case .applicationData:
                 break  // only without a negotiated association; results need one
             case .closed:
+                logger.info(
+                    "session ended: \(resultsSent) results sent, \(resultsUndelivered) undelivered; \(stream.summary)"
+                )
                 stream.stop()
                 self.stream = nil
                 resultChannel = nil
@@ -60,6 +63,7 @@ final class PipelineSession: @unchecked Sendable {
     private func handle(_ event: SCTPAssociation.Event) {
         switch event {
         case .channelOpened(let channel) where channel.label == Self.resultChannelLabel:
+            logger.info("results channel open (stream \(channel.id))")
             resultChannel = channel
         case .channelClosed(let channel) where channel === resultChannel:
             resultChannel = nil

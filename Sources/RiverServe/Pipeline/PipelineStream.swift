@@ -34,11 +34,14 @@ final class PipelineStream: @unchecked Sendable {
     private var closed = false
     /// RTP packets of our payload type received.
     private(set) var packetsIn = 0
+    private(set) var unitsOut = 0
 
     init(
-        eventLoop: EventLoop, payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64, delay: PipelineDelay,
+        eventLoop: EventLoop, payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64,
+        delay: PipelineDelay,
         streamID: UInt64, backend: any InferenceBackend, sink: any ResultSink,
-        configuration: FramePipeline.Configuration, builderConfiguration: H264FrameBuilder.Configuration = .init(),
+        configuration: FramePipeline.Configuration,
+        builderConfiguration: H264FrameBuilder.Configuration = .init(),
         metrics: ServeMetrics?, logger: Logger, send: @escaping (PipelineOutput) -> Void
     ) throws(H264DepacketizerError) {
         self.eventLoop = eventLoop
@@ -78,7 +81,8 @@ final class PipelineStream: @unchecked Sendable {
                 send(.rtcp(report))
             })
         timers.append(
-            eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .seconds(1)) { [weak self] _ in
+            eventLoop.scheduleRepeatedTask(initialDelay: .milliseconds(500), delay: .seconds(1)) {
+                [weak self] _ in
                 guard let self,
                     let sr = output.senderReport(
                         now: PipelineClock.now(), wallClockSeconds: PipelineClock.wallMilliseconds() / 1000)
@@ -105,6 +109,13 @@ final class PipelineStream: @unchecked Sendable {
     }
 
     var delay: UInt64 { output.delay }
+
+    /// One line of figures for the session's end-of-life log.
+    var summary: String {
+        "\(packetsIn) packets in, \(output.packetsSent) out, \(output.retransmitted) resent, "
+            + "\(unitsOut) units, \(builder.unitsSkippedAwaitingKeyframe) skipped awaiting a keyframe, "
+            + "\(builder.repair.nacksSent) NACKs, \(builder.repair.plisSent) PLIs up, \(pipeline.counters)"
+    }
 
     // MARK: Input
 
@@ -137,6 +148,7 @@ final class PipelineStream: @unchecked Sendable {
         for event in events {
             switch event {
             case .accessUnit(let unit):
+                unitsOut += 1
                 metrics?.framesReceived.increment()
                 pipeline.submit(
                     .init(
@@ -155,8 +167,10 @@ final class PipelineStream: @unchecked Sendable {
                 guard let upstream = feedback.upstreamSSRC else { continue }
                 send(
                     .rtcp(
-                        RTCPPacket.pictureLossIndication(.init(senderSSRC: output.outgoingSSRC, mediaSSRC: upstream))
-                            .serialized()))
+                        RTCPPacket.pictureLossIndication(
+                            .init(senderSSRC: output.outgoingSSRC, mediaSSRC: upstream)
+                        )
+                        .serialized()))
             case .dropped(let timestamp, let error):
                 logger.debug("access unit \(timestamp) dropped: \(error)")
             }
@@ -165,7 +179,9 @@ final class PipelineStream: @unchecked Sendable {
 
     private func decoderFailed() {
         guard !closed else { return }
-        handle(builder.decoderFailed(now: .nanoseconds(Int64(PipelineClock.now()))), arrival: PipelineClock.now())
+        handle(
+            builder.decoderFailed(now: .nanoseconds(Int64(PipelineClock.now()))), arrival: PipelineClock.now()
+        )
     }
 
     private func tick() {

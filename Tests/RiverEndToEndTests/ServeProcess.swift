@@ -147,8 +147,9 @@ func runChromiumReflect(against serve: ServeProcess, audio: Bool, seconds: Int =
     ]
     if audio { arguments.append("--audio") }
     if noise { arguments += ["--noise-port", "\(serve.udpPort)"] }
+    let command = ["python3"] + arguments
     let (status, output) = try await BrowserSlot.shared.hold {
-        let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments)
+        let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)
         defer { driver.stop() }
         let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))
         return (status, driver.output)

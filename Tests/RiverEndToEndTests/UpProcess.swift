@@ -1,6 +1,10 @@
 import Foundation
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// `river up` on free ports of 127.0.0.1, with the children's PIDs read from its ready line.
 final class UpProcess: @unchecked Sendable {
     let child: ChildProcess
@@ -111,8 +115,9 @@ func runSessionCheck(baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup:
         "--url", baseURL.absoluteString + "/", "--y4m", clip.path, "--sessions", "\(sessions)",
         "--seconds", "\(seconds)", "--warmup", "\(warmup)",
     ]
+    let command = ["python3"] + arguments
     let (status, output) = try await BrowserSlot.shared.hold {
-        let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments)
+        let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)
         defer { driver.stop() }
         let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))
         return (status, driver.output)

@@ -18,7 +18,7 @@ struct UpCommand: ParsableCommand {
         commandName: "up",
         abstract: "Run serve, proxy and one worker with the default model; print the page's URL.",
         discussion: """
-            The worker's model input defaults to 320x240: on a 2-core machine one CenterFace worker \
+            The worker's model input defaults to 256x192: on a 2-core machine one CenterFace worker \
             then keeps up with a 30 fps camera (see README, Benchmarks). More workers, on any host, \
             can join with `river onnx --connect` on the proxy backend that `up` prints.
             """)
@@ -41,8 +41,8 @@ struct UpCommand: ParsableCommand {
     @Option(help: "ONNX model for the worker. Default: models/centerface.onnx.")
     var model: String?
 
-    @Option(help: "Model input WxH (the worker letterboxes each frame into it).")
-    var inputSize = "320x240"
+    @Option(help: "Model input WxH (the worker letterboxes each frame into it, rounded up to multiples of 32).")
+    var inputSize = "256x192"
 
     @Option(help: "ONNX Runtime intra-op threads of the worker.")
     var threads = 1

@@ -104,6 +104,15 @@ func rssMiB(_ pid: Int32) -> Double? {
 func runSessionCheck(baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3) async throws
     -> [String: Any]
 {
+    try await runSessionCheck(baseURL: baseURL, sessions: sessions, seconds: seconds, warmup: warmup) {}.0
+}
+
+/// The same, running `during` beside the browser once it has started (measurements and faults
+/// must wait for the browser slot too), and returning what `during` returned.
+func runSessionCheck<T: Sendable>(
+    baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3,
+    during: @escaping @Sendable () async throws -> T
+) async throws -> ([String: Any], T) {
     let clip = repositoryRoot.appendingPathComponent("fixtures/pan.y4m")
     try #require(
         FileManager.default.fileExists(atPath: clip.path)
@@ -116,16 +125,17 @@ func runSessionCheck(baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup:
         "--seconds", "\(seconds)", "--warmup", "\(warmup)",
     ]
     let command = ["python3"] + arguments
-    let (status, output) = try await BrowserSlot.shared.hold {
+    let (status, output, measured) = try await BrowserSlot.shared.hold {
         let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)
         defer { driver.stop() }
+        async let measured = during()
         let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))
-        return (status, driver.output)
+        return (status, driver.output, try await measured)
     }
     try #require(status == 0, "session_check.py failed (\(String(describing: status))):\n\(output)")
     let line = try #require(
         output.split(separator: "\n").last { $0.hasPrefix("{") }, "no JSON in:\n\(output)")
-    return try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])
+    return (try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]), measured)
 }
 
 /// One session's summary from session_check.py, typed for the assertions.

@@ -115,7 +115,7 @@ def main() -> int:
         clip = json.load(f)
 
     result: dict = {}
-    with Browser(y4m=args.y4m, timeout=60) as browser:
+    with Browser(y4m=args.y4m, timeout=60, extra_flags=["--window-size=1280,1024"]) as browser:
         page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}")
         deadline = time.monotonic() + 30
         # The page is a module with top-level await: `river` exists once it has run, after load.

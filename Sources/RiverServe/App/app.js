@@ -14,6 +14,8 @@ const ProbeClass = params.has('probe') ? (await import('./probe.js')).FrameProbe
 const views = [];
 {
   const first = document.querySelector('.screen');
+  // Small tiles, so every video stays in view: Chromium stops painting muted videos out of view.
+  if (sessionCount > 1) first.parentElement.classList.add('multi');
   for (let i = 0; i < sessionCount; i++) {
     const screen = i === 0 ? first : first.parentElement.insertBefore(first.cloneNode(true), first.nextSibling);
     if (i > 0) screen.classList.add('extra');

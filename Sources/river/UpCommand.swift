@@ -41,7 +41,8 @@ struct UpCommand: ParsableCommand {
     @Option(help: "ONNX model for the worker. Default: models/centerface.onnx.")
     var model: String?
 
-    @Option(help: "Model input WxH (the worker letterboxes each frame into it, rounded up to multiples of 32).")
+    @Option(
+        help: "Model input WxH (the worker letterboxes each frame into it, rounded up to multiples of 32).")
     var inputSize = "256x192"
 
     @Option(help: "ONNX Runtime intra-op threads of the worker.")

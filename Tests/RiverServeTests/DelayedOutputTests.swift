@@ -68,5 +68,7 @@ import Testing
         #expect(try PipelineDelay(parsing: "auto") == .auto(start: PipelineDelay.autoStart))
         #expect(throws: PipelineDelay.ParseError.self) { try PipelineDelay(parsing: "-1s") }
         #expect(throws: PipelineDelay.ParseError.self) { try PipelineDelay(parsing: "soon") }
+        #expect(try PipelineDelay(parsing: "1.5s").description == "1500ms")
+        #expect(try PipelineDelay(parsing: "auto").description == "auto:2000ms")
     }
 }

@@ -52,7 +52,7 @@ import Testing
     }
 
     /// Proxy + worker + client on free 127.0.0.1 ports, heartbeats fast so a lost worker is noticed.
-    struct Broker {
+    struct Broker: Sendable {
         let proxy: BrokerProxy
         let client: BrokerClient
         init() throws {
@@ -113,20 +113,28 @@ import Testing
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let sink = Collector()
         let sent = Mutex<[(RTPPacket, UInt64)]>([])
+        let rtcp = Mutex<[RTCPPacket]>([])
         let arrivals = Mutex<[UInt16: UInt64]>([:])
         var stream: PipelineStream!
 
-        init(delay: Duration, backend: any InferenceBackend) throws {
+        convenience init(delay: Duration, backend: any InferenceBackend) throws {
+            try self.init(delay: PipelineDelay.fixed(delay), backend: backend)
+        }
+
+        init(delay: PipelineDelay, backend: any InferenceBackend) throws {
             let loop = group.next()
             let sink = sink
             stream = try loop.submit { [self] in
                 let stream = try PipelineStream(
                     eventLoop: loop, payloadType: 102, outgoingSSRC: 0xABCD, rembBitrate: 1_000_000,
-                    delay: .fixed(delay), streamID: 1, backend: backend, sink: sink, configuration: .init(),
+                    delay: delay, streamID: 1, backend: backend, sink: sink, configuration: .init(),
                     metrics: ServeMetrics(), logger: Logger(label: "test")
                 ) { output in
-                    if case .rtp(let packet) = output {
+                    switch output {
+                    case .rtp(let packet):
                         self.sent.withLock { $0.append((packet, PipelineClock.now())) }
+                    case .rtcp(let compound):
+                        self.rtcp.withLock { $0 += RTCPPacket.parsePrefix(compound).packets }
                     }
                 }
                 stream.start()
@@ -214,6 +222,100 @@ import Testing
         for (message, at) in harness.sink.all where message.status == .ok {
             #expect(at < lastSent[message.rtpTimestamp]!)
         }
+    }
+
+    @Test func autoDelayShrinksSmoothlyAndKeepsPacketsInOrderAndTimestampsFixed() async throws {
+        let broker = try Broker()
+        defer { broker.stop() }
+        let worker = broker.worker(Self.handler())
+        defer { worker.stop() }
+        try await broker.waitForWorkers(1)
+        let harness = try Harness(delay: .auto(start: .seconds(1)), backend: broker.client)
+        defer { harness.stop() }
+        let frames = try Self.frames(loops: 2)  // 4 s
+        try await harness.play(frames)
+        try await harness.drain(frames: frames.count, packets: frames.reduce(0) { $0 + $1.count })
+        let messages = harness.sink.all.map(\.0)
+        #expect(messages.count == frames.count)
+        // A fast worker: the delay leaves its 1 s start once enough turnarounds are known...
+        let delays = messages.map(\.delay)
+        #expect(delays.first == 1000)
+        #expect(delays.last! < 950, "delay still \(delays.last!) ms")
+        // ...at most 10 % of elapsed time per step (no visible jump), never growing here.
+        for (a, b) in zip(delays, delays.dropFirst()) { #expect(b <= a && a - b <= 100) }
+        // Output order and the timestamp offset (fixed at the starting delay) hold throughout.
+        let input = frames.flatMap { $0 }
+        let sent = harness.sent.withLock { $0 }
+        try #require(sent.count == input.count)
+        for (i, (packet, _)) in sent.enumerated() {
+            #expect(packet.timestamp == input[i].timestamp &+ 90_000)
+            #expect(packet.sequenceNumber == sent[0].0.sequenceNumber &+ UInt16(truncatingIfNeeded: i))
+        }
+        let times = sent.map(\.1)
+        #expect(zip(times, times.dropFirst()).allSatisfy { $0 <= $1 })
+    }
+
+    /// Fails every request at once (no proxy behind it).
+    struct NoProxy: InferenceBackend {
+        func infer(frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant)
+            async throws(BrokerError)
+            -> BrokerReply
+        {
+            throw .notConnected(endpoint: "nowhere")
+        }
+    }
+
+    @Test func feedbackLossUpstreamIsNACKedReceiverNACKsAreServedAndPLIsForwarded() async throws {
+        let harness = try Harness(delay: .milliseconds(100), backend: NoProxy())
+        defer { harness.stop() }
+        var frames = Array(try Self.frames().prefix(20))
+        let lost = frames[5].removeLast()  // never arrives: the builder asks for it
+        try await harness.play(frames)
+        try await harness.drain(frames: 0, packets: frames.reduce(0) { $0 + $1.count })
+        let upstream = harness.rtcp.withLock { $0 }
+        let nacked = upstream.flatMap { packet -> [UInt16] in
+            if case .nack(let nack) = packet, nack.mediaSSRC == 0x5EED, nack.senderSSRC == 0xABCD {
+                return nack.lostSequenceNumbers
+            }
+            return []
+        }
+        #expect(nacked.contains(lost.sequenceNumber))
+        // Every frame still says why it has no result: no worker is reachable.
+        #expect(harness.sink.all.contains { $0.0.status == .noWorker })
+        #expect(harness.sink.all.allSatisfy { $0.0.status == .noWorker })
+
+        // The receiver of our stream asks for two packets again, then for a keyframe.
+        let sent = harness.sent.withLock { $0 }
+        let wanted = [sent[3].0.sequenceNumber, sent[10].0.sequenceNumber]
+        func plisUpstream() -> Int {
+            harness.rtcp.withLock { $0 }.filter {
+                if case .pictureLossIndication(let pli) = $0 { return pli.mediaSSRC == 0x5EED }
+                return false
+            }.count
+        }
+        let stream = harness.stream!
+        try await stream.eventLoop.submit {
+            stream.receive(
+                rtcp: RTCPPacket.serializeCompound([
+                    .receiverReport(RTCPReceiverReport(ssrc: 0x1111)),
+                    .nack(
+                        RTCPGenericNACK(senderSSRC: 0x1111, mediaSSRC: 0xABCD, lostSequenceNumbers: wanted)),
+                ]))
+        }.get()
+        // Counted inside one event-loop turn, so the builder's own keyframe requests cannot interleave.
+        let (plisBefore, plisAfter) = try await stream.eventLoop.submit {
+            let before = plisUpstream()
+            stream.receive(
+                rtcp: RTCPPacket.serializeCompound([
+                    .receiverReport(RTCPReceiverReport(ssrc: 0x1111)),
+                    .pictureLossIndication(.init(senderSSRC: 0x1111, mediaSSRC: 0xABCD)),
+                ]))
+            return (before, plisUpstream())
+        }.get()
+        let resent = harness.sent.withLock { Array($0.dropFirst(sent.count)) }.map(\.0)
+        #expect(resent.map(\.sequenceNumber) == wanted)
+        #expect(resent.map(\.payload) == [sent[3].0.payload, sent[10].0.payload])
+        #expect(plisAfter == plisBefore + 1)
     }
 
     @Test func lostWorkerFramesSayWhyAndResultsResumeWithANewWorker() async throws {

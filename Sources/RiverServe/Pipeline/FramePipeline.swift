@@ -122,6 +122,10 @@ public final class FramePipeline: @unchecked Sendable {
     /// Called with each answered request's turnaround (arrival → answer), for `--delay auto`.
     private let onTurnaround: @Sendable (UInt64) -> Void
     private var decoder: H264Decoder?  // pipeline thread only
+    private static let live = Atomic<Int>(0)
+
+    /// Pipeline threads running in this process (tests watch it return to zero).
+    public static var liveCount: Int { live.load(ordering: .relaxed) }
 
     public init(
         streamID: UInt64, delay: UInt64, backend: any InferenceBackend, sink: any ResultSink,
@@ -179,7 +183,11 @@ public final class FramePipeline: @unchecked Sendable {
     // MARK: Pipeline thread
 
     private func run() {
-        defer { finished.signal() }
+        Self.live.add(1, ordering: .relaxed)
+        defer {
+            Self.live.subtract(1, ordering: .relaxed)
+            finished.signal()
+        }
         do {
             decoder = try H264Decoder()
         } catch {
@@ -193,7 +201,11 @@ public final class FramePipeline: @unchecked Sendable {
                 return (state.units, state.closed)
             }
             if closed { break }
-            for unit in units { decode(unit) }
+            for unit in units {
+                // A backlog must not hold up close(), which the event loop waits on.
+                if state.withLock({ $0.closed }) { break }
+                decode(unit)
+            }
             let limit = max(1, configuration.maxInFlight())
             let actions = state.withLock { state in
                 state.scheduler.maxInFlight = limit
@@ -304,6 +316,9 @@ public final class FramePipeline: @unchecked Sendable {
             }
         case .failure(let error):
             out.status = Self.status(for: error)
+            // A request that ran out of time took at least this long: `--delay auto` must hear of
+            // it, or a saturated proxy queue would keep the delay too short without a trace.
+            if out.status == .expired { onTurnaround(now &- info.arrival) }
         }
         if out.status != .ok { out.detections = nil }
         if out.status != .ok && out.status != .expired { out.timings = nil }

@@ -42,10 +42,11 @@ public enum PipelineDelay: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// One token, for the `river serve:` line: `2000ms`, or `auto:2000ms` (the starting delay).
     public var description: String {
         switch self {
-        case .fixed(let d): "\(d)"
-        case .auto(let start): "auto (from \(start))"
+        case .fixed: "\(startNanoseconds / 1_000_000)ms"
+        case .auto: "auto:\(startNanoseconds / 1_000_000)ms"
         }
     }
 }

@@ -118,13 +118,17 @@ public final class PipelineService: WHIPSessionFactory, @unchecked Sendable {
 
     public func debugCounters() async throws -> [String: Int] {
         let counters = try await server.counters()
-        let results = try await server.eventLoop.submit {
-            self.sessions.values.reduce((0, 0)) { ($0.0 + $1.resultsSent, $0.1 + $1.resultsUndelivered) }
+        let (results, pipelines) = try await server.eventLoop.submit {
+            (
+                self.sessions.values.reduce((0, 0)) { ($0.0 + $1.resultsSent, $0.1 + $1.resultsUndelivered) },
+                self.sessions.count
+            )
         }.get()
         return [
             "sessions": try await server.sessionCount(), "datagramsReceived": counters.received,
             "droppedUnrouted": counters.droppedUnrouted, "droppedBySessions": counters.droppedBySessions,
-            "resultsSent": results.0, "resultsUndelivered": results.1,
+            "resultsSent": results.0, "resultsUndelivered": results.1, "pipelines": pipelines,
+            "pipelineThreads": FramePipeline.liveCount,
         ]
     }
 }

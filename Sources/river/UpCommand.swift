@@ -48,6 +48,12 @@ struct UpCommand: ParsableCommand {
     @Option(help: "ONNX Runtime intra-op threads of the worker.")
     var threads = 1
 
+    @Option(
+        help:
+            "Inference requests each session keeps out at once: 2 lets the next frame wait at the proxy while the worker runs, hiding the round trip."
+    )
+    var maxInFlight = 2
+
     @Option(help: "Proxy endpoint for workers; e.g. 'tcp://*:5556' to let workers on other hosts join.")
     var backend = "tcp://127.0.0.1:*"
 
@@ -60,6 +66,7 @@ struct UpCommand: ParsableCommand {
             throw ValidationError("--input-size must look like 320x240, got '\(inputSize)'")
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
     }
 
     func run() throws {
@@ -102,7 +109,8 @@ struct UpCommand: ParsableCommand {
         var (worker, _) = try start("onnx", workerArguments, ready: "river onnx ")
 
         var serveArguments = [
-            "serve", "--proxy", frontend, "--delay", delay, "--host", host, "--http-port", "\(httpPort)",
+            "serve", "--proxy", frontend, "--delay", delay, "--max-in-flight", "\(maxInFlight)", "--host",
+            host, "--http-port", "\(httpPort)",
             "--udp-port", "\(udpPort)",
         ]
         for ip in publicIP { serveArguments += ["--public-ip", ip] }

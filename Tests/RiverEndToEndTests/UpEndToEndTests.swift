@@ -6,9 +6,14 @@ import Testing
 #endif
 
 /// `river up` as a user runs it: the page, health and metrics, and the life of its children. No
-/// browser here (see SessionEndToEndTests).
-@Suite struct UpEndToEndTests {
+/// browser here (see SessionEndToEndTests), but each test starts a model worker: they take the
+/// browser slot so their start-up burst never lands in a browser test's measurements.
+@Suite(.serialized) struct UpEndToEndTests {
     @Test func upServesThePageHealthAndMetrics() async throws {
+        try await BrowserSlot.shared.hold { try await servesThePageHealthAndMetrics() }
+    }
+
+    func servesThePageHealthAndMetrics() async throws {
         let up = try await UpProcess(["--delay", "2s"])
         defer { up.stop() }
         #expect(up.pids.keys.sorted() == ["onnx", "proxy", "serve"], "\(up.pids)")
@@ -40,6 +45,10 @@ import Testing
     }
 
     @Test func upFailsWithTheWorkersMessageWhenTheModelIsMissing() async throws {
+        try await BrowserSlot.shared.hold { try await failsWithTheWorkersMessage() }
+    }
+
+    func failsWithTheWorkersMessage() async throws {
         let up = try ChildProcess(
             try riverBinary(),
             ["up", "--http-port", "0", "--udp-port", "0", "--model", "no/such/model.onnx"])
@@ -54,6 +63,10 @@ import Testing
 
     @Test(arguments: [SIGTERM, SIGINT, SIGKILL])
     func upChildrenEndWithIt(signal: Int32) async throws {
+        try await BrowserSlot.shared.hold { try await childrenEnd(signal: signal) }
+    }
+
+    func childrenEnd(signal: Int32) async throws {
         let up = try await UpProcess(["--delay", "1s"])
         defer { up.stop() }
         let children = Array(up.pids.values)
@@ -67,6 +80,10 @@ import Testing
     }
 
     @Test func upRestartsAWorkerThatDies() async throws {
+        try await BrowserSlot.shared.hold { try await restartsAWorker() }
+    }
+
+    func restartsAWorker() async throws {
         let up = try await UpProcess(["--delay", "1s"])
         defer { up.stop() }
         let worker = try #require(up.pids["onnx"])

@@ -29,6 +29,9 @@ struct OnnxCommand: ParsableCommand {
         help: "Model family (centerface, yolov5, yolov8, classifier). Default: detected from the outputs.")
     var family: String?
 
+    @Option(help: "Model input WxH for models with symbolic dims (default: each frame's size, padded to 32).")
+    var inputSize: String?
+
     @Option(help: "Requests this worker runs at once (one model session each).")
     var slots = 1
 
@@ -55,6 +58,9 @@ struct OnnxCommand: ParsableCommand {
             throw ValidationError(
                 "--family must be one of \(ModelFamily.allCases.map(\.rawValue)), got '\(family)'")
         }
+        if let inputSize, InferCommand.parseSize(inputSize) == nil {
+            throw ValidationError("--input-size must look like 320x240, got '\(inputSize)'")
+        }
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard heartbeatMs > 0, liveness > 0 else {
@@ -72,7 +78,8 @@ struct OnnxCommand: ParsableCommand {
                 let path = try model ?? PathSearch.defaultModel()
                 let options = InferenceOptions(
                     family: family.flatMap(ModelFamily.init(rawValue:)),
-                    session: SessionOptions(intraOpThreads: threads))
+                    session: SessionOptions(intraOpThreads: threads),
+                    inputSize: inputSize.flatMap(InferCommand.parseSize))
                 let engines = try (0..<slots).map { _ throws(InferenceError) in
                     try InferenceEngine(modelPath: path, options: options)
                 }
@@ -88,7 +95,9 @@ struct OnnxCommand: ParsableCommand {
             configuration: WorkerConfiguration(
                 slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness),
             logger: logger, handler: handler)
-        print("river onnx connect=\(connect) slots=\(slots)\(echo ? " echo" : "")")
+        print(
+            "river onnx connect=\(connect) slots=\(slots)\(inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")"
+        )
         fflush(nil)
         waitForTermination()
         worker.stop()

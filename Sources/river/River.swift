@@ -12,6 +12,24 @@ struct River: AsyncParsableCommand {
             ProxyCommand.self,
             OnnxCommand.self,
             ServeCommand.self,
-        ]
+            UpCommand.self,
+        ],
+        defaultSubcommand: UpCommand.self
     )
+
+    /// ArgumentParser's own entry point, after starting the lifeline watch in processes that
+    /// `river up` started (see ``ParentWatch``).
+    static func main() async {
+        ParentWatch.startIfChild()
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }

@@ -58,7 +58,11 @@ struct ServeCommand: AsyncParsableCommand {
         if let proxy {
             let pipeline = PipelineServeOptions(
                 proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight)
-            try await ServeApp.runPipeline(options, pipeline: pipeline, logger: logger)
+            // The web app at `/`, `/healthz` and `/metrics` (AppRoutes).
+            let app = try AppRoutes()
+            try await ServeApp.runPipeline(options, pipeline: pipeline, logger: logger) { router, metrics in
+                app.addRoutes(to: router, metrics: metrics)
+            }
         } else {
             try await ServeApp.runReflect(options, logger: logger)
         }

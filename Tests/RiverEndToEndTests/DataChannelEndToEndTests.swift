@@ -81,16 +81,18 @@ func runChromiumDataChannels(against serve: ServeProcess, count: Int, megabytes:
     try #require(
         FileManager.default.fileExists(atPath: clip.path),
         "missing \(clip.path): run scripts/setup.sh (make_fixtures.sh)")
-    let driver = try ChildProcess(
-        URL(fileURLWithPath: "/usr/bin/env"),
-        [
-            "python3", repositoryRoot.appendingPathComponent("scripts/e2e/datachannel_check.py").path,
-            "--url", serve.baseURL.absoluteString + "/", "--y4m", clip.path, "--count", "\(count)",
-            "--megabytes", "\(megabytes)",
-        ])
-    defer { driver.stop() }
-    let status = await driver.waitForExit(timeout: .seconds(480))
-    let output = driver.output
+    let command = [
+        "python3", repositoryRoot.appendingPathComponent("scripts/e2e/datachannel_check.py").path,
+        "--url", serve.baseURL.absoluteString + "/", "--y4m", clip.path, "--count", "\(count)",
+        "--megabytes", "\(megabytes)",
+    ]
+    // One browser at a time across suites (BrowserSlot).
+    let (status, output) = try await BrowserSlot.shared.hold {
+        let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)
+        defer { driver.stop() }
+        let status = await driver.waitForExit(timeout: .seconds(480))
+        return (status, driver.output)
+    }
     try #require(status == 0, "datachannel_check.py failed (\(String(describing: status))):\n\(output)")
     let line = try #require(
         output.split(separator: "\n").last { $0.hasPrefix("{") }, "no JSON in:\n\(output)")

@@ -147,10 +147,13 @@ func runChromiumReflect(against serve: ServeProcess, audio: Bool, seconds: Int =
     ]
     if audio { arguments.append("--audio") }
     if noise { arguments += ["--noise-port", "\(serve.udpPort)"] }
-    let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3"] + arguments)
-    defer { driver.stop() }
-    let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))
-    let output = driver.output
+    let command = ["python3"] + arguments
+    let (status, output) = try await BrowserSlot.shared.hold {
+        let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)
+        defer { driver.stop() }
+        let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))
+        return (status, driver.output)
+    }
     try #require(status == 0, "reflect_check.py failed (\(String(describing: status))):\n\(output)")
     let line = try #require(
         output.split(separator: "\n").last { $0.hasPrefix("{") }, "no JSON in:\n\(output)")

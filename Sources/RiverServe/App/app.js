@@ -1,38 +1,59 @@
 // river's page: pick a camera, start, and watch the delayed video with each frame's own detections.
-import { connect } from './connection.js';
-import { ResultStore } from './results.js';
-import { drawOverlay } from './overlay.js';
-import { Stats } from './stats.js';
+//
+// `?autostart` starts at once with the first camera; `?sessions=N` opens N peer connections from
+// this one page (one tile each, same camera), to see several sessions share the workers; `?probe`
+// reads the test clip's frame-index bar code on every displayed frame (scripts/make_pan_clip.py).
+import { SessionView } from './view.js';
 
 const $ = (id) => document.getElementById(id);
-const video = $('video'), overlay = $('overlay'), plot = $('plot');
 const params = new URLSearchParams(location.search);
+const sessionCount = Math.max(1, Math.min(8, Number(params.get('sessions')) || 1));
+const ProbeClass = params.has('probe') ? (await import('./probe.js')).FrameProbe : null;
+
+/** Screens: the first is in the page; more are cloned from it for `?sessions=N`. */
+const views = [];
+{
+  const first = document.querySelector('.screen');
+  // Small tiles, so every video stays in view: Chromium stops painting muted videos out of view.
+  if (sessionCount > 1) first.parentElement.classList.add('multi');
+  for (let i = 0; i < sessionCount; i++) {
+    const screen = i === 0 ? first : first.parentElement.insertBefore(first.cloneNode(true), first.nextSibling);
+    if (i > 0) screen.classList.add('extra');
+    views.push(new SessionView(
+      screen.querySelector('video'), screen.querySelector('canvas'), ProbeClass ? new ProbeClass() : null,
+    ));
+  }
+}
 
 /**
  * State the page exposes for tests and for curious users (open the console, look at `river`):
- * `frames` holds one entry per displayed frame.
+ * `frames` holds one entry per displayed frame of the first session (see SessionView).
  */
-const river = (window.river = { frames: [], results: 0, state: 'idle', error: null, session: null });
+const river = (window.river = {
+  state: 'idle', error: null, views,
+  get frames() { return views[0].frames; },
+  get results() { return views[0].resultCount; },
+  get session() { return views[0].session; },
+  start, stop,
+});
 
-let session = null;
-const results = new ResultStore();
-const stats = new Stats();
-let probe = null;
-if (params.has('probe')) probe = new (await import('./probe.js')).FrameProbe();
+let media = null;
 
 async function listCameras() {
   const devices = await navigator.mediaDevices.enumerateDevices();
   const select = $('camera');
+  const current = select.value;
   select.replaceChildren(
     ...devices.filter((d) => d.kind === 'videoinput')
       .map((d, i) => new Option(d.label || `camera ${i + 1}`, d.deviceId)),
   );
+  if (current) select.value = current;
 }
 
 function setState(state) {
   river.state = state;
   $('state').textContent = state;
-  $('start').disabled = state !== 'idle' && state !== 'failed';
+  $('start').disabled = state !== 'idle' && state !== 'failed' && state !== 'closed';
   $('stop').disabled = !$('start').disabled;
 }
 
@@ -40,18 +61,12 @@ async function start() {
   setState('starting');
   try {
     const deviceId = $('camera').value || undefined;
-    const media = await navigator.mediaDevices.getUserMedia({
+    media = await navigator.mediaDevices.getUserMedia({
       video: { deviceId, width: 640, height: 480, frameRate: 30 },
     });
     await listCameras();
-    session = await connect(media.getVideoTracks()[0], {
-      onResult: (r) => { river.results++; results.add(r); },
-      onClose: (why) => { setState(why); },
-    });
-    session.media = media;
-    river.session = session;
-    video.srcObject = session.remoteStream;
-    video.requestVideoFrameCallback(onFrame);
+    const track = media.getVideoTracks()[0];
+    await Promise.all(views.map((v) => v.start(track)));
     setState('live');
   } catch (e) {
     river.error = String(e);
@@ -61,49 +76,31 @@ async function start() {
 }
 
 async function stop() {
-  if (!session) return;
-  session.media.getTracks().forEach((t) => t.stop());
-  await session.close();
-  session = null;
-  river.session = null;
-  video.srcObject = null;
-  stats.reset();
+  media?.getTracks().forEach((t) => t.stop());
+  media = null;
+  await Promise.all(views.map((v) => v.stop()));
   setState('idle');
 }
 
-function onFrame(now, md) {
-  const match = results.lookup(md.rtpTimestamp);
-  const exact = match?.exact === true;
-  const receivedWall = performance.timeOrigin + md.receiveTime;
-  const delay = exact ? receivedWall - match.result.receivedAt : NaN;
-  drawOverlay(overlay, match);
-  stats.frameShown(now, delay, match?.result, exact);
-  const entry = { rtpTimestamp: md.rtpTimestamp, receivedWall, delay, exact, status: match?.result?.status };
-  if (exact && match.result.detections?.length) {
-    const b = match.result.detections[0].box;
-    entry.box = { x: b.x + b.w / 2, y: b.y + b.h / 2 };
-  }
-  if (probe) entry.clipFrame = probe.read(video);
-  river.frames.push(entry);
-  if (river.frames.length > 5_000) river.frames.splice(0, 1_000);
-  if (session) video.requestVideoFrameCallback(onFrame);
-}
-
 async function refreshStats() {
+  const view = views[0];
   const now = performance.now();
-  if (session) {
-    const report = await session.pc.getStats();
-    report.forEach((s) => { if (s.type === 'outbound-rtp' && s.kind === 'video') stats.framesEncoded(now, s.framesEncoded); });
+  if (view.session) {
+    const report = await view.session.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === 'outbound-rtp' && s.kind === 'video') view.stats.framesEncoded(now, s.framesEncoded);
+    });
+    if (view.closed) setState(view.closed);
   }
-  const s = stats.summary(now);
+  const s = view.stats.summary(now);
   const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : '–');
   $('stat-delay').textContent = ms(s.delay);
   $('stat-fps').textContent = `${s.fpsIn.toFixed(0)} / ${s.fpsOut.toFixed(0)}`;
   $('stat-infer').textContent = `${ms(s.inferenceP50)} / ${ms(s.inferenceP95)}`;
   $('stat-coverage').textContent = Number.isFinite(s.coverage) ? `${(s.coverage * 100).toFixed(1)} %` : '–';
-  const last = river.frames[river.frames.length - 1];
-  $('stat-status').textContent = last?.status ?? '–';
-  stats.plot(plot, now);
+  const last = view.frames[view.frames.length - 1];
+  $('stat-status').textContent = last ? last.status ?? 'no message' : '–';
+  view.stats.plot($('plot'), now);
 }
 
 $('start').onclick = start;

@@ -1,5 +1,9 @@
-// Draws a result's boxes and landmarks over the video. Boxes are normalised to [0, 1] of the frame.
+// Draws a frame's boxes and landmarks over the video. Boxes are normalised to [0, 1] of the frame.
 
+/**
+ * Draws `match` (from ResultStore.lookup) and returns what was drawn: 'exact' (the frame's own
+ * result, solid), 'stale' (an earlier frame's result, dashed and labelled stale) or 'none'.
+ */
 export function drawOverlay(canvas, match) {
   const width = canvas.clientWidth, height = canvas.clientHeight;
   if (canvas.width !== width || canvas.height !== height) {
@@ -8,13 +12,20 @@ export function drawOverlay(canvas, match) {
   }
   const ctx = canvas.getContext('2d');
   ctx.clearRect(0, 0, width, height);
-  if (!match || match.result.status !== 'ok') return;
-  const { result, exact } = match;
-  ctx.lineWidth = 2;
   ctx.font = '13px system-ui, sans-serif';
+  if (match?.own && match.own.status !== 'ok') {
+    ctx.fillStyle = 'rgba(0,0,0,0.6)';
+    ctx.fillRect(4, 4, 150, 18);
+    ctx.fillStyle = '#fc6';
+    ctx.fillText(`no result: ${match.own.status}`, 8, 17);
+  }
+  const exact = match?.own?.status === 'ok';
+  const result = exact ? match.own : match?.stale;
+  if (!result) return 'none';
+  ctx.lineWidth = 2;
   ctx.setLineDash(exact ? [] : [6, 4]);
   const colour = exact ? '#3f6' : '#999';
-  for (const d of result.detections) {
+  for (const d of result.detections ?? []) {
     const x = d.box.x * width, y = d.box.y * height, w = d.box.w * width, h = d.box.h * height;
     ctx.strokeStyle = colour;
     ctx.strokeRect(x, y, w, h);
@@ -27,4 +38,5 @@ export function drawOverlay(canvas, match) {
       ctx.fillRect(lx * width - 2, ly * height - 2, 4, 4);
     }
   }
+  return exact ? 'exact' : 'stale';
 }

@@ -18,16 +18,16 @@ export class ResultStore {
   }
 
   /**
-   * What to draw on the frame with `rtpTimestamp`: {result, exact: true} for its own result,
-   * {result, exact: false} for the newest earlier result with detections (to be drawn as stale),
-   * or null.
+   * What belongs to the frame with `rtpTimestamp`: `own`, the message carrying its timestamp (a
+   * result, or why there is none), and `stale`, the result of the newest earlier displayed frame
+   * with detections when `own` is missing or not `ok` (to be drawn dashed and labelled stale).
    */
   lookup(rtpTimestamp) {
-    const own = this.byTimestamp.get(rtpTimestamp >>> 0);
-    if (own) {
-      if (own.status === 'ok') this.latest = own;
-      return { result: own, exact: true };
+    const own = this.byTimestamp.get(rtpTimestamp >>> 0) ?? null;
+    if (own?.status === 'ok') {
+      this.latest = own;
+      return { own, stale: null };
     }
-    return this.latest ? { result: this.latest, exact: false } : null;
+    return { own, stale: this.latest };
   }
 }

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+
+/// The whole pipeline against headless Chromium: `river up` with the default model, the fake
+/// camera the panning-astronaut clip (scripts/make_pan_clip.py), whose face moves 24 px (3.75 % of
+/// the width) per frame, so a box from a neighbouring frame's result misses the 2.5 % tolerance.
+/// Browser runs are one at a time (BrowserSlot); figures are printed for the issue notes.
+@Suite(.serialized) struct SessionEndToEndTests {
+    @Test func delayedVideoCarriesEachFramesOwnResult() async throws {
+        let up = try await UpProcess(["--delay", "2s"])
+        defer { up.stop() }
+        let result = try await runSessionCheck(baseURL: up.baseURL, seconds: 15)
+        #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
+        let view = try #require(try views(result).first)
+        print("river e2e delay 2s: \(view)")
+        #expect(view.afterWarmup > 200, "too few frames displayed after warm-up: \(view)")
+        #expect(view.framesDecoded > 300, "the delayed video was not decoded: \(view)")
+        let delay = view.delay
+        let p5 = try #require(delay["p5"])
+        let p95 = try #require(delay["p95"])
+        let p50 = try #require(delay["p50"])
+        #expect(abs(p50 - 2000) <= 100 && abs(p5 - 2000) <= 100 && abs(p95 - 2000) <= 100, "delay \(delay)")
+        #expect(view.coverage >= 0.95, "coverage \(view.coverage): \(view.statuses)")
+        #expect(view.withBox >= view.exact * 9 / 10, "frames with a result but no face: \(view)")
+        #expect(view.accuracy >= 0.90, "box centres within 2.5 % of the width: \(view.accuracy)")
+        #expect(view.wrongFrameDrawn == 0)
+        #expect(view.unreadable * 20 <= view.afterWarmup, "bar code unreadable on \(view.unreadable) frames")
+        #expect(result["stopped"] as? Bool == true)
+    }
+
+    @Test func autoDelaySettlesBelowOneSecond() async throws {
+        let up = try await UpProcess(["--delay", "auto"])
+        defer { up.stop() }
+        let result = try await runSessionCheck(baseURL: up.baseURL, seconds: 35, warmup: 3)
+        #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
+        let view = try #require(try views(result).first)
+        let timeline = view.timeline
+        let end = try #require(timeline.last?.at)
+        let last = timeline.filter { $0.at > end - 3000 }.compactMap(\.delay).sorted()
+        let settled = try #require(last.isEmpty ? nil : last[last.count / 2], "no delays measured: \(view)")
+        let secondBySecond = stride(from: timeline[0].at, through: end, by: 1000).map { second in
+            timeline.filter { $0.at >= second && $0.at < second + 1000 }.compactMap(\.delay).max() ?? -1
+        }
+        print(
+            "river e2e delay auto: settled \(Int(settled)) ms; per second max \(secondBySecond.map { Int($0) })"
+        )
+        #expect(settled < 1000, "delay auto settled at \(settled) ms")
+        #expect(view.wrongFrameDrawn == 0)
+        #expect(view.accuracy >= 0.90, "\(view)")
+    }
+
+    @Test func fourSessionsFromOnePageShareOneWorker() async throws {
+        let up = try await UpProcess(["--delay", "2s"])
+        defer { up.stop() }
+        let serve = try #require(up.pids["serve"])
+        let worker = try #require(up.pids["onnx"])
+        // CPU over 10 s while all four sessions are live (page up, delay line full).
+        let (result, cpu) = try await runSessionCheck(baseURL: up.baseURL, sessions: 4, seconds: 18) {
+            try await Task.sleep(for: .seconds(6))
+            let before = (cpuSeconds(serve) ?? 0, cpuSeconds(worker) ?? 0)
+            try await Task.sleep(for: .seconds(10))
+            return (((cpuSeconds(serve) ?? 0) - before.0) / 10, ((cpuSeconds(worker) ?? 0) - before.1) / 10)
+        }
+        let (serveCPU, workerCPU) = cpu
+        #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
+        let sessions = try views(result)
+        #expect(sessions.count == 4)
+        let coverage = sessions.map { String(format: "%.2f", $0.coverage) }.joined(separator: " ")
+        print(
+            "river e2e 4 sessions: coverage \(coverage); serve \(String(format: "%.1f", serveCPU * 100)) % of a core "
+                + "(\(String(format: "%.1f", serveCPU * 25)) % per session), worker \(String(format: "%.1f", workerCPU * 100)) %"
+        )
+        for view in sessions {
+            #expect(view.framesDecoded > 200, "\(view)")
+            #expect(view.exact > 30, "a session got (almost) no results: \(view)")
+            #expect(view.wrongFrameDrawn == 0)
+            #expect(view.accuracy >= 0.90, "\(view)")
+            // Every frame without a result is told why.
+            #expect((view.statuses["none"] ?? 0) * 20 <= view.afterWarmup, "\(view.statuses)")
+        }
+    }
+
+    @Test func workerKilledMidStreamThenReplaced() async throws {
+        let up = try await UpProcess(["--delay", "2s"])
+        defer { up.stop() }
+        let worker = try #require(up.pids["onnx"])
+        // `up` starts a new worker 1 s after one dies; the kill lands about 8 s into the shown video.
+        let (result, killedAt) = try await runSessionCheck(baseURL: up.baseURL, seconds: 24) {
+            try await Task.sleep(for: .seconds(12))
+            kill(worker, SIGKILL)
+            return Date().timeIntervalSince1970 * 1000
+        }
+        let restartLine = up.child.output.split(separator: "\n").first { $0.contains("worker restarted") }
+        #expect(restartLine != nil, "\(up.child.output)")
+        let view = try #require(try views(result).first)
+        let timeline = view.timeline
+        // The video kept flowing: no second without displayed frames after the first one.
+        let first = try #require(timeline.first?.at)
+        let last = try #require(timeline.last?.at)
+        let gaps = zip(timeline, timeline.dropFirst()).map { $1.at - $0.at }
+        #expect((gaps.max() ?? 0) < 1000, "video stalled for \(gaps.max() ?? 0) ms")
+        #expect(last - first > 15_000)
+        // Frames shown from (kill + delay) until the new worker is up carry a reason, not a result;
+        // a new worker may still answer some of them in time (their requests waited at the proxy).
+        let gap = timeline.filter { $0.at > killedAt + 2000 && $0.at < killedAt + 4000 }
+        let reasons = Dictionary(grouping: gap, by: { $0.status ?? "none" }).mapValues(\.count)
+        print("river e2e worker killed: statuses in the gap \(reasons); whole run \(view.statuses)")
+        #expect(gap.count > 30, "the video did not keep flowing: \(gap.count) frames in 2 s")
+        let told = gap.filter {
+            ["workerLost", "noWorker", "expired", "saturated"].contains($0.status ?? "")
+        }
+        #expect(told.count >= 5, "no frame said why it had no result: \(reasons)")
+        // Every frame is told its fate; a rare frame whose message was lost is tolerated, not more.
+        #expect(reasons["none", default: 0] * 20 <= gap.count, "frames without any message: \(reasons)")
+        #expect(
+            gap.count == told.count + reasons["ok", default: 0] + reasons["none", default: 0],
+            "unexpected statuses: \(reasons)")
+        // Results resume: most frames of the last 5 s have their own.
+        let tail = timeline.filter { $0.at > last - 5000 }
+        let ok = tail.filter { $0.status == "ok" }.count
+        #expect(ok * 10 >= tail.count * 8, "results did not resume: \(ok) of \(tail.count)")
+    }
+}
+
+/// Memory of `river serve` with 0, 1 and 4 sessions at 640×480 and a 3 s delay.
+@Suite(.serialized) struct ServeMemoryEndToEndTests {
+    @Test func eachSessionCostsAtMost25MiBAndMemoryComesBack() async throws {
+        let up = try await UpProcess(["--delay", "3s"])
+        defer { up.stop() }
+        let serve = try #require(up.pids["serve"])
+        try await Task.sleep(for: .seconds(2))
+        let idle = try #require(rssMiB(serve))
+        func peak(sessions: Int) async throws -> (during: Double, after: Double) {
+            // Sample once the delay line is full (3 s) and the page has run a while.
+            let (result, samples) = try await runSessionCheck(
+                baseURL: up.baseURL, sessions: sessions, seconds: 14
+            ) {
+                var samples: [Double] = []
+                try await Task.sleep(for: .seconds(8))
+                for _ in 0..<10 {
+                    if let rss = rssMiB(serve) { samples.append(rss) }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                return samples
+            }
+            #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
+            try await Task.sleep(for: .seconds(5))
+            return (samples.max() ?? 0, rssMiB(serve) ?? 0)
+        }
+        let one = try await peak(sessions: 1)
+        let four = try await peak(sessions: 4)
+        let again = try await peak(sessions: 1)
+        print(
+            String(
+                format:
+                    "river serve RSS: idle %.1f MiB; 1 session %.1f (+%.1f); 4 sessions %.1f (+%.1f per session); "
+                    + "after them %.1f / %.1f; 1 session again %.1f, after %.1f",
+                idle, one.during, one.during - idle, four.during, (four.during - idle) / 4, one.after,
+                four.after,
+                again.during, again.after))
+        #expect(one.during - idle <= 25, "one session costs \(one.during - idle) MiB")
+        #expect((four.during - idle) / 4 <= 25, "four sessions cost \((four.during - idle) / 4) MiB each")
+        // No leak: a further session after the four ends where the four did (± 10 %).
+        #expect(again.after <= four.after * 1.10, "RSS keeps growing: \(four.after) → \(again.after) MiB")
+        // Known gap (issue 7): serve keeps its peak heap after sessions end (glibc does not hand freed
+        // frame buffers back; ~15 MiB after one session, ~30 MiB after four), so RSS stays above the
+        // fresh-start idle figure. Candidate fix: malloc_trim(0) when a session ends.
+        withKnownIssue("serve's RSS stays at its high-water mark after sessions end") {
+            #expect(four.after <= idle * 1.10, "RSS after the sessions \(four.after) MiB vs idle \(idle) MiB")
+        }
+    }
+}

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `river up` as a user runs it: the page, health and metrics, and the life of its children. No
+/// browser here (see SessionEndToEndTests), but each test starts a model worker: they take the
+/// browser slot so their start-up burst never lands in a browser test's measurements.
+@Suite(.serialized) struct UpEndToEndTests {
+    @Test func upServesThePageHealthAndMetrics() async throws {
+        try await BrowserSlot.shared.hold { try await servesThePageHealthAndMetrics() }
+    }
+
+    func servesThePageHealthAndMetrics() async throws {
+        let up = try await UpProcess(["--delay", "2s"])
+        defer { up.stop() }
+        #expect(up.pids.keys.sorted() == ["onnx", "proxy", "serve"], "\(up.pids)")
+        let page = try await up.get("/")
+        #expect(page.status == 200)
+        #expect(page.contentType.hasPrefix("text/html"), "\(page.contentType)")
+        #expect(page.body.contains("<script type=\"module\" src=\"app.js\">"))
+        for module in [
+            "app.js", "view.js", "connection.js", "results.js", "overlay.js", "stats.js", "probe.js",
+        ] {
+            let file = try await up.get("/\(module)")
+            #expect(file.status == 200, "\(module)")
+            // Browsers refuse module scripts served with any other type.
+            #expect(file.contentType.hasPrefix("text/javascript"), "\(module): \(file.contentType)")
+        }
+        #expect(try await up.get("/style.css").contentType.hasPrefix("text/css"))
+        #expect(try await up.get("/nosuchfile.js").status == 404)
+        #expect(try await up.get("/..%2FPackage.swift").status == 404)
+        let health = try await up.get("/healthz")
+        #expect(health.status == 200, "\(health.body)")
+        let metrics = try await up.get("/metrics")
+        #expect(metrics.status == 200)
+        #expect(metrics.contentType.hasPrefix("text/plain"), "\(metrics.contentType)")
+        for name in [
+            "river_sessions", "river_frames_received_total", "river_workers_alive", "river_delay_seconds",
+        ] {
+            #expect(metrics.body.contains(name), "\(name) missing from /metrics:\n\(metrics.body)")
+        }
+    }
+
+    @Test func upFailsWithTheWorkersMessageWhenTheModelIsMissing() async throws {
+        try await BrowserSlot.shared.hold { try await failsWithTheWorkersMessage() }
+    }
+
+    func failsWithTheWorkersMessage() async throws {
+        let up = try ChildProcess(
+            try riverBinary(),
+            ["up", "--http-port", "0", "--udp-port", "0", "--model", "no/such/model.onnx"])
+        defer { up.stop() }
+        let status = await up.waitForExit(timeout: .seconds(60))
+        let output = up.output
+        #expect(status != nil && status != 0, "river up should fail: \(output)")
+        #expect(output.contains("onnx exited"), "\(output)")
+        #expect(output.contains("no/such/model.onnx"), "the worker's own message is missing:\n\(output)")
+        #expect(!output.contains("river up: http://"))
+    }
+
+    @Test(arguments: [SIGTERM, SIGINT, SIGKILL])
+    func upChildrenEndWithIt(signal: Int32) async throws {
+        try await BrowserSlot.shared.hold { try await childrenEnd(signal: signal) }
+    }
+
+    func childrenEnd(signal: Int32) async throws {
+        let up = try await UpProcess(["--delay", "1s"])
+        defer { up.stop() }
+        let children = Array(up.pids.values)
+        #expect(children.count == 3)
+        #expect(children.allSatisfy(processAlive))
+        kill(up.child.process.processIdentifier, signal)
+        // SIGKILL gives river up no chance to act: the children notice their lifeline close.
+        let gone = try await eventually(timeout: .seconds(20)) { !children.contains(where: processAlive) }
+        #expect(gone, "children still alive after signal \(signal): \(children.filter(processAlive))")
+        for pid in children where processAlive(pid) { kill(pid, SIGKILL) }
+    }
+
+    @Test func upRestartsAWorkerThatDies() async throws {
+        try await BrowserSlot.shared.hold { try await restartsAWorker() }
+    }
+
+    func restartsAWorker() async throws {
+        let up = try await UpProcess(["--delay", "1s"])
+        defer { up.stop() }
+        let worker = try #require(up.pids["onnx"])
+        kill(worker, SIGKILL)
+        let restarted = try await eventually(timeout: .seconds(30)) {
+            up.child.output.contains("river up: worker restarted pid=")
+        }
+        #expect(restarted, "\(up.child.output)")
+        #expect(up.child.process.isRunning)
+        #expect(processAlive(try #require(up.pids["serve"])))
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import Testing
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
+/// `river up` on free ports of 127.0.0.1, with the children's PIDs read from its ready line.
+final class UpProcess: @unchecked Sendable {
+    let child: ChildProcess
+    let httpPort: Int
+    /// PIDs of `proxy`, `onnx` and `serve` from the ready line.
+    let pids: [String: Int32]
+    let frontend: String
+    let backend: String
+
+    init(_ arguments: [String] = [], startTimeout: Duration = .seconds(120)) async throws {
+        child = try ChildProcess(
+            riverBinary(), ["up", "--host", "127.0.0.1", "--http-port", "0", "--udp-port", "0"] + arguments)
+        let deadline = ContinuousClock.now + startTimeout
+        var line: Substring?
+        while line == nil && ContinuousClock.now < deadline && child.process.isRunning {
+            line = child.output.split(separator: "\n").first { $0.hasPrefix("river up: http://") }
+            if line == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        guard let line else {
+            let output = child.output
+            child.stop()
+            throw ServeProcess.ServeError(message: "river up did not print its URL:\n\(output)")
+        }
+        let fields = Dictionary(
+            line.split(separator: " ").compactMap { field -> (String, String)? in
+                guard let eq = field.firstIndex(of: "=") else { return nil }
+                return (String(field[..<eq]), String(field[field.index(after: eq)...]))
+            }, uniquingKeysWith: { a, _ in a })
+        let url = line.split(separator: " ")[2]
+        httpPort = Int(url.split(separator: ":").last?.split(separator: "/").first ?? "") ?? 0
+        pids = Dictionary(
+            (fields["pids"] ?? "").split(separator: ",").compactMap { pair -> (String, Int32)? in
+                let parts = pair.split(separator: ":")
+                guard parts.count == 2, let pid = Int32(parts[1]) else { return nil }
+                return (String(parts[0]), pid)
+            }, uniquingKeysWith: { a, _ in a })
+        frontend = fields["proxy"] ?? ""
+        backend = fields["backend"] ?? ""
+    }
+
+    var baseURL: URL { URL(string: "http://127.0.0.1:\(httpPort)")! }
+
+    func stop() { child.stop() }
+
+    func get(_ path: String) async throws -> (status: Int, body: String, contentType: String) {
+        let (data, response) = try await URLSession.shared.data(from: URL(string: path, relativeTo: baseURL)!)
+        let http = try #require(response as? HTTPURLResponse)
+        return (
+            http.statusCode, String(decoding: data, as: UTF8.self),
+            http.value(forHTTPHeaderField: "Content-Type") ?? ""
+        )
+    }
+}
+
+/// The debug build of the `river` binary (`swift build --build-tests` makes it).
+func riverBinary() throws -> URL {
+    let binary = repositoryRoot.appendingPathComponent(".build/debug/river")
+    try #require(
+        FileManager.default.isExecutableFile(atPath: binary.path),
+        "build the binary first: swift build --build-tests (missing \(binary.path))")
+    return binary
+}
+
+/// Whether a process with this PID exists (and is not a zombie).
+func processAlive(_ pid: Int32) -> Bool {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return false }
+    // The state follows the parenthesised command name.
+    guard let close = stat.lastIndex(of: ")") else { return false }
+    let state = stat[stat.index(close, offsetBy: 2)]
+    return state != "Z" && state != "X"
+}
+
+/// CPU time (user + system) a process has used so far, in seconds, from /proc/PID/stat.
+func cpuSeconds(_ pid: Int32) -> Double? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let close = stat.lastIndex(of: ")")
+    else { return nil }
+    let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+    // Fields 14 and 15 of proc(5) (utime, stime) are 11 and 12 after the state field (index 0).
+    guard fields.count > 12, let user = Double(fields[11]), let system = Double(fields[12]) else {
+        return nil
+    }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+/// Resident set size of a process in MiB, from /proc/PID/status (VmRSS).
+func rssMiB(_ pid: Int32) -> Double? {
+    guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
+    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+        let kib = line.split(separator: " ").compactMap { Double($0) }.first
+        return kib.map { $0 / 1024 }
+    }
+    return nil
+}
+
+/// Runs scripts/e2e/session_check.py (headless Chromium, the pan clip) against `baseURL`.
+func runSessionCheck(baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3) async throws
+    -> [String: Any]
+{
+    try await runSessionCheck(baseURL: baseURL, sessions: sessions, seconds: seconds, warmup: warmup) {}.0
+}
+
+/// The same, running `during` beside the browser once it has started (measurements and faults
+/// must wait for the browser slot too), and returning what `during` returned.
+func runSessionCheck<T: Sendable>(
+    baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3,
+    during: @escaping @Sendable () async throws -> T
+) async throws -> ([String: Any], T) {
+    let clip = repositoryRoot.appendingPathComponent("fixtures/pan.y4m")
+    try #require(
+        FileManager.default.fileExists(atPath: clip.path)
+            && FileManager.default.fileExists(
+                atPath: clip.deletingPathExtension().appendingPathExtension("json").path),
+        "missing \(clip.path) or its .json: run scripts/setup.sh (make_fixtures.sh)")
+    let arguments = [
+        repositoryRoot.appendingPathComponent("scripts/e2e/session_check.py").path,
+        "--url", baseURL.absoluteString + "/", "--y4m", clip.path, "--sessions", "\(sessions)",
+        "--seconds", "\(seconds)", "--warmup", "\(warmup)",
+    ]
+    let command = ["python3"] + arguments
+    let (status, output, measured) = try await BrowserSlot.shared.hold {
+        let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)
+        defer { driver.stop() }
+        async let measured = during()
+        let status = await driver.waitForExit(timeout: .seconds(Int64(seconds) + 120))
+        return (status, driver.output, try await measured)
+    }
+    try #require(status == 0, "session_check.py failed (\(String(describing: status))):\n\(output)")
+    let line = try #require(
+        output.split(separator: "\n").last { $0.hasPrefix("{") }, "no JSON in:\n\(output)")
+    return (try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]), measured)
+}
+
+/// One session's summary from session_check.py, typed for the assertions.
+struct ViewSummary: CustomStringConvertible {
+    let raw: [String: Any]
+    var afterWarmup: Int { raw["afterWarmup"] as? Int ?? 0 }
+    var exact: Int { raw["exact"] as? Int ?? 0 }
+    var coverage: Double { raw["coverage"] as? Double ?? 0 }
+    var withBox: Int { raw["withBox"] as? Int ?? 0 }
+    var accuracy: Double { raw["accuracy"] as? Double ?? 0 }
+    var wrongFrameDrawn: Int { raw["wrongFrameDrawn"] as? Int ?? -1 }
+    var unreadable: Int { raw["unreadable"] as? Int ?? 0 }
+    var framesDecoded: Int { raw["framesDecoded"] as? Int ?? 0 }
+    var delay: [String: Double] { (raw["delay"] as? [String: Any] ?? [:]).compactMapValues { $0 as? Double } }
+    var statuses: [String: Int] { raw["statuses"] as? [String: Int] ?? [:] }
+    /// (page receive wall time ms, status or nil, measured delay ms or nil) per displayed frame.
+    var timeline: [(at: Double, status: String?, delay: Double?)] {
+        (raw["timeline"] as? [[Any]] ?? []).map {
+            ($0[0] as? Double ?? 0, $0[1] as? String, $0.count > 2 ? $0[2] as? Double : nil)
+        }
+    }
+    var description: String {
+        var shown = raw
+        shown["timeline"] = "(\(timeline.count) frames)"
+        return "\(shown)"
+    }
+}
+
+func views(_ result: [String: Any]) throws -> [ViewSummary] {
+    let views = try #require(result["views"] as? [[String: Any]], "no views: \(result)")
+    return views.map(ViewSummary.init)
+}

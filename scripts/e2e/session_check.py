@@ -1,0 +1,145 @@
+"""Runs river's page in headless Chromium against a running `river up` / `river serve --proxy` and
+reports, per session, how the delayed video and its results lined up.
+
+    python3 scripts/e2e/session_check.py --url http://127.0.0.1:PORT/ --y4m fixtures/pan.y4m \
+        [--sessions 4] [--seconds 15] [--warmup 3]
+
+The fake camera is the panning-astronaut clip (scripts/make_pan_clip.py): its bar code tells which
+clip frame each displayed frame is, and the clip's JSON side file gives the true face centre of that
+frame. Opens `/?probe&autostart&sessions=N`, lets it run, reads `river.views[i].frames` (one entry
+per displayed frame, see Sources/RiverServe/App/view.js), hangs up, and prints one JSON object:
+
+    {"state": "live", "views": [{"displayed", "afterWarmup", "exact", "coverage", "withBox",
+      "accurate", "accuracy", "delay": {...}, "wrongFrameDrawn", "unreadable", "statuses",
+      "framesDecoded", "timeline": [[receivedWall, status], ...]}, ...], "stopped": true}
+
+The caller (RiverEndToEndTests) asserts on it; this script asserts nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser"))
+from cdp import Browser  # noqa: E402
+
+READ_VIEWS = """
+(async () => Promise.all(river.views.map(async (v) => {
+  let framesDecoded = null, framesEncoded = null;
+  if (v.session) {
+    const report = await v.session.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'video') framesDecoded = s.framesDecoded;
+      if (s.type === 'outbound-rtp' && s.kind === 'video') framesEncoded = s.framesEncoded;
+    });
+  }
+  return { frames: v.frames, results: v.resultCount, closed: v.closed, framesDecoded, framesEncoded };
+})))()
+"""
+
+
+def percentile(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
+
+
+def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: float, tolerance: float) -> dict:
+    frames = view["frames"]
+    if not frames:
+        return {"displayed": 0, "results": view["results"], "closed": view["closed"],
+                "framesDecoded": view["framesDecoded"], "framesEncoded": view["framesEncoded"]}
+    start = frames[0]["receivedWall"] + warmup_ms
+    after = [f for f in frames if f["receivedWall"] >= start]
+    exact = [f for f in after if f["exact"]]
+    with_box = [f for f in exact if f["box"] is not None and f["clipFrame"] is not None
+                and f["clipFrame"] < len(path)]
+    errors = []
+    for f in with_box:
+        truth = path[f["clipFrame"]]
+        dx = (f["box"]["x"] - truth["x"]) * width
+        dy = (f["box"]["y"] - truth["y"]) * height
+        errors.append(math.hypot(dx, dy) / width)
+    accurate = sum(1 for e in errors if e <= tolerance)
+    delays = [f["delay"] for f in after if f["delay"] is not None and math.isfinite(f["delay"])]
+    statuses: dict[str, int] = {}
+    for f in after:
+        key = f["status"] or "none"
+        statuses[key] = statuses.get(key, 0) + 1
+    return {
+        "displayed": len(frames),
+        "afterWarmup": len(after),
+        "exact": len(exact),
+        "coverage": len(exact) / len(after) if after else 0,
+        "withBox": len(with_box),
+        "accurate": accurate,
+        "accuracy": accurate / len(with_box) if with_box else 0,
+        "errorP50": percentile(errors, 50),
+        "errorP95": percentile(errors, 95),
+        "delay": {"n": len(delays), "min": min(delays, default=None), "p5": percentile(delays, 5),
+                  "p50": percentile(delays, 50), "p95": percentile(delays, 95), "max": max(delays, default=None)},
+        # A box drawn as a frame's own that came from another frame's result.
+        "wrongFrameDrawn": sum(1 for f in frames if f["drawn"] == "exact" and f["drawnFrom"] != f["rtpTimestamp"]),
+        "staleDrawn": sum(1 for f in frames if f["drawn"] == "stale"),
+        "unreadable": sum(1 for f in after if f["clipFrame"] is None),
+        "statuses": statuses,
+        "results": view["results"],
+        "closed": view["closed"],
+        "framesDecoded": view["framesDecoded"],
+        "framesEncoded": view["framesEncoded"],
+        "timeline": [[round(f["receivedWall"]), f["status"],
+                      None if f["delay"] is None or not math.isfinite(f["delay"]) else round(f["delay"])]
+                     for f in frames],
+    }
+
+
+def main() -> int:
+    # Turn SIGTERM into SystemExit so the `with Browser` block still kills Chromium's group.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True, help="the server's base URL")
+    parser.add_argument("--y4m", required=True, help="the pan clip; its .json side file must be next to it")
+    parser.add_argument("--sessions", type=int, default=1)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--warmup", type=float, default=3, help="seconds after the first displayed frame to ignore")
+    parser.add_argument("--tolerance", type=float, default=0.025, help="box centre error, fraction of frame width")
+    args = parser.parse_args()
+    with open(args.y4m.rsplit(".", 1)[0] + ".json") as f:
+        clip = json.load(f)
+
+    result: dict = {}
+    with Browser(y4m=args.y4m, timeout=60, extra_flags=["--window-size=1280,1024"]) as browser:
+        page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}")
+        deadline = time.monotonic() + 30
+        # The page is a module with top-level await: `river` exists once it has run, after load.
+        read_state = "(typeof river === 'undefined') ? 'loading' : river.state"
+        state = page.evaluate(read_state)
+        while state in ("loading", "idle", "starting") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = page.evaluate(read_state)
+        result["state"] = state
+        result["error"] = page.evaluate("(typeof river === 'undefined') ? null : river.error")
+        if state == "loading":
+            result["error"] = [e["params"]["exceptionDetails"].get("exception", {}).get("description")
+                               for e in browser._events if e["method"] == "Runtime.exceptionThrown"]
+        if state == "live":
+            result["startedAt"] = time.time() * 1000
+            time.sleep(args.seconds)
+            views = page.evaluate(READ_VIEWS)
+            result["views"] = [summarise(v, clip["path"], clip["width"], clip["height"],
+                                         args.warmup * 1000, args.tolerance) for v in views]
+            page.evaluate("river.stop()")
+            result["stopped"] = page.evaluate("river.state") == "idle"
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

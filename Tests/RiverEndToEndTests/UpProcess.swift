@@ -91,9 +91,11 @@ func cpuSeconds(_ pid: Int32) -> Double? {
 }
 
 /// Resident set size of a process in MiB, from /proc/PID/status (VmRSS).
-func rssMiB(_ pid: Int32) -> Double? {
+/// A process's resident memory in MiB from /proc: `VmRSS` (all of it), `RssAnon` (heap and stacks) or
+/// `RssFile` (mapped code and data of the binary and its libraries).
+func rssMiB(_ pid: Int32, field: String = "VmRSS") -> Double? {
     guard let status = try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8) else { return nil }
-    for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
+    for line in status.split(separator: "\n") where line.hasPrefix(field + ":") {
         let kib = line.split(separator: " ").compactMap { Double($0) }.first
         return kib.map { $0 / 1024 }
     }

@@ -93,6 +93,8 @@ public final class PipelineService: WHIPSessionFactory, @unchecked Sendable {
             session.onClosed = { [weak self] in
                 self?.sessions[id] = nil
                 metrics?.sessions.record(self?.sessions.count ?? 0)
+                // Once the session's last references (pipeline thread, pending timers) are gone.
+                connection.eventLoop.scheduleTask(in: .seconds(1)) { HeapTrim.releaseFreedMemory() }
             }
             self.sessions[id] = session
             metrics?.sessions.record(self.sessions.count)

@@ -37,15 +37,15 @@ public struct PipelineServeOptions: Sendable {
     /// The proxy's frontend endpoint, e.g. `tcp://127.0.0.1:5555`.
     public var proxy: String
     public var delay: PipelineDelay
-    /// Inference requests each session keeps out at once. The broker client does not learn the
-    /// workers' slot count from the proxy, so this is a setting (default 1: with one single-slot
-    /// worker a second request would only wait in the proxy's queue, older than the newest frame).
-    public var maxInFlight: Int
+    /// Inference requests each session keeps out at once. nil (the default) follows the proxy:
+    /// its total worker slots (CAPACITY, learned at every heartbeat) shared among the live
+    /// sessions, see `FramePipeline.Configuration.fairShare(totalSlots:sessions:)`.
+    public var maxInFlight: Int?
     /// Metrics to record into (`/metrics`); a fresh registry when nil.
     public var metrics: ServeMetrics?
 
     public init(
-        proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int = 1,
+        proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int? = nil,
         metrics: ServeMetrics? = nil
     ) {
         self.proxy = proxy
@@ -112,8 +112,13 @@ public enum ServeApp {
         defer { client.close() }
         let metrics = pipeline.metrics ?? ServeMetrics()
         var configuration = FramePipeline.Configuration()
-        let maxInFlight = max(1, pipeline.maxInFlight)
-        configuration.maxInFlight = { maxInFlight }
+        if let fixed = pipeline.maxInFlight.map({ max(1, $0) }) {
+            configuration.maxInFlight = { fixed }
+        } else {
+            // One FramePipeline per live session, and one service per serve process.
+            configuration.maxInFlight = FramePipeline.Configuration.followingProxySlots(
+                totalSlots: { client.capacity?.totalSlots }, sessions: { FramePipeline.liveCount })
+        }
         let service = PipelineService(
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
             delay: pipeline.delay,

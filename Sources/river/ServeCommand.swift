@@ -16,8 +16,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Delay of the returned video: a duration (3s, 800ms, 0) or 'auto'.")
     var delay = "3s"
 
-    @Option(help: "Inference requests each session keeps out at once (at least 1).")
-    var maxInFlight = 1
+    @Option(
+        help:
+            "Inference requests each session keeps out at once (at least 1). Default: the proxy's worker slots shared among live sessions, rounded up."
+    )
+    var maxInFlight: Int?
 
     @Option(help: "Address the HTTP and UDP sockets bind to.")
     var host = "127.0.0.1"
@@ -41,7 +44,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard reflect != (proxy != nil) else {
             throw ValidationError("give exactly one of --reflect or --proxy <endpoint>")
         }
-        guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        guard (maxInFlight ?? 1) >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         do {
             _ = try PipelineDelay(parsing: delay)
         } catch {

@@ -244,6 +244,30 @@ private struct Harness {
         #expect(h.core.counters.freeSlots == 2)
     }
 
+    /// A client's HEARTBEAT is answered with CAPACITY: the slots registered now and those free.
+    @Test func clientHeartbeatIsAnsweredWithCapacity() {
+        var h = Harness()
+        func answer(_ h: inout Harness) -> [ProxyCapacity] {
+            h.core.clientMessage(from: peer("c"), .heartbeat, body: nil, now: h.now)
+            return h.take().compactMap {
+                if case .toClient(_, .capacity(let capacity), _) = $0 { return capacity }
+                return nil
+            }
+        }
+        #expect(answer(&h) == [ProxyCapacity(workers: 0, totalSlots: 0, freeSlots: 0)])
+        h.worker("a", .ready(slots: 2, name: "a"))
+        h.worker("b", .ready(slots: 3, name: "b"))
+        h.client(1)
+        _ = h.dispatched()
+        #expect(answer(&h) == [ProxyCapacity(workers: 2, totalSlots: 5, freeSlots: 4)])
+        h.worker("b", .disconnect)
+        _ = h.take()
+        let left = answer(&h)
+        #expect(left.count == 1)
+        #expect(left.first?.workers == 1)
+        #expect(left.first?.totalSlots == 2)
+    }
+
     @Test func heartbeatsGoToEveryWorkerEachInterval() {
         var h = Harness()
         h.worker("a", .ready(slots: 1, name: "a"))

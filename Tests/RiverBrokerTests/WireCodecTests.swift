@@ -35,10 +35,32 @@ private func sampleRequest() -> RequestHeader {
                 2, 17
             ),
             (.error(ErrorHeader(requestID: 5, code: .workerLost)), 2, 4),
+            (.capacity(ProxyCapacity(workers: 2, totalSlots: 5, freeSlots: 3)), 1, 0),
         ]
         for (message, frames, body) in messages {
             let bytes = WireCodec.encode(message)
             #expect(try decode(bytes, frames: frames, body: body) == message)
+        }
+    }
+
+    @Test func capacityLayoutAndChecks() throws {
+        let bytes = WireCodec.encode(.capacity(ProxyCapacity(workers: 2, totalSlots: 5, freeSlots: 3)))
+        #expect(bytes == [0x52, 0x56, 2, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 3])
+        #expect(throws: ProtocolError.badField("CAPACITY has 6 free of 5 slots")) {
+            try decode([0x52, 0x56, 2, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 6])
+        }
+        #expect(throws: ProtocolError.truncated(field: "CAPACITY header", need: 16, got: 12)) {
+            try decode(Array(bytes.prefix(12)))
+        }
+    }
+
+    /// Version 2 added CAPACITY; every version-1 message, whatever its type, is refused by version.
+    @Test func versionOneMessagesAreRefused() {
+        for message in [WireMessage.heartbeat, .ready(slots: 1, name: "old"), .disconnect] {
+            var bytes = WireCodec.encode(message)
+            #expect(bytes[2] == 2)
+            bytes[2] = 1
+            #expect(throws: ProtocolError.unsupportedVersion(1)) { try decode(bytes) }
         }
     }
 
@@ -63,9 +85,9 @@ private func sampleRequest() -> RequestHeader {
 
     @Test func otherVersionsAreRefusedWithBadVersion() {
         var bytes = WireCodec.encode(.heartbeat)
-        bytes[2] = 2
-        #expect(throws: ProtocolError.unsupportedVersion(2)) { try decode(bytes) }
-        #expect(ProtocolError.unsupportedVersion(2).errorCode == .badVersion)
+        bytes[2] = 3
+        #expect(throws: ProtocolError.unsupportedVersion(3)) { try decode(bytes) }
+        #expect(ProtocolError.unsupportedVersion(3).errorCode == .badVersion)
     }
 
     @Test func truncatedHeadersNameTheField() {

@@ -9,7 +9,7 @@ import Synchronization
 
 /// Settings of a `BrokerClient`.
 public struct ClientConfiguration: Sendable {
-    /// How often the client heartbeats the proxy (which echoes); must match the proxy's.
+    /// How often the client heartbeats the proxy (which answers with CAPACITY); must match the proxy's.
     public var heartbeatInterval: Duration
     public var liveness: Int
     /// Extra time past a request's deadline before the client gives up on it by itself.
@@ -27,6 +27,26 @@ public struct ClientConfiguration: Sendable {
         self.timeoutGrace = timeoutGrace
         self.initialBackoff = initialBackoff
         self.maxBackoff = maxBackoff
+    }
+}
+
+/// The worker capacity behind the proxy, as a ``BrokerClient`` last heard it.
+public struct BrokerCapacity: Sendable, Equatable {
+    public var workers: Int
+    /// Slots of all registered workers: how many requests the proxy can have out at once.
+    public var totalSlots: Int
+    /// Slots not holding a request when the proxy answered.
+    public var freeSlots: Int
+    /// When the client received the figure. The proxy answers each client heartbeat
+    /// (`ClientConfiguration.heartbeatInterval`), so it is at most about one interval old while
+    /// the connection lives.
+    public var learnedAt: ContinuousClock.Instant
+
+    public init(workers: Int, totalSlots: Int, freeSlots: Int, learnedAt: ContinuousClock.Instant) {
+        self.workers = workers
+        self.totalSlots = totalSlots
+        self.freeSlots = freeSlots
+        self.learnedAt = learnedAt
     }
 }
 
@@ -59,6 +79,7 @@ public final class BrokerClient: Sendable {
     private struct Shared {
         var submissions: [Submission] = []
         var counters = ClientCounters()
+        var capacity: BrokerCapacity?
         var closed = false
     }
 
@@ -85,6 +106,10 @@ public final class BrokerClient: Sendable {
     }
 
     public var counters: ClientCounters { shared.withLock { $0.counters } }
+
+    /// The proxy's worker slots as last reported (CAPACITY, the answer to each heartbeat); nil
+    /// before the proxy first answers and while the connection is down.
+    public var capacity: BrokerCapacity? { shared.withLock { $0.capacity } }
 
     /// Sends `frame` to a worker and waits for its result, at most until `deadline` (plus grace).
     public func infer(
@@ -144,6 +169,7 @@ public final class BrokerClient: Sendable {
         var reconnects = 0
         var ready: [(Waiter, Result<BrokerReply, BrokerError>)] = []
         var unsent = FIFO<Outgoing>()
+        var published: (capacity: BrokerCapacity?, heardAt: Nanoseconds?) = (nil, nil)
 
         while !stopping.load(ordering: .acquiring) {
             poll.removeAll()
@@ -191,7 +217,20 @@ public final class BrokerClient: Sendable {
             }
             var counters = core.counters
             counters.reconnects = reconnects
-            shared.withLock { $0.counters = counters }
+            if core.capacity?.heardAt != published.heardAt {
+                published.heardAt = core.capacity?.heardAt
+                published.capacity = core.capacity.map { capacity, heardAt in
+                    BrokerCapacity(
+                        workers: Int(capacity.workers), totalSlots: Int(capacity.totalSlots),
+                        freeSlots: Int(capacity.freeSlots),
+                        learnedAt: .now - .nanoseconds(Int64(clamping: now &- min(now, heardAt))))
+                }
+            }
+            let capacity = published.capacity
+            shared.withLock {
+                $0.counters = counters
+                $0.capacity = capacity
+            }
             // Callers resume only after the counters include their request.
             for (waiter, result) in ready { waiter.resume(returning: result) }
             ready.removeAll(keepingCapacity: true)

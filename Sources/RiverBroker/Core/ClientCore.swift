@@ -32,6 +32,9 @@ public struct ClientCore<Waiter> {
     }
 
     public private(set) var counters = ClientCounters()
+    /// What the proxy last said its workers can hold (CAPACITY), and when; nil until it first
+    /// answers a heartbeat, and again after the connection is dropped.
+    public private(set) var capacity: (ProxyCapacity, heardAt: Nanoseconds)?
     public var liveness: PeerLiveness
     /// Added to each deadline before the client gives up on its own, so that the proxy's explicit
     /// ERROR(expired), sent at the deadline, normally arrives first.
@@ -83,6 +86,9 @@ public struct ClientCore<Waiter> {
             (id, outcome) = (header.requestID, .error(header))
         case .heartbeat:
             return nil
+        case .capacity(let capacity):
+            self.capacity = (capacity, now)
+            return nil
         case .ready, .request, .disconnect:
             counters.malformed += 1
             return nil
@@ -129,6 +135,7 @@ public struct ClientCore<Waiter> {
         let done = inFlight.map { finished($0.key, $0.value, .connectionLost) }
         inFlight.removeAll()
         earliestTimeout = .max
+        capacity = nil
         counters.failed += done.count
         return done
     }

@@ -122,10 +122,12 @@ public struct ProxyCore<Payload> {
                 earliestQueuedDeadline = min(earliestQueuedDeadline, request.deadline)
             }
         case .heartbeat:
-            outputs.append(.toClient(client, .heartbeat, .none))
+            // The answer proves the proxy alive and, so that an idle client too keeps a fresh
+            // figure (serve sizes its in-flight window by it), says what the workers can hold.
+            outputs.append(.toClient(client, .capacity(capacity), .none))
         case .disconnect:
             break
-        case .ready, .reply, .error:
+        case .ready, .reply, .error, .capacity:
             rejectClient(client, .badField("\(message.type) is not a client message"), requestID: 0)
         }
         updateGauges()
@@ -191,7 +193,7 @@ public struct ProxyCore<Payload> {
             lose(peer, now: now, reason: "disconnected")
             answerQueuedIfNoWorker()
             drain(now: now)
-        case .request:
+        case .request, .capacity:
             counters.malformedFromWorkers += 1
         }
         updateGauges()
@@ -242,6 +244,19 @@ public struct ProxyCore<Payload> {
                 dispatched: worker.dispatched, answered: worker.answered, failed: worker.failed,
                 expired: worker.expired, lost: worker.lost)
         }.sorted { $0.name < $1.name }
+    }
+
+    /// Registered workers and their slots, as CAPACITY tells clients.
+    public var capacity: ProxyCapacity {
+        var total = 0
+        var free = 0
+        for worker in workers.values {
+            total += worker.slots
+            free += worker.free
+        }
+        return ProxyCapacity(
+            workers: UInt16(clamping: workers.count), totalSlots: UInt32(clamping: total),
+            freeSlots: UInt32(clamping: free))
     }
 
     /// True when the scheduling invariant holds: nothing waits while a slot is free.

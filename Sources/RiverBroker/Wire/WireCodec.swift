@@ -7,13 +7,15 @@ import RiverCore
 /// All integers are big-endian.
 public enum WireCodec {
     /// The protocol version this build speaks. Peers answer any other version with ERROR(badVersion).
-    public static let version: UInt8 = 1
+    /// Version 2 added CAPACITY (proxy → client); version 1 peers are refused, as any other.
+    public static let version: UInt8 = 2
     /// Every header starts with "RV", then the version, then the type.
     static let signature: (UInt8, UInt8) = (0x52, 0x56)
     static let prefixLength = 4
     static let requestLength = 64
     static let replyLength = 28
     static let errorLength = 16
+    static let capacityLength = 16
 
     // MARK: Decoding
 
@@ -53,6 +55,14 @@ public enum WireCodec {
             return .ready(slots: slots, name: name)
         case .request:
             return .request(try decodeRequest(&reader, bodyCount: bodyCount))
+        case .capacity:
+            try reader.need(capacityLength - prefixLength, field: "CAPACITY header")
+            let workers = reader.u16()
+            reader.skip(2)
+            let total = reader.u32()
+            let free = reader.u32()
+            guard free <= total else { throw .badField("CAPACITY has \(free) free of \(total) slots") }
+            return .capacity(ProxyCapacity(workers: workers, totalSlots: total, freeSlots: free))
         case .reply:
             try reader.need(replyLength - prefixLength, field: "REPLY header")
             let id = reader.u64()
@@ -179,6 +189,11 @@ public enum WireCodec {
             writer.u8(h.code.rawValue)
             writer.u8(0)
             writer.u16(0)
+        case .capacity(let c):
+            writer.u16(c.workers)
+            writer.u16(0)
+            writer.u32(c.totalSlots)
+            writer.u32(c.freeSlots)
         }
         return writer.buffer
     }

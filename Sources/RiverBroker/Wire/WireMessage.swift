@@ -1,10 +1,10 @@
 import RiverCore
 
-/// The six message types of river's broker protocol (see `docs/protocol.md`).
+/// The seven message types of river's broker protocol (see `docs/protocol.md`).
 public enum MessageType: UInt8, Sendable, CustomStringConvertible {
     /// Worker → proxy: "I am here and can hold `slots` requests at once."
     case ready = 1
-    /// Both ways between proxy and worker, and client → proxy (echoed back): liveness.
+    /// Both ways between proxy and worker, and client → proxy (answered with CAPACITY): liveness.
     case heartbeat = 2
     /// Client → proxy → worker: one frame to run the model on.
     case request = 3
@@ -14,6 +14,8 @@ public enum MessageType: UInt8, Sendable, CustomStringConvertible {
     case error = 5
     /// Worker → proxy: leaving; proxy → worker: "I do not know you, register again".
     case disconnect = 6
+    /// Proxy → client, in answer to each client HEARTBEAT (version 2): the workers' slots now.
+    case capacity = 7
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum MessageType: UInt8, Sendable, CustomStringConvertible {
         case .reply: "REPLY"
         case .error: "ERROR"
         case .disconnect: "DISCONNECT"
+        case .capacity: "CAPACITY"
         }
     }
 
@@ -31,7 +34,7 @@ public enum MessageType: UInt8, Sendable, CustomStringConvertible {
     public var frameCount: Int {
         switch self {
         case .request, .reply, .error: 2
-        case .ready, .heartbeat, .disconnect: 1
+        case .ready, .heartbeat, .disconnect, .capacity: 1
         }
     }
 }
@@ -181,6 +184,22 @@ public struct ErrorHeader: Sendable, Equatable {
     }
 }
 
+/// What the proxy can hold right now, as it tells clients in CAPACITY.
+public struct ProxyCapacity: Sendable, Equatable {
+    /// Registered workers.
+    public var workers: UInt16
+    /// Slots announced by the registered workers (their READY `slots`, summed).
+    public var totalSlots: UInt32
+    /// Of those, the slots not holding a request.
+    public var freeSlots: UInt32
+
+    public init(workers: UInt16, totalSlots: UInt32, freeSlots: UInt32) {
+        self.workers = workers
+        self.totalSlots = totalSlots
+        self.freeSlots = freeSlots
+    }
+}
+
 /// A decoded header frame. Bodies (pixels, documents, texts) stay in their own frames.
 public enum WireMessage: Sendable, Equatable {
     case ready(slots: UInt16, name: String)
@@ -189,6 +208,7 @@ public enum WireMessage: Sendable, Equatable {
     case reply(ReplyHeader)
     case error(ErrorHeader)
     case disconnect
+    case capacity(ProxyCapacity)
 
     public var type: MessageType {
         switch self {
@@ -198,6 +218,7 @@ public enum WireMessage: Sendable, Equatable {
         case .reply: .reply
         case .error: .error
         case .disconnect: .disconnect
+        case .capacity: .capacity
         }
     }
 }

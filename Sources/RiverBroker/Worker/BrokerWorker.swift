@@ -198,7 +198,7 @@ public final class BrokerWorker: Sendable {
                             ])
                     case .heartbeat:
                         break
-                    case .ready, .reply:
+                    case .ready, .reply, .capacity:
                         count { $0.malformed += 1 }
                     }
                 }

@@ -72,6 +72,32 @@ public final class FramePipeline: @unchecked Sendable {
         /// message to reach the page before the frame does.
         public var margin: UInt64 = 50_000_000
         public init() {}
+
+        /// The default per-session window of `river serve` when `--max-in-flight` is not given:
+        /// the proxy's total worker slots divided among the live sessions, rounded up, at least 1.
+        ///
+        /// Why total slots shared, rather than "as many as are free now": the free figure is a
+        /// snapshot that the sessions themselves drain, so a session that took the free slots
+        /// would see 0 free and others would read the same slots as theirs; sizing by free slots
+        /// oscillates and lets the first busy session starve the rest. Total ÷ sessions gives every
+        /// session the same share; rounding up keeps every slot usable (the proxy queues the few
+        /// extra requests briefly, and its scheduler always serves the oldest). With one session,
+        /// this is exactly the proxy's slot count. Before the proxy has answered (or while it is
+        /// unreachable) the figure is unknown and the window is 1.
+        public static func fairShare(totalSlots: Int?, sessions: Int) -> Int {
+            guard let totalSlots, totalSlots > 0 else { return 1 }
+            let sessions = max(1, sessions)
+            return max(1, (totalSlots + sessions - 1) / sessions)
+        }
+
+        /// A ``maxInFlight`` that follows the proxy: ``fairShare(totalSlots:sessions:)`` of what
+        /// `totalSlots` reports now (e.g. `BrokerClient.capacity?.totalSlots`, refreshed at each
+        /// heartbeat) among `sessions()` live sessions. Both are read on every scheduling round.
+        public static func followingProxySlots(
+            totalSlots: @escaping @Sendable () -> Int?, sessions: @escaping @Sendable () -> Int
+        ) -> @Sendable () -> Int {
+            { fairShare(totalSlots: totalSlots(), sessions: sessions()) }
+        }
     }
 
     private struct FrameInfo {

@@ -13,33 +13,7 @@ struct InferCommand: ParsableCommand {
             to stderr as one line naming the file; the exit status is non-zero if any image failed.
             """)
 
-    @Option(
-        help:
-            "ONNX model. Default: models/centerface.onnx, searched upwards from here and from the executable."
-    )
-    var model: String?
-
-    @Option(
-        help: "Model family (centerface, yolov5, yolov8, classifier). Default: detected from the outputs.")
-    var family: ModelFamily?
-
-    @Option(help: "Class names, one per line (overrides the model's `names` metadata).")
-    var labels: String?
-
-    @Option(help: "Minimum score to report (default per family: CenterFace 0.5, YOLO 0.25).")
-    var threshold: Float?
-
-    @Option(help: "IoU at which NMS drops the weaker box (CenterFace 0.3, YOLO 0.45).")
-    var iou: Float?
-
-    @Option(help: "Most detections per image (classifier: top-k, default 5).")
-    var maxDetections: Int?
-
-    @Option(help: "ONNX Runtime intra-op threads.")
-    var threads: Int = 1
-
-    @Option(help: "Model input WxH for models with symbolic dims (default: the image size, padded to 32).")
-    var inputSize: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(
         help: "Write the image with boxes drawn to this PNG (with several images: NAME-1.png, NAME-2.png, …)."
@@ -51,23 +25,13 @@ struct InferCommand: ParsableCommand {
 
     func validate() throws {
         guard !images.isEmpty else { throw ValidationError("give at least one image file") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
-        if let inputSize, Self.parseSize(inputSize) == nil {
-            throw ValidationError("--input-size must look like 640x480, got '\(inputSize)'")
-        }
     }
 
     func run() throws {
         let engine: InferenceEngine
         do {
-            let modelPath = try model ?? PathSearch.defaultModel()
-            var options = InferenceOptions(
-                family: family, session: SessionOptions(intraOpThreads: threads),
-                decode: DecodeOptions(
-                    scoreThreshold: threshold, iouThreshold: iou, maxDetections: maxDetections),
-                labelsPath: labels)
-            options.inputSize = inputSize.flatMap(Self.parseSize)
-            engine = try InferenceEngine(modelPath: modelPath, options: options)
+            engine = try InferenceEngine(
+                modelPath: modelOptions.modelPath(), options: modelOptions.inferenceOptions)
         } catch {
             Self.report(error)
             throw ExitCode.failure
@@ -115,12 +79,6 @@ struct InferCommand: ParsableCommand {
         FileHandle.standardError.write(Data("river infer: error: \(error)\n".utf8))
     }
 
-    static func parseSize(_ text: String) -> Size? {
-        let parts = text.lowercased().split(separator: "x")
-        guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]), w > 0, h > 0 else { return nil }
-        return Size(width: w, height: h)
-    }
-
     static func numbered(_ path: String, _ n: Int) -> String {
         let url = URL(fileURLWithPath: path)
         let ext = url.pathExtension
@@ -128,5 +86,3 @@ struct InferCommand: ParsableCommand {
         return ext.isEmpty ? "\(stem)-\(n)" : "\(stem)-\(n).\(ext)"
     }
 }
-
-extension ModelFamily: ExpressibleByArgument {}

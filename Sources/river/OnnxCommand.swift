@@ -19,24 +19,10 @@ struct OnnxCommand: ParsableCommand {
     @Option(help: "The proxy's backend endpoint.")
     var connect = "tcp://127.0.0.1:5556"
 
-    @Option(
-        help:
-            "ONNX model. Default: models/centerface.onnx, searched upwards from here and from the executable."
-    )
-    var model: String?
-
-    @Option(
-        help: "Model family (centerface, yolov5, yolov8, classifier). Default: detected from the outputs.")
-    var family: String?
-
-    @Option(help: "Model input WxH for models with symbolic dims (default: each frame's size, padded to 32).")
-    var inputSize: String?
+    @OptionGroup var modelOptions: ModelOptions
 
     @Option(help: "Requests this worker runs at once (one model session each).")
     var slots = 1
-
-    @Option(help: "ONNX Runtime intra-op threads per slot.")
-    var threads = 1
 
     @Option(help: "Name shown in the proxy's logs.")
     var name = "onnx-\(getpid())"
@@ -54,15 +40,7 @@ struct OnnxCommand: ParsableCommand {
     var echoDelayMs = 0
 
     func validate() throws {
-        if let family, ModelFamily(rawValue: family) == nil {
-            throw ValidationError(
-                "--family must be one of \(ModelFamily.allCases.map(\.rawValue)), got '\(family)'")
-        }
-        if let inputSize, InferCommand.parseSize(inputSize) == nil {
-            throw ValidationError("--input-size must look like 320x240, got '\(inputSize)'")
-        }
         guard slots >= 1 else { throw ValidationError("--slots must be at least 1") }
-        guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard heartbeatMs > 0, liveness > 0 else {
             throw ValidationError("--heartbeat-ms and --liveness must be positive")
         }
@@ -75,11 +53,8 @@ struct OnnxCommand: ParsableCommand {
             handler = Self.echoHandler(delay: .milliseconds(echoDelayMs))
         } else {
             do {
-                let path = try model ?? PathSearch.defaultModel()
-                let options = InferenceOptions(
-                    family: family.flatMap(ModelFamily.init(rawValue:)),
-                    session: SessionOptions(intraOpThreads: threads),
-                    inputSize: inputSize.flatMap(InferCommand.parseSize))
+                let path = try modelOptions.modelPath()
+                let options = modelOptions.inferenceOptions
                 let engines = try (0..<slots).map { _ throws(InferenceError) in
                     try InferenceEngine(modelPath: path, options: options)
                 }
@@ -96,7 +71,7 @@ struct OnnxCommand: ParsableCommand {
                 slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness),
             logger: logger, handler: handler)
         print(
-            "river onnx connect=\(connect) slots=\(slots)\(inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")"
+            "river onnx connect=\(connect) slots=\(slots)\(modelOptions.inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")"
         )
         fflush(nil)
         waitForTermination()

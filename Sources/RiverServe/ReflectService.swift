@@ -1,6 +1,5 @@
 import Logging
 import NIOCore
-import RiverDTLS
 import RiverSDP
 import RiverWebRTC
 
@@ -23,33 +22,11 @@ public final class ReflectService: WHIPSessionFactory, @unchecked Sendable {
     }
 
     public func createSession(offer: String) async throws -> (id: String, answer: String) {
-        let id = ICECredentials.random(count: 12, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
-        let ufrag = ICECredentials.randomUfrag()
-        let password = ICECredentials.randomPassword()
-        let options = AnswerOptions(
-            iceUfrag: ufrag, icePwd: password, fingerprintSHA256: DTLSCertificate.shared.fingerprint,
-            candidates: HostCandidate.list(addresses: candidateAddresses, port: UInt16(server.port)),
-            dataChannels: true)
-        let answer: Answer
-        do {
-            answer = try OfferAnswer.answer(offer: offer, options: options)
-        } catch {
-            throw OfferRejected(error.description)
-        }
-        let negotiated = answer.negotiated
-        guard let fingerprint = negotiated.remoteFingerprints.first(where: { $0.algorithm == "sha-256" })
-        else {
-            throw OfferRejected(
-                "the offer has no a=fingerprint:sha-256; river verifies DTLS certificates with SHA-256")
-        }
-        guard let outgoingSSRC = negotiated.localVideoSSRC else {
-            throw OfferRejected(
-                "reflect needs a sendrecv video section to send the video back (got \(negotiated.videoDirection))"
-            )
-        }
-        let connection = try server.makePeerConnection(
-            id: id, localUfrag: ufrag, localPassword: password, remoteUfrag: negotiated.remoteICEUfrag,
-            remoteFingerprint: fingerprint.value)
+        let accepted = try AcceptedOffer(offer: offer, server: server, candidateAddresses: candidateAddresses)
+        let (id, options, answer, negotiated) = (
+            accepted.id, accepted.options, accepted.answer, accepted.negotiated
+        )
+        let (connection, outgoingSSRC) = (accepted.connection, accepted.outgoingSSRC)
         let session = ReflectSession(
             connection: connection, payloadType: negotiated.videoPayloadType, outgoingSSRC: outgoingSSRC,
             rembBitrate: rembBitrate)

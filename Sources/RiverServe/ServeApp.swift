@@ -75,26 +75,9 @@ public enum ServeApp {
             return Response(
                 status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ReflectPage.html)))
         }
-        let udpPort = server.port
-        let app = Application(
-            router: router,
-            configuration: .init(
-                address: .hostname(options.host, port: options.httpPort), serverName: "river"),
-            onServerRunning: { channel in
-                let httpPort = channel.localAddress?.port ?? options.httpPort
-                // Unbuffered, so a parent reading our stdout through a pipe sees it at once.
-                let line =
-                    "river serve: http=\(httpPort) udp=\(udpPort) candidates=\(announced.joined(separator: ","))\n"
-                FileHandle.standardOutput.write(Data(line.utf8))
-            },
-            logger: logger)
-        do {
-            try await app.runService()
-        } catch {
-            try? await server.shutdown()
-            throw error
+        try await serveHTTP(router: router, options: options, server: server, logger: logger) { httpPort in
+            "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
         }
-        try await server.shutdown()
     }
 
     /// `river serve --proxy …`: every session's video comes back after the delay, with a result
@@ -127,15 +110,25 @@ public enum ServeApp {
         Signalling.addRoutes(to: router, sessions: service)
         DataChannelReflector.addDebugRoute(to: router)
         try addRoutes(router, metrics)
-        let udpPort = server.port
+        try await serveHTTP(router: router, options: options, server: server, logger: logger) { httpPort in
+            "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
+                + " proxy=\(pipeline.proxy) delay=\(pipeline.delay)"
+        }
+    }
+
+    /// Serves `router` until the service group stops, then shuts the UDP server down. Once the HTTP
+    /// socket is bound it prints `announcement(httpPort)` as one unbuffered line, so a parent reading
+    /// our stdout through a pipe (`river up`, the tests) learns the ports at once.
+    private static func serveHTTP(
+        router: Router<BasicRequestContext>, options: ServeOptions, server: WebRTCServer, logger: Logger,
+        announcement: @escaping @Sendable (Int) -> String
+    ) async throws {
         let app = Application(
             router: router,
             configuration: .init(
                 address: .hostname(options.host, port: options.httpPort), serverName: "river"),
             onServerRunning: { channel in
-                let httpPort = channel.localAddress?.port ?? options.httpPort
-                let line =
-                    "river serve: http=\(httpPort) udp=\(udpPort) candidates=\(announced.joined(separator: ",")) proxy=\(pipeline.proxy) delay=\(pipeline.delay)\n"
+                let line = announcement(channel.localAddress?.port ?? options.httpPort) + "\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
             },
             logger: logger)

@@ -97,8 +97,8 @@ let package = Package(
             name: "SCTPBenchmark", dependencies: ["RiverSCTP"], path: "Benchmarks/SCTPBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
-        /// Helpers shared by test targets (seeded randomness).
-        .target(name: "RiverTestSupport", path: "Tests/RiverTestSupport"),
+        /// Helpers shared by test targets (seeded randomness, the H264 clip fixtures).
+        .target(name: "RiverTestSupport", dependencies: ["RiverRTP"], path: "Tests/RiverTestSupport"),
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
         .testTarget(name: "RiverRTPTests", dependencies: ["RiverTestSupport", "RiverRTP"]),
         .testTarget(
@@ -122,7 +122,7 @@ let package = Package(
         .testTarget(
             name: "RiverServeTests",
             dependencies: [
-                "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference",
+                "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference", "RiverTestSupport",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).

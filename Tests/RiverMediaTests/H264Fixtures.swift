@@ -3,45 +3,13 @@ import Foundation
 import RiverCore
 import RiverMedia
 import RiverRTP
+import RiverTestSupport
 import Testing
 
 /// The clips `scripts/make_h264_fixtures.sh` writes into `fixtures/h264` (run by `scripts/setup.sh`).
 enum H264Fixtures {
-    static let directory: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }  // Tests/RiverMediaTests/<file> → repo root
-        return url.appendingPathComponent("fixtures/h264")
-    }()
-
-    struct FixtureMissing: Error, CustomStringConvertible {
-        let path: String
-        var description: String {
-            "fixture \(path) missing: run scripts/setup.sh (or scripts/make_h264_fixtures.sh)"
-        }
-    }
-
-    static func bytes(_ name: String) throws -> [UInt8] {
-        let path = directory.appendingPathComponent(name).path
-        guard let data = FileManager.default.contents(atPath: path) else { throw FixtureMissing(path: path) }
-        return [UInt8](data)
-    }
-
-    /// The clip's access units, split at access unit delimiters (the encoder wrote one per picture).
-    static func accessUnits(_ clip: String) throws -> [[UInt8]] {
-        let stream = try bytes("\(clip).h264")
-        var units: [[UInt8]] = []
-        var current: [UInt8] = []
-        for range in AnnexB.nalUnitRanges(in: stream) {
-            if H264NALType.of(stream[range.lowerBound]) == H264NALType.aud && !current.isEmpty {
-                units.append(current)
-                current = []
-            }
-            current += AnnexB.startCode
-            current += stream[range]
-        }
-        if !current.isEmpty { units.append(current) }
-        return units
-    }
+    static func bytes(_ name: String) throws -> [UInt8] { try H264Clips.bytes(name) }
+    static func accessUnits(_ clip: String) throws -> [[UInt8]] { try H264Clips.accessUnits(clip) }
 
     /// MD5s (hex) of every frame in `ffmpeg -f framemd5` output, in order.
     static func referenceMD5s(_ name: String) throws -> [String] {

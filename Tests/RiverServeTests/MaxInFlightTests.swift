@@ -1,6 +1,7 @@
 import Logging
 import RiverBroker
 import RiverCore
+import RiverTestSupport
 import Synchronization
 import Testing
 
@@ -75,7 +76,7 @@ import Testing
     /// Workers with 2 + 3 slots and slow answers: one session keeps 5 requests out at once (the
     /// proxy's slot count), two sessions' share is 3 each; never more than the share.
     @Test func windowFollowsTheProxysReportedSlots() async throws {
-        let units = Array(try Fixture.accessUnits("clip-b").prefix(60))  // 2 s at 30 fps
+        let units = Array(try H264Clips.accessUnits("clip-b").prefix(60))  // 2 s at 30 fps
         let broker = try PipelineStreamTests.Broker()
         defer { broker.stop() }
         let seen = Concurrency()

@@ -6,6 +6,7 @@ import RiverBroker
 import RiverCore
 import RiverInference
 import RiverRTP
+import RiverTestSupport
 import Synchronization
 import Testing
 
@@ -90,7 +91,7 @@ import Testing
     static func frames(loops: Int = 1, firstTimestamp: UInt32 = 4_294_000_000, padding: Bool = false) throws
         -> [[RTPPacket]]
     {
-        let units = try Fixture.accessUnits("clip-b")
+        let units = try H264Clips.accessUnits("clip-b")
         var packetizer = H264Packetizer(payloadType: 102, ssrc: 0x5EED, initialSequenceNumber: 65_000)
         var frames: [[RTPPacket]] = []
         for i in 0..<(units.count * loops) {
@@ -370,36 +371,5 @@ import Testing
         #expect(!messages.contains { $0.status == .ok })
         #expect(messages.filter { $0.status == .expired }.count >= 3)
         #expect(messages.allSatisfy { $0.status == .expired || $0.status == .saturated })
-    }
-}
-
-/// The clips `scripts/make_h264_fixtures.sh` writes into `fixtures/h264` (run by `scripts/setup.sh`).
-enum Fixture {
-    struct Missing: Error, CustomStringConvertible {
-        let path: String
-        var description: String {
-            "fixture \(path) missing: run scripts/setup.sh (or scripts/make_h264_fixtures.sh)"
-        }
-    }
-
-    /// The clip's access units, split at access unit delimiters (the encoder wrote one per picture).
-    static func accessUnits(_ clip: String) throws -> [[UInt8]] {
-        var url = URL(fileURLWithPath: #filePath)
-        for _ in 0..<3 { url.deleteLastPathComponent() }
-        let path = url.appendingPathComponent("fixtures/h264/\(clip).h264").path
-        guard let data = FileManager.default.contents(atPath: path) else { throw Missing(path: path) }
-        let stream = [UInt8](data)
-        var units: [[UInt8]] = []
-        var current: [UInt8] = []
-        for range in AnnexB.nalUnitRanges(in: stream) {
-            if H264NALType.of(stream[range.lowerBound]) == H264NALType.aud && !current.isEmpty {
-                units.append(current)
-                current = []
-            }
-            current += AnnexB.startCode
-            current += stream[range]
-        }
-        if !current.isEmpty { units.append(current) }
-        return units
     }
 }

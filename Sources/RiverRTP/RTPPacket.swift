@@ -53,7 +53,9 @@ public struct RTPPacket: Sendable, Equatable {
         timestamp = readUInt32(bytes, b + 4)
         ssrc = readUInt32(bytes, b + 8)
         var offset = 12
-        guard count >= offset + 4 * csrcCount else { throw .truncated("\(csrcCount) CSRCs overrun the packet") }
+        guard count >= offset + 4 * csrcCount else {
+            throw .truncated("\(csrcCount) CSRCs overrun the packet")
+        }
         csrcs = (0..<csrcCount).map { readUInt32(bytes, b + 12 + 4 * $0) }
         offset += 4 * csrcCount
         if hasExtension {
@@ -61,7 +63,9 @@ public struct RTPPacket: Sendable, Equatable {
             extensionProfile = UInt16(bytes[b + offset]) << 8 | UInt16(bytes[b + offset + 1])
             let words = Int(bytes[b + offset + 2]) << 8 | Int(bytes[b + offset + 3])
             offset += 4
-            guard count >= offset + 4 * words else { throw .truncated("extension of \(words) words overruns the packet") }
+            guard count >= offset + 4 * words else {
+                throw .truncated("extension of \(words) words overruns the packet")
+            }
             extensionData = Array(bytes[(b + offset)..<(b + offset + 4 * words)])
             offset += 4 * words
         } else {
@@ -81,7 +85,9 @@ public struct RTPPacket: Sendable, Equatable {
     }
 
     /// Size of the header (fixed part, CSRCs and extension) in bytes.
-    public var headerSize: Int { 12 + 4 * csrcs.count + (extensionProfile == nil ? 0 : 4 + extensionData.count) }
+    public var headerSize: Int {
+        12 + 4 * csrcs.count + (extensionProfile == nil ? 0 : 4 + extensionData.count)
+    }
 
     /// The packet on the wire.
     public func serialized() -> [UInt8] {
@@ -124,7 +130,10 @@ public struct RTPPacket: Sendable, Equatable {
         let d = extensionData
         if profile == 0xBEDE {
             while i < d.count {
-                if d[i] == 0 { i += 1; continue }  // padding
+                if d[i] == 0 {
+                    i += 1
+                    continue
+                }  // padding
                 let id = d[i] >> 4
                 if id == 15 { break }
                 let length = Int(d[i] & 0x0F) + 1
@@ -134,7 +143,10 @@ public struct RTPPacket: Sendable, Equatable {
             }
         } else if profile & 0xFFF0 == 0x1000 {
             while i < d.count {
-                if d[i] == 0 { i += 1; continue }
+                if d[i] == 0 {
+                    i += 1
+                    continue
+                }
                 guard i + 1 < d.count else { return [] }
                 let id = d[i]
                 let length = Int(d[i + 1])

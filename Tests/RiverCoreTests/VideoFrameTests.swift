@@ -17,12 +17,18 @@ import Testing
 
 @Test func planesThatOverrunTheBufferAreRefused() {
     #expect(throws: VideoFrameError.self) {
-        try VideoFrame(width: 4, height: 4, format: .rgb24, strides: [12], offsets: [0], data: [UInt8](repeating: 0, count: 47))
+        try VideoFrame(
+            width: 4, height: 4, format: .rgb24, strides: [12], offsets: [0],
+            data: [UInt8](repeating: 0, count: 47))
     }
     #expect(throws: VideoFrameError.self) {
-        try VideoFrame(width: 4, height: 4, format: .i420, strides: [4], offsets: [0], data: [UInt8](repeating: 0, count: 100))
+        try VideoFrame(
+            width: 4, height: 4, format: .i420, strides: [4], offsets: [0],
+            data: [UInt8](repeating: 0, count: 100))
     }
     #expect(throws: Never.self) {
-        try VideoFrame(width: 4, height: 4, format: .rgb24, strides: [16], offsets: [0], data: [UInt8](repeating: 0, count: 60))
+        try VideoFrame(
+            width: 4, height: 4, format: .rgb24, strides: [16], offsets: [0],
+            data: [UInt8](repeating: 0, count: 60))
     }
 }

@@ -102,6 +102,12 @@ public enum ServeApp {
             configuration.maxInFlight = FramePipeline.Configuration.followingProxySlots(
                 totalSlots: { client.capacity?.totalSlots }, sessions: { FramePipeline.liveCount })
         }
+        // The proxy reports its workers and queue with every heartbeat answer (CAPACITY).
+        let capacityPoll = server.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) {
+            _ in
+            metrics.record(capacity: client.capacity)
+        }
+        defer { capacityPoll.cancel() }
         let service = PipelineService(
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
             delay: pipeline.delay,

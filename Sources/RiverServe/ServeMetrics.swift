@@ -1,5 +1,6 @@
 import CoreMetrics
 import Prometheus
+import RiverBroker
 
 /// The metrics `river serve` exposes at `/metrics` (Prometheus text format).
 ///
@@ -39,6 +40,13 @@ public final class ServeMetrics: Sendable {
         proxyQueueDepth = CoreMetrics.Gauge(label: "river_proxy_queue_depth", factory: factory)
         workersAlive = CoreMetrics.Gauge(label: "river_workers_alive", factory: factory)
         datagramsDropped = CoreMetrics.Counter(label: "river_datagrams_dropped_total", factory: factory)
+    }
+
+    /// The proxy's workers and queue as the broker client last heard them (no figure: no proxy
+    /// answering, so no workers as far as this server can tell).
+    public func record(capacity: BrokerCapacity?) {
+        workersAlive.record(capacity?.workers ?? 0)
+        proxyQueueDepth.record(capacity?.queued ?? 0)
     }
 
     /// Counts a frame that got no result, by the reason the page is told (docs/results.md).

@@ -46,6 +46,9 @@ private func sampleRequest() -> RequestHeader {
     @Test func capacityLayoutAndChecks() throws {
         let bytes = WireCodec.encode(.capacity(ProxyCapacity(workers: 2, totalSlots: 5, freeSlots: 3)))
         #expect(bytes == [0x52, 0x56, 2, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 3])
+        let queued = ProxyCapacity(workers: 1, totalSlots: 1, freeSlots: 0, queued: 0x0102)
+        #expect(WireCodec.encode(.capacity(queued))[4..<8] == [0, 1, 1, 2])
+        #expect(try decode(WireCodec.encode(.capacity(queued))) == .capacity(queued))
         #expect(throws: ProtocolError.badField("CAPACITY has 6 free of 5 slots")) {
             try decode([0x52, 0x56, 2, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 6])
         }

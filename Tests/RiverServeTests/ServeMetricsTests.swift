@@ -1,3 +1,4 @@
+import RiverBroker
 import Testing
 
 @testable import RiverServe
@@ -23,4 +24,15 @@ import Testing
     a.framesDecoded.increment()
     #expect(a.render().contains("river_frames_decoded_total 1"))
     #expect(!b.render().contains("river_frames_decoded_total 1"))
+}
+
+@Test func proxyCapacityFillsWorkersAndQueueDepth() {
+    let metrics = ServeMetrics()
+    metrics.record(
+        capacity: BrokerCapacity(workers: 3, totalSlots: 5, freeSlots: 0, queued: 7, learnedAt: .now))
+    #expect(metrics.render().contains("river_workers_alive 3"))
+    #expect(metrics.render().contains("river_proxy_queue_depth 7"))
+    metrics.record(capacity: nil)
+    #expect(metrics.render().contains("river_workers_alive 0"))
+    #expect(metrics.render().contains("river_proxy_queue_depth 0"))
 }

@@ -37,15 +37,20 @@ public struct BrokerCapacity: Sendable, Equatable {
     public var totalSlots: Int
     /// Slots not holding a request when the proxy answered.
     public var freeSlots: Int
+    /// Requests waiting in the proxy for a free slot when it answered.
+    public var queued: Int
     /// When the client received the figure. The proxy answers each client heartbeat
     /// (`ClientConfiguration.heartbeatInterval`), so it is at most about one interval old while
     /// the connection lives.
     public var learnedAt: ContinuousClock.Instant
 
-    public init(workers: Int, totalSlots: Int, freeSlots: Int, learnedAt: ContinuousClock.Instant) {
+    public init(
+        workers: Int, totalSlots: Int, freeSlots: Int, queued: Int = 0, learnedAt: ContinuousClock.Instant
+    ) {
         self.workers = workers
         self.totalSlots = totalSlots
         self.freeSlots = freeSlots
+        self.queued = queued
         self.learnedAt = learnedAt
     }
 }
@@ -222,7 +227,7 @@ public final class BrokerClient: Sendable {
                 published.capacity = core.capacity.map { capacity, heardAt in
                     BrokerCapacity(
                         workers: Int(capacity.workers), totalSlots: Int(capacity.totalSlots),
-                        freeSlots: Int(capacity.freeSlots),
+                        freeSlots: Int(capacity.freeSlots), queued: Int(capacity.queued),
                         learnedAt: .now - .nanoseconds(Int64(clamping: now &- min(now, heardAt))))
                 }
             }

@@ -246,7 +246,7 @@ public struct ProxyCore<Payload> {
         }.sorted { $0.name < $1.name }
     }
 
-    /// Registered workers and their slots, as CAPACITY tells clients.
+    /// Registered workers, their slots and the queue, as CAPACITY tells clients.
     public var capacity: ProxyCapacity {
         var total = 0
         var free = 0
@@ -256,7 +256,7 @@ public struct ProxyCore<Payload> {
         }
         return ProxyCapacity(
             workers: UInt16(clamping: workers.count), totalSlots: UInt32(clamping: total),
-            freeSlots: UInt32(clamping: free))
+            freeSlots: UInt32(clamping: free), queued: UInt16(clamping: queue.count))
     }
 
     /// True when the scheduling invariant holds: nothing waits while a slot is free.

@@ -58,11 +58,12 @@ public enum WireCodec {
         case .capacity:
             try reader.need(capacityLength - prefixLength, field: "CAPACITY header")
             let workers = reader.u16()
-            reader.skip(2)
+            let queued = reader.u16()
             let total = reader.u32()
             let free = reader.u32()
             guard free <= total else { throw .badField("CAPACITY has \(free) free of \(total) slots") }
-            return .capacity(ProxyCapacity(workers: workers, totalSlots: total, freeSlots: free))
+            return .capacity(
+                ProxyCapacity(workers: workers, totalSlots: total, freeSlots: free, queued: queued))
         case .reply:
             try reader.need(replyLength - prefixLength, field: "REPLY header")
             let id = reader.u64()
@@ -191,7 +192,7 @@ public enum WireCodec {
             writer.u16(0)
         case .capacity(let c):
             writer.u16(c.workers)
-            writer.u16(0)
+            writer.u16(c.queued)
             writer.u32(c.totalSlots)
             writer.u32(c.freeSlots)
         }

@@ -192,11 +192,14 @@ public struct ProxyCapacity: Sendable, Equatable {
     public var totalSlots: UInt32
     /// Of those, the slots not holding a request.
     public var freeSlots: UInt32
+    /// Requests waiting in the proxy for a free slot (saturates at 65,535).
+    public var queued: UInt16
 
-    public init(workers: UInt16, totalSlots: UInt32, freeSlots: UInt32) {
+    public init(workers: UInt16, totalSlots: UInt32, freeSlots: UInt32, queued: UInt16 = 0) {
         self.workers = workers
         self.totalSlots = totalSlots
         self.freeSlots = freeSlots
+        self.queued = queued
     }
 }
 

@@ -37,7 +37,7 @@ let package = Package(
         .target(name: "RiverCore"),
         .target(name: "RiverRTP", dependencies: ["RiverCore"]),
         .target(name: "RiverSDP"),
-        .target(name: "RiverICE", dependencies: ["COpenSSL"]),
+        .target(name: "RiverICE", dependencies: ["RiverCore", "COpenSSL"]),
         .target(name: "RiverDTLS", dependencies: ["COpenSSL"]),
         .target(name: "RiverSRTP", dependencies: ["CSRTP"]),
         .target(name: "RiverSCTP", dependencies: ["CUsrsctp"]),

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// One STUN attribute (RFC 8489 §14): type and value, padding dropped.
 public struct STUNAttribute: Sendable, Equatable {
     public var type: UInt16

@@ -37,23 +37,6 @@ private let crcTable: [UInt32] = (0..<256).map { n in
 }
 
 @inline(__always)
-func readUInt32<Bytes: RandomAccessCollection>(_ bytes: Bytes, _ i: Int) -> UInt32
-where Bytes.Element == UInt8, Bytes.Index == Int {
-    UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])
-}
-
-@inline(__always)
-func appendUInt16(_ out: inout [UInt8], _ v: UInt16) {
-    out.append(UInt8(v >> 8))
-    out.append(UInt8(truncatingIfNeeded: v))
-}
-
-@inline(__always)
-func appendUInt32(_ out: inout [UInt8], _ v: UInt32) {
-    out.append(contentsOf: bigEndianBytes(v))
-}
-
-@inline(__always)
 func bigEndianBytes(_ v: UInt32) -> [UInt8] {
     [
         UInt8(v >> 24), UInt8(truncatingIfNeeded: v >> 16), UInt8(truncatingIfNeeded: v >> 8),

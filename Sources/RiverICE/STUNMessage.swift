@@ -1,3 +1,5 @@
+import RiverCore
+
 /// A STUN message (RFC 8489 §5) as a plain value: parse with ``init(parsing:)``, write with
 /// ``serialized(integrityKey:fingerprint:)``.
 ///

@@ -1,3 +1,5 @@
+import RiverCore
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// Picture Loss Indication, PT 206 FMT 1 (RFC 4585 §6.3.1): the receiver lost picture data and
 /// asks the sender for a new key frame.
 public struct RTCPPictureLossIndication: Sendable, Equatable {

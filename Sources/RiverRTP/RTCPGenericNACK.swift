@@ -1,3 +1,5 @@
+import RiverCore
+
 /// Generic NACK, PT 205 FMT 1 (RFC 4585 §6.2.1): the receiver lists lost RTP sequence numbers
 /// so the sender can retransmit them. Each FCI entry is a packet id (PID) plus a 16-bit mask
 /// (BLP) of the 16 sequence numbers after it.

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// The 4-byte header every RTCP packet starts with (RFC 3550 §6.4.1):
 /// version 2, padding flag, a 5-bit count (reports, sources, or the feedback FMT of RFC 4585
 /// §6.1), the packet type, and the length in 32-bit words minus one.

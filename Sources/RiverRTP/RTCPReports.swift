@@ -1,3 +1,5 @@
+import RiverCore
+
 /// One reception report block (RFC 3550 §6.4.1): how a receiver sees one source.
 public struct RTCPReceptionReport: Sendable, Equatable {
     public var ssrc: UInt32

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// Source description, PT 202 (RFC 3550 §6.5): per-source items, above all CNAME, the stable
 /// name that ties a participant's streams together.
 public struct RTCPSourceDescription: Sendable, Equatable {

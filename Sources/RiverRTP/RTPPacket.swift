@@ -1,3 +1,5 @@
+import RiverCore
+
 /// An RTP packet (RFC 3550 §5.1) as a plain value: parse with ``init(parsing:)``, write with
 /// ``serialized()``.
 ///
@@ -172,24 +174,4 @@ public enum RTPParseError: Error, Equatable, CustomStringConvertible {
         case .badPadding(let n): "RTP padding count \(n) does not fit the packet"
         }
     }
-}
-
-@inline(__always)
-func readUInt32<Bytes: RandomAccessCollection>(_ bytes: Bytes, _ i: Int) -> UInt32
-where Bytes.Element == UInt8, Bytes.Index == Int {
-    UInt32(bytes[i]) << 24 | UInt32(bytes[i + 1]) << 16 | UInt32(bytes[i + 2]) << 8 | UInt32(bytes[i + 3])
-}
-
-@inline(__always)
-func appendUInt16(_ out: inout [UInt8], _ v: UInt16) {
-    out.append(UInt8(v >> 8))
-    out.append(UInt8(truncatingIfNeeded: v))
-}
-
-@inline(__always)
-func appendUInt32(_ out: inout [UInt8], _ v: UInt32) {
-    out.append(UInt8(v >> 24))
-    out.append(UInt8(truncatingIfNeeded: v >> 16))
-    out.append(UInt8(truncatingIfNeeded: v >> 8))
-    out.append(UInt8(truncatingIfNeeded: v))
 }

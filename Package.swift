@@ -57,6 +57,8 @@ let package = Package(
             name: "RiverBroker",
             dependencies: [
                 "RiverCore", "CZMQ",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .target(
@@ -110,7 +112,9 @@ let package = Package(
         .testTarget(
             name: "RiverMediaTests", dependencies: ["RiverTestSupport", "RiverMedia", "RiverRTP", "CFFmpeg"]),
         .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
-        .testTarget(name: "RiverBrokerTests", dependencies: ["RiverBroker", "RiverMedia"]),
+        .testTarget(
+            name: "RiverBrokerTests",
+            dependencies: ["RiverBroker", "RiverMedia", .product(name: "NIOCore", package: "swift-nio")]),
         .testTarget(
             name: "RiverWebRTCTests",
             dependencies: [

@@ -152,32 +152,21 @@ func run(_ socket: BenchSocket, width: Int, height: Int, count: Int, window: Int
         p99: latencies[min(latencies.count - 1, latencies.count * 99 / 100)])
 }
 
-/// CPU seconds used so far by the proxy's two threads: its loop ("river-proxy") and its libzmq
-/// I/O thread (context prefix 7). Unlike wall-clock rates, this does not depend on how busy the
-/// rest of the machine is.
-func proxyCPUSeconds() -> (loop: Double, io: Double) {
+/// CPU seconds used so far by the proxy's one thread ("river-proxy": it reads, routes and writes).
+/// Unlike wall-clock rates, this does not depend on how busy the rest of the machine is.
+func proxyCPUSeconds() -> Double {
     let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task")) ?? []
-    var ticks = (loop: 0, io: 0)
+    var ticks = 0
     for task in tasks {
         let comm = (try? String(contentsOfFile: "/proc/self/task/\(task)/comm", encoding: .utf8)) ?? ""
-        let name = comm.trimmingCharacters(in: .whitespacesAndNewlines)
-        guard name == "river-proxy" || name == "7/ZMQbg/IO/0" else { continue }
+        guard comm.trimmingCharacters(in: .whitespacesAndNewlines) == "river-proxy" else { continue }
         let stat = (try? String(contentsOfFile: "/proc/self/task/\(task)/stat", encoding: .utf8)) ?? ""
         // Fields after the parenthesised name: state is first, utime and stime 12th and 13th.
         let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
         guard fields.count > 12 else { continue }
-        let used = (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
-        if name == "river-proxy" { ticks.loop += used } else { ticks.io += used }
+        ticks += (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)
     }
-    let hz = Double(sysconf(Int32(_SC_CLK_TCK)))
-    return (Double(ticks.loop) / hz, Double(ticks.io) / hz)
-}
-
-/// µs of proxy CPU per request between two readings.
-func perRequest(
-    _ before: (loop: Double, io: Double), _ after: (loop: Double, io: Double), _ count: Int
-) -> (loop: Double, io: Double) {
-    ((after.loop - before.loop) / Double(count) * 1e6, (after.io - before.io) / Double(count) * 1e6)
+    return Double(ticks) / Double(sysconf(Int32(_SC_CLK_TCK)))
 }
 
 let options = Options()
@@ -233,20 +222,18 @@ _ = run(viaProxy, width: 32, height: 21, count: 5_000, window: options.window)
 let smallDirect = run(direct, width: 32, height: 21, count: options.small, window: options.window)
 let cpuBeforeSmall = proxyCPUSeconds()
 let smallProxy = run(viaProxy, width: 32, height: 21, count: options.small, window: options.window)
-let smallCPU = perRequest(cpuBeforeSmall, proxyCPUSeconds(), options.small)
+let smallCPU = (proxyCPUSeconds() - cpuBeforeSmall) / Double(options.small) * 1e6
 row("1 KiB, window \(options.window)", smallDirect, smallProxy, unit: "msgs/s")
 let frameDirect = run(direct, width: 640, height: 480, count: options.frames, window: options.frameWindow)
 let cpuBeforeFrames = proxyCPUSeconds()
 let frameProxy = run(viaProxy, width: 640, height: 480, count: options.frames, window: options.frameWindow)
-let frameCPU = perRequest(cpuBeforeFrames, proxyCPUSeconds(), options.frames)
+let frameCPU = (proxyCPUSeconds() - cpuBeforeFrames) / Double(options.frames) * 1e6
 row("640x480 RGB, window \(options.frameWindow)", frameDirect, frameProxy, unit: "frames/s")
 
 for (name, cpu, unit) in [("1 KiB", smallCPU, "msgs/s"), ("640x480 RGB", frameCPU, "frames/s")] {
     print(
         "proxy CPU per request, \(name)".padding(toLength: 36, withPad: " ", startingAt: 0)
-            + String(
-                format: "%.1f µs = loop %.1f + libzmq I/O %.1f  (one core each: %.0f %@)", cpu.loop + cpu.io,
-                cpu.loop, cpu.io, 1e6 / max(cpu.loop, cpu.io), unit))
+            + String(format: "%6.1f µs  (one core: %.0f %@)", cpu, 1e6 / cpu, unit))
 }
 print("\nlatency (one request at a time)     direct / proxied")
 let pingDirect = run(direct, width: 32, height: 21, count: options.pings, window: 1)

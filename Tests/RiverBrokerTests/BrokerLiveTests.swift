@@ -232,4 +232,50 @@ import Testing
         #expect(proxy.counters.dispatched == proxy.counters.answered)
         #expect(worker.counters.malformed == 0)
     }
+
+    /// Bytes that are not ZMTP at all (an HTTP client, a port scanner) on either port: that
+    /// connection is closed and counted, and everyone else is served.
+    @Test func nonZMTPConnectionsAreClosedCountedAndEveryoneElseIsServed() async throws {
+        let proxy = try BrokerProxy(
+            frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
+        defer { proxy.stop() }
+        let worker = BrokerWorker(
+            connect: proxy.backendEndpoint, configuration: WorkerConfiguration(slots: 1),
+            handler: sleepyHandler("w", delay: .zero))
+        defer { worker.stop() }
+        let client = BrokerClient(connect: proxy.frontendEndpoint)
+        defer { client.close() }
+        #expect(await waitUntil { proxy.counters.freeSlots == 1 })
+
+        let strays = [
+            Array("GET / HTTP/1.1\r\nHost: river\r\n\r\n".utf8),
+            (0..<200).map { _ in UInt8.random(in: 0...255) }.replacing([0xFF], with: [0xFE]),
+        ]
+        var closed = 0
+        for endpoint in [proxy.frontendEndpoint, proxy.backendEndpoint] {
+            for stray in strays {
+                let fd = try connectTCP(endpoint)
+                defer { close(fd) }
+                _ = stray.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+                // The proxy's greeting arrives first; then the proxy hangs up.
+                var buffer = [UInt8](repeating: 0, count: 4096)
+                var total = 0
+                while true {
+                    let n = recv(fd, &buffer, buffer.count, 0)
+                    if n <= 0 { break }
+                    total += n
+                }
+                #expect(total >= 64, "the greeting came first")
+                closed += 1
+            }
+            if case .success = await client.attempt(budget: .seconds(5)).0 {
+            } else {
+                Issue.record("the client was not served after a stray connection")
+            }
+        }
+        #expect(closed == 4)
+        #expect(await waitUntil { proxy.counters.brokenConnections == 4 })
+        #expect(proxy.counters.workersAlive == 1)
+        #expect(proxy.counters.malformedFromClients == 0)
+    }
 }

@@ -32,6 +32,26 @@ func freePort() throws -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A blocking TCP socket connected to `tcp://127.0.0.1:PORT`, with a 10 s receive timeout.
+func connectTCP(_ endpoint: String) throws -> Int32 {
+    let port = try #require(endpoint.split(separator: ":").last.flatMap { UInt16($0) })
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = port.bigEndian
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+    var timeout = timeval(tv_sec: 10, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    if !connected { close(fd) }
+    try #require(connected, "cannot connect to \(endpoint)")
+    return fd
+}
+
 /// A `river` subprocess, killed (SIGKILL) by `stop()`; callers `defer { child.stop() }`.
 final class RiverProcess: @unchecked Sendable {
     // @unchecked: the Process is started in init and only signalled afterwards.

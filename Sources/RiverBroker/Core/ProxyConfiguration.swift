@@ -48,6 +48,8 @@ public struct ProxyCounters: Sendable, Equatable {
     public var unknownReplies = 0
     /// Messages that could not be sent (peer gone or its queue full).
     public var sendFailures = 0
+    /// Connections closed because the peer broke ZMTP (not a ZMTP 3 peer, oversized frame, ...).
+    public var brokenConnections = 0
 
     /// Requests waiting for a slot now.
     public var queueDepth = 0

@@ -412,6 +412,9 @@ public struct ProxyCore<Payload> {
 }
 
 extension ProxyCore {
-    /// The shell reports messages libzmq refused (peer gone, or its queue full).
+    /// The shell reports messages it could not send (peer gone, or its queue full).
     public mutating func countSendFailures(_ count: Int) { counters.sendFailures += count }
+
+    /// The shell closed a connection whose peer broke the transport protocol.
+    public mutating func countBrokenConnection() { counters.brokenConnections += 1 }
 }

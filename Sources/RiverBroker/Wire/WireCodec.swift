@@ -1,3 +1,4 @@
+import NIOCore
 import RiverCore
 
 /// Encodes and decodes the header frame of river's broker messages (see `docs/protocol.md`).
@@ -150,6 +151,12 @@ public enum WireCodec {
     /// The header frame for `message`.
     public static func encode(_ message: WireMessage) -> [UInt8] {
         var writer = ByteWriter(capacity: requestLength)
+        encode(message, into: &writer)
+        return writer.buffer
+    }
+
+    /// Writes the header frame for `message` at the end of `writer`.
+    static func encode<Writer: HeaderWriter>(_ message: WireMessage, into writer: inout Writer) {
         writer.u8(signature.0)
         writer.u8(signature.1)
         writer.u8(version)
@@ -196,7 +203,6 @@ public enum WireCodec {
             writer.u32(c.totalSlots)
             writer.u32(c.freeSlots)
         }
-        return writer.buffer
     }
 }
 
@@ -232,9 +238,26 @@ struct ByteReader {
     }
 }
 
-/// Big-endian writes into a growing header buffer (one append per field: headers are encoded
-/// per message on the proxy's hot path).
-struct ByteWriter {
+/// Big-endian field writes, for `WireCodec.encode`.
+protocol HeaderWriter {
+    mutating func u8(_ value: UInt8)
+    mutating func u16(_ value: UInt16)
+    mutating func u32(_ value: UInt32)
+    mutating func u64(_ value: UInt64)
+    mutating func bytes(_ value: [UInt8])
+}
+
+/// The proxy writes headers straight into the buffer that goes to the socket.
+extension ByteBuffer: HeaderWriter {
+    mutating func u8(_ value: UInt8) { writeInteger(value) }
+    mutating func u16(_ value: UInt16) { writeInteger(value) }
+    mutating func u32(_ value: UInt32) { writeInteger(value) }
+    mutating func u64(_ value: UInt64) { writeInteger(value) }
+    mutating func bytes(_ value: [UInt8]) { writeBytes(value) }
+}
+
+/// Big-endian writes into a growing array, for libzmq's sockets.
+struct ByteWriter: HeaderWriter {
     var buffer: [UInt8]
 
     init(capacity: Int) {

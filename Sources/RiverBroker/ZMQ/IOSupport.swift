@@ -93,11 +93,3 @@ struct PollSet {
 
     func readable(_ index: Int) -> Bool { items[index].revents & Int16(ZMQ_POLLIN) != 0 }
 }
-
-/// A libzmq socket handed from the thread that created it to the one I/O thread that uses it.
-///
-/// libzmq allows moving a socket between threads with a full memory barrier in between; the thread
-/// start provides it, and the creating thread never touches the socket again.
-struct HandOff<Value>: @unchecked Sendable {
-    let value: Value
-}

@@ -22,11 +22,8 @@ final class ZMQContext: @unchecked Sendable {
     // @unchecked: libzmq documents zmq_ctx_* as thread-safe, and the pointer is never reassigned.
     let handle: UnsafeMutableRawPointer
 
-    /// - Parameter threadNamePrefix: prefixes libzmq's I/O thread names ("N/ZMQbg/IO/0"), so the
-    ///   proxy's can be told from clients' and workers' in one process.
-    init(threadNamePrefix: Int32? = nil) {
+    init() {
         handle = zmq_ctx_new()!
-        if let threadNamePrefix { zmq_ctx_set(handle, ZMQ_THREAD_NAME_PREFIX, threadNamePrefix) }
         // Ending the process must not wait for unsent messages to peers that are gone.
         zmq_ctx_set(handle, ZMQ_BLOCKY, 0)
     }

@@ -278,4 +278,27 @@ import Testing
         #expect(proxy.counters.workersAlive == 1)
         #expect(proxy.counters.malformedFromClients == 0)
     }
+
+    @Test func endpointsThatCannotBeBoundFailAtStartSayingWhichAndWhy() throws {
+        let taken = try BrokerProxy(
+            frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
+        defer { taken.stop() }
+        let cases: [(String, String)] = [
+            ("ipc:///tmp/river.sock", "only tcp://"),
+            ("tcp://127.0.0.1", "no port"),
+            ("tcp://127.0.0.1:http", "port 'http'"),
+            ("tcp://127.0.0.1:70000", "port '70000'"),
+            (taken.frontendEndpoint, "cannot bind \(taken.frontendEndpoint)"),
+        ]
+        for (endpoint, reason) in cases {
+            do {
+                let proxy = try BrokerProxy(frontend: endpoint, backend: "tcp://127.0.0.1:*", statsInterval: nil)
+                proxy.stop()
+                Issue.record("\(endpoint) was accepted")
+            } catch {
+                let text = "\(error)"
+                #expect(text.contains(endpoint) && text.contains(reason), "\(text)")
+            }
+        }
+    }
 }

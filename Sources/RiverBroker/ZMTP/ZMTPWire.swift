@@ -56,12 +56,16 @@ enum ZMTPWire {
 
     /// Writes the header of a message frame of `size` bytes.
     static func writeFrameHeader(size: Int, more: Bool, into buffer: inout ByteBuffer) {
-        let moreFlag = more ? Self.more : 0
+        writeHeader(flags: more ? Self.more : 0, size: size, into: &buffer)
+    }
+
+    /// Flags, then the size in one byte, or in eight with the LONG flag when it does not fit.
+    private static func writeHeader(flags: UInt8, size: Int, into buffer: inout ByteBuffer) {
         if size <= 255 {
-            buffer.writeInteger(moreFlag)
+            buffer.writeInteger(flags)
             buffer.writeInteger(UInt8(size))
         } else {
-            buffer.writeInteger(moreFlag | long)
+            buffer.writeInteger(flags | long)
             buffer.writeInteger(UInt64(size))
         }
     }
@@ -88,14 +92,7 @@ enum ZMTPWire {
 
     /// Writes a command frame: its name, length-prefixed, then `body`.
     static func writeCommand(name: String, body: ByteBuffer, into buffer: inout ByteBuffer) {
-        let size = 1 + name.utf8.count + body.readableBytes
-        if size <= 255 {
-            buffer.writeInteger(command)
-            buffer.writeInteger(UInt8(size))
-        } else {
-            buffer.writeInteger(command | long)
-            buffer.writeInteger(UInt64(size))
-        }
+        writeHeader(flags: command, size: 1 + name.utf8.count + body.readableBytes, into: &buffer)
         buffer.writeInteger(UInt8(name.utf8.count))
         buffer.writeString(name)
         var body = body

@@ -92,9 +92,7 @@ public final class BrokerClient: Sendable {
     public let configuration: ClientConfiguration
     private let logger: Logger
     private let shared = Mutex(Shared())
-    private let wakeup = Wakeup()
-    private let stopping = Atomic<Bool>(false)
-    private let thread = Mutex<pthread_t?>(nil)
+    private let loop = LoopThread()
     private let context = ZMQContext()
 
     /// Connects to the proxy's frontend (ZeroMQ connects in the background; the client is usable
@@ -106,8 +104,7 @@ public final class BrokerClient: Sendable {
         self.endpoint = endpoint
         self.configuration = configuration
         self.logger = logger
-        let handle = startThread(name: "river-client") { [self] in self.run() }
-        thread.withLock { $0 = handle }
+        loop.start(name: "river-client") { [self] in self.run() }
     }
 
     public var counters: ClientCounters { shared.withLock { $0.counters } }
@@ -128,16 +125,14 @@ public final class BrokerClient: Sendable {
                     Submission(frame: frame, streamID: streamID, budget: budget, waiter: waiter))
                 return true
             }
-            if accepted { wakeup.signal() } else { waiter.resume(returning: .failure(.closed)) }
+            if accepted { loop.wakeup.signal() } else { waiter.resume(returning: .failure(.closed)) }
         }
         return try result.get()
     }
 
     /// Stops the client; requests in flight end with `BrokerError.closed`. Idempotent.
     public func close() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        wakeup.signal()
-        if let handle = thread.withLock({ $0 }) { pthread_join(handle, nil) }
+        loop.stop()
     }
 
     // MARK: I/O thread
@@ -176,15 +171,15 @@ public final class BrokerClient: Sendable {
         var unsent = FIFO<Outgoing>()
         var published: (capacity: BrokerCapacity?, heardAt: Nanoseconds?) = (nil, nil)
 
-        while !stopping.load(ordering: .acquiring) {
+        while !loop.isStopping {
             poll.removeAll()
-            poll.add(fd: wakeup.fd)
+            poll.add(fd: loop.wakeup.fd)
             if let socket { poll.add(socket) }
             // While requests wait for a connection, look again every 5 ms.
             poll.wait(
                 until: unsent.isEmpty
                     ? core.nextWakeup : min(core.nextWakeup, MonotonicClock.now() + 5_000_000))
-            if poll.readable(0) { wakeup.reset() }
+            if poll.readable(0) { loop.wakeup.reset() }
 
             let submissions = shared.withLock { shared in
                 defer { shared.submissions.removeAll(keepingCapacity: true) }

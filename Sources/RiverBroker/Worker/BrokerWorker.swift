@@ -37,9 +37,7 @@ public final class BrokerWorker: Sendable {
     private let handler: WorkHandler
     private let logger: Logger
     private let shared = Mutex(Shared())
-    private let wakeup = Wakeup()
-    private let stopping = Atomic<Bool>(false)
-    private let thread = Mutex<pthread_t?>(nil)
+    private let loop = LoopThread()
     private let context = ZMQContext()
 
     /// Connects to the proxy's backend and starts serving.
@@ -51,17 +49,14 @@ public final class BrokerWorker: Sendable {
         self.configuration = configuration
         self.handler = handler
         self.logger = logger
-        let handle = startThread(name: "river-worker") { [self] in self.run() }
-        thread.withLock { $0 = handle }
+        loop.start(name: "river-worker") { [self] in self.run() }
     }
 
     public var counters: WorkerCounters { shared.withLock { $0.counters } }
 
     /// Tells the proxy we are leaving, then stops. Idempotent.
     public func stop() {
-        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
-        wakeup.signal()
-        if let handle = thread.withLock({ $0 }) { pthread_join(handle, nil) }
+        loop.stop()
     }
 
     // MARK: I/O thread
@@ -125,15 +120,15 @@ public final class BrokerWorker: Sendable {
         var lastReady = launchedAt
         let interval = configuration.heartbeatInterval.nanoseconds
 
-        while !stopping.load(ordering: .acquiring) {
+        while !loop.isStopping {
             poll.removeAll()
-            poll.add(fd: wakeup.fd)
+            poll.add(fd: loop.wakeup.fd)
             if let connection {
                 poll.add(connection.socket)
                 poll.add(connection.monitor)
             }
             poll.wait(until: liveness.nextWakeup)
-            if poll.readable(0) { wakeup.reset() }
+            if poll.readable(0) { loop.wakeup.reset() }
             if let connection, poll.readable(2) {
                 while connection.monitor.receive(into: &frames) {
                     // Event frame: u16 event id, u32 value, in host order.
@@ -247,7 +242,7 @@ public final class BrokerWorker: Sendable {
                         session: session, ticket: ticket, result: .failure(DeadlinePassed()),
                         queuedMicros: queued, computeMicros: 0))
             }
-            wakeup.signal()
+            loop.wakeup.signal()
             return
         }
         let request = job.request
@@ -261,7 +256,7 @@ public final class BrokerWorker: Sendable {
                         session: session, ticket: ticket, result: result, queuedMicros: queued,
                         computeMicros: compute))
             }
-            wakeup.signal()
+            loop.wakeup.signal()
         }
     }
 

@@ -45,9 +45,32 @@ final class Wakeup: Sendable {
     }
 }
 
-/// Starts a named POSIX thread running `body`; the broker's I/O loops each own one, so their
-/// libzmq sockets are only ever touched by that thread.
-func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
+/// The one thread a libzmq shell (client or worker) runs its socket loop on, so its sockets are
+/// only ever touched by that thread; with the eventfd that wakes the loop and the flag that ends it.
+final class LoopThread: Sendable {
+    let wakeup = Wakeup()
+    private let stopping = Atomic<Bool>(false)
+    private let handle = Mutex<pthread_t?>(nil)
+
+    /// Starts the thread, named `name` (15 characters at most show in `top -H`).
+    func start(name: String, _ body: @escaping @Sendable () -> Void) {
+        let thread = startThread(name: name, body)
+        handle.withLock { $0 = thread }
+    }
+
+    /// True once `stop` was called: the loop checks this each turn.
+    var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    /// Ends the loop and waits for the thread to finish. Idempotent.
+    func stop() {
+        guard !stopping.exchange(true, ordering: .acquiringAndReleasing) else { return }
+        wakeup.signal()
+        if let thread = handle.withLock({ $0 }) { pthread_join(thread, nil) }
+    }
+}
+
+/// Starts a named POSIX thread running `body`.
+private func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     final class Box {
         let body: @Sendable () -> Void
         let name: String

@@ -27,9 +27,8 @@ final class ProxyEngine: @unchecked Sendable {
     // Unchecked: one thread touches these, never re-entrantly; the runtime's dynamic checks
     // cost about a tenth of the proxy's own CPU time per message.
     @exclusivity(unchecked) private var core: ProxyCore<ByteBuffer>
-    @exclusivity(unchecked) private var peers: [ProxySide: [PeerID: Channel]] = [
-        .frontend: [:], .backend: [:],
-    ]
+    @exclusivity(unchecked) private var clients: [PeerID: Channel] = [:]
+    @exclusivity(unchecked) private var workers: [PeerID: Channel] = [:]
     @exclusivity(unchecked) private var unflushed: [ObjectIdentifier: Channel] = [:]
     private var nextPeerNumber: UInt32 = 0
     private var timer: Scheduled<Void>?
@@ -57,15 +56,21 @@ final class ProxyEngine: @unchecked Sendable {
         nextPeerNumber &+= 1
         let n = nextPeerNumber
         let peer = PeerID([0, UInt8(n >> 24), UInt8(n >> 16 & 0xFF), UInt8(n >> 8 & 0xFF), UInt8(n & 0xFF)])
-        peers[side]![peer] = channel
+        switch side {
+        case .frontend: clients[peer] = channel
+        case .backend: workers[peer] = channel
+        }
         return peer
     }
 
     /// A connection closed. A worker's departure is known at once, without waiting for missed
     /// heartbeats: what it held is dispatched again or answered.
     func detach(_ peer: PeerID, on side: ProxySide) {
-        peers[side]![peer] = nil
-        if side == .backend {
+        switch side {
+        case .frontend:
+            clients[peer] = nil
+        case .backend:
+            workers[peer] = nil
             core.workerMessage(from: peer, .disconnect, body: nil, now: MonotonicClock.now())
         }
         endOfBatch()
@@ -137,7 +142,9 @@ final class ProxyEngine: @unchecked Sendable {
         _ message: WireMessage, _ body: ProxyCore<ByteBuffer>.Body, to peer: PeerID, on side: ProxySide
     ) -> Bool {
         // A peer whose socket buffer is full is treated like libzmq's high-water mark: drop, count.
-        guard let channel = peers[side]![peer], channel.isWritable else { return false }
+        guard let channel = side == .frontend ? clients[peer] : workers[peer], channel.isWritable else {
+            return false
+        }
         var payload: ByteBuffer?
         switch body {
         case .none: payload = nil

@@ -44,7 +44,8 @@ public enum MediaStackWarmUp {
                 profileID: clientKeys.profileID, localKeyAndSalt: clientKeys.localKeyAndSalt,
                 remoteKeyAndSalt: clientKeys.remoteKeyAndSalt)
             // RTP version 2, payload type 96, SSRC 1; a sender report from SSRC 1.
-            let rtp: [UInt8] = [0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0xAB, count: 1000)
+            let rtp: [UInt8] =
+                [0x80, 96, 0, 1, 0, 0, 0, 0, 0, 0, 0, 1] + [UInt8](repeating: 0xAB, count: 1000)
             let rtcp: [UInt8] = [0x80, 200, 0, 6, 0, 0, 0, 1] + [UInt8](repeating: 0, count: 20)
             guard try server.unprotectRTP(client.protectRTP(rtp)) == rtp,
                 try client.unprotectRTCP(server.protectRTCP(rtcp)) == rtcp

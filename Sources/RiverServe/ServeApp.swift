@@ -125,7 +125,7 @@ public enum ServeApp {
         }
     }
 
-    /// Start-up, before any socket is bound: caps glibc's malloc arenas (``HeapTrim``), then runs
+    /// Start-up, before any socket is bound: tunes glibc malloc (``HeapTrim/limitArenas()``), then runs
     /// the one-time initialisation every session would otherwise trigger — OpenSSL, libsrtp and
     /// usrsctp (``MediaStackWarmUp``) and, when sessions decode, libavcodec's H264 decoder
     /// (`H264Decoder.warmUp()`). Those libraries keep what they set up for the life of the

@@ -105,6 +105,12 @@ public final class SCTPAssociation {
     /// usrsctp's `void*` for this association: the bridge's key, never a pointer.
     var context: UnsafeMutableRawPointer { UnsafeMutableRawPointer(bitPattern: bridge.key)! }
 
+    /// Starts the process-wide usrsctp stack (its timer and iterator threads, its tables) now
+    /// rather than at the first association; `river serve` calls it at start-up. Idempotent.
+    public static func startStack() {
+        _ = UsrsctpRuntime.shared
+    }
+
     /// Associations in this process whose usrsctp socket is still open.
     public static var liveCount: Int { UsrsctpRuntime.shared.registeredCount }
 

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RiverBroker
+import RiverMedia
 import RiverWebRTC
 
 /// Settings for `river serve`.
@@ -60,6 +61,7 @@ public enum ServeApp {
     /// Runs until SIGINT/SIGTERM. Prints one line `river serve: http=<port> udp=<port>` once both
     /// sockets are bound, so scripts and tests can use port 0.
     public static func runReflect(_ options: ServeOptions, logger: Logger) async throws {
+        try warmUp(decoder: false, logger: logger)
         let server = try await WebRTCServer.bind(
             .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
             logger: logger)
@@ -87,6 +89,7 @@ public enum ServeApp {
         _ options: ServeOptions, pipeline: PipelineServeOptions, logger: Logger,
         addRoutes: @Sendable (Router<BasicRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
     ) async throws {
+        try warmUp(decoder: true, logger: logger)
         let server = try await WebRTCServer.bind(
             .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
             logger: logger)
@@ -120,6 +123,21 @@ public enum ServeApp {
             "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
                 + " proxy=\(pipeline.proxy) delay=\(pipeline.delay)"
         }
+    }
+
+    /// Start-up, before any socket is bound: tunes glibc malloc (``HeapTrim/limitArenas()``), then runs
+    /// the one-time initialisation every session would otherwise trigger — OpenSSL, libsrtp and
+    /// usrsctp (``MediaStackWarmUp``) and, when sessions decode, libavcodec's H264 decoder
+    /// (`H264Decoder.warmUp()`). Those libraries keep what they set up for the life of the
+    /// process, so done here it is part of the ready server's footprint, instead of arriving with
+    /// the first session and staying after it ends; and a broken library stops the start with a
+    /// clear error instead of failing every session.
+    static func warmUp(decoder: Bool, logger: Logger) throws {
+        HeapTrim.limitArenas()
+        let start = ContinuousClock.now
+        try MediaStackWarmUp.run()
+        if decoder { try H264Decoder.warmUp() }
+        logger.debug("media stack warmed up in \(ContinuousClock.now - start)")
     }
 
     /// Serves `router` until the service group stops, then shuts the UDP server down. Once the HTTP

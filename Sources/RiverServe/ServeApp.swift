@@ -125,7 +125,7 @@ public enum ServeApp {
         }
     }
 
-    /// Start-up, before any socket is bound: tunes glibc malloc (``HeapTrim/limitArenas()``), then runs
+    /// Start-up, before any socket is bound: tunes glibc malloc (``HeapTrim/tuneMalloc()``), then runs
     /// the one-time initialisation every session would otherwise trigger — OpenSSL, libsrtp and
     /// usrsctp (``MediaStackWarmUp``) and, when sessions decode, libavcodec's H264 decoder
     /// (`H264Decoder.warmUp()`). Those libraries keep what they set up for the life of the
@@ -133,7 +133,7 @@ public enum ServeApp {
     /// the first session and staying after it ends; and a broken library stops the start with a
     /// clear error instead of failing every session.
     static func warmUp(decoder: Bool, logger: Logger) throws {
-        HeapTrim.limitArenas()
+        HeapTrim.tuneMalloc()
         let start = ContinuousClock.now
         try MediaStackWarmUp.run()
         if decoder { try H264Decoder.warmUp() }

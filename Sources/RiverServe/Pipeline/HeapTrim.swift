@@ -5,14 +5,14 @@
 /// Keeps `river serve`'s heap from staying at its high-water mark after sessions end.
 ///
 /// Three parts, all glibc-specific (elsewhere they do nothing):
-/// - ``limitArenas()`` at start-up. glibc gives each thread that allocates under contention an
+/// - ``tuneMalloc()`` at start-up. glibc gives each thread that allocates under contention an
 ///   arena of its own (up to 8 per core), and every session adds threads (its pipeline thread, the
 ///   event loop and usrsctp threads it wakes). Freed memory in one arena serves no other, and what
 ///   little stays live in each (a few long-lived objects per arena) pins its pages, so with ~14
 ///   arenas after four sessions 6–8 MiB stayed resident even after trimming; with two, ~3.5 MiB
 ///   less. Two arenas still let two threads allocate at once, and glibc's per-thread cache
 ///   (tcache) serves most of serve's small allocations without taking an arena lock at all.
-/// - ``limitArenas()`` also fixes glibc's mmap threshold at 128 KiB. By default the threshold
+/// - ``tuneMalloc()`` also fixes glibc's mmap threshold at 128 KiB. By default the threshold
 ///   rises to the size of the largest block freed so far (up to 32 MiB), so after the first
 ///   session's decoded pictures (460 KiB at 640×480) and decoder buffers are freed, later ones come
 ///   from the arenas, raise their high-water mark, and leave pages pinned by small objects that
@@ -32,7 +32,7 @@ enum HeapTrim {
     static let mmapThreshold: Int32 = 128 << 10
 
     /// Call once at start-up, before the threads that will allocate exist.
-    static func limitArenas() {
+    static func tuneMalloc() {
         #if canImport(Glibc)
             // Glibc's Swift module does not import <malloc.h>: look mallopt up; the parameters are
             // M_ARENA_MAX (-8) and M_MMAP_THRESHOLD (-3).

@@ -1,0 +1,1 @@
+../../../Sources/RiverBroker/ZMTP/ZMTPConnection.swift

@@ -17,13 +17,15 @@ let package = Package(
     name: "river-fuzz",
     dependencies: [.package(url: "https://github.com/apple/swift-nio", from: "2.80.0")],
     targets: [
+        .target(name: "FuzzDriver"),
         .target(name: "RiverCore"),
         .target(name: "RiverRTP", dependencies: ["RiverCore"]),
-        .executableTarget(name: "FuzzH264Depacketizer", dependencies: ["RiverRTP"]),
-        .executableTarget(name: "FuzzRTPPacket", dependencies: ["RiverRTP"]),
-        .executableTarget(name: "FuzzRTCPPacket", dependencies: ["RiverRTP"]),
+        .executableTarget(name: "FuzzH264Depacketizer", dependencies: ["RiverRTP", "FuzzDriver"]),
+        .executableTarget(name: "FuzzRTPPacket", dependencies: ["RiverRTP", "FuzzDriver"]),
+        .executableTarget(name: "FuzzRTCPPacket", dependencies: ["RiverRTP", "FuzzDriver"]),
         .executableTarget(
-            name: "FuzzZMTPConnection", dependencies: [.product(name: "NIOCore", package: "swift-nio")]),
+            name: "FuzzZMTPConnection",
+            dependencies: ["FuzzDriver", .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import FuzzDriver
 import RiverRTP
 
 /// libFuzzer entry: the input is a script of RTP packets for one H264 stream, run through the whole
@@ -53,20 +54,10 @@ private func check(_ events: [H264FrameBuilderEvent]) {
     }
 }
 
-/// SwiftPM links executables with `main` aliased to `<module>_main`, so libFuzzer's own `main` is not
-/// used; this one hands the command line to libFuzzer's driver.
+/// The executable's entry point (see `runLibFuzzer`).
 @_cdecl("FuzzH264Depacketizer_main")
 public func FuzzH264DepacketizerMain(
     _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
 ) -> Int32 {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzH264Depacketizer(data!, size) }
+    runLibFuzzer(argc, argv) { data, size in fuzzH264Depacketizer(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32

@@ -1,7 +1,9 @@
+import FuzzDriver
+import RiverRTP
+
 #if canImport(Glibc)
     import Glibc
 #endif
-import RiverRTP
 
 /// libFuzzer entry: any bytes either parse as a compound RTCP datagram or throw a typed error; what
 /// parses is written back into bytes that parse again and re-serialize identically.
@@ -21,18 +23,10 @@ public func fuzzRTCPPacket(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// SwiftPM links executables with `main` aliased to `<module>_main`, so libFuzzer's own `main` is not
-/// used; this one hands the command line to libFuzzer's driver.
+/// The executable's entry point (see `runLibFuzzer`).
 @_cdecl("FuzzRTCPPacket_main")
-public func FuzzRTCPPacketMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?) -> Int32 {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzRTCPPacket(data!, size) }
+public func FuzzRTCPPacketMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?)
+    -> Int32
+{
+    runLibFuzzer(argc, argv) { data, size in fuzzRTCPPacket(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32

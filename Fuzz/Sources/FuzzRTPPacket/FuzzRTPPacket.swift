@@ -1,3 +1,4 @@
+import FuzzDriver
 import RiverRTP
 
 /// libFuzzer entry: any bytes either parse as RTP or throw a typed error; what parses survives a
@@ -12,20 +13,10 @@ public func fuzzRTPPacket(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     return 0
 }
 
-/// SwiftPM links executables with `main` aliased to `<module>_main`, so libFuzzer's own `main` is not
-/// used; this one hands the command line to libFuzzer's driver.
+/// The executable's entry point (see `runLibFuzzer`).
 @_cdecl("FuzzRTPPacket_main")
 public func FuzzRTPPacketMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?)
     -> Int32
 {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzRTPPacket(data!, size) }
+    runLibFuzzer(argc, argv) { data, size in fuzzRTPPacket(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32

@@ -1,3 +1,4 @@
+import FuzzDriver
 import NIOCore
 
 /// libFuzzer entry for the proxy's ZMTP codec (the two codec files are linked into this module).
@@ -59,20 +60,10 @@ func feed(_ stream: [UInt8], chunk: Int) -> Outcome {
     return outcome
 }
 
-/// SwiftPM links executables with `main` aliased to `<module>_main`, so libFuzzer's own `main` is not
-/// used; this one hands the command line to libFuzzer's driver.
+/// The executable's entry point (see `runLibFuzzer`).
 @_cdecl("FuzzZMTPConnection_main")
-public func FuzzZMTPConnectionMain(
-    _ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?
-) -> Int32 {
-    var argc = argc
-    var argv = argv
-    return LLVMFuzzerRunDriver(&argc, &argv) { data, size in fuzzZMTPConnection(data!, size) }
+public func FuzzZMTPConnectionMain(_ argc: Int32, _ argv: UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?)
+    -> Int32
+{
+    runLibFuzzer(argc, argv) { data, size in fuzzZMTPConnection(data!, size) }
 }
-
-@_silgen_name("LLVMFuzzerRunDriver")
-func LLVMFuzzerRunDriver(
-    _ argc: UnsafeMutablePointer<Int32>,
-    _ argv: UnsafeMutablePointer<UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>?>,
-    _ callback: @convention(c) (UnsafePointer<UInt8>?, Int) -> Int32
-) -> Int32

@@ -45,11 +45,7 @@ public final class ReflectService: WHIPSessionFactory, @unchecked Sendable {
     }
 
     public func endSession(id: String) async throws -> Bool {
-        try await server.eventLoop.submit {
-            guard let session = self.sessions[id] else { return false }
-            session.connection.close()
-            return true
-        }.get()
+        try await server.closeSession(id: id)
     }
 
     public func sessionCount() async throws -> Int {

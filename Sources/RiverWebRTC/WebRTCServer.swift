@@ -146,6 +146,15 @@ public final class WebRTCServer: @unchecked Sendable {
         }.get()
     }
 
+    /// Closes the registered session whose ``PeerConnection/id`` is `id`; false when there is none.
+    public func closeSession(id: String) async throws -> Bool {
+        try await eventLoop.submit {
+            guard let connection = self.byUfrag.values.first(where: { $0.id == id }) else { return false }
+            connection.close()
+            return true
+        }.get()
+    }
+
     /// Closes every session and the socket.
     public func shutdown() async throws {
         try await eventLoop.submit {

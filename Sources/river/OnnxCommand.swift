@@ -74,7 +74,7 @@ struct OnnxCommand: ParsableCommand {
             "river onnx connect=\(connect) slots=\(slots)\(modelOptions.inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")"
         )
         fflush(nil)
-        waitForTermination()
+        StopSignals.wait()
         worker.stop()
     }
 

@@ -49,19 +49,7 @@ struct ProxyCommand: ParsableCommand {
         // Tests and scripts read the bound endpoints from this line.
         print("river proxy frontend=\(proxy.frontendEndpoint) backend=\(proxy.backendEndpoint)")
         fflush(nil)
-        waitForTermination()
+        StopSignals.wait()
         proxy.stop()
     }
-}
-
-/// Blocks until SIGINT or SIGTERM.
-func waitForTermination() {
-    var signals = sigset_t()
-    sigemptyset(&signals)
-    sigaddset(&signals, SIGINT)
-    sigaddset(&signals, SIGTERM)
-    // Blocked in every thread started after this, so sigwait is the only one to see them.
-    pthread_sigmask(SIG_BLOCK, &signals, nil)
-    var received: Int32 = 0
-    sigwait(&signals, &received)
 }

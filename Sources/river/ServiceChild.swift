@@ -178,11 +178,7 @@ enum ParentWatch {
         guard ProcessInfo.processInfo.environment[ServiceChild.watchVariable] != nil else { return }
         Thread.detachNewThread {
             // This thread must never be the one a process-directed SIGTERM lands on.
-            var signals = sigset_t()
-            sigemptyset(&signals)
-            sigaddset(&signals, SIGINT)
-            sigaddset(&signals, SIGTERM)
-            pthread_sigmask(SIG_BLOCK, &signals, nil)
+            StopSignals.block()
             var byte: UInt8 = 0
             while true {
                 let count = read(0, &byte, 1)

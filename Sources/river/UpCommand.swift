@@ -72,11 +72,7 @@ struct UpCommand: ParsableCommand {
     func run() throws {
         // Block the stop signals before any thread starts, so only the sigtimedwait below sees them
         // (children get a clean mask, see ServiceChild).
-        var stopSignals = sigset_t()
-        sigemptyset(&stopSignals)
-        sigaddset(&stopSignals, SIGINT)
-        sigaddset(&stopSignals, SIGTERM)
-        pthread_sigmask(SIG_BLOCK, &stopSignals, nil)
+        var stopSignals = StopSignals.block()
 
         let executable = try Self.ownExecutable()
         var children: [ServiceChild] = []

@@ -38,17 +38,23 @@ let package = Package(
         .target(name: "RiverRTP", dependencies: ["RiverCore"]),
         .target(name: "RiverSDP"),
         .target(name: "RiverICE", dependencies: ["RiverCore", "COpenSSL"]),
-        .target(name: "RiverDTLS", dependencies: ["COpenSSL"]),
+        .target(name: "RiverDTLS", dependencies: ["RiverCore", "COpenSSL"]),
         .target(name: "RiverSRTP", dependencies: ["CSRTP"]),
         .target(name: "RiverSCTP", dependencies: ["CUsrsctp"]),
         .target(name: "RiverMedia", dependencies: ["RiverCore", "CFFmpeg"]),
         .target(name: "RiverInference", dependencies: ["RiverCore", "CONNXRuntime"]),
+        /// One session engine (str0m's `Rtc` shape): ICE, DTLS, SRTP, the video relay, RTCP stages,
+        /// inference scheduling and data channels, driven by `handle(input, now)` / `poll()`.
+        .target(
+            name: "RiverSession",
+            dependencies: ["RiverCore", "RiverRTP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP"]),
 
         // MARK: I/O shells and composition
         .target(
             name: "RiverWebRTC",
             dependencies: [
                 "RiverCore", "RiverRTP", "RiverSDP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP",
+                "RiverSession",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -65,7 +71,7 @@ let package = Package(
             name: "RiverServe",
             dependencies: [
                 "RiverCore", "RiverRTP", "RiverWebRTC", "RiverMedia", "RiverInference", "RiverBroker",
-                "RiverSDP", "RiverDTLS",
+                "RiverSDP", "RiverDTLS", "RiverSCTP", "RiverSession",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

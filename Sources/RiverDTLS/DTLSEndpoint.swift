@@ -1,4 +1,5 @@
 import COpenSSL
+import RiverCore
 
 /// A DTLS 1.2 endpoint with the `use_srtp` extension (RFC 6347, RFC 5764), sans-IO: datagrams
 /// and clock ticks go in, datagrams to send and events come out.
@@ -112,7 +113,11 @@ public final class DTLSEndpoint {
 
     /// When ``handleTimeout(now:)`` should next be called (handshake retransmission, RFC 6347
     /// §4.2.4), or `nil` when no timer is running.
-    public func nextTimeout(now: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+    ///
+    /// OpenSSL keeps this timer on its own clock (`DTLSv1_get_timeout` answers "time left"), so the
+    /// deadline is `now` plus what it says, and ``handleTimeout(now:)`` lets OpenSSL decide by its
+    /// clock whether the flight is really due.
+    public func nextTimeout(now: Instant) -> Instant? {
         guard state == .handshaking else { return nil }
         var tv = timeval()
         guard river_DTLSv1_get_timeout(ssl, &tv) == 1 else { return nil }
@@ -120,7 +125,7 @@ public final class DTLSEndpoint {
     }
 
     /// Retransmits the last flight if its timer expired; fails after OpenSSL gives up.
-    public func handleTimeout(now: ContinuousClock.Instant) -> [Event] {
+    public func handleTimeout(now: Instant) -> [Event] {
         guard state == .handshaking else { return [] }
         ERR_clear_error()
         if river_DTLSv1_handle_timeout(ssl) < 0 {

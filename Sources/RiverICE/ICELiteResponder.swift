@@ -1,3 +1,5 @@
+import RiverCore
+
 /// The ICE-lite side of one session (RFC 8445 §2.5, §7.3): answers the browser's connectivity
 /// checks, learns the nominated pair and tracks consent (RFC 7675).
 ///
@@ -21,7 +23,7 @@ public struct ICELiteResponder: Sendable {
     public init(
         localUfrag: String, localPwd: String, remoteUfrag: String? = nil,
         consentTimeout: Duration = .seconds(10),
-        now: ContinuousClock.Instant
+        now: Instant
     ) {
         self.localUfrag = localUfrag
         self.localPwd = localPwd
@@ -43,7 +45,7 @@ public struct ICELiteResponder: Sendable {
     /// Handles one STUN datagram from `source`. Returns the response to send, or `nil` when the
     /// datagram must be dropped without an answer.
     public mutating func handle(
-        _ datagram: [UInt8], from source: TransportAddress, now: ContinuousClock.Instant
+        _ datagram: [UInt8], from source: TransportAddress, now: Instant
     )
         -> Reply?
     {
@@ -87,7 +89,7 @@ public struct ICELiteResponder: Sendable {
 
     /// Whether consent has lapsed: no valid check for ``ConsentFreshness/timeout`` (RFC 7675 §5.1).
     /// The session shell closes and frees the session when this turns true.
-    public func consentExpired(at now: ContinuousClock.Instant) -> Bool { consent.isExpired(at: now) }
+    public func consentExpired(at now: Instant) -> Bool { consent.isExpired(at: now) }
 
     static func usernameMatches(_ username: String, local: String, remote: String?) -> Bool {
         guard let colon = username.firstIndex(of: ":") else { return false }

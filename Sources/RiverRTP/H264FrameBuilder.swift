@@ -1,3 +1,5 @@
+import RiverCore
+
 /// What the frame builder gives the stream's owner.
 public enum H264FrameBuilderEvent: Sendable, Equatable {
     /// A complete access unit the decoder may take.
@@ -45,7 +47,7 @@ public struct H264FrameBuilder: Sendable {
     }
 
     /// When ``tick(now:)`` should run next, or nil if nothing is pending.
-    public var nextDeadline: Duration? {
+    public var nextDeadline: Instant? {
         switch (reorder.nextDeadline, repair.nextDeadline) {
         case (let a?, let b?): Swift.min(a, b)
         case (let a, let b): a ?? b
@@ -53,27 +55,27 @@ public struct H264FrameBuilder: Sendable {
     }
 
     /// Takes one received packet (original or retransmission) at `now`.
-    public mutating func push(_ packet: RTPPacket, now: Duration) -> [H264FrameBuilderEvent] {
+    public mutating func push(_ packet: RTPPacket, now: Instant) -> [H264FrameBuilderEvent] {
         repair.receive(sequenceNumber: packet.sequenceNumber, now: now, into: &feedback)
         reorder.push(packet, now: now, into: &ordered)
         return collect(now: now)
     }
 
     /// Lets timers run: NACK retries, gaps given up, periodic keyframe requests.
-    public mutating func tick(now: Duration) -> [H264FrameBuilderEvent] {
+    public mutating func tick(now: Instant) -> [H264FrameBuilderEvent] {
         repair.tick(now: now, into: &feedback)
         reorder.poll(now: now, into: &ordered)
         return collect(now: now)
     }
 
     /// The decoder rejected a unit: ask for a keyframe and hold units back until one comes.
-    public mutating func decoderFailed(now: Duration) -> [H264FrameBuilderEvent] {
+    public mutating func decoderFailed(now: Instant) -> [H264FrameBuilderEvent] {
         awaitingKeyframe = true
         repair.decoderFailed(now: now, into: &feedback)
         return collect(now: now)
     }
 
-    private mutating func collect(now: Duration) -> [H264FrameBuilderEvent] {
+    private mutating func collect(now: Instant) -> [H264FrameBuilderEvent] {
         var events: [H264FrameBuilderEvent] = []
         if !ordered.isEmpty {
             for event in ordered {

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// Why a picture loss indication is asked for.
 public enum PLIReason: Sendable, Equatable {
     /// No keyframe has arrived yet (sent every ``LossRepair/Configuration/keyframeRequestInterval``).
@@ -40,9 +42,9 @@ public struct LossRepair: Sendable {
     }
 
     private struct Missing {
-        var seenAt: Duration
+        var seenAt: Instant
         var nacks: Int
-        var lastNackAt: Duration
+        var lastNackAt: Instant
     }
 
     public let configuration: Configuration
@@ -54,8 +56,8 @@ public struct LossRepair: Sendable {
 
     private var started = false
     private var highest: UInt16 = 0
-    private var startedAt: Duration = .zero
-    private var lastPLIAt: Duration?
+    private var startedAt: Instant = .zero
+    private var lastPLIAt: Instant?
     private var behind = 0  // packets in a row older than `highest` that filled no gap
     /// Keyed by sequence number; small (only current gaps), so a dictionary keeps lookups O(1).
     private var missing: [UInt16: Missing] = [:]
@@ -70,9 +72,9 @@ public struct LossRepair: Sendable {
     }
 
     /// When ``tick(now:into:)`` should run next, or nil if nothing is pending.
-    public var nextDeadline: Duration? {
-        var deadline: Duration?
-        func consider(_ d: Duration) { deadline = deadline.map { Swift.min($0, d) } ?? d }
+    public var nextDeadline: Instant? {
+        var deadline: Instant?
+        func consider(_ d: Instant) { deadline = deadline.map { Swift.min($0, d) } ?? d }
         for m in missing.values {
             if m.nacks <= configuration.maxNackRetries {
                 consider(
@@ -88,7 +90,7 @@ public struct LossRepair: Sendable {
     }
 
     /// A packet with `sequenceNumber` arrived at `now` (originals and retransmissions alike).
-    public mutating func receive(sequenceNumber seq: UInt16, now: Duration, into out: inout [LossRepairEvent])
+    public mutating func receive(sequenceNumber seq: UInt16, now: Instant, into out: inout [LossRepairEvent])
     {
         if !started {
             started = true
@@ -136,12 +138,12 @@ public struct LossRepair: Sendable {
     }
 
     /// The decoder rejected a unit: ask for a keyframe.
-    public mutating func decoderFailed(now: Duration, into out: inout [LossRepairEvent]) {
+    public mutating func decoderFailed(now: Instant, into out: inout [LossRepairEvent]) {
         requestKeyframe(.decoderError, now: now, into: &out)
     }
 
     /// Sends NACKs and PLIs that are due at `now`.
-    public mutating func tick(now: Duration, into out: inout [LossRepairEvent]) {
+    public mutating func tick(now: Instant, into out: inout [LossRepairEvent]) {
         var gaveUp = false
         var due: [UInt16] = []
         if !missing.isEmpty {
@@ -180,7 +182,7 @@ public struct LossRepair: Sendable {
 
     /// Asks for a keyframe unless one was asked for less than `minPLIInterval` ago.
     public mutating func requestKeyframe(
-        _ reason: PLIReason, now: Duration, into out: inout [LossRepairEvent]
+        _ reason: PLIReason, now: Instant, into out: inout [LossRepairEvent]
     ) {
         if let last = lastPLIAt, now < last + configuration.minPLIInterval { return }
         lastPLIAt = now

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// What the reorder buffer releases, in sequence order.
 public enum RTPReorderEvent: Sendable, Equatable {
     case packet(RTPPacket)
@@ -22,7 +24,7 @@ public struct RTPReorderBuffer: Sendable {
     public private(set) var lost = 0
 
     private var slots: [RTPPacket?]
-    private var arrivals: [Duration]
+    private var arrivals: [Instant]
     private var expected: UInt16 = 0  // next sequence number to release
     private var started = false
     private var held = 0
@@ -47,13 +49,13 @@ public struct RTPReorderBuffer: Sendable {
     public var heldCount: Int { held }
 
     /// When ``poll(now:into:)`` should be called next to release a gap, or nil if nothing waits.
-    public var nextDeadline: Duration? {
+    public var nextDeadline: Instant? {
         guard held > 0, let first = firstHeldOffset() else { return nil }
         return arrivals[Int(expected &+ UInt16(first)) & (capacity - 1)] + maxWait
     }
 
     /// Adds a packet received at `now` and appends what can be released to `out`.
-    public mutating func push(_ packet: RTPPacket, now: Duration, into out: inout [RTPReorderEvent]) {
+    public mutating func push(_ packet: RTPPacket, now: Instant, into out: inout [RTPReorderEvent]) {
         if !started {
             started = true
             expected = packet.sequenceNumber
@@ -87,7 +89,7 @@ public struct RTPReorderBuffer: Sendable {
     }
 
     /// Releases gaps that have waited `maxWait`, and the packets behind them.
-    public mutating func poll(now: Duration, into out: inout [RTPReorderEvent]) {
+    public mutating func poll(now: Instant, into out: inout [RTPReorderEvent]) {
         while held > 0, let first = firstHeldOffset() {
             let seq = expected &+ UInt16(first)
             guard now >= arrivals[Int(seq) & (capacity - 1)] + maxWait else { return }

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import RiverBroker
 import RiverMedia
+import RiverSession
 import RiverWebRTC
 
 /// Settings for `river serve`.
@@ -40,7 +41,7 @@ public struct PipelineServeOptions: Sendable {
     public var delay: PipelineDelay
     /// Inference requests each session keeps out at once. nil (the default) follows the proxy:
     /// its total worker slots (CAPACITY, learned at every heartbeat) shared among the live
-    /// sessions, see `FramePipeline.Configuration.fairShare(totalSlots:sessions:)`.
+    /// sessions, see `SessionConfiguration.Inference.fairShare(totalSlots:sessions:)`.
     public var maxInFlight: Int?
     /// Metrics to record into (`/metrics`); a fresh registry when nil.
     public var metrics: ServeMetrics?
@@ -66,11 +67,11 @@ public enum ServeApp {
             .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
             logger: logger)
         let announced = try candidateAddresses(options)
-        let service = ReflectService(
+        let service = SessionService(
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, logger: logger)
         let router = Router()
         Signalling.addRoutes(to: router, sessions: service)
-        DataChannelReflector.addDebugRoute(to: router)
+        Signalling.addDataChannelDebugRoute(to: router)
         router.get("/") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
@@ -97,27 +98,18 @@ public enum ServeApp {
         let client = BrokerClient(connect: pipeline.proxy, logger: logger)
         defer { client.close() }
         let metrics = pipeline.metrics ?? ServeMetrics()
-        var configuration = FramePipeline.Configuration()
-        if let fixed = pipeline.maxInFlight.map({ max(1, $0) }) {
-            configuration.maxInFlight = { fixed }
-        } else {
-            // One FramePipeline per live session, and one service per serve process.
-            configuration.maxInFlight = FramePipeline.Configuration.followingProxySlots(
-                totalSlots: { client.capacity?.totalSlots }, sessions: { FramePipeline.liveCount })
-        }
-        // The proxy reports its workers and queue with every heartbeat answer (CAPACITY).
-        let capacityPoll = server.eventLoop.scheduleRepeatedTask(initialDelay: .zero, delay: .seconds(1)) {
-            _ in
-            metrics.record(capacity: client.capacity)
-        }
-        defer { capacityPoll.cancel() }
-        let service = PipelineService(
+        // The proxy reports its workers and queue with every heartbeat answer (CAPACITY); /metrics
+        // reads the last report when it renders.
+        metrics.refreshBeforeRender { metrics.record(capacity: client.capacity) }
+        let service = SessionService(
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
-            delay: pipeline.delay,
-            backend: client, configuration: configuration, metrics: metrics, logger: logger)
+            pipeline: .init(
+                delay: pipeline.delay, backend: client, maxInFlight: pipeline.maxInFlight,
+                totalSlots: { client.capacity?.totalSlots }),
+            metrics: metrics, logger: logger)
         let router = Router()
         Signalling.addRoutes(to: router, sessions: service)
-        DataChannelReflector.addDebugRoute(to: router)
+        Signalling.addDataChannelDebugRoute(to: router)
         try addRoutes(router, metrics)
         try await serveHTTP(router: router, options: options, server: server, logger: logger) { httpPort in
             "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
@@ -178,3 +170,6 @@ public enum ServeApp {
         return addresses.isEmpty ? ["127.0.0.1"] : Array(Set(addresses)).sorted()
     }
 }
+
+/// `--delay`, as the engine takes it (re-exported so the command line needs only RiverServe).
+public typealias PipelineDelay = RiverSession.PipelineDelay

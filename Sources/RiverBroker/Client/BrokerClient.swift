@@ -65,7 +65,7 @@ public struct BrokerCapacity: Sendable, Equatable {
 /// One thread owns the DEALER socket. `infer` queues the request under a lock and wakes the thread
 /// through an eventfd; the thread resumes the caller's continuation when the request ends.
 public final class BrokerClient: Sendable {
-    typealias Waiter = CheckedContinuation<Result<BrokerReply, BrokerError>, Never>
+    typealias Waiter = @Sendable (Result<BrokerReply, BrokerError>) -> Void
 
     private struct Submission {
         var frame: VideoFrame
@@ -118,16 +118,30 @@ public final class BrokerClient: Sendable {
         frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant
     ) async throws(BrokerError) -> BrokerReply {
         let budget = (deadline - .now).nanoseconds
-        let result = await withCheckedContinuation { (waiter: Waiter) in
-            let accepted = shared.withLock { shared in
-                guard !shared.closed else { return false }
-                shared.submissions.append(
-                    Submission(frame: frame, streamID: streamID, budget: budget, waiter: waiter))
-                return true
-            }
-            if accepted { loop.wakeup.signal() } else { waiter.resume(returning: .failure(.closed)) }
+        let result = await withCheckedContinuation { continuation in
+            submit(frame: frame, streamID: streamID, budget: budget) { continuation.resume(returning: $0) }
         }
         return try result.get()
+    }
+
+    /// Sends one frame and calls `completion` (on the client's I/O thread, so it must not block)
+    /// with the reply or the reason there is none. The callback form the session shell uses: no
+    /// task per request.
+    public func submit(
+        frame: VideoFrame, streamID: UInt64, deadline: Instant,
+        completion: @escaping @Sendable (Result<BrokerReply, BrokerError>) -> Void
+    ) {
+        let budget = UInt64(max(0, (deadline - .now).nanosecondsClamped))
+        submit(frame: frame, streamID: streamID, budget: budget, completion: completion)
+    }
+
+    private func submit(frame: VideoFrame, streamID: UInt64, budget: Nanoseconds, completion: @escaping Waiter) {
+        let accepted = shared.withLock { shared in
+            guard !shared.closed else { return false }
+            shared.submissions.append(Submission(frame: frame, streamID: streamID, budget: budget, waiter: completion))
+            return true
+        }
+        if accepted { loop.wakeup.signal() } else { completion(.failure(.closed)) }
     }
 
     /// Stops the client; requests in flight end with `BrokerError.closed`. Idempotent.
@@ -232,7 +246,7 @@ public final class BrokerClient: Sendable {
                 $0.capacity = capacity
             }
             // Callers resume only after the counters include their request.
-            for (waiter, result) in ready { waiter.resume(returning: result) }
+            for (waiter, result) in ready { waiter(result) }
             ready.removeAll(keepingCapacity: true)
         }
 
@@ -241,8 +255,8 @@ public final class BrokerClient: Sendable {
             defer { shared.submissions.removeAll() }
             return shared.submissions
         }
-        for submission in leftovers { submission.waiter.resume(returning: .failure(.closed)) }
-        for done in core.dropAll() { done.waiter.resume(returning: .failure(.closed)) }
+        for submission in leftovers { submission.waiter(.failure(.closed)) }
+        for done in core.dropAll() { done.waiter(.failure(.closed)) }
         socket?.close()
     }
 

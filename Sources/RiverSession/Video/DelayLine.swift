@@ -1,21 +1,23 @@
+import RiverCore
+
 /// Holds each session's packets until they are due: arrival time plus the session's delay.
 ///
 /// DESIGN.md, data path step 5. Due times never decrease (a fixed delay keeps arrival order; a
 /// changing one moves slower than time passes, see ``AutoDelay``), so a FIFO suffices where a heap
 /// would otherwise be needed. Packets leave with the input's own spacing, never in bursts.
 ///
-/// Sans-IO: times are monotonic nanoseconds supplied by the caller.
+/// Sans-IO: the caller supplies the time.
 public struct DelayLine<Element> {
-    /// Delay applied to elements pushed from now on, in nanoseconds.
-    public var delay: UInt64
+    /// Delay applied to elements pushed from now on.
+    public var delay: Duration
 
-    private var due: [UInt64] = []
+    private var due: [Instant] = []
     private var elements: [Element?] = []
     /// Index of the oldest element still held; storage before it is reclaimed in batches.
     private var head = 0
-    private var lastDue: UInt64 = 0
+    private var lastDue: Instant = .zero
 
-    public init(delay: UInt64) {
+    public init(delay: Duration) {
         self.delay = delay
     }
 
@@ -23,13 +25,13 @@ public struct DelayLine<Element> {
     public var count: Int { due.count - head }
 
     /// When the oldest element is due, or nil when empty.
-    public var nextDue: UInt64? { head < due.count ? due[head] : nil }
+    public var nextDue: Instant? { head < due.count ? due[head] : nil }
 
     /// Adds an element that arrived at `arrival`; returns when it is due. Clamped so that it never
     /// leaves before an element pushed earlier.
     @discardableResult
-    public mutating func push(_ element: Element, arrival: UInt64) -> UInt64 {
-        let when = max(arrival &+ delay, lastDue)
+    public mutating func push(_ element: Element, arrival: Instant) -> Instant {
+        let when = max(arrival + delay, lastDue)
         lastDue = when
         due.append(when)
         elements.append(element)
@@ -37,7 +39,7 @@ public struct DelayLine<Element> {
     }
 
     /// Removes and returns the oldest element if it is due at `now`.
-    public mutating func popDue(now: UInt64) -> Element? {
+    public mutating func popDue(now: Instant) -> Element? {
         guard head < due.count, due[head] <= now else { return nil }
         let element = elements[head].take()
         head += 1

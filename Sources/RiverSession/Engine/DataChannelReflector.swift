@@ -1,6 +1,4 @@
-import Hummingbird
 import RiverSCTP
-import RiverSDP
 
 /// `river serve --reflect` for data channels: every message comes back on the channel it
 /// arrived on, and the server opens a channel of its own (``serverLabel``) and sends
@@ -15,7 +13,8 @@ import RiverSDP
 /// waits (one per association) and reading stops, so the browser's SCTP window closes until
 /// ``SCTPAssociation/Event/bufferedAmountLow(_:)`` lets the echo continue.
 ///
-/// Runs on the association's executor (the session's event loop).
+/// Runs on the association's executor (the session's event loop); the session's
+/// ``DataChannelAdapter`` hands it every association event.
 final class DataChannelReflector {
     static let serverLabel = "river-server"
     static let serverMessageCount = 20
@@ -28,10 +27,9 @@ final class DataChannelReflector {
 
     init(association: SCTPAssociation) {
         self.association = association
-        association.onEvent = { [unowned self] event in handle(event) }
     }
 
-    private func handle(_ event: SCTPAssociation.Event) {
+    func handle(_ event: SCTPAssociation.Event) {
         switch event {
         case .connected:
             openServerChannel()
@@ -92,33 +90,6 @@ final class DataChannelReflector {
             } else {
                 try? channel.send(binary: (0..<(index * 100)).map { UInt8(truncatingIfNeeded: $0 &+ index) })
             }
-        }
-    }
-}
-
-extension DataChannelReflector {
-    /// The association settings for a negotiated session, or nil when the answer did not accept
-    /// a data-channel section. river is the DTLS server (`a=setup:passive`).
-    static func configuration(for negotiated: NegotiatedSession, options: AnswerOptions) -> SCTPConfiguration?
-    {
-        guard negotiated.dataChannelAccepted else { return nil }
-        var configuration = SCTPConfiguration(role: .server)
-        configuration.remotePort = negotiated.remoteSCTPPort ?? 5000
-        configuration.maxMessageSize = options.maxMessageSize
-        // RFC 8841 §6: a peer that announces no a=max-message-size takes 64 KiB.
-        configuration.peerMaxMessageSize = negotiated.remoteMaxMessageSize ?? 65_536
-        return configuration
-    }
-
-    /// `GET /debug/datachannels` → `{"associations": N, "channels": M}`: live SCTP associations
-    /// and data channels in this process (tests watch them return to zero).
-    static func addDebugRoute<Context: RequestContext>(to router: Router<Context>) {
-        router.get("/debug/datachannels") { _, _ -> Response in
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            let body =
-                "{\"associations\": \(SCTPAssociation.liveCount), \"channels\": \(SCTPAssociation.channelCount)}\n"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
         }
     }
 }

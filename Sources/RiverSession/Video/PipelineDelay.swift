@@ -1,4 +1,5 @@
 import Foundation
+import RiverCore
 
 /// How a session's delay is chosen (`--delay`).
 public enum PipelineDelay: Sendable, Equatable, CustomStringConvertible {
@@ -34,19 +35,18 @@ public enum PipelineDelay: Sendable, Equatable, CustomStringConvertible {
         self = .fixed(.nanoseconds(Int64((value * scale * 1e9).rounded())))
     }
 
-    var startNanoseconds: UInt64 {
+    /// The delay the session starts with.
+    public var start: Duration {
         switch self {
-        case .fixed(let d), .auto(let d):
-            UInt64(max(0, d.components.seconds)) * 1_000_000_000 + UInt64(max(0, d.components.attoseconds))
-                / 1_000_000_000
+        case .fixed(let d), .auto(let d): d
         }
     }
 
     /// One token, for the `river serve:` line: `2000ms`, or `auto:2000ms` (the starting delay).
     public var description: String {
         switch self {
-        case .fixed: "\(startNanoseconds / 1_000_000)ms"
-        case .auto: "auto:\(startNanoseconds / 1_000_000)ms"
+        case .fixed: "\(start.nanosecondsClamped / 1_000_000)ms"
+        case .auto: "auto:\(start.nanosecondsClamped / 1_000_000)ms"
         }
     }
 }

@@ -1,5 +1,4 @@
 import Foundation
-import RiverInference
 
 /// One frame's message on the data channel `river` (schema: docs/results.md).
 public struct ResultMessage: Codable, Sendable, Equatable {
@@ -26,11 +25,25 @@ public struct ResultMessage: Codable, Sendable, Equatable {
             public var y: Double
             public var w: Double
             public var h: Double
+
+            public init(x: Double, y: Double, w: Double, h: Double) {
+                self.x = x
+                self.y = y
+                self.w = w
+                self.h = h
+            }
         }
         public var label: String
         public var score: Double
         public var box: Box
         public var landmarks: [[Double]]?
+
+        public init(label: String, score: Double, box: Box, landmarks: [[Double]]? = nil) {
+            self.label = label
+            self.score = score
+            self.box = box
+            self.landmarks = landmarks
+        }
     }
 
     /// Milliseconds (docs/results.md).
@@ -39,6 +52,13 @@ public struct ResultMessage: Codable, Sendable, Equatable {
         public var queue: Double
         public var inference: Double
         public var total: Double
+
+        public init(decode: Double, queue: Double, inference: Double, total: Double) {
+            self.decode = decode
+            self.queue = queue
+            self.inference = inference
+            self.total = total
+        }
     }
 
     public var type = "result"
@@ -68,26 +88,10 @@ public struct ResultMessage: Codable, Sendable, Equatable {
         self.delay = delay
     }
 
-    /// The detections of a worker's result document, in the message's shape.
-    static func detections(of result: InferenceResult) -> [Detection] {
-        result.detections.map { d in
-            Detection(
-                label: d.label, score: Double(d.score),
-                box: .init(x: Double(d.box.x), y: Double(d.box.y), w: Double(d.box.w), h: Double(d.box.h)),
-                landmarks: d.landmarks?.map { [Double($0.x), Double($0.y)] })
-        }
-    }
-
     /// The JSON text sent on the channel.
     public func json() -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return String(decoding: (try? encoder.encode(self)) ?? Data(), as: UTF8.self)
     }
-}
-
-/// Where a session's result messages go: the data channel `river` in `river serve`, a collector in
-/// tests. Called from the pipeline's threads, in the order results become known (not frame order).
-public protocol ResultSink: Sendable {
-    func deliver(_ message: ResultMessage)
 }

@@ -1,4 +1,5 @@
 import Hummingbird
+import RiverSCTP
 
 /// Creates and ends media sessions for the WHIP routes; the reflect service is one.
 public protocol WHIPSessionFactory: Sendable {
@@ -80,5 +81,19 @@ public enum Signalling {
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(
             status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message)))
+    }
+}
+
+extension Signalling {
+    /// `GET /debug/datachannels` → `{"associations": N, "channels": M}`: live SCTP associations
+    /// and data channels in this process (tests watch them return to zero).
+    static func addDataChannelDebugRoute<Context: RequestContext>(to router: Router<Context>) {
+        router.get("/debug/datachannels") { _, _ -> Response in
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            let body =
+                "{\"associations\": \(SCTPAssociation.liveCount), \"channels\": \(SCTPAssociation.channelCount)}\n"
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
     }
 }

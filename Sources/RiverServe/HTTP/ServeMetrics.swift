@@ -1,6 +1,7 @@
 import CoreMetrics
 import Prometheus
 import RiverBroker
+import Synchronization
 
 /// The metrics `river serve` exposes at `/metrics` (Prometheus text format).
 ///
@@ -20,6 +21,8 @@ public final class ServeMetrics: Sendable {
     public let proxyQueueDepth: CoreMetrics.Gauge
     public let workersAlive: CoreMetrics.Gauge
     public let datagramsDropped: CoreMetrics.Counter
+    /// Runs before every ``render()``: figures that are read, not pushed (the proxy's capacity).
+    private let refresh = Mutex<(@Sendable () -> Void)?>(nil)
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -56,8 +59,14 @@ public final class ServeMetrics: Sendable {
         ).increment()
     }
 
+    /// Sets what ``render()`` reads just before it renders.
+    public func refreshBeforeRender(_ body: @escaping @Sendable () -> Void) {
+        refresh.withLock { $0 = body }
+    }
+
     /// The Prometheus text exposition of every metric.
     public func render() -> String {
-        registry.emitToString()
+        refresh.withLock { $0 }?()
+        return registry.emitToString()
     }
 }

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// Decides, per session, which decoded frames go to inference and what becomes of the others
 /// (DESIGN.md, data path step 4).
 ///
@@ -8,7 +10,7 @@
 /// submitted ends in exactly one ``Action/send`` followed by ``accept(id:now:)`` returning true, or
 /// one drop, so the page always learns why a frame has no result.
 ///
-/// Sans-IO: ids and times (monotonic nanoseconds) come from the caller.
+/// Sans-IO: ids and times come from the caller.
 public struct InferenceScheduler<Frame> {
     public enum Drop: String, Sendable, Equatable {
         /// A newer frame replaced it while every inference slot was busy.
@@ -19,15 +21,15 @@ public struct InferenceScheduler<Frame> {
 
     public enum Action {
         /// Send this frame to inference now.
-        case send(id: UInt64, frame: Frame, deadline: UInt64)
+        case send(id: UInt64, frame: Frame, deadline: Instant)
         /// This frame will have no result.
         case drop(id: UInt64, Drop)
     }
 
     /// Requests allowed out at once; raise or lower it at any time (at least 1 is used).
     public var maxInFlight: Int
-    private var inFlight: [UInt64: UInt64] = [:]  // id → deadline
-    private var waiting: (id: UInt64, frame: Frame, deadline: UInt64)?
+    private var inFlight: [UInt64: Instant] = [:]  // id → deadline
+    private var waiting: (id: UInt64, frame: Frame, deadline: Instant)?
 
     public init(maxInFlight: Int) {
         self.maxInFlight = maxInFlight
@@ -36,8 +38,11 @@ public struct InferenceScheduler<Frame> {
     public var inFlightCount: Int { inFlight.count }
     public var hasWaitingFrame: Bool { waiting != nil }
 
+    /// When the waiting frame expires (``tick(now:)`` is due then), or nil.
+    public var nextDeadline: Instant? { waiting?.deadline }
+
     /// A newly decoded frame.
-    public mutating func submit(id: UInt64, frame: Frame, deadline: UInt64, now: UInt64) -> [Action] {
+    public mutating func submit(id: UInt64, frame: Frame, deadline: Instant, now: Instant) -> [Action] {
         var actions: [Action] = []
         if let old = waiting {
             actions.append(.drop(id: old.id, .saturated))
@@ -56,17 +61,17 @@ public struct InferenceScheduler<Frame> {
 
     /// A request's answer came back (result or failure). Returns whether a result is still on time
     /// (false: drop it as expired), and the frame to send next, if one was waiting.
-    public mutating func finish(id: UInt64, now: UInt64) -> (onTime: Bool, next: [Action]) {
+    public mutating func finish(id: UInt64, now: Instant) -> (onTime: Bool, next: [Action]) {
         guard let deadline = inFlight.removeValue(forKey: id) else { return (false, []) }
         return (now <= deadline, dispatchWaiting(now: now))
     }
 
-    /// Expires a waiting frame whose deadline has passed; call on a timer.
-    public mutating func tick(now: UInt64) -> [Action] {
+    /// Expires a waiting frame whose deadline has passed; call at ``nextDeadline``.
+    public mutating func tick(now: Instant) -> [Action] {
         dispatchWaiting(now: now)
     }
 
-    private mutating func dispatchWaiting(now: UInt64) -> [Action] {
+    private mutating func dispatchWaiting(now: Instant) -> [Action] {
         guard let w = waiting else { return [] }
         if w.deadline <= now {
             waiting = nil

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// Chooses a session's delay for `--delay auto`: the smallest delay that covers the p99 inference
 /// turnaround (frame arrival to result ready) plus a margin.
 ///
@@ -8,14 +10,16 @@
 /// monotonic. The target grows at once when results start coming late (turnaround above the current
 /// delay), so the line grows back before many results are lost.
 ///
-/// Sans-IO: feed turnarounds with ``record(turnaround:)`` and call ``update(now:)`` on a timer.
+/// Sans-IO: feed turnarounds with ``record(turnaround:)`` and call ``update(now:)`` whenever the
+/// delay is about to be used (the session engine calls it for every packet it delays, so no timer
+/// is needed).
 public struct AutoDelay: Sendable {
     public struct Configuration: Sendable {
-        public var start: UInt64 = 2_000_000_000
-        public var minimum: UInt64 = 100_000_000
-        public var maximum: UInt64 = 10_000_000_000
+        public var start: Duration = .seconds(2)
+        public var minimum: Duration = .milliseconds(100)
+        public var maximum: Duration = .seconds(10)
         /// Added to the p99 turnaround (decode, network and scheduling jitter).
-        public var margin: UInt64 = 150_000_000
+        public var margin: Duration = .milliseconds(150)
         public var maxSlewDown: Double = 0.10
         public var maxSlewUp: Double = 0.25
         /// Turnarounds kept for the percentile.
@@ -26,11 +30,11 @@ public struct AutoDelay: Sendable {
     }
 
     public let configuration: Configuration
-    /// The delay in force, in nanoseconds.
-    public private(set) var delay: UInt64
-    private var samples: [UInt64] = []
+    /// The delay in force.
+    public private(set) var delay: Duration
+    private var samples: [Duration] = []
     private var next = 0
-    private var lastUpdate: UInt64?
+    private var lastUpdate: Instant?
 
     public init(_ configuration: Configuration = .init()) {
         self.configuration = configuration
@@ -38,7 +42,7 @@ public struct AutoDelay: Sendable {
     }
 
     /// Records one frame's arrival-to-result time.
-    public mutating func record(turnaround: UInt64) {
+    public mutating func record(turnaround: Duration) {
         if samples.count < configuration.window {
             samples.append(turnaround)
         } else {
@@ -48,7 +52,7 @@ public struct AutoDelay: Sendable {
     }
 
     /// The delay the line should settle at, or nil while too few turnarounds are known.
-    public var target: UInt64? {
+    public var target: Duration? {
         guard samples.count >= configuration.minimumSamples else { return nil }
         let sorted = samples.sorted()
         let p99 = sorted[min(sorted.count - 1, (sorted.count * 99) / 100)]
@@ -57,14 +61,14 @@ public struct AutoDelay: Sendable {
 
     /// Moves the delay towards the target by what the slew limits allow since the last update.
     @discardableResult
-    public mutating func update(now: UInt64) -> UInt64 {
+    public mutating func update(now: Instant) -> Duration {
         defer { lastUpdate = now }
         guard let last = lastUpdate, now > last, let target else { return delay }
-        let elapsed = Double(now - last)
+        let elapsed = now - last
         if target < delay {
-            delay -= min(delay - target, UInt64(elapsed * configuration.maxSlewDown))
+            delay -= min(delay - target, elapsed * configuration.maxSlewDown)
         } else if target > delay {
-            delay += min(target - delay, UInt64(elapsed * configuration.maxSlewUp))
+            delay += min(target - delay, elapsed * configuration.maxSlewUp)
         }
         return delay
     }

@@ -1,0 +1,63 @@
+import Foundation
+import RiverBroker
+import RiverCore
+import RiverInference
+import RiverSession
+
+/// Runs inference on one decoded frame, in river's own terms: the broker client in `river serve`, a
+/// scripted stand-in in tests. `completion` may run on any thread and must not block.
+public protocol InferenceBackend: Sendable {
+    func infer(
+        _ frame: VideoFrame, streamID: UInt64, deadline: Instant,
+        completion: @escaping @Sendable (InferenceOutcome) -> Void)
+}
+
+extension BrokerClient: InferenceBackend {
+    public func infer(
+        _ frame: VideoFrame, streamID: UInt64, deadline: Instant,
+        completion: @escaping @Sendable (InferenceOutcome) -> Void
+    ) {
+        submit(frame: frame, streamID: streamID, deadline: deadline) { result in
+            completion(Self.outcome(result))
+        }
+    }
+
+    /// A worker's reply (a result document, docs/results.md) or the broker's reason for none.
+    static func outcome(_ result: Result<BrokerReply, BrokerError>) -> InferenceOutcome {
+        switch result {
+        case .success(let reply):
+            let compute = Duration.microseconds(Int64(reply.timings.computeMicros))
+            guard reply.status == .ok,
+                let document = try? JSONDecoder().decode(InferenceResult.self, from: Data(reply.document))
+            else { return .reply(detections: nil, compute: compute) }
+            return .reply(detections: document.detections.map(Self.detection), compute: compute)
+        case .failure(let error):
+            return .failed(status(for: error))
+        }
+    }
+
+    static func detection(_ d: Detection) -> ResultMessage.Detection {
+        ResultMessage.Detection(
+            label: d.label, score: Double(d.score),
+            box: .init(x: Double(d.box.x), y: Double(d.box.y), w: Double(d.box.w), h: Double(d.box.h)),
+            landmarks: d.landmarks?.map { [Double($0.x), Double($0.y)] })
+    }
+
+    /// Why a request without a reply has no result, in the page's words.
+    static func status(for error: BrokerError) -> ResultMessage.Status {
+        switch error {
+        case .rejected(_, let code, _):
+            switch code {
+            case .expired: .expired
+            case .workerLost: .workerLost
+            case .noWorker: .noWorker
+            case .overloaded: .saturated
+            case .workerFailed, .malformed, .badVersion: .workerFailed
+            }
+        case .timedOut: .expired
+        case .notConnected: .noWorker
+        case .connectionLost, .closed: .workerLost
+        case .invalidFrame: .workerFailed
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import RiverDTLS
+import RiverSCTP
+import RiverSDP
+import RiverSession
+import RiverWebRTC
+
+/// What answering a WHIP offer takes, whatever the session then does with the video: fresh ICE
+/// credentials, the SDP answer (data channels on), the checks every river session needs, and the
+/// engine's configuration.
+///
+/// Throws ``OfferRejected`` (HTTP 400) with the reason when the offer cannot be served.
+struct AcceptedOffer {
+    let answer: Answer
+    let session: SessionConfiguration
+
+    var id: String { session.id }
+    var negotiated: NegotiatedSession { answer.negotiated }
+
+    init(offer: String, port: Int, candidateAddresses: [String], rembBitrate: UInt64) throws {
+        let id = ICECredentials.random(count: 12, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
+        let ufrag = ICECredentials.randomUfrag()
+        let password = ICECredentials.randomPassword()
+        let options = AnswerOptions(
+            iceUfrag: ufrag, icePwd: password, fingerprintSHA256: DTLSCertificate.shared.fingerprint,
+            candidates: HostCandidate.list(addresses: candidateAddresses, port: UInt16(port)),
+            dataChannels: true)
+        do {
+            answer = try OfferAnswer.answer(offer: offer, options: options)
+        } catch {
+            throw OfferRejected(error.description)
+        }
+        let negotiated = answer.negotiated
+        guard let fingerprint = negotiated.remoteFingerprints.first(where: { $0.algorithm == "sha-256" })
+        else {
+            throw OfferRejected(
+                "the offer has no a=fingerprint:sha-256; river verifies DTLS certificates with SHA-256")
+        }
+        guard let outgoingSSRC = negotiated.localVideoSSRC else {
+            throw OfferRejected(
+                "river needs a sendrecv video section to send the video back (got \(negotiated.videoDirection))"
+            )
+        }
+        var session = SessionConfiguration(
+            id: id, localUfrag: ufrag, localPassword: password, remoteUfrag: negotiated.remoteICEUfrag,
+            remoteFingerprint: fingerprint.value, videoPayloadType: negotiated.videoPayloadType,
+            outgoingSSRC: outgoingSSRC, rembBitrate: rembBitrate)
+        session.dataChannels = Self.dataChannels(for: negotiated, options: options)
+        self.session = session
+    }
+
+    /// The association settings for a negotiated session, or nil when the answer did not accept a
+    /// data-channel section. river is the DTLS server (`a=setup:passive`).
+    static func dataChannels(for negotiated: NegotiatedSession, options: AnswerOptions) -> SCTPConfiguration? {
+        guard negotiated.dataChannelAccepted else { return nil }
+        var configuration = SCTPConfiguration(role: .server)
+        configuration.remotePort = negotiated.remoteSCTPPort ?? 5000
+        configuration.maxMessageSize = options.maxMessageSize
+        // RFC 8841 §6: a peer that announces no a=max-message-size takes 64 KiB.
+        configuration.peerMaxMessageSize = negotiated.remoteMaxMessageSize ?? 65_536
+        return configuration
+    }
+}

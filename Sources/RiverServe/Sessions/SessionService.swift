@@ -1,0 +1,175 @@
+import Dispatch
+import Logging
+import NIOCore
+import RiverSession
+import RiverWebRTC
+import Synchronization
+
+/// Answers WHIP offers with sessions on one ``WebRTCServer``: reflect (`river serve --reflect`: the
+/// video straight back, data channels echoed) or pipeline (`river serve --proxy …`: the video back
+/// after the delay, one result message per frame on data channel `river`). Both are the same
+/// ``SessionEngine``; a pipeline session adds the frame builder, the inference stage and a
+/// ``MediaWorker``.
+public final class SessionService: WHIPSessionFactory {
+    /// Decode and inference for pipeline sessions.
+    public struct Pipeline: Sendable {
+        public var delay: PipelineDelay
+        public var backend: any InferenceBackend
+        /// Requests each session keeps out at once; nil follows the backend's worker slots shared
+        /// among this service's sessions (``SessionConfiguration/Inference/fairShare(totalSlots:sessions:)``).
+        public var maxInFlight: Int?
+        /// The backend's total worker slots, when it knows them.
+        public var totalSlots: @Sendable () -> Int?
+
+        public init(
+            delay: PipelineDelay, backend: any InferenceBackend, maxInFlight: Int? = nil,
+            totalSlots: @escaping @Sendable () -> Int? = { nil }
+        ) {
+            self.delay = delay
+            self.backend = backend
+            self.maxInFlight = maxInFlight
+            self.totalSlots = totalSlots
+        }
+    }
+
+    private struct Figures {
+        var sessions = 0
+        var nextStreamID: UInt64 = 1
+        var resultsSent = 0
+        var resultsUndelivered = 0
+    }
+
+    public let server: WebRTCServer
+    public let candidateAddresses: [String]
+    public let rembBitrate: UInt64
+    public let pipeline: Pipeline?
+    public let metrics: ServeMetrics?
+    private let logger: Logger
+    private let figures = Mutex(Figures())
+    /// Heap trimming runs here, never on the media loop.
+    private let trimQueue = DispatchQueue(label: "river.heap-trim")
+
+    public init(
+        server: WebRTCServer, candidateAddresses: [String], rembBitrate: UInt64, pipeline: Pipeline? = nil,
+        metrics: ServeMetrics? = nil, logger: Logger
+    ) {
+        self.server = server
+        self.candidateAddresses = candidateAddresses
+        self.rembBitrate = rembBitrate
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.logger = logger
+    }
+
+    public func createSession(offer: String) async throws -> (id: String, answer: String) {
+        let accepted = try AcceptedOffer(
+            offer: offer, port: server.port, candidateAddresses: candidateAddresses, rembBitrate: rembBitrate)
+        var session = accepted.session
+        let id = session.id
+        let logger = {
+            var logger = self.logger
+            logger[metadataKey: "session"] = "\(id)"
+            return logger
+        }()
+        var makeOffload: (@Sendable (SessionInputs) -> any SessionOffload)?
+        if let pipeline {
+            session.delay = pipeline.delay
+            var inference = SessionConfiguration.Inference()
+            if let fixed = pipeline.maxInFlight.map({ max(1, $0) }) {
+                inference.maxInFlight = { fixed }
+            } else {
+                let totalSlots = pipeline.totalSlots
+                inference.maxInFlight = { [unowned self] in
+                    SessionConfiguration.Inference.fairShare(
+                        totalSlots: totalSlots(), sessions: figures.withLock { $0.sessions })
+                }
+            }
+            session.inference = inference
+            let streamID = figures.withLock { figures in
+                defer { figures.nextStreamID += 1 }
+                return figures.nextStreamID
+            }
+            let (backend, metrics) = (pipeline.backend, metrics)
+            makeOffload = { [logger] inputs in
+                MediaWorker(streamID: streamID, backend: backend, inputs: inputs, metrics: metrics, logger: logger)
+            }
+        } else {
+            session.echoDataChannels = true
+        }
+        let count = figures.withLock { figures in
+            figures.sessions += 1
+            return figures.sessions
+        }
+        metrics?.sessions.record(count)
+        do {
+            try await server.open(session, makeOffload: makeOffload) { [self] event, counters, summary in
+                sessionEvent(event, counters: counters, summary: summary, logger: logger)
+            }
+        } catch {
+            sessionEnded()
+            throw error
+        }
+        let negotiated = accepted.negotiated
+        let summary =
+            "H264 pt \(negotiated.videoPayloadType) \(negotiated.h264ProfileLevelID), delay \(session.delay), "
+            + "data channel \(session.dataChannels != nil), rejected \(negotiated.rejectedMids)"
+        logger.info("session \(id): \(summary)")
+        return (id, accepted.answer.sdp)
+    }
+
+    private func sessionEvent(
+        _ event: SessionEvent, counters: SessionEngine.Counters, summary: String, logger: Logger
+    ) {
+        switch event {
+        case .frameFinished(let status, let latency):
+            guard let metrics else { return }
+            if status == .ok { metrics.framesInferred.increment() } else { metrics.frameDropped(reason: status.rawValue) }
+            if let latency { metrics.inferenceLatency.recordNanoseconds(latency.nanosecondsClamped) }
+        case .closed:
+            logger.info("session ended: \(summary)")
+            figures.withLock {
+                $0.resultsSent += counters.resultsSent
+                $0.resultsUndelivered += counters.resultsUndelivered
+            }
+            sessionEnded()
+            // Once the session's last references (its decode thread, queued jobs) are gone.
+            trimQueue.asyncAfter(deadline: .now() + .seconds(1)) { HeapTrim.releaseFreedMemory() }
+        case .addressAuthenticated, .connected, .channelOpened:
+            break
+        }
+    }
+
+    private func sessionEnded() {
+        let count = figures.withLock { figures in
+            figures.sessions -= 1
+            return figures.sessions
+        }
+        metrics?.sessions.record(count)
+    }
+
+    public func endSession(id: String) async throws -> Bool {
+        try await server.closeSession(id: id)
+    }
+
+    public func sessionCount() async throws -> Int {
+        try await server.sessionCount()
+    }
+
+    public func debugCounters() async throws -> [String: Int] {
+        let counters = try await server.counters()
+        let live = try await server.sessionCounters()
+        let (sent, undelivered) = figures.withLock { ($0.resultsSent, $0.resultsUndelivered) }
+        var out = [
+            "sessions": live.count, "datagramsReceived": counters.received,
+            "droppedUnknownKind": counters.droppedUnknownKind, "droppedUnrouted": counters.droppedUnrouted,
+            "droppedBySessions": counters.droppedBySessions, "stunRejected": counters.stunRejected,
+        ]
+        if pipeline != nil {
+            out["resultsSent"] = sent + live.values.reduce(0) { $0 + $1.resultsSent }
+            out["resultsUndelivered"] = undelivered + live.values.reduce(0) { $0 + $1.resultsUndelivered }
+            out["pipelines"] = live.count
+            out["pipelineThreads"] = MediaWorker.liveThreads
+        }
+        return out
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import RiverCore
+import RiverDTLS
+import RiverRTP
+import RiverSCTP
+
+/// Everything one session engine needs to know, fixed when the WHIP offer is answered.
+public struct SessionConfiguration: Sendable {
+    /// The session's id (WHIP resource, logs).
+    public var id: String
+    /// Our ICE credentials (the answer's) and the offer's ufrag.
+    public var localUfrag: String
+    public var localPassword: String
+    public var remoteUfrag: String
+    /// The offer's `a=fingerprint:sha-256`, which the browser's DTLS certificate must match.
+    public var remoteFingerprint: String
+    public var certificate: DTLSCertificate = .shared
+    /// Close a session whose peer is silent this long (RFC 7675 suggests 30 s; WebRTC peers check
+    /// every few seconds, so 10 s frees dead sessions sooner).
+    public var consentTimeout: Duration = .seconds(10)
+
+    /// The negotiated video payload type and the SSRC our answer announced.
+    public var videoPayloadType: UInt8
+    public var outgoingSSRC: UInt32
+    /// What REMB tells the browser it may send.
+    public var rembBitrate: UInt64
+    /// Reflect: `.fixed(.zero)`.
+    public var delay: PipelineDelay = .fixed(.zero)
+    /// Decode and inference; nil for reflect.
+    public var inference: Inference?
+    /// Data channels, when the answer accepted an `m=application` section.
+    public var dataChannels: SCTPConfiguration?
+    /// Echo every data-channel message and open `river-server` (reflect mode's transport check).
+    public var echoDataChannels = false
+    /// Wall-clock seconds since the Unix epoch: the SR's NTP time and a result's `receivedAt`.
+    public var wallClock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+
+    public struct Inference: Sendable {
+        public var frameBuilder = H264FrameBuilder.Configuration()
+        /// Subtracted from a frame's departure to get its inference deadline.
+        public var margin: Duration = .milliseconds(50)
+        /// Requests out at once; read on the engine's loop at every scheduling round.
+        public var maxInFlight: @Sendable () -> Int = { 1 }
+
+        public init() {}
+
+        /// The default per-session window of `river serve` when `--max-in-flight` is not given:
+        /// the proxy's total worker slots divided among the live sessions, rounded up, at least 1.
+        ///
+        /// Why total slots shared, rather than "as many as are free now": the free figure is a
+        /// snapshot that the sessions themselves drain, so a session that took the free slots
+        /// would see 0 free and others would read the same slots as theirs; sizing by free slots
+        /// oscillates and lets the first busy session starve the rest. Total ÷ sessions gives every
+        /// session the same share; rounding up keeps every slot usable (the proxy queues the few
+        /// extra requests briefly, and its scheduler always serves the oldest). With one session,
+        /// this is exactly the proxy's slot count. Before the proxy has answered (or while it is
+        /// unreachable) the figure is unknown and the window is 1.
+        public static func fairShare(totalSlots: Int?, sessions: Int) -> Int {
+            guard let totalSlots, totalSlots > 0 else { return 1 }
+            let sessions = max(1, sessions)
+            return max(1, (totalSlots + sessions - 1) / sessions)
+        }
+    }
+
+    public init(
+        id: String, localUfrag: String, localPassword: String, remoteUfrag: String, remoteFingerprint: String,
+        videoPayloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64
+    ) {
+        self.id = id
+        self.localUfrag = localUfrag
+        self.localPassword = localPassword
+        self.remoteUfrag = remoteUfrag
+        self.remoteFingerprint = remoteFingerprint
+        self.videoPayloadType = videoPayloadType
+        self.outgoingSSRC = outgoingSSRC
+        self.rembBitrate = rembBitrate
+    }
+}

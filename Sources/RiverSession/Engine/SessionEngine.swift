@@ -1,0 +1,359 @@
+import RiverCore
+import RiverDTLS
+import RiverICE
+import RiverRTP
+import RiverSCTP
+import RiverSRTP
+
+/// One WebRTC session, sans-IO, shaped like str0m's `Rtc`: ``handle(_:now:)`` takes datagrams,
+/// timeouts, decoded frames and inference answers; ``poll()`` gives back bytes to transmit, access
+/// units to decode, frames to infer, events, and finally the next deadline.
+///
+/// Inside: ICE-lite (RFC 8445 §2.5) with consent (RFC 7675) → DTLS-SRTP server (RFC 5764) →
+/// SRTP/SRTCP (RFC 3711) → the ``VideoRelay`` (delay line, frame builder, RTCP stages) → the
+/// ``InferenceStage`` (scheduler, result messages) → the data-channel adapter (SCTP over DTLS,
+/// RFC 8261). The engine never reads a clock, owns a socket, or starts a thread; the shell
+/// (`WebRTCServer`) drives it from one event loop.
+///
+/// One exception to "inputs only through `handle`": usrsctp runs association work as jobs on the
+/// ``SCTPExecutor`` given at creation; the shell's executor runs each job on the session's loop and
+/// then drains ``poll()``, as after any other input.
+///
+/// Not `Sendable`: it holds OpenSSL, libsrtp and usrsctp handles, which must stay on one thread.
+public final class SessionEngine {
+    /// Per-session counters.
+    public struct Counters: Sendable, Equatable {
+        public var rtpReceived = 0
+        public var rtcpReceived = 0
+        public var rtpSent = 0
+        public var rtcpSent = 0
+        /// Binding requests answered / refused (bad integrity, wrong username).
+        public var stunAnswered = 0
+        public var stunRejected = 0
+        /// SRTP/SRTCP that failed authentication, replay or parsing.
+        public var droppedSRTP = 0
+        /// DTLS, RTP or RTCP before DTLS connected or after it failed; other kinds.
+        public var droppedUnexpected = 0
+        /// RTCP compounds with a malformed packet (the valid packets before it are still used).
+        public var malformedRTCP = 0
+        public var resultsSent = 0
+        /// Results that could not be sent (no channel yet, or its buffer full).
+        public var resultsUndelivered = 0
+        public init() {}
+
+        public var dropped: Int { droppedSRTP + droppedUnexpected }
+    }
+
+    public enum State: Sendable, Equatable {
+        case new, connected
+        case closed(SessionCloseReason)
+    }
+
+    public let configuration: SessionConfiguration
+    public var id: String { configuration.id }
+    public private(set) var state: State = .new
+    public private(set) var counters = Counters()
+    /// The nominated address (USE-CANDIDATE), else the first one that passed a check.
+    public private(set) var selectedAddress: TransportAddress?
+    /// Every address that authenticated with our ICE credentials.
+    public private(set) var authenticatedAddresses: Set<TransportAddress> = []
+
+    private var ice: ICELiteResponder
+    private var dtls: DTLSEndpoint?
+    private var srtp: SRTPSession?
+    private var video: VideoRelay
+    private var inference: InferenceStage?
+    private var channels: DataChannelAdapter?
+    private let sctpExecutor: any SCTPExecutor
+    private var outputs: [SessionOutput] = []
+    private var head = 0
+    private var relayOutput = VideoRelay.Output()
+    private var inferenceOutput = InferenceStage.Output()
+
+    /// - Parameter sctpExecutor: where usrsctp runs this association's jobs (see the type's note).
+    public init(configuration: SessionConfiguration, now: Instant, sctpExecutor: any SCTPExecutor) throws {
+        self.configuration = configuration
+        self.sctpExecutor = sctpExecutor
+        ice = ICELiteResponder(
+            localUfrag: configuration.localUfrag, localPwd: configuration.localPassword,
+            remoteUfrag: configuration.remoteUfrag, consentTimeout: configuration.consentTimeout, now: now)
+        dtls = try DTLSEndpoint(
+            role: .server, certificate: configuration.certificate,
+            expectedPeerFingerprint: configuration.remoteFingerprint)
+        video = try VideoRelay(
+            payloadType: configuration.videoPayloadType, outgoingSSRC: configuration.outgoingSSRC,
+            rembBitrate: configuration.rembBitrate, delay: configuration.delay,
+            frameBuilder: configuration.inference?.frameBuilder, wallClock: configuration.wallClock)
+        if let settings = configuration.inference {
+            inference = InferenceStage(margin: settings.margin, maxInFlight: settings.maxInFlight)
+        }
+    }
+
+    /// The delay in force.
+    public var delay: Duration { video.delay }
+    public var inferenceCounters: String { inference?.counters.description ?? "no inference" }
+    public var inFlightCount: Int { inference?.inFlightCount ?? 0 }
+
+    /// One line of figures for the session's end-of-life log.
+    public var summary: String {
+        let (skipped, nacks, plis) = video.builderCounters
+        return "\(video.packetsIn) packets in, \(video.senderReports.packetsSent) out, "
+            + "\(video.nackResponder.retransmitted) resent, \(video.unitsOut) units, \(skipped) skipped awaiting a "
+            + "keyframe, \(nacks) NACKs, \(plis) PLIs up, \(inferenceCounters); results \(counters.resultsSent) "
+            + "sent, \(counters.resultsUndelivered) undelivered"
+    }
+
+    // MARK: Input
+
+    public func handle(_ input: SessionInput, now: Instant) {
+        if case .closed = state { return }
+        switch input {
+        case .datagram(let datagram): receive(datagram, now: now)
+        case .timeout: handleTimeout(now: now)
+        case .decoded(let job, let frames, let decodeTime):
+            inference?.decoded(
+                job, frames: frames, decodeTime: decodeTime, delay: video.delay, now: now, into: &inferenceOutput)
+        case .decodeFailed(let job):
+            inference?.decodeFailed(job, delay: video.delay, into: &inferenceOutput)
+            video.decoderFailed(now: now, into: &relayOutput)
+        case .inferred(let id, let outcome):
+            inference?.inferred(id: id, outcome, delay: video.delay, now: now, into: &inferenceOutput)
+        case .close(let reason):
+            close(reason, now: now)
+            return
+        }
+        flushStages()
+    }
+
+    // MARK: Output
+
+    /// The next output; the last one of a round is always ``SessionOutput/timeout(_:)``.
+    public func poll() -> SessionOutput {
+        if head < outputs.count {
+            let output = outputs[head]
+            head += 1
+            if head == outputs.count {
+                outputs.removeAll(keepingCapacity: true)
+                head = 0
+            }
+            return output
+        }
+        return .timeout(nextDeadline)
+    }
+
+    /// The earliest instant at which a timer inside the engine wants to run.
+    public var nextDeadline: Instant? {
+        guard case .closed = state else {
+            var next: Instant? = ice.consent.deadline
+            if let dtls, let due = dtls.nextTimeout(now: lastNow) { next = earliest(next, due) }
+            next = earliest(next, video.nextDeadline)
+            next = earliest(next, inference?.nextDeadline)
+            return next
+        }
+        return nil
+    }
+
+    /// The time of the latest input, which DTLS needs to turn OpenSSL's "time left" into a deadline.
+    private var lastNow: Instant = .zero
+
+    // MARK: Transport
+
+    private func receive(_ datagram: Datagram, now: Instant) {
+        lastNow = now
+        switch datagram.kind {
+        case .stun: receiveSTUN(datagram, now: now)
+        case .dtls: receiveDTLS(datagram.bytes, from: datagram.source)
+        case .rtp: receiveRTP(datagram.bytes, now: now)
+        case .rtcp: receiveRTCP(datagram.bytes, now: now)
+        default: counters.droppedUnexpected += 1
+        }
+    }
+
+    private func receiveSTUN(_ datagram: Datagram, now: Instant) {
+        guard let reply = ice.handle(datagram.bytes, from: datagram.source, now: now) else {
+            counters.stunRejected += 1
+            return
+        }
+        counters.stunAnswered += 1
+        if authenticatedAddresses.insert(datagram.source).inserted {
+            emit(.event(.addressAuthenticated(datagram.source)))
+        }
+        // Media follows the nominated pair (USE-CANDIDATE); before nomination, the first address
+        // that passed a check, so later checks on other pairs do not make media hop around.
+        if reply.newlySelected != nil || selectedAddress == nil { selectedAddress = datagram.source }
+        emit(.transmit(Transmit(destination: datagram.source, transport: datagram.transport, bytes: reply.response)))
+    }
+
+    private func receiveDTLS(_ bytes: [UInt8], from source: TransportAddress) {
+        guard let dtls else {
+            counters.droppedUnexpected += 1
+            return
+        }
+        let events = dtls.receive(bytes)
+        flushDTLS(to: source)
+        handle(events)
+    }
+
+    private func receiveRTP(_ bytes: [UInt8], now: Instant) {
+        guard let srtp else {
+            counters.droppedUnexpected += 1
+            return
+        }
+        guard let plain = try? srtp.unprotectRTP(bytes), let packet = try? RTPPacket(parsing: plain) else {
+            counters.droppedSRTP += 1
+            return
+        }
+        counters.rtpReceived += 1
+        video.receive(rtp: packet, now: now, into: &relayOutput)
+    }
+
+    /// The compound is parsed once; its packets go to every RTCP stage. A malformed packet ends
+    /// the compound, but the valid packets before it still count (RFC 3550 §6.1 validity checks
+    /// are per packet here, so one bad tail does not hide a NACK).
+    private func receiveRTCP(_ bytes: [UInt8], now: Instant) {
+        guard let srtp else {
+            counters.droppedUnexpected += 1
+            return
+        }
+        guard let plain = try? srtp.unprotectRTCP(bytes) else {
+            counters.droppedSRTP += 1
+            return
+        }
+        counters.rtcpReceived += 1
+        let parsed = RTCPPacket.parsePrefix(plain)
+        if parsed.error != nil { counters.malformedRTCP += 1 }
+        video.receive(rtcp: parsed.packets, now: now, into: &relayOutput)
+    }
+
+    private func flushDTLS(to address: TransportAddress?) {
+        guard let dtls, let address = address ?? selectedAddress else { return }
+        for datagram in dtls.takeOutgoing() {
+            emit(.transmit(Transmit(destination: address, transport: .udp, bytes: datagram)))
+        }
+    }
+
+    private func handle(_ events: [DTLSEndpoint.Event]) {
+        for event in events {
+            switch event {
+            case .connected(let keys):
+                do {
+                    srtp = try SRTPSession(
+                        profileID: keys.profileID, localKeyAndSalt: keys.localKeyAndSalt,
+                        remoteKeyAndSalt: keys.remoteKeyAndSalt)
+                    state = .connected
+                    emit(.event(.connected))
+                    startDataChannels()
+                } catch {
+                    close(.dtlsFailed("\(error)"), now: lastNow)
+                }
+            case .applicationData(let data):
+                channels?.receive(data)
+            case .failed(let error):
+                close(.dtlsFailed(error.description), now: lastNow)
+            case .closed:
+                close(.remoteClosed, now: lastNow)
+            }
+            if case .closed = state { return }
+        }
+    }
+
+    private func handleTimeout(now: Instant) {
+        lastNow = now
+        if ice.consentExpired(at: now) {
+            close(.consentExpired, now: now)
+            return
+        }
+        if let dtls, let due = dtls.nextTimeout(now: now), due <= now {
+            let events = dtls.handleTimeout(now: now)
+            flushDTLS(to: nil)
+            handle(events)
+            if case .closed = state { return }
+        }
+        video.handleTimeout(now: now, into: &relayOutput)
+        inference?.handleTimeout(now: now, delay: video.delay, into: &inferenceOutput)
+    }
+
+    // MARK: Media out
+
+    /// Turns what the video relay and the inference stage produced into outputs.
+    private func flushStages() {
+        for packet in relayOutput.rtp { send(rtp: packet) }
+        relayOutput.rtp.removeAll(keepingCapacity: true)
+        for packet in relayOutput.rtcp.retransmissions { send(rtp: packet) }
+        for compound in relayOutput.rtcp.compounds { send(rtcp: RTCPPacket.serializeCompound(compound)) }
+        relayOutput.rtcp = RTCPStageOutput()
+        for unit in relayOutput.units { emit(.decode(unit)) }
+        relayOutput.units.removeAll(keepingCapacity: true)
+
+        for turnaround in inferenceOutput.turnarounds { video.record(turnaround: turnaround) }
+        inferenceOutput.turnarounds.removeAll(keepingCapacity: true)
+        for request in inferenceOutput.requests { emit(.infer(request)) }
+        inferenceOutput.requests.removeAll(keepingCapacity: true)
+        for (message, latency) in inferenceOutput.messages {
+            if channels?.sendResult(message) == true {
+                counters.resultsSent += 1
+            } else {
+                counters.resultsUndelivered += 1
+            }
+            emit(.event(.frameFinished(message.status, inferenceLatency: latency)))
+        }
+        inferenceOutput.messages.removeAll(keepingCapacity: true)
+    }
+
+    private func send(rtp packet: RTPPacket) {
+        guard state == .connected, let srtp, let address = selectedAddress else { return }
+        guard let bytes = try? srtp.protectRTP(packet.serialized()) else { return }
+        counters.rtpSent += 1
+        emit(.transmit(Transmit(destination: address, transport: .udp, bytes: bytes)))
+    }
+
+    private func send(rtcp compound: [UInt8]) {
+        guard state == .connected, let srtp, let address = selectedAddress else { return }
+        guard let bytes = try? srtp.protectRTCP(compound) else { return }
+        counters.rtcpSent += 1
+        emit(.transmit(Transmit(destination: address, transport: .udp, bytes: bytes)))
+    }
+
+    // MARK: Data channels
+
+    private func startDataChannels() {
+        guard let configuration = configuration.dataChannels, channels == nil else { return }
+        do {
+            channels = try DataChannelAdapter(
+                configuration: configuration, executor: sctpExecutor, echo: self.configuration.echoDataChannels,
+                output: { [unowned self] packet in sendSCTP(packet) },
+                onChannelOpened: { [unowned self] label in emit(.event(.channelOpened(label: label))) })
+        } catch {
+            // A session without data channels still carries video.
+        }
+    }
+
+    /// One SCTP packet out as one DTLS application-data record (RFC 8261).
+    private func sendSCTP(_ packet: [UInt8]) {
+        guard let dtls, (try? dtls.send(packet)) != nil else { return }
+        flushDTLS(to: nil)
+    }
+
+    // MARK: Closing
+
+    private func close(_ reason: SessionCloseReason, now: Instant) {
+        if case .closed = state { return }
+        // The association's ABORT still goes out through DTLS.
+        channels?.close()
+        channels = nil
+        if let dtls {
+            dtls.close()
+            flushDTLS(to: nil)
+        }
+        dtls = nil
+        srtp = nil
+        state = .closed(reason)
+        relayOutput = .init()
+        inferenceOutput = .init()
+        emit(.event(.closed(reason)))
+    }
+
+    private func emit(_ output: SessionOutput) {
+        outputs.append(output)
+    }
+}

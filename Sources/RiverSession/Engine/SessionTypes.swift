@@ -1,0 +1,111 @@
+import RiverCore
+import RiverICE
+import RiverRTP
+
+/// How a datagram reached the server, so a TCP-framed path (RFC 4571) can join UDP later.
+public enum Transport: Sendable, Hashable {
+    case udp
+}
+
+/// One datagram from the network, already demultiplexed to this session.
+public struct Datagram: Sendable {
+    public var source: TransportAddress
+    public var transport: Transport
+    /// RFC 7983's classification of the first byte.
+    public var kind: DatagramKind
+    public var bytes: [UInt8]
+
+    public init(source: TransportAddress, transport: Transport = .udp, kind: DatagramKind, bytes: [UInt8]) {
+        self.source = source
+        self.transport = transport
+        self.kind = kind
+        self.bytes = bytes
+    }
+}
+
+/// Bytes for the shell to send.
+public struct Transmit: Sendable {
+    public var destination: TransportAddress
+    public var transport: Transport
+    public var bytes: [UInt8]
+}
+
+/// A complete access unit to decode, off the event loop.
+public struct AccessUnitJob: Sendable {
+    public var annexB: [UInt8]
+    /// The output RTP timestamp (input + the session's fixed offset).
+    public var outputTimestamp: UInt32
+    /// When its last packet arrived.
+    public var arrival: Instant
+    /// Wall clock, ms since the Unix epoch, when its last packet arrived (for the page).
+    public var receivedAt: Double
+}
+
+/// A decoded frame the engine's scheduler sends to inference; its answer comes back as
+/// ``SessionInput/inferred(id:_:)`` with the same `id`.
+public struct InferenceJob: Sendable {
+    public var id: UInt64
+    public var frame: VideoFrame
+    /// When the result stops being useful: its frame leaves the delay line (less a margin).
+    public var deadline: Instant
+}
+
+/// What inference answered, in river's own terms (the backend converts the wire's reply).
+public enum InferenceOutcome: Sendable, Equatable {
+    /// The worker answered. `detections` is nil when its model failed on the frame.
+    case reply(detections: [ResultMessage.Detection]?, compute: Duration)
+    /// No answer; the status says why (`expired`, `noWorker`, `workerLost`, `workerFailed`,
+    /// `saturated`).
+    case failed(ResultMessage.Status)
+}
+
+/// Everything that can happen to a session engine.
+public enum SessionInput: Sendable {
+    case datagram(Datagram)
+    /// The deadline the engine last returned has passed (early calls are harmless).
+    case timeout
+    case decoded(AccessUnitJob, frames: [VideoFrame], decodeTime: Duration)
+    case decodeFailed(AccessUnitJob)
+    case inferred(id: UInt64, InferenceOutcome)
+    /// The owner ends the session (WHIP DELETE, shutdown).
+    case close(SessionCloseReason)
+}
+
+/// Why a session ended.
+public enum SessionCloseReason: Sendable, Equatable {
+    /// The owner closed it (e.g. WHIP `DELETE`).
+    case local
+    /// The peer sent DTLS close_notify.
+    case remoteClosed
+    /// No valid connectivity check from the peer for the consent timeout (RFC 7675 §5.1).
+    case consentExpired
+    /// The DTLS handshake failed, e.g. the certificate did not match `a=fingerprint`.
+    case dtlsFailed(String)
+    /// The server shut down.
+    case serverShutdown
+}
+
+/// What the engine tells its owner besides bytes and work.
+public enum SessionEvent: Sendable, Equatable {
+    /// A connectivity check from this address authenticated: route its datagrams here.
+    case addressAuthenticated(TransportAddress)
+    /// ICE, DTLS and SRTP are up: media can flow.
+    case connected
+    /// A data channel opened (either side).
+    case channelOpened(label: String)
+    /// One frame's result message was produced (sent or not), for metrics.
+    case frameFinished(ResultMessage.Status, inferenceLatency: Duration?)
+    /// The session ended; nothing more comes out but this session's final `.timeout(nil)`.
+    case closed(SessionCloseReason)
+}
+
+/// What ``SessionEngine/poll()`` returns, one at a time, in order.
+public enum SessionOutput: Sendable {
+    case transmit(Transmit)
+    case decode(AccessUnitJob)
+    case infer(InferenceJob)
+    case event(SessionEvent)
+    /// Nothing more now: call ``SessionEngine/handle(_:now:)`` with ``SessionInput/timeout`` at
+    /// this instant (nil: no timer; the session is closed).
+    case timeout(Instant?)
+}

@@ -1,0 +1,158 @@
+import RiverCore
+import RiverRTP
+
+/// One session's video path, sans-IO (DESIGN.md, data path steps 3, 5 and 6): every packet of the
+/// browser's stream is held in a ``DelayLine`` and leaves at arrival + delay through the
+/// ``StreamRewriter``, with the input's spacing; with an ``H264FrameBuilder`` (inference on) the
+/// same packets are rebuilt into access units for decoding, and its NACK/PLI go upstream. The RTCP
+/// stages answer the receiver's feedback and send RR + REMB upstream and SR on our stream.
+///
+/// Reflect mode is this path with delay 0 and no frame builder: a packet is due the moment it
+/// arrives, so it leaves in the same call.
+///
+/// The RTP timestamp offset (the starting delay in 90 kHz units) stays fixed even when
+/// `--delay auto` moves the delay: RTP timestamps are a label, and the browser's jitter buffer
+/// plays frames by their arrival, so moving the *schedule* is what changes the delay a user sees;
+/// changing the *label* mid-stream would look like a clock jump to the receiver and would break
+/// the one-to-one match of result messages to frames in flight.
+struct VideoRelay {
+    struct Output {
+        var rtp: [RTPPacket] = []
+        var rtcp: RTCPStageOutput = .init()
+        var units: [AccessUnitJob] = []
+    }
+
+    let payloadType: UInt8
+    private(set) var line: DelayLine<RTPPacket>
+    private(set) var rewriter: StreamRewriter
+    private var builder: H264FrameBuilder?
+    private var autoDelay: AutoDelay?
+    private(set) var receiverReports: ReceiverReportGenerator
+    private(set) var senderReports: SenderReportGenerator
+    private(set) var nackResponder: NACKResponder
+    private(set) var pliForwarder: PLIForwarder
+    private let wallClock: @Sendable () -> Double
+    private(set) var packetsIn = 0
+    private(set) var unitsOut = 0
+
+    init(
+        payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64, delay: PipelineDelay,
+        frameBuilder: H264FrameBuilder.Configuration?, wallClock: @escaping @Sendable () -> Double
+    ) throws(H264DepacketizerError) {
+        self.payloadType = payloadType
+        line = DelayLine(delay: delay.start)
+        rewriter = StreamRewriter(outgoingSSRC: outgoingSSRC, timestampOffset: StreamRewriter.rtpUnits(delay.start))
+        builder = try frameBuilder.map { c throws(H264DepacketizerError) in try H264FrameBuilder(configuration: c) }
+        if case .auto(let start) = delay {
+            var configuration = AutoDelay.Configuration()
+            configuration.start = start
+            autoDelay = AutoDelay(configuration)
+        }
+        receiverReports = ReceiverReportGenerator(localSSRC: outgoingSSRC, payloadType: payloadType, rembBitrate: rembBitrate)
+        senderReports = SenderReportGenerator(ssrc: outgoingSSRC, wallClock: wallClock)
+        nackResponder = NACKResponder(ssrc: outgoingSSRC)
+        pliForwarder = PLIForwarder(localSSRC: outgoingSSRC, payloadType: payloadType)
+        self.wallClock = wallClock
+    }
+
+    /// The delay in force (moves under `--delay auto`).
+    var delay: Duration { line.delay }
+
+    var builderCounters: (skipped: Int, nacks: Int, plis: Int) {
+        (builder?.unitsSkippedAwaitingKeyframe ?? 0, builder?.repair.nacksSent ?? 0, builder?.repair.plisSent ?? 0)
+    }
+
+    var nextDeadline: Instant? {
+        var next = line.nextDue
+        next = earliest(next, builder?.nextDeadline)
+        next = earliest(next, receiverReports.nextDeadline)
+        next = earliest(next, senderReports.nextDeadline)
+        return next
+    }
+
+    mutating func receive(rtp packet: RTPPacket, now: Instant, into out: inout Output) {
+        guard packet.payloadType == payloadType else { return }
+        packetsIn += 1
+        receiverReports.received(rtp: packet, now: now)
+        pliForwarder.received(rtp: packet, now: now)
+        if var auto = autoDelay {
+            line.delay = auto.update(now: now)
+            autoDelay = auto
+        }
+        line.push(packet, arrival: now)
+        if builder != nil {
+            let events = builder!.push(packet, now: now)
+            handle(events, now: now, into: &out)
+        }
+        drain(now: now, into: &out)
+    }
+
+    /// Every packet of the compound goes to every stage.
+    mutating func receive(rtcp packets: [RTCPPacket], now: Instant, into out: inout Output) {
+        for packet in packets {
+            receiverReports.received(rtcp: packet, now: now, into: &out.rtcp)
+            senderReports.received(rtcp: packet, now: now, into: &out.rtcp)
+            nackResponder.received(rtcp: packet, now: now, into: &out.rtcp)
+            pliForwarder.received(rtcp: packet, now: now, into: &out.rtcp)
+        }
+    }
+
+    mutating func handleTimeout(now: Instant, into out: inout Output) {
+        drain(now: now, into: &out)
+        if builder != nil {
+            let events = builder!.tick(now: now)
+            handle(events, now: now, into: &out)
+        }
+        receiverReports.handleTimeout(now: now, into: &out.rtcp)
+        senderReports.handleTimeout(now: now, into: &out.rtcp)
+    }
+
+    /// The decoder rejected a unit: ask for a key frame and hold units back until one comes.
+    mutating func decoderFailed(now: Instant, into out: inout Output) {
+        guard builder != nil else { return }
+        let events = builder!.decoderFailed(now: now)
+        handle(events, now: now, into: &out)
+    }
+
+    /// A turnaround (arrival → result) for `--delay auto`.
+    mutating func record(turnaround: Duration) {
+        autoDelay?.record(turnaround: turnaround)
+    }
+
+    private mutating func drain(now: Instant, into out: inout Output) {
+        while let incoming = line.popDue(now: now) {
+            let packet = rewriter.rewrite(incoming)
+            senderReports.sent(rtp: packet, now: now)
+            nackResponder.sent(rtp: packet, now: now)
+            out.rtp.append(packet)
+        }
+    }
+
+    private mutating func handle(_ events: [H264FrameBuilderEvent], now: Instant, into out: inout Output) {
+        for event in events {
+            switch event {
+            case .accessUnit(let unit):
+                unitsOut += 1
+                out.units.append(
+                    AccessUnitJob(
+                        annexB: unit.annexB, outputTimestamp: rewriter.outputTimestamp(unit.timestamp),
+                        arrival: now, receivedAt: wallClock() * 1000))
+            case .nack(let sequenceNumbers):
+                guard let upstream = receiverReports.upstreamSSRC else { continue }
+                out.rtcp.compounds.append([
+                    .nack(
+                        RTCPGenericNACK(
+                            senderSSRC: rewriter.outgoingSSRC, mediaSSRC: upstream,
+                            lostSequenceNumbers: sequenceNumbers))
+                ])
+            case .pli:
+                guard let upstream = receiverReports.upstreamSSRC else { continue }
+                out.rtcp.compounds.append([
+                    .pictureLossIndication(.init(senderSSRC: rewriter.outgoingSSRC, mediaSSRC: upstream))
+                ])
+            case .dropped:
+                break  // counted by the depacketizer; the frame builder already asked for a key frame
+            }
+        }
+    }
+}

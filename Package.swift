@@ -113,6 +113,8 @@ let package = Package(
             name: "RiverSDPTests", dependencies: ["RiverTestSupport", "RiverSDP"],
             resources: [.copy("Fixtures")]),
         .testTarget(name: "RiverICETests", dependencies: ["RiverTestSupport", "RiverICE"]),
+        .testTarget(
+            name: "RiverSessionTests", dependencies: ["RiverTestSupport", "RiverSession", "RiverRTP", "RiverICE"]),
         .testTarget(name: "RiverDTLSTests", dependencies: ["RiverDTLS", "RiverSRTP"]),
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverTestSupport", "RiverSCTP"]),
         .testTarget(
@@ -124,7 +126,7 @@ let package = Package(
         .testTarget(
             name: "RiverWebRTCTests",
             dependencies: [
-                "RiverWebRTC", "RiverDTLS", "RiverSRTP", "RiverRTP", "RiverICE",
+                "RiverWebRTC", "RiverDTLS", "RiverSRTP", "RiverRTP", "RiverICE", "RiverSession", "RiverSCTP",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -132,7 +134,7 @@ let package = Package(
         .testTarget(
             name: "RiverServeTests",
             dependencies: [
-                "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference", "RiverTestSupport",
+                "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference", "RiverTestSupport", "RiverSession",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).

@@ -1,4 +1,5 @@
 import Foundation
+import RiverCore
 import RiverMedia
 import RiverRTP
 
@@ -115,10 +116,9 @@ struct DecodeBenchmark {
             var builder = try H264FrameBuilder()
             let decoder = try H264Decoder()
             let converter = PixelConverter()
-            let start = clock.now
             for datagram in datagrams {
                 let packet = try RTPPacket(parsing: datagram)
-                for event in builder.push(packet, now: start.duration(to: clock.now)) {
+                for event in builder.push(packet, now: .now) {
                     guard case .accessUnit(let unit) = event else { continue }
                     try decoder.decode(unit.annexB, rtpTimestamp: unit.timestamp) {
                         (frame) throws(MediaError) in

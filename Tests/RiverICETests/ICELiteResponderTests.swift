@@ -1,3 +1,4 @@
+import RiverCore
 import RiverTestSupport
 import Testing
 
@@ -8,7 +9,7 @@ import Testing
     let localPwd = "riverpasswordriverpass"
     let remoteUfrag = "jO8K"
     let browser = TransportAddress("192.0.2.7", port: 50_123)!
-    let t0 = ContinuousClock.now
+    let t0 = Instant.now
 
     func responder(timeout: Duration = .seconds(10)) -> ICELiteResponder {
         ICELiteResponder(

@@ -91,7 +91,7 @@ func buildUnits(_ packets: [RTPPacket], configuration: H264FrameBuilder.Configur
     var units: [H264AccessUnit] = []
     var others: [H264FrameBuilderEvent] = []
     for (i, packet) in packets.enumerated() {
-        for event in builder.push(packet, now: .microseconds(200 * i)) {
+        for event in builder.push(packet, now: .microseconds(UInt64(200 * i))) {
             if case .accessUnit(let au) = event { units.append(au) } else { others.append(event) }
         }
     }

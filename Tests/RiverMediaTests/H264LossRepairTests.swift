@@ -33,9 +33,9 @@ struct LossyPath {
     {
         var rng = SplitMix64(seed: seed)
         var result = Result()
-        var arrivals: [(at: Duration, order: Int, packet: RTPPacket)] = []
+        var arrivals: [(at: Instant, order: Int, packet: RTPPacket)] = []
         var order = 0
-        func deliver(_ p: RTPPacket, at t: Duration) {
+        func deliver(_ p: RTPPacket, at t: Instant) {
             arrivals.append((t, order, p))
             order += 1
         }
@@ -49,7 +49,7 @@ struct LossyPath {
                 lastTimestamp = p.timestamp
             }
             let picture = Int(p.timestamp &- base) / 3000
-            let sent = Duration.microseconds(picture * 33_333 + k * 200)
+            let sent = Instant.microseconds(UInt64(picture * 33_333 + k * 200))
             k += 1
             let edge = i == 0 || i == packets.count - 1
             if !edge && Double.random(in: 0..<1, using: &rng) < loss {
@@ -68,7 +68,7 @@ struct LossyPath {
             }
         }
         var builder = try H264FrameBuilder(configuration: configuration)
-        func handle(_ events: [H264FrameBuilderEvent], at now: Duration) {
+        func handle(_ events: [H264FrameBuilderEvent], at now: Instant) {
             for event in events {
                 switch event {
                 case .accessUnit(let unit): result.units.append(unit)
@@ -83,7 +83,7 @@ struct LossyPath {
             }
         }
         // Event loop over simulated time: the next arrival or the builder's next deadline.
-        var now = Duration.zero
+        var now = Instant.zero
         var steps = 0
         while true {
             steps += 1

@@ -1,3 +1,4 @@
+import RiverCore
 import Testing
 
 @testable import RiverRTP
@@ -111,7 +112,7 @@ extension RTPReorderBufferTests {
         r.receive(sequenceNumber: 65534, now: .zero, into: &out)
         r.receive(sequenceNumber: 2, now: .milliseconds(1), into: &out)  // 65535, 0, 1 missing
         #expect(r.nextDeadline == .milliseconds(11))
-        var t = Duration.milliseconds(11)
+        var t = Instant.milliseconds(11)
         while let d = r.nextDeadline, d <= .milliseconds(400) {
             t = d
             r.tick(now: t, into: &out)
@@ -156,8 +157,8 @@ extension RTPReorderBufferTests {
         r.keyframeReceived()
         var out: [LossRepairEvent] = []
         r.decoderFailed(now: .seconds(1), into: &out)
-        r.decoderFailed(now: .seconds(1) + .milliseconds(50), into: &out)
-        r.decoderFailed(now: .seconds(1) + .milliseconds(100), into: &out)
+        r.decoderFailed(now: .milliseconds(1050), into: &out)
+        r.decoderFailed(now: .milliseconds(1100), into: &out)
         #expect(out == [.pli(.decoderError), .pli(.decoderError)])
     }
 

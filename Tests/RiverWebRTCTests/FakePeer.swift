@@ -1,10 +1,13 @@
+import Dispatch
 import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import RiverDTLS
 import RiverICE
 import RiverRTP
+import RiverSCTP
 import RiverSRTP
+import RiverSession
 import Testing
 
 @testable import RiverWebRTC
@@ -20,59 +23,87 @@ func waitUntil(timeout: Duration = .seconds(10), _ condition: () async throws ->
     return try await condition()
 }
 
-/// Collects a peer connection's events from the event loop for the test to inspect.
+/// Collects a session's events (and the engine's counters at each) from the event loop for the
+/// test to inspect.
 final class EventLog: Sendable {
-    let events = NIOLockedValueBox<[String]>([])
-    let packets = NIOLockedValueBox<[RTPPacket]>([])
+    let events = NIOLockedValueBox<[SessionEvent]>([])
+    /// The engine's counters and summary at the latest event.
+    let latest = NIOLockedValueBox<(counters: SessionEngine.Counters, summary: String)?>(nil)
 
-    func attach(to connection: PeerConnection) {
-        connection.onEvent = { event in
-            switch event {
-            case .connected: self.events.withLockedValue { $0.append("connected") }
-            case .rtp(let packet):
-                self.packets.withLockedValue { $0.append(packet) }
-            case .rtcp: self.events.withLockedValue { $0.append("rtcp") }
-            case .applicationData(let data):
-                self.events.withLockedValue { $0.append("data \(String(decoding: data, as: UTF8.self))") }
-            case .closed(let reason): self.events.withLockedValue { $0.append("closed \(reason)") }
-            }
+    /// The `onEvent` handler for ``WebRTCServer/open(_:makeOffload:onEvent:)``.
+    var handler: @Sendable (SessionEvent, SessionEngine.Counters, String) -> Void {
+        { event, counters, summary in
+            self.events.withLockedValue { $0.append(event) }
+            self.latest.withLockedValue { $0 = (counters, summary) }
         }
     }
 
-    func contains(_ prefix: String) -> Bool {
-        events.withLockedValue { $0.contains { $0.hasPrefix(prefix) } }
+    func contains(_ event: SessionEvent) -> Bool {
+        events.withLockedValue { $0.contains(event) }
+    }
+
+    /// The reasons of every `.closed` event, in order.
+    var closeReasons: [SessionCloseReason] {
+        events.withLockedValue { events in
+            events.compactMap { if case .closed(let reason) = $0 { reason } else { nil } }
+        }
+    }
+
+    var isClosed: Bool { !closeReasons.isEmpty }
+
+    var authenticatedAddresses: [TransportAddress] {
+        events.withLockedValue { events in
+            events.compactMap { if case .addressAuthenticated(let address) = $0 { address } else { nil } }
+        }
+    }
+
+    var failedDTLS: Bool {
+        closeReasons.contains { if case .dtlsFailed = $0 { true } else { false } }
     }
 }
 
-/// A browser stand-in on a real UDP socket: STUN client, DTLS client, SRTP.
+/// A browser stand-in on a real UDP socket: STUN client, DTLS client, SRTP, and (on request) an
+/// SCTP association for data channels.
 ///
 /// `@unchecked Sendable`: each test drives its peers from its own task, one step at a time; the
-/// channel handler only touches the locked `inbox`.
+/// channel handler only touches the locked `inbox` and `dtlsSink`. Once ``startDataChannels()``
+/// ran, the DTLS client belongs to the ``DataChannelClient``'s queue.
 final class FakePeer: @unchecked Sendable {
     let channel: Channel
     let inbox: NIOLockedValueBox<[[UInt8]]>
+    /// When set, incoming DTLS datagrams go here instead of `inbox`.
+    let dtlsSink: NIOLockedValueBox<(@Sendable ([UInt8]) -> Void)?>
     let server: SocketAddress
     let ufrag = ICECredentials.randomUfrag()
     let password = ICECredentials.randomPassword()
     let certificate: DTLSCertificate
     var dtls: DTLSEndpoint?
     var srtp: SRTPSession?
+    /// The SSRC of the stream this peer sends.
+    static let ssrc: UInt32 = 0x1234_5678
+    /// The payload type the sessions of these tests negotiate.
+    static let payloadType: UInt8 = 102
 
     init(server: SocketAddress, certificate: DTLSCertificate) async throws {
         let inbox = NIOLockedValueBox<[[UInt8]]>([])
+        let dtlsSink = NIOLockedValueBox<(@Sendable ([UInt8]) -> Void)?>(nil)
         self.inbox = inbox
+        self.dtlsSink = dtlsSink
         self.server = server
         self.certificate = certificate
         channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox))
+                    try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox, dtlsSink: dtlsSink))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
     }
 
     var port: Int { channel.localAddress?.port ?? 0 }
+
+    /// This peer's address as the server's sessions see it.
+    var transportAddress: TransportAddress { TransportAddress(ip: [127, 0, 0, 1], port: UInt16(port))! }
 
     func close() async { try? await channel.close() }
 
@@ -83,12 +114,15 @@ final class FakePeer: @unchecked Sendable {
 
     /// Waits for the next datagram matching `kind`, discarding others.
     func receive(_ kind: DatagramKind, timeout: Duration = .seconds(5)) async -> [UInt8]? {
+        await receive(timeout: timeout) { DatagramKind.classify($0) == kind }
+    }
+
+    /// Waits for the next datagram `matching`, leaving others in the inbox.
+    func receive(timeout: Duration = .seconds(5), matching: ([UInt8]) -> Bool) async -> [UInt8]? {
         var found: [UInt8]?
         _ = await waitUntil(timeout: timeout) {
             found = inbox.withLockedValue { box in
-                guard let index = box.firstIndex(where: { DatagramKind.classify($0) == kind }) else {
-                    return nil
-                }
+                guard let index = box.firstIndex(where: matching) else { return nil }
                 return box.remove(at: index)
             }
             return found != nil
@@ -96,26 +130,34 @@ final class FakePeer: @unchecked Sendable {
         return found
     }
 
+    /// A reflect session expecting this peer: payload type ``payloadType``, a random outgoing SSRC.
+    func sessionConfiguration(id: String) -> SessionConfiguration {
+        SessionConfiguration(
+            id: id, localUfrag: ICECredentials.randomUfrag(), localPassword: ICECredentials.randomPassword(),
+            remoteUfrag: ufrag, remoteFingerprint: certificate.fingerprint, videoPayloadType: Self.payloadType,
+            outgoingSSRC: .random(in: 1...UInt32.max), rembBitrate: 2_000_000)
+    }
+
     func bindingRequest(
-        to connection: PeerConnection, password: String? = nil, integrity: Bool = true, nominate: Bool = true,
+        to session: SessionConfiguration, password: String? = nil, integrity: Bool = true, nominate: Bool = true,
         asUfrag: String? = nil
     ) -> [UInt8] {
         let request = STUNMessage(
             messageClass: .request, transactionID: STUNMessage.randomTransactionID(),
-            attributes: [.username("\(connection.localUfrag):\(asUfrag ?? ufrag)")]
+            attributes: [.username("\(session.localUfrag):\(asUfrag ?? ufrag)")]
                 + (nominate ? [.useCandidate] : []))
-        let key = integrity ? Array((password ?? connection.localPassword).utf8) : nil
+        let key = integrity ? Array((password ?? session.localPassword).utf8) : nil
         return request.serialized(integrityKey: key, fingerprint: true)
     }
 
     /// ICE check, then a DTLS handshake; returns the events the DTLS client saw.
     @discardableResult
-    func connect(to connection: PeerConnection) async throws -> [DTLSEndpoint.Event] {
-        try await send(bindingRequest(to: connection))
+    func connect(to session: SessionConfiguration) async throws -> [DTLSEndpoint.Event] {
+        try await send(bindingRequest(to: session))
         let response = try #require(await receive(.stun), "no STUN response")
         let parsed = try STUNMessage(parsing: response)
         #expect(parsed.messageClass == .successResponse)
-        #expect(parsed.checkIntegrity(key: Array(connection.localPassword.utf8)))
+        #expect(parsed.checkIntegrity(key: Array(session.localPassword.utf8)))
         #expect(parsed.xorMappedAddress?.port == UInt16(port))
         #expect(
             parsed.xorMappedAddress?.ip == [127, 0, 0, 1], "\(String(describing: parsed.xorMappedAddress))")
@@ -142,22 +184,160 @@ final class FakePeer: @unchecked Sendable {
         return events
     }
 
-    func sendRTP(sequence: UInt16, ssrc: UInt32 = 0x1234_5678) async throws -> RTPPacket {
+    /// Sends one SRTP packet of this peer's stream and returns it in the clear.
+    @discardableResult
+    func sendRTP(sequence: UInt16, ssrc: UInt32 = FakePeer.ssrc, payloadType: UInt8 = FakePeer.payloadType)
+        async throws -> RTPPacket
+    {
         let packet = RTPPacket(
-            marker: true, payloadType: 102, sequenceNumber: sequence, timestamp: 9000 * UInt32(sequence),
+            marker: true, payloadType: payloadType, sequenceNumber: sequence, timestamp: 9000 * UInt32(sequence),
             ssrc: ssrc,
             payload: Array(repeating: UInt8(truncatingIfNeeded: sequence), count: 200))
         try await send(try #require(srtp).protectRTP(packet.serialized()))
         return packet
+    }
+
+    /// The next SRTP packet from the server, decrypted and parsed (nil when none came).
+    func receiveRTP(timeout: Duration = .seconds(5)) async throws -> RTPPacket? {
+        guard let secured = await receive(.rtp, timeout: timeout) else { return nil }
+        return try RTPPacket(parsing: try #require(srtp).unprotectRTP(secured))
+    }
+
+    func sendRTCP(_ compound: [RTCPPacket]) async throws {
+        try await send(try #require(srtp).protectRTCP(RTCPPacket.serializeCompound(compound)))
+    }
+
+    /// Reads SRTCP compounds from the server until one satisfies `condition` (nil when none did
+    /// before `timeout`).
+    func receiveRTCP(timeout: Duration = .seconds(5), until condition: ([RTCPPacket]) -> Bool) async throws
+        -> [RTCPPacket]?
+    {
+        let srtp = try #require(srtp)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            guard let secured = await receive(.rtcp, timeout: deadline - ContinuousClock.now) else { return nil }
+            let compound = try RTCPPacket.parseCompound(try srtp.unprotectRTCP(secured))
+            if condition(compound) { return compound }
+        }
+        return nil
+    }
+
+    /// Hands the DTLS client to a new SCTP association (DTLS client role), which starts its
+    /// handshake with the session's at once.
+    func startDataChannels() throws -> DataChannelClient {
+        let client = try DataChannelClient(peer: self, dtls: try #require(dtls))
+        dtls = nil
+        dtlsSink.withLockedValue { $0 = { datagram in client.receive(datagram) } }
+        // The session's association starts as soon as DTLS connects: its first packets may be here.
+        let early = inbox.withLockedValue { box in
+            let dtls = box.filter { DatagramKind.classify($0) == .dtls }
+            box.removeAll { DatagramKind.classify($0) == .dtls }
+            return dtls
+        }
+        for datagram in early { client.receive(datagram) }
+        return client
+    }
+}
+
+/// The browser's side of a session's data channels: an SCTP association over the peer's DTLS
+/// client (RFC 8261), both owned by one serial queue, recording what arrives.
+///
+/// `@unchecked Sendable`: the DTLS client, the association and the recorded state are only touched
+/// on `queue` (tests go through ``run(_:)``).
+final class DataChannelClient: @unchecked Sendable {
+    struct Received: Sendable, Equatable {
+        var label: String
+        var message: DataChannelMessage
+    }
+
+    let queue = DispatchQueue(label: "river.webrtc.test.data-channels")
+    private let peer: FakePeer
+    private let dtls: DTLSEndpoint
+    private var association: SCTPAssociation!
+    private(set) var connected = false
+    private(set) var opened: [String] = []
+    private(set) var received: [Received] = []
+    private(set) var closeReasons: [SCTPAssociation.CloseReason] = []
+
+    init(peer: FakePeer, dtls: DTLSEndpoint) throws {
+        self.peer = peer
+        self.dtls = dtls
+        try queue.sync {
+            association = try SCTPAssociation(configuration: SCTPConfiguration(role: .client), executor: queue) {
+                [unowned self] packet in
+                // One SCTP packet per DTLS application-data record.
+                guard (try? self.dtls.send(packet)) != nil else { return }
+                self.flushDTLS()
+            }
+            association.onEvent = { [unowned self] event in
+                switch event {
+                case .connected: connected = true
+                case .channelOpened(let channel): opened.append(channel.label)
+                case .message(let channel, let message): received.append(Received(label: channel.label, message: message))
+                case .closed(let reason): closeReasons.append(reason)
+                case .bufferedAmountLow, .channelClosed: break
+                }
+            }
+        }
+    }
+
+    /// A DTLS datagram from the server, on any thread.
+    func receive(_ datagram: [UInt8]) {
+        queue.async { [self] in
+            for case .applicationData(let packet) in dtls.receive(datagram) { association.receive(packet) }
+            flushDTLS()
+        }
+    }
+
+    private func flushDTLS() {
+        for datagram in dtls.takeOutgoing() {
+            peer.channel.writeAndFlush(
+                AddressedEnvelope(remoteAddress: peer.server, data: ByteBuffer(bytes: datagram)), promise: nil)
+        }
+    }
+
+    /// Opens a channel of our own (even stream id) and returns its id.
+    func openChannel(label: String) async throws -> UInt16 {
+        try await run { try $0.association.openChannel(label: label).id }
+    }
+
+    func send(_ message: DataChannelMessage, on id: UInt16) async throws {
+        try await run { client in
+            let channel = try #require(client.association.channels[id])
+            try channel.send(message)
+        }
+    }
+
+    /// Ends the association (ABORT) and stops accepting DTLS input; idempotent.
+    func close() async throws {
+        try await run { $0.association.close() }
+        peer.dtlsSink.withLockedValue { $0 = nil }
+    }
+
+    /// Runs `body` on the owner queue and returns its result.
+    func run<T: Sendable>(_ body: @escaping @Sendable (DataChannelClient) throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            queue.async { continuation.resume(with: Result { try body(self) }) }
+        }
     }
 }
 
 private final class Collector: ChannelInboundHandler {
     typealias InboundIn = AddressedEnvelope<ByteBuffer>
     let inbox: NIOLockedValueBox<[[UInt8]]>
-    init(inbox: NIOLockedValueBox<[[UInt8]]>) { self.inbox = inbox }
+    let dtlsSink: NIOLockedValueBox<(@Sendable ([UInt8]) -> Void)?>
+
+    init(inbox: NIOLockedValueBox<[[UInt8]]>, dtlsSink: NIOLockedValueBox<(@Sendable ([UInt8]) -> Void)?>) {
+        self.inbox = inbox
+        self.dtlsSink = dtlsSink
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = Array(unwrapInboundIn(data).data.readableBytesView)
+        if DatagramKind.classify(bytes) == .dtls, let sink = dtlsSink.withLockedValue({ $0 }) {
+            sink(bytes)
+            return
+        }
         inbox.withLockedValue { $0.append(bytes) }
     }
 }

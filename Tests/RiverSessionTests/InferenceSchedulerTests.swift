@@ -1,6 +1,10 @@
 import Testing
 
-@testable import RiverServe
+import RiverCore
+
+@testable import RiverSession
+
+private func ns(_ n: UInt64) -> Instant { .nanoseconds(n) }
 
 private func describe(_ actions: [InferenceScheduler<String>.Action]) -> [String] {
     actions.map {
@@ -13,11 +17,11 @@ private func describe(_ actions: [InferenceScheduler<String>.Action]) -> [String
 
 @Test func sendsWhileSlotsAreFreeThenKeepsOnlyTheNewestFrame() {
     var s = InferenceScheduler<String>(maxInFlight: 2)
-    #expect(describe(s.submit(id: 1, frame: "a", deadline: 100, now: 0)) == ["send 1 a"])
-    #expect(describe(s.submit(id: 2, frame: "b", deadline: 100, now: 0)) == ["send 2 b"])
-    #expect(describe(s.submit(id: 3, frame: "c", deadline: 100, now: 0)) == [])
-    #expect(describe(s.submit(id: 4, frame: "d", deadline: 100, now: 0)) == ["drop 3 saturated"])
-    let (onTime, next) = s.finish(id: 1, now: 10)
+    #expect(describe(s.submit(id: 1, frame: "a", deadline: ns(100), now: ns(0))) == ["send 1 a"])
+    #expect(describe(s.submit(id: 2, frame: "b", deadline: ns(100), now: ns(0))) == ["send 2 b"])
+    #expect(describe(s.submit(id: 3, frame: "c", deadline: ns(100), now: ns(0))) == [])
+    #expect(describe(s.submit(id: 4, frame: "d", deadline: ns(100), now: ns(0))) == ["drop 3 saturated"])
+    let (onTime, next) = s.finish(id: 1, now: ns(10))
     #expect(onTime)
     #expect(describe(next) == ["send 4 d"])
     #expect(s.inFlightCount == 2 && !s.hasWaitingFrame)
@@ -25,13 +29,13 @@ private func describe(_ actions: [InferenceScheduler<String>.Action]) -> [String
 
 @Test func lateResultsAndStaleWaitingFramesExpire() {
     var s = InferenceScheduler<String>(maxInFlight: 1)
-    _ = s.submit(id: 1, frame: "a", deadline: 50, now: 0)
-    _ = s.submit(id: 2, frame: "b", deadline: 60, now: 0)
-    #expect(describe(s.tick(now: 59)) == [])
-    #expect(describe(s.tick(now: 60)) == ["drop 2 expired"])
-    let (onTime, next) = s.finish(id: 1, now: 51)
+    _ = s.submit(id: 1, frame: "a", deadline: ns(50), now: ns(0))
+    _ = s.submit(id: 2, frame: "b", deadline: ns(60), now: ns(0))
+    #expect(describe(s.tick(now: ns(59))) == [])
+    #expect(describe(s.tick(now: ns(60))) == ["drop 2 expired"])
+    let (onTime, next) = s.finish(id: 1, now: ns(51))
     #expect(!onTime && next.isEmpty)
-    #expect(describe(s.submit(id: 3, frame: "c", deadline: 70, now: 70)) == ["drop 3 expired"])
+    #expect(describe(s.submit(id: 3, frame: "c", deadline: ns(70), now: ns(70))) == ["drop 3 expired"])
 }
 
 @Test func everyFrameEndsInExactlyOneOutcome() {
@@ -48,8 +52,8 @@ private func describe(_ actions: [InferenceScheduler<String>.Action]) -> [String
     }
     var rng = SystemRandomNumberGenerator()
     for i in 1...2_000 {
-        let now = UInt64(i) * 33
-        record(s.submit(id: UInt64(i), frame: i, deadline: now + 500, now: now))
+        let now = ns(UInt64(i) * 33)
+        record(s.submit(id: UInt64(i), frame: i, deadline: now + .nanoseconds(500), now: now))
         if !out.isEmpty, Int.random(in: 0..<3, using: &rng) > 0 {
             let id = out.removeFirst()
             let (onTime, next) = s.finish(id: id, now: now)
@@ -62,9 +66,20 @@ private func describe(_ actions: [InferenceScheduler<String>.Action]) -> [String
     }
     for id in out {
         outcomes[id, default: 0] += 1
-        record(s.finish(id: id, now: .max).next)
+        record(s.finish(id: id, now: ns(.max)).next)
     }
-    record(s.tick(now: .max))
+    record(s.tick(now: ns(.max)))
     #expect(outcomes.count == 2_000)
     #expect(outcomes.values.allSatisfy { $0 == 1 })
+}
+
+@Test func fairShareDividesTotalSlotsAmongSessionsRoundingUp() {
+    typealias C = SessionConfiguration.Inference
+    #expect(C.fairShare(totalSlots: nil, sessions: 1) == 1)
+    #expect(C.fairShare(totalSlots: 0, sessions: 1) == 1)
+    #expect(C.fairShare(totalSlots: 5, sessions: 0) == 5)
+    #expect(C.fairShare(totalSlots: 5, sessions: 1) == 5)
+    #expect(C.fairShare(totalSlots: 5, sessions: 2) == 3)
+    #expect(C.fairShare(totalSlots: 5, sessions: 5) == 1)
+    #expect(C.fairShare(totalSlots: 5, sessions: 9) == 1)
 }

@@ -1,0 +1,88 @@
+import Foundation
+import Logging
+import RiverBroker
+import RiverCore
+import RiverSession
+import RiverWebRTC
+import Testing
+
+@testable import RiverServe
+
+/// The WHIP side of ``SessionService`` against a real ``WebRTCServer`` on 127.0.0.1: sessions
+/// that are answered and ended, in reflect and pipeline mode, leave nothing behind.
+@Suite(.serialized) struct SessionServiceTests {
+    static func fixture(_ name: String) throws -> String {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("RiverSDPTests/Fixtures/\(name).sdp")
+        return try String(contentsOf: url, encoding: .utf8)
+    }
+
+    /// Never called: these sessions never connect, so they never decode.
+    struct Unreachable: InferenceBackend {
+        func infer(
+            _ frame: VideoFrame, streamID: UInt64, deadline: Instant,
+            completion: @escaping @Sendable (InferenceOutcome) -> Void
+        ) {
+            completion(.failed(.noWorker))
+        }
+    }
+
+    static func service(pipeline: Bool) async throws -> SessionService {
+        let server = try await WebRTCServer.bind(.init(host: "127.0.0.1", port: 0))
+        return SessionService(
+            server: server, candidateAddresses: ["127.0.0.1"], rembBitrate: 2_500_000,
+            pipeline: pipeline ? .init(delay: .fixed(.seconds(3)), backend: Unreachable()) : nil,
+            logger: Logger(label: "test"))
+    }
+
+    @Test(arguments: [false, true])
+    func whipCyclesEndWithZeroSessionsRoutesAndThreads(pipeline: Bool) async throws {
+        let service = try await Self.service(pipeline: pipeline)
+        defer { Task { try? await service.server.shutdown() } }
+        let offer = try Self.fixture("chromium-video-sendrecv")
+        for _ in 0..<30 {
+            let (id, answer) = try await service.createSession(offer: offer)
+            #expect(answer.contains("a=ice-lite"))
+            #expect(answer.contains("a=setup:passive"))
+            #expect(answer.contains("127.0.0.1 \(service.server.port) typ host"))
+            #expect(try await service.sessionCount() == 1)
+            #expect(try await service.endSession(id: id))
+            #expect(try await service.endSession(id: id) == false)
+        }
+        #expect(try await service.sessionCount() == 0)
+        #expect(try await service.server.routeCount() == 0)
+        if pipeline {
+            // A session leaves the table only after its decode thread was joined.
+            let counters = try await service.debugCounters()
+            #expect(counters["pipelines"] == 0 && counters["pipelineThreads"] == 0)
+        }
+    }
+
+    @Test func rejectsOffersRiverCannotServe() async throws {
+        let service = try await Self.service(pipeline: false)
+        defer { Task { try? await service.server.shutdown() } }
+        await #expect(throws: OfferRejected.self) { try await service.createSession(offer: "not sdp") }
+        // sendonly video: nothing to send back into.
+        let error = await #expect(throws: OfferRejected.self) {
+            try await service.createSession(offer: try Self.fixture("chromium-video-sendonly"))
+        }
+        #expect(error?.reason.contains("sendrecv") == true)
+        #expect(try await service.sessionCount() == 0)
+    }
+
+    @Test func everyBrokerFailureBecomesAStatusThePageKnows() {
+        let cases: [(BrokerError, ResultMessage.Status)] = [
+            (.rejected(requestID: 1, code: .expired, message: ""), .expired),
+            (.rejected(requestID: 1, code: .workerLost, message: ""), .workerLost),
+            (.rejected(requestID: 1, code: .noWorker, message: ""), .noWorker),
+            (.rejected(requestID: 1, code: .overloaded, message: ""), .saturated),
+            (.rejected(requestID: 1, code: .workerFailed, message: ""), .workerFailed),
+            (.timedOut(requestID: 1), .expired),
+            (.notConnected(endpoint: "tcp://127.0.0.1:1"), .noWorker),
+            (.connectionLost(requestID: 1), .workerLost),
+        ]
+        for (error, status) in cases {
+            #expect(BrokerClient.outcome(.failure(error)) == .failed(status), "\(error)")
+        }
+    }
+}

@@ -1,0 +1,119 @@
+import RiverCore
+import RiverRTP
+import Testing
+
+@testable import RiverSession
+
+/// Each RTCP stage alone, on a virtual clock, fed packets as the engine would.
+@Suite struct RTCPStageTests {
+    func packet(_ sequence: UInt16, ssrc: UInt32 = 1, pt: UInt8 = 102, timestamp: UInt32 = 3000) -> RTPPacket {
+        RTPPacket(payloadType: pt, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc, payload: [0x65, 1, 2])
+    }
+
+    @Test func rewriterKeepsSequenceContinuousAcrossUpstreamRestartsAndOffsetsTimestamps() {
+        var rewriter = StreamRewriter(outgoingSSRC: 0xBEEF, timestampOffset: 180_000, firstSequence: 100)
+        let first = rewriter.rewrite(packet(60_000, timestamp: 4_294_967_000))
+        #expect(first.ssrc == 0xBEEF && first.payloadType == 102 && first.sequenceNumber == 100)
+        #expect(first.payload == [0x65, 1, 2] && first.timestamp == 4_294_967_000 &+ 180_000)  // wraps
+        #expect(rewriter.rewrite(packet(60_001)).sequenceNumber == 101)
+        // The browser restarts its sender with a new SSRC: our numbering just continues.
+        #expect(rewriter.rewrite(packet(7, ssrc: 2)).sequenceNumber == 102)
+        #expect(rewriter.rewrite(packet(8, ssrc: 2)).sequenceNumber == 103)
+        #expect(StreamRewriter.rtpUnits(.seconds(2)) == 180_000)
+        #expect(StreamRewriter.rtpUnits(.milliseconds(100)) == 9_000)
+    }
+
+    @Test func pliAndFIROnOurStreamBecomeARateLimitedPLIUpstream() throws {
+        var stage = PLIForwarder(localSSRC: 0xBEEF, payloadType: 102)
+        var out = RTCPStageOutput()
+        let pli = RTCPPacket.pictureLossIndication(.init(senderSSRC: 9, mediaSSRC: 0xBEEF))
+        stage.received(rtcp: pli, now: .seconds(1), into: &out)
+        #expect(out.isEmpty)  // no upstream stream yet
+        stage.received(rtp: packet(1, ssrc: 0x5555), now: .seconds(1))
+        stage.received(rtcp: pli, now: .seconds(1), into: &out)
+        #expect(out.compounds == [[.pictureLossIndication(.init(senderSSRC: 0xBEEF, mediaSSRC: 0x5555))]])
+        stage.received(rtcp: pli, now: .milliseconds(1100), into: &out)
+        #expect(out.compounds.count == 1)  // rate limit
+        let fir = RTCPPacket.fullIntraRequest(.init(senderSSRC: 9, entries: [.init(ssrc: 0xBEEF, sequenceNumber: 1)]))
+        stage.received(rtcp: fir, now: .milliseconds(1400), into: &out)
+        #expect(out.compounds.count == 2)
+        let other = RTCPPacket.pictureLossIndication(.init(senderSSRC: 9, mediaSSRC: 1))
+        stage.received(rtcp: other, now: .seconds(3), into: &out)
+        #expect(out.compounds.count == 2 && stage.forwarded == 2)
+    }
+
+    @Test func receiverReportsAreRRPlusREMBWithLSRAtTheirDeadlines() throws {
+        var stage = ReceiverReportGenerator(localSSRC: 0xBEEF, payloadType: 102, rembBitrate: 2_500_000)
+        #expect(stage.nextDeadline == nil)  // nothing received: nothing to report
+        for sequence: UInt16 in [10, 11, 13] { stage.received(rtp: packet(sequence, ssrc: 0x5555), now: .seconds(1)) }
+        stage.received(rtp: packet(14, ssrc: 0x5555, pt: 111), now: .seconds(1))  // not our video
+        #expect(stage.nextDeadline == .milliseconds(1100))
+        var out = RTCPStageOutput()
+        let sr = RTCPPacket.senderReport(
+            .init(ssrc: 0x5555, ntpTime: 0xAAAA_BBBB_CCCC_DDDD, rtpTime: 0, packetCount: 3, octetCount: 9))
+        stage.received(rtcp: sr, now: .milliseconds(100), into: &out)
+        stage.handleTimeout(now: .milliseconds(1099), into: &out)
+        #expect(out.isEmpty)  // early
+        stage.handleTimeout(now: .milliseconds(1100), into: &out)
+        let compound = try #require(out.compounds.first)
+        guard case .receiverReport(let rr) = compound.first, case .remb(let remb) = compound.last, compound.count == 2
+        else {
+            Issue.record("expected RR + REMB, got \(compound)")
+            return
+        }
+        #expect(rr.ssrc == 0xBEEF)
+        let block = try #require(rr.reports.first)
+        #expect(block.ssrc == 0x5555 && block.highestSequence == 13 && block.totalLost == 1)
+        #expect(block.lastSenderReport == 0xBBBB_CCCC)
+        #expect(block.delaySinceLastSenderReport == 65_536)  // 1 s after the SR
+        #expect(remb.ssrcs == [0x5555] && remb.bitrate <= 2_500_000 && remb.bitrate > 2_400_000)
+        #expect(stage.nextDeadline == .milliseconds(1350))  // then every 250 ms
+    }
+
+    @Test func receiveStatisticsCountLossAndWrap() {
+        var stats = ReceiveStatistics()
+        for sequence: UInt16 in [65_533, 65_534, 65_535, 1, 2] { stats.record(sequence) }  // 0 is lost
+        var block = stats.reportBlock(ssrc: 1)
+        #expect(block.highestSequence == 0x1_0002)
+        #expect(block.totalLost == 1)
+        #expect(block.fractionLost == 256 / 6)
+        stats.record(3)
+        block = stats.reportBlock(ssrc: 1)
+        #expect(block.fractionLost == 0)
+        #expect(block.totalLost == 1)
+    }
+
+    @Test func nacksAreServedFromHistoryAndUnknownOnesIgnored() {
+        var stage = NACKResponder(ssrc: 9, historySize: 4)
+        for i in 0..<6 { stage.sent(rtp: packet(UInt16(10 + i), ssrc: 9, timestamp: UInt32(i)), now: .zero) }
+        var out = RTCPStageOutput()
+        // History keeps the last 4 (12…15); 10 and 11 were overwritten.
+        let nack = RTCPPacket.nack(RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 9, lostSequenceNumbers: [15, 10, 12, 99]))
+        stage.received(rtcp: nack, now: .zero, into: &out)
+        #expect(out.retransmissions.map(\.sequenceNumber) == [15, 12])
+        #expect(out.retransmissions.first?.timestamp == 5)
+        let otherStream = RTCPPacket.nack(RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 8, lostSequenceNumbers: [15]))
+        stage.received(rtcp: otherStream, now: .zero, into: &out)
+        #expect(stage.retransmitted == 2)
+    }
+
+    @Test func senderReportsDescribeOurStreamAtTheirDeadlines() {
+        var stage = SenderReportGenerator(ssrc: 9, wallClock: { 1_700_000_000 })
+        #expect(stage.nextDeadline == nil)
+        stage.sent(rtp: packet(1, ssrc: 9, timestamp: 1000), now: .seconds(1))
+        #expect(stage.nextDeadline == .milliseconds(1500))
+        var out = RTCPStageOutput()
+        stage.handleTimeout(now: .milliseconds(1100), into: &out)
+        #expect(out.isEmpty)
+        stage.handleTimeout(now: .milliseconds(1500), into: &out)
+        guard case .senderReport(let sr) = out.compounds.first?.first else {
+            Issue.record("expected a sender report, got \(out.compounds)")
+            return
+        }
+        // 500 ms after the last packet: RTP time advanced by 45000 ticks.
+        #expect(sr.ssrc == 9 && sr.packetCount == 1 && sr.octetCount == 3)
+        #expect(sr.rtpTime == 1000 &+ 45_000)
+        #expect(sr.ntpTime >> 32 == 1_700_000_000 + 2_208_988_800)
+        #expect(stage.nextDeadline == .milliseconds(2500))
+    }
+}

@@ -42,12 +42,15 @@ let package = Package(
         .target(name: "RiverSRTP", dependencies: ["CSRTP"]),
         .target(name: "RiverSCTP", dependencies: ["CUsrsctp"]),
         .target(name: "RiverMedia", dependencies: ["RiverCore", "CFFmpeg"]),
-        .target(name: "RiverInference", dependencies: ["RiverCore", "CONNXRuntime"]),
+        /// The result schema shared by the worker and serve: what a model found in a frame, and the
+        /// per-frame message the page receives (docs/results.md). Foundation only.
+        .target(name: "RiverResults"),
+        .target(name: "RiverInference", dependencies: ["RiverCore", "RiverResults", "CONNXRuntime"]),
         /// One session engine (str0m's `Rtc` shape): ICE, DTLS, SRTP, the video relay, RTCP stages,
         /// inference scheduling and data channels, driven by `handle(input, now)` / `poll()`.
         .target(
             name: "RiverSession",
-            dependencies: ["RiverCore", "RiverRTP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP"]),
+            dependencies: ["RiverCore", "RiverResults", "RiverRTP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP"]),
 
         // MARK: I/O shells and composition
         .target(
@@ -70,7 +73,7 @@ let package = Package(
         .target(
             name: "RiverServe",
             dependencies: [
-                "RiverCore", "RiverRTP", "RiverWebRTC", "RiverMedia", "RiverInference", "RiverBroker",
+                "RiverCore", "RiverRTP", "RiverWebRTC", "RiverMedia", "RiverResults", "RiverBroker",
                 "RiverSDP", "RiverDTLS", "RiverSCTP", "RiverSession",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),

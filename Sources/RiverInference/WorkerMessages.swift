@@ -115,18 +115,6 @@ public struct InferenceReply: Codable, Sendable, Equatable {
     }
 }
 
-extension InferenceResult {
-    /// The encoder for result documents: compact, keys sorted, so output is stable byte for byte.
-    public static var encoder: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
-
-    /// One line of JSON.
-    public func jsonLine() -> String { String(decoding: try! Self.encoder.encode(self), as: UTF8.self) }
-}
-
 extension InferenceEngine {
     /// The worker's processing function: runs one request and always answers, with the result or
     /// with the one-line reason it failed. Never throws, so one bad request cannot stop a worker.

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import RiverBroker
 import RiverCore
+import RiverResults
 import RiverSession
 import RiverWebRTC
 import Testing

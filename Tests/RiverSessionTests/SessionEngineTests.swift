@@ -1,6 +1,7 @@
 import RiverCore
 import RiverICE
 import RiverRTP
+import RiverResults
 import RiverTestSupport
 import Testing
 
@@ -118,7 +119,7 @@ import Testing
         // Three frames, one slot: the first is sent, the second waits, the third replaces it.
         for job in jobs { peer.input(.decoded(job, frames: [frame(job)], decodeTime: .milliseconds(3))) }
         #expect(peer.requests.count == 1)
-        let detections = [ResultMessage.Detection(label: "face", score: 0.9, box: .init(x: 0.1, y: 0.2, w: 0.3, h: 0.4))]
+        let detections = [Detection(label: "face", classIndex: 0, score: 0.9, box: Box(x: 0.1, y: 0.2, w: 0.3, h: 0.4))]
         peer.advance(by: .milliseconds(20))
         peer.input(.inferred(id: peer.requests[0].id, .reply(detections: detections, compute: .milliseconds(15))))
         #expect(peer.requests.count == 2)  // the newest waiting frame went next

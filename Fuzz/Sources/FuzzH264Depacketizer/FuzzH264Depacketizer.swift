@@ -1,4 +1,5 @@
 import FuzzDriver
+import RiverCore
 import RiverRTP
 
 /// libFuzzer entry: the input is a script of RTP packets for one H264 stream, run through the whole
@@ -19,7 +20,7 @@ public func fuzzH264Depacketizer(_ data: UnsafePointer<UInt8>, _ size: Int) -> I
     guard var builder = try? H264FrameBuilder(configuration: configuration) else { return 0 }
     var seq: UInt16 = 65500
     var ts: UInt32 = 0
-    var now = Duration.zero
+    var now = Instant.zero
     var i = 1
     while i + 3 <= size {
         let length = Int(bytes[i]) << 8 | Int(bytes[i + 1])

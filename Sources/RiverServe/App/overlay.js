@@ -34,7 +34,7 @@ export function drawOverlay(canvas, match) {
     ctx.fillRect(x, y - 17, ctx.measureText(label).width + 8, 17);
     ctx.fillStyle = colour;
     ctx.fillText(label, x + 4, y - 4);
-    for (const [lx, ly] of d.landmarks ?? []) {
+    for (const { x: lx, y: ly } of d.landmarks ?? []) {
       ctx.fillRect(lx * width - 2, ly * height - 2, 4, 4);
     }
   }

@@ -1,7 +1,7 @@
 import Foundation
 import RiverBroker
 import RiverCore
-import RiverInference
+import RiverResults
 import RiverSession
 
 /// Runs inference on one decoded frame, in river's own terms: the broker client in `river serve`, a
@@ -30,17 +30,10 @@ extension BrokerClient: InferenceBackend {
             guard reply.status == .ok,
                 let document = try? JSONDecoder().decode(InferenceResult.self, from: Data(reply.document))
             else { return .reply(detections: nil, compute: compute) }
-            return .reply(detections: document.detections.map(Self.detection), compute: compute)
+            return .reply(detections: document.detections, compute: compute)
         case .failure(let error):
             return .failed(status(for: error))
         }
-    }
-
-    static func detection(_ d: Detection) -> ResultMessage.Detection {
-        ResultMessage.Detection(
-            label: d.label, score: Double(d.score),
-            box: .init(x: Double(d.box.x), y: Double(d.box.y), w: Double(d.box.w), h: Double(d.box.h)),
-            landmarks: d.landmarks?.map { [Double($0.x), Double($0.y)] })
     }
 
     /// Why a request without a reply has no result, in the page's words.

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import NIOCore
+import RiverResults
 import RiverSession
 import RiverWebRTC
 import Synchronization

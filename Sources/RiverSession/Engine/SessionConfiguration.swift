@@ -3,6 +3,7 @@ import RiverCore
 import RiverDTLS
 import RiverRTP
 import RiverSCTP
+import RiverResults
 
 /// Everything one session engine needs to know, fixed when the WHIP offer is answered.
 public struct SessionConfiguration: Sendable {

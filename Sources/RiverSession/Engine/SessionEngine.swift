@@ -4,6 +4,7 @@ import RiverICE
 import RiverRTP
 import RiverSCTP
 import RiverSRTP
+import RiverResults
 
 /// One WebRTC session, sans-IO, shaped like str0m's `Rtc`: ``handle(_:now:)`` takes datagrams,
 /// timeouts, decoded frames and inference answers; ``poll()`` gives back bytes to transmit, access

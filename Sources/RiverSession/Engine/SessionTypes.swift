@@ -1,5 +1,6 @@
 import RiverCore
 import RiverICE
+import RiverResults
 import RiverRTP
 
 /// How a datagram reached the server, so a TCP-framed path (RFC 4571) can join UDP later.
@@ -53,7 +54,7 @@ public struct InferenceJob: Sendable {
 /// What inference answered, in river's own terms (the backend converts the wire's reply).
 public enum InferenceOutcome: Sendable, Equatable {
     /// The worker answered. `detections` is nil when its model failed on the frame.
-    case reply(detections: [ResultMessage.Detection]?, compute: Duration)
+    case reply(detections: [Detection]?, compute: Duration)
     /// No answer; the status says why (`expired`, `noWorker`, `workerLost`, `workerFailed`,
     /// `saturated`).
     case failed(ResultMessage.Status)

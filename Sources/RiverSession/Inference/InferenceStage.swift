@@ -1,4 +1,5 @@
 import RiverCore
+import RiverResults
 
 /// The engine's side of decode and inference (DESIGN.md, data path step 4): decoded frames go to
 /// the ``InferenceScheduler``; what it sends becomes an ``InferenceJob`` for the shell, what it drops

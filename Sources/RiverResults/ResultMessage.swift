@@ -1,6 +1,8 @@
 import Foundation
 
-/// One frame's message on the data channel `river` (schema: docs/results.md).
+/// One frame's message on the data channel `river` (schema: docs/results.md). Its detections are
+/// the worker's own (``InferenceResult/detections``), forwarded unchanged: one schema from the
+/// model's post-processing to the page.
 public struct ResultMessage: Codable, Sendable, Equatable {
     /// Why a frame has no result, or `ok`.
     public enum Status: String, Codable, Sendable, Equatable {
@@ -17,33 +19,6 @@ public struct ResultMessage: Codable, Sendable, Equatable {
         case decodeError
         /// The worker's model failed on this frame.
         case workerFailed
-    }
-
-    public struct Detection: Codable, Sendable, Equatable {
-        public struct Box: Codable, Sendable, Equatable {
-            public var x: Double
-            public var y: Double
-            public var w: Double
-            public var h: Double
-
-            public init(x: Double, y: Double, w: Double, h: Double) {
-                self.x = x
-                self.y = y
-                self.w = w
-                self.h = h
-            }
-        }
-        public var label: String
-        public var score: Double
-        public var box: Box
-        public var landmarks: [[Double]]?
-
-        public init(label: String, score: Double, box: Box, landmarks: [[Double]]? = nil) {
-            self.label = label
-            self.score = score
-            self.box = box
-            self.landmarks = landmarks
-        }
     }
 
     /// Milliseconds (docs/results.md).

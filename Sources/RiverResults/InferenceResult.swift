@@ -1,3 +1,5 @@
+import Foundation
+
 /// The result document for one frame: what `river infer` prints and what a worker sends back.
 ///
 /// Stable JSON shape (keys sorted when encoded with `InferenceResult.encoder`):
@@ -110,4 +112,16 @@ public enum ModelFamily: String, Codable, Sendable, CaseIterable {
     case yolov5
     case yolov8
     case classifier
+}
+
+extension InferenceResult {
+    /// The encoder for result documents: compact, keys sorted, so output is stable byte for byte.
+    public static var encoder: JSONEncoder {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        return encoder
+    }
+
+    /// One line of JSON.
+    public func jsonLine() -> String { String(decoding: try! Self.encoder.encode(self), as: UTF8.self) }
 }

@@ -139,7 +139,8 @@ final class LoadGenerator: @unchecked Sendable {
                 }
                 if !batch.isEmpty {
                     let session = sessions[index]
-                    session.queue.async { session.receive(batch) }
+                    let datagrams = batch
+                    session.queue.async { session.receive(datagrams) }
                 }
             }
         }

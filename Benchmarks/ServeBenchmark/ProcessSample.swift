@@ -47,7 +47,7 @@ struct ProcessSample {
     /// The number after `name:` in a `/proc/…/status` text (kB units are the caller's business).
     private static func value(_ name: String, in status: String) -> Int? {
         for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-            return Int(line.dropFirst(name.count + 1).split(separator: " ").first ?? "")
+            return Int(line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
         }
         return nil
     }

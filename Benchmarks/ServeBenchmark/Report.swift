@@ -2,11 +2,11 @@ import Foundation
 
 /// Prints one K's figures: one column per binary, and candidate/baseline when there are two.
 enum Report {
-    struct Row {
+    struct Row: Sendable {
         var name: String
         var unit: String
         var format: String
-        var value: (Measurement) -> Double
+        var value: @Sendable (Measurement) -> Double
     }
 
     static let rows: [Row] = [
@@ -47,7 +47,7 @@ enum Report {
                 .joined(separator: ", ")
             Swift.print("  \(column.label): \(m.results)/\(m.frames) frames answered (\(statuses))")
         }
-        fflush(stdout)
+        fflush(nil)
     }
 }
 

@@ -75,8 +75,11 @@ struct ParsedAnswer {
             let payloadType = video.formats.first.flatMap(UInt8.init)
         else { throw Failure(description: "the answer lacks ICE credentials, fingerprint or format:\n\(text)") }
         // a=candidate:<foundation> <component> udp <priority> <address> <port> typ host
-        let port = video.attributes("candidate").lazy.map { $0.split(separator: " ") }
-            .first { $0.count > 5 && $0[2].lowercased() == "udp" }.flatMap { Int($0[5]) }
+        var port: Int?
+        for candidate in video.attributes("candidate") where port == nil {
+            let fields = candidate.split(separator: " ")
+            if fields.count > 5 && fields[2].lowercased() == "udp" { port = Int(fields[5]) }
+        }
         guard let port else { throw Failure(description: "the answer has no UDP candidate:\n\(text)") }
         self.ufrag = ufrag
         self.password = password

@@ -69,19 +69,20 @@ final class SyntheticSession: @unchecked Sendable {
         self.clip = clip
         self.delayTicks = delayTicks
         queue = DispatchQueue(label: "river.bench.session.\(label)")
-        socket = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        guard socket >= 0 else { throw WHIPClient.Failure(description: "UDP socket: \(errnoText())") }
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw WHIPClient.Failure(description: "UDP socket: \(errnoText())") }
         var local = LoopbackAddress.make(port: 0)
         let bound = withUnsafePointer(to: &local) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
             }
         }
         guard bound == 0 else {
-            close(socket)
+            Glibc.close(fd)
             throw WHIPClient.Failure(description: "bind UDP: \(errnoText())")
         }
-        _ = fcntl(socket, F_SETFL, fcntl(socket, F_GETFL) | O_NONBLOCK)
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        socket = fd
     }
 
     var offer: SyntheticOffer {

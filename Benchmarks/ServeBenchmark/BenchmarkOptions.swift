@@ -36,7 +36,9 @@ struct BenchmarkOptions {
         }
         func number(_ flag: String) throws -> Int {
             let text = try value(flag)
-            guard let n = Int(text), n > 0 else { throw Invalid(description: "\(flag): not a positive number: \(text)") }
+            guard let n = Int(text), n > 0 else {
+                throw Invalid(description: "\(flag): not a positive number: \(text)")
+            }
             return n
         }
         while let flag = rest.popFirst() {
@@ -46,7 +48,9 @@ struct BenchmarkOptions {
             case "--sessions":
                 let text = try value(flag)
                 sessions = text.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
-                guard !sessions.isEmpty else { throw Invalid(description: "--sessions: expected e.g. 1,4,16") }
+                guard !sessions.isEmpty else {
+                    throw Invalid(description: "--sessions: expected e.g. 1,4,16")
+                }
             case "--seconds": seconds = try number(flag)
             case "--warmup":
                 let text = try value(flag)
@@ -62,11 +66,13 @@ struct BenchmarkOptions {
             }
         }
         guard baseline != nil || candidate != nil else { throw Invalid(description: Self.usage) }
-        for path in [baseline, candidate].compactMap({ $0 }) where !FileManager.default.isExecutableFile(atPath: path) {
+        for path in [baseline, candidate].compactMap({ $0 })
+        where !FileManager.default.isExecutableFile(atPath: path) {
             throw Invalid(description: "\(path) is not an executable river binary")
         }
         guard delayMilliseconds != nil else {
-            throw Invalid(description: "--delay: a fixed duration like 3s, 800ms or 0 (results are matched by it)")
+            throw Invalid(
+                description: "--delay: a fixed duration like 3s, 800ms or 0 (results are matched by it)")
         }
     }
 

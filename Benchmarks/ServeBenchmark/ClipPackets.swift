@@ -44,7 +44,8 @@ struct ClipPackets: Sendable {
         var packetizer = H264Packetizer(payloadType: payloadType, ssrc: 0)
         var frames: [[[UInt8]]] = []
         for (index, unit) in units.enumerated() {
-            let packets = try packetizer.packetize(annexB: unit, timestamp: UInt32(index) * Self.ticksPerFrame)
+            let packets = try packetizer.packetize(
+                annexB: unit, timestamp: UInt32(index) * Self.ticksPerFrame)
             frames.append(packets.map { $0.serialized() })
         }
         self.frames = frames

@@ -57,7 +57,8 @@ final class LoadGenerator: @unchecked Sendable {
         }
         let deadline = ContinuousClock.now + timeout
         while true {
-            let states = sessions.map { session in session.queue.sync { (session.phase, session.channelOpen) } }
+            let states = sessions.map { session in session.queue.sync { (session.phase, session.channelOpen) }
+            }
             if let failed = states.first(where: { if case .failed = $0.0 { true } else { false } }) {
                 throw WHIPClient.Failure(description: "a session failed: \(failed.0)")
             }
@@ -65,7 +66,8 @@ final class LoadGenerator: @unchecked Sendable {
             if ContinuousClock.now >= deadline {
                 let stuck = states.enumerated().filter { !($0.element.0 == .connected && $0.element.1) }
                 throw WHIPClient.Failure(
-                    description: "\(stuck.count) of \(sessions.count) sessions not connected after \(timeout): "
+                    description:
+                        "\(stuck.count) of \(sessions.count) sessions not connected after \(timeout): "
                         + stuck.prefix(4).map { "#\($0.offset) \($0.element.0) channel=\($0.element.1)" }
                         .joined(separator: ", "))
             }

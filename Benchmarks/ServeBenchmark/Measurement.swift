@@ -5,6 +5,9 @@ struct Measurement {
     var sessions: Int
     /// Process CPU time over stream-seconds, in % of one core.
     var cpuPercentPerStream: Double
+    /// The load generator's own CPU time (this process) over stream-seconds: what the synthetic
+    /// browsers cost on the same cores, to judge how much they crowd serve.
+    var clientCPUPercentPerStream: Double
     /// Context switches per second over all of serve's threads, with no session.
     var idleWakeupsPerSecond: Double
     /// Context switches per second under load, less the idle rate, per session.
@@ -44,7 +47,8 @@ struct MeasurementRun {
         let idleStart = try sample()
         Thread.sleep(forTimeInterval: Double(options.idleSeconds))
         let idleEnd = try sample()
-        let idleRate = Double(idleEnd.contextSwitches - idleStart.contextSwitches) / seconds(idleStart, idleEnd)
+        let idleRate =
+            Double(idleEnd.contextSwitches - idleStart.contextSwitches) / seconds(idleStart, idleEnd)
 
         let delayTicks = UInt32((options.delayMilliseconds ?? 0) * 90)
         let load = try LoadGenerator(count: k, clip: clip, delayTicks: delayTicks)
@@ -54,12 +58,14 @@ struct MeasurementRun {
 
         load.markWindowStart()
         let start = try sample()
+        let clientStart = Self.ownCPUSeconds()
         let end0 = ContinuousClock.now + .seconds(options.seconds)
         while ContinuousClock.now < end0 {
             Thread.sleep(forTimeInterval: min(1, max(0, seconds(ContinuousClock.now, end0))))
             try stack.checkRunning()
         }
         let end = try sample()
+        let clientEnd = Self.ownCPUSeconds()
         load.markWindowEnd()
         // Results for the window's last frames are still on their way.
         Thread.sleep(forTimeInterval: 1)
@@ -71,12 +77,21 @@ struct MeasurementRun {
         return Measurement(
             sessions: k,
             cpuPercentPerStream: (end.cpuSeconds - start.cpuSeconds) / (window * Double(k)) * 100,
+            clientCPUPercentPerStream: (clientEnd - clientStart) / (window * Double(k)) * 100,
             idleWakeupsPerSecond: idleRate,
             wakeupsPerSecondPerSession: (loadRate - idleRate) / Double(k),
             loadWakeupsPerSecond: loadRate,
             rssPerSessionBytes: Double(end.rssBytes - idleEnd.rssBytes) / Double(k),
             idleRSSBytes: idleEnd.rssBytes, idleThreads: idleEnd.threads, loadThreads: end.threads,
             frames: counts.frames, results: counts.results, statuses: counts.statuses)
+    }
+
+    /// This process's user + system CPU time, seconds.
+    static func ownCPUSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        func seconds(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
+        return seconds(usage.ru_utime) + seconds(usage.ru_stime)
     }
 
     private func seconds(_ a: ProcessSample, _ b: ProcessSample) -> Double { seconds(a.at, b.at) }

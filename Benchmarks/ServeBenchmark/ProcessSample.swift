@@ -31,7 +31,8 @@ struct ProcessSample {
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         for task in tasks {
             guard let taskStatus = text("/proc/\(pid)/task/\(task)/status") else { continue }
-            switches += (value("voluntary_ctxt_switches", in: taskStatus) ?? 0)
+            switches +=
+                (value("voluntary_ctxt_switches", in: taskStatus) ?? 0)
                 + (value("nonvoluntary_ctxt_switches", in: taskStatus) ?? 0)
         }
         return ProcessSample(
@@ -47,7 +48,8 @@ struct ProcessSample {
     /// The number after `name:` in a `/proc/…/status` text (kB units are the caller's business).
     private static func value(_ name: String, in status: String) -> Int? {
         for line in status.split(separator: "\n") where line.hasPrefix(name + ":") {
-            return Int(line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
+            return Int(
+                line.dropFirst(name.count + 1).split(whereSeparator: { $0 == " " || $0 == "\t" }).first ?? "")
         }
         return nil
     }

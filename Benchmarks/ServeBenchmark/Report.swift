@@ -19,6 +19,9 @@ enum Report {
         Row(name: "RSS per session", unit: "MiB", format: "%8.2f") { $0.rssPerSessionBytes / 1_048_576 },
         Row(name: "RSS idle", unit: "MiB", format: "%8.1f") { Double($0.idleRSSBytes) / 1_048_576 },
         Row(name: "threads idle → load", unit: "", format: "%8.0f") { Double($0.loadThreads) },
+        Row(name: "load generator CPU per stream", unit: "% core", format: "%8.2f") {
+            $0.clientCPUPercentPerStream
+        },
         Row(name: "frames with a result message", unit: "%", format: "%8.2f") { $0.resultFraction * 100 },
     ]
 
@@ -32,7 +35,8 @@ enum Report {
                     text = "\(column.measurement.idleThreads) → \(column.measurement.loadThreads)"
                         .leftPadded(to: 8)
                 }
-                line += " \(column.label) \(text) \(row.unit)".padding(toLength: 30, withPad: " ", startingAt: 0)
+                line += " \(column.label) \(text) \(row.unit)".padding(
+                    toLength: 30, withPad: " ", startingAt: 0)
             }
             if columns.count == 2 {
                 let a = row.value(columns[0].measurement)

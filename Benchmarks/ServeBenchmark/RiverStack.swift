@@ -35,7 +35,9 @@ final class RiverStack {
                 ], ready: "river proxy ")
             guard let frontend = Self.field("frontend", in: proxyLine),
                 let backend = Self.field("backend", in: proxyLine)
-            else { throw SpawnedProcess.Failure(description: "cannot read the proxy's endpoints: \(proxyLine)") }
+            else {
+                throw SpawnedProcess.Failure(description: "cannot read the proxy's endpoints: \(proxyLine)")
+            }
             _ = try start(
                 "onnx", ["onnx", "--connect", backend, "--echo", "--slots", "\(options.workerSlots)"],
                 ready: "river onnx ")
@@ -60,7 +62,9 @@ final class RiverStack {
 
     /// The first `name=value` field of a ready line.
     static func field(_ name: String, in line: String) -> String? {
-        line.split(separator: " ").first { $0.hasPrefix("\(name)=") }.map { String($0.dropFirst(name.count + 1)) }
+        line.split(separator: " ").first { $0.hasPrefix("\(name)=") }.map {
+            String($0.dropFirst(name.count + 1))
+        }
     }
 
     /// Checks every child still runs; a crash mid-measurement fails it with the child's output.

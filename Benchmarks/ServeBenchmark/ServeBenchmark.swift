@@ -22,7 +22,8 @@ struct ServeBenchmark {
         for _ in 0..<3 { root.deleteLastPathComponent() }
         let options: BenchmarkOptions
         do {
-            options = try BenchmarkOptions(arguments: Array(CommandLine.arguments.dropFirst()), repositoryRoot: root)
+            options = try BenchmarkOptions(
+                arguments: Array(CommandLine.arguments.dropFirst()), repositoryRoot: root)
         } catch {
             FileHandle.standardError.write(Data("\(error)\n".utf8))
             exit(2)

@@ -73,7 +73,9 @@ struct ParsedAnswer {
         guard let ufrag = find("ice-ufrag"), let password = find("ice-pwd"),
             let fingerprint = find("fingerprint")?.split(separator: " ").last,
             let payloadType = video.formats.first.flatMap(UInt8.init)
-        else { throw Failure(description: "the answer lacks ICE credentials, fingerprint or format:\n\(text)") }
+        else {
+            throw Failure(description: "the answer lacks ICE credentials, fingerprint or format:\n\(text)")
+        }
         // a=candidate:<foundation> <component> udp <priority> <address> <port> typ host
         var port: Int?
         for candidate in video.attributes("candidate") where port == nil {

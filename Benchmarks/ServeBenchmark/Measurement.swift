@@ -13,6 +13,8 @@ struct Measurement {
     /// Context switches per second under load, less the idle rate, per session.
     var wakeupsPerSecondPerSession: Double
     var loadWakeupsPerSecond: Double
+    /// Like ``wakeupsPerSecondPerSession``, voluntary switches only.
+    var voluntaryWakeupsPerSecondPerSession: Double
     var rssPerSessionBytes: Double
     var idleRSSBytes: Int
     var idleThreads: Int
@@ -49,6 +51,8 @@ struct MeasurementRun {
         let idleEnd = try sample()
         let idleRate =
             Double(idleEnd.contextSwitches - idleStart.contextSwitches) / seconds(idleStart, idleEnd)
+        let idleVoluntaryRate =
+            Double(idleEnd.voluntarySwitches - idleStart.voluntarySwitches) / seconds(idleStart, idleEnd)
 
         let delayTicks = UInt32((options.delayMilliseconds ?? 0) * 90)
         let load = try LoadGenerator(count: k, clip: clip, delayTicks: delayTicks)
@@ -74,6 +78,7 @@ struct MeasurementRun {
 
         let window = seconds(start, end)
         let loadRate = Double(end.contextSwitches - start.contextSwitches) / window
+        let loadVoluntaryRate = Double(end.voluntarySwitches - start.voluntarySwitches) / window
         return Measurement(
             sessions: k,
             cpuPercentPerStream: (end.cpuSeconds - start.cpuSeconds) / (window * Double(k)) * 100,
@@ -81,6 +86,7 @@ struct MeasurementRun {
             idleWakeupsPerSecond: idleRate,
             wakeupsPerSecondPerSession: (loadRate - idleRate) / Double(k),
             loadWakeupsPerSecond: loadRate,
+            voluntaryWakeupsPerSecondPerSession: (loadVoluntaryRate - idleVoluntaryRate) / Double(k),
             rssPerSessionBytes: Double(end.rssBytes - idleEnd.rssBytes) / Double(k),
             idleRSSBytes: idleEnd.rssBytes, idleThreads: idleEnd.threads, loadThreads: end.threads,
             frames: counts.frames, results: counts.results, statuses: counts.statuses)

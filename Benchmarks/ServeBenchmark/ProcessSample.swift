@@ -11,6 +11,10 @@ struct ProcessSample {
     var cpuSeconds: Double
     /// Voluntary plus involuntary context switches over the threads alive now.
     var contextSwitches: Int
+    /// The voluntary part alone: a thread blocked and was woken. Involuntary switches are
+    /// preemptions, which grow with whatever else runs on the cores, so this part is the steadier
+    /// figure on a shared machine.
+    var voluntarySwitches: Int
     var threads: Int
     var rssBytes: Int
 
@@ -28,15 +32,17 @@ struct ProcessSample {
             return nil
         }
         var switches = 0
+        var voluntary = 0
         let tasks = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task")) ?? []
         for task in tasks {
             guard let taskStatus = text("/proc/\(pid)/task/\(task)/status") else { continue }
-            switches +=
-                (value("voluntary_ctxt_switches", in: taskStatus) ?? 0)
-                + (value("nonvoluntary_ctxt_switches", in: taskStatus) ?? 0)
+            let woken = value("voluntary_ctxt_switches", in: taskStatus) ?? 0
+            voluntary += woken
+            switches += woken + (value("nonvoluntary_ctxt_switches", in: taskStatus) ?? 0)
         }
         return ProcessSample(
             at: now, cpuSeconds: (utime + stime) / ticksPerSecond, contextSwitches: switches,
+            voluntarySwitches: voluntary,
             threads: tasks.count, rssBytes: rssKiB * 1024)
     }
 

@@ -15,6 +15,9 @@ enum Report {
         Row(name: "wakeups/s per session (load−idle)", unit: "/s", format: "%8.1f") {
             $0.wakeupsPerSecondPerSession
         },
+        Row(name: "  of which voluntary", unit: "/s", format: "%8.1f") {
+            $0.voluntaryWakeupsPerSecondPerSession
+        },
         Row(name: "wakeups/s total under load", unit: "/s", format: "%8.1f") { $0.loadWakeupsPerSecond },
         Row(name: "RSS per session", unit: "MiB", format: "%8.2f") { $0.rssPerSessionBytes / 1_048_576 },
         Row(name: "RSS idle", unit: "MiB", format: "%8.1f") { Double($0.idleRSSBytes) / 1_048_576 },

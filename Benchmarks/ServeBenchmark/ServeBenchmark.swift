@@ -73,6 +73,8 @@ struct ServeBenchmark {
         m.idleWakeupsPerSecond = mid(\.idleWakeupsPerSecond)
         m.wakeupsPerSecondPerSession = mid(\.wakeupsPerSecondPerSession)
         m.loadWakeupsPerSecond = mid(\.loadWakeupsPerSecond)
+        m.voluntaryWakeupsPerSecondPerSession = mid(\.voluntaryWakeupsPerSecondPerSession)
+        m.clientCPUPercentPerStream = mid(\.clientCPUPercentPerStream)
         m.rssPerSessionBytes = mid(\.rssPerSessionBytes)
         return m
     }

@@ -114,7 +114,9 @@ final class SyntheticSession: @unchecked Sendable {
             if let last = lastCheck, now - last >= Self.retransmitInterval { sendCheck(now: now) }
         case .handshaking:
             guard let dtls else { return }
-            if let due = dtls.nextTimeout(now: now), due <= now { handle(dtls.handleTimeout(now: now)) }
+            // `.now` of whichever instant type the endpoint's timer API takes (ContinuousClock's
+            // or RiverCore's), so the benchmark builds against older and newer commits alike.
+            if let due = dtls.nextTimeout(now: .now), due <= .now { handle(dtls.handleTimeout(now: .now)) }
             flushDTLS()
         case .connected:
             if let last = lastCheck, now - last >= Self.consentInterval { sendCheck(now: now) }

@@ -106,6 +106,12 @@ let package = Package(
             path: "Benchmarks/DecodeBenchmark"),
         .executableTarget(
             name: "SCTPBenchmark", dependencies: ["RiverSCTP"], path: "Benchmarks/SCTPBenchmark"),
+        /// K synthetic WebRTC sessions against real `river serve --proxy`/`proxy`/`onnx --echo`
+        /// processes: serve's CPU, wakeups and RSS per session, two binaries side by side.
+        .executableTarget(
+            name: "ServeBenchmark",
+            dependencies: ["RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP", "RiverRTP", "RiverSDP"],
+            path: "Benchmarks/ServeBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
         /// Helpers shared by test targets (seeded randomness, the H264 clip fixtures).

@@ -1,0 +1,306 @@
+import Dispatch
+import Foundation
+import RiverDTLS
+import RiverICE
+import RiverSCTP
+import RiverSRTP
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// One synthetic browser: its own UDP socket, an ICE controlling agent's checks, a DTLS client,
+/// SRTP for the video it sends and an SCTP client association with the `river` channel on
+/// which serve sends one result per frame.
+///
+/// Everything mutable is touched only on `queue` (the owner of the DTLS, SRTP and SCTP state, as
+/// a session's event loop is in serve); the pacer and the receive thread hand work to it with
+/// `queue.async`, the benchmark reads it with `queue.sync`. That is why the class is
+/// `@unchecked Sendable`.
+final class SyntheticSession: @unchecked Sendable {
+    enum Phase: Equatable {
+        case waitingForAnswer, checking, handshaking, connected, closed
+        case failed(String)
+    }
+
+    /// Frames sent and results received inside the measurement window.
+    struct WindowCounts {
+        var frames = 0
+        var results = 0
+        var statuses: [String: Int] = [:]
+        var packets = 0
+    }
+
+    let queue: DispatchQueue
+    let socket: Int32
+    let ufrag = SyntheticSession.randomToken(8)
+    let password = SyntheticSession.randomToken(24)
+    let ssrc = UInt32.random(in: 1...UInt32.max)
+    var location: String?
+
+    private let clip: ClipPackets
+    /// Output RTP timestamp minus input timestamp, from serve's fixed delay (docs/results.md).
+    private let delayTicks: UInt32
+    private var answer: ParsedAnswer?
+    private(set) var phase = Phase.waitingForAnswer
+    private(set) var channelOpen = false
+    private var dtls: DTLSEndpoint?
+    private var srtp: SRTPSession?
+    private var sctp: SCTPAssociation?
+    private var pendingCheck: [UInt8]?
+    private var lastCheck: ContinuousClock.Instant?
+    private let tieBreaker = UInt64.random(in: 0...UInt64.max)
+
+    // The sender: frame `nextFrame` of the endless loop goes out on the next tick.
+    private var nextFrame = 0
+    private var sequence = UInt16.random(in: 0...UInt16.max)
+    private let timestampBase = UInt32.random(in: 0...UInt32.max)
+
+    private var windowStart: Int?
+    private var windowEnd: Int?
+    private var counts = WindowCounts()
+
+    /// How often a connected session repeats its check: browsers send one every few seconds to keep
+    /// consent (RFC 7675) alive, and serve closes a session after `--consent-timeout` (10 s).
+    static let consentInterval: Duration = .seconds(2)
+    static let retransmitInterval: Duration = .milliseconds(200)
+
+    init(clip: ClipPackets, delayTicks: UInt32, label: String) throws {
+        self.clip = clip
+        self.delayTicks = delayTicks
+        queue = DispatchQueue(label: "river.bench.session.\(label)")
+        let fd = Glibc.socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        guard fd >= 0 else { throw WHIPClient.Failure(description: "UDP socket: \(errnoText())") }
+        var local = LoopbackAddress.make(port: 0)
+        let bound = withUnsafePointer(to: &local) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard bound == 0 else {
+            Glibc.close(fd)
+            throw WHIPClient.Failure(description: "bind UDP: \(errnoText())")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        socket = fd
+    }
+
+    var offer: SyntheticOffer {
+        SyntheticOffer(
+            ufrag: ufrag, password: password, fingerprint: DTLSCertificate.shared.fingerprint, ssrc: ssrc)
+    }
+
+    /// Points the socket at the answer's candidate and starts the connectivity checks (queue).
+    func start(answer: ParsedAnswer) {
+        self.answer = answer
+        var remote = LoopbackAddress.make(port: answer.port)
+        let connected = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            phase = .failed("connect UDP: \(errnoText())")
+            return
+        }
+        phase = .checking
+        sendCheck(now: .now)
+    }
+
+    /// The pacer's call, once per frame interval: retransmissions, consent, and one frame.
+    func tick(now: ContinuousClock.Instant) {
+        switch phase {
+        case .checking:
+            if let last = lastCheck, now - last >= Self.retransmitInterval { sendCheck(now: now) }
+        case .handshaking:
+            guard let dtls else { return }
+            // `.now` of whichever instant type the endpoint's timer API takes (ContinuousClock's
+            // or RiverCore's), so the benchmark builds against older and newer commits alike.
+            if let due = dtls.nextTimeout(now: .now), due <= .now { handle(dtls.handleTimeout(now: .now)) }
+            flushDTLS()
+        case .connected:
+            if let last = lastCheck, now - last >= Self.consentInterval { sendCheck(now: now) }
+            sendFrame()
+        case .waitingForAnswer, .closed, .failed:
+            break
+        }
+    }
+
+    /// Datagrams the receive thread read for this session: STUN and DTLS only (queue).
+    func receive(_ datagrams: [[UInt8]]) {
+        for datagram in datagrams {
+            guard let first = datagram.first else { continue }
+            if first < 4 {
+                receiveSTUN(datagram)
+            } else if let dtls, phase == .handshaking || phase == .connected {
+                handle(dtls.receive(datagram))
+                flushDTLS()
+            }
+        }
+    }
+
+    /// Ends the association and DTLS (queue). Serve sees the ABORT and close_notify.
+    func close() {
+        sctp?.close()
+        sctp = nil
+        dtls?.close()
+        flushDTLS()
+        if case .failed = phase {} else { phase = .closed }
+    }
+
+    func markWindowStart() {
+        windowStart = nextFrame
+        windowEnd = nil
+        counts = WindowCounts()
+    }
+
+    func markWindowEnd() {
+        windowEnd = nextFrame - 1
+    }
+
+    var windowCounts: WindowCounts { counts }
+
+    // MARK: ICE
+
+    /// A binding request as a controlling browser sends it (RFC 8445 §7.1.1, RFC 8489):
+    /// USERNAME, PRIORITY, ICE-CONTROLLING, USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT.
+    private func sendCheck(now: ContinuousClock.Instant) {
+        guard let answer else { return }
+        let transaction = STUNMessage.randomTransactionID()
+        let request = STUNMessage(
+            messageClass: .request, transactionID: transaction,
+            attributes: [
+                .username("\(answer.ufrag):\(ufrag)"), .priority(2_122_194_687), .iceControlling(tieBreaker),
+                .useCandidate,
+            ])
+        pendingCheck = transaction
+        lastCheck = now
+        send(request.serialized(integrityKey: Array(answer.password.utf8), fingerprint: true))
+    }
+
+    private func receiveSTUN(_ datagram: [UInt8]) {
+        guard let answer, let message = try? STUNMessage(parsing: datagram),
+            message.messageClass == .successResponse, message.transactionID == pendingCheck,
+            message.checkIntegrity(key: Array(answer.password.utf8))
+        else { return }
+        pendingCheck = nil
+        guard phase == .checking else { return }
+        do {
+            let client = try DTLSEndpoint(
+                role: .client, certificate: .shared, expectedPeerFingerprint: answer.fingerprint)
+            dtls = client
+            phase = .handshaking
+            handle(client.start())
+            flushDTLS()
+        } catch {
+            phase = .failed("DTLS client: \(error)")
+        }
+    }
+
+    // MARK: DTLS, SRTP, SCTP
+
+    private func handle(_ events: [DTLSEndpoint.Event]) {
+        for event in events {
+            switch event {
+            case .connected(let keys):
+                do {
+                    srtp = try SRTPSession(
+                        profileID: keys.profileID, localKeyAndSalt: keys.localKeyAndSalt,
+                        remoteKeyAndSalt: keys.remoteKeyAndSalt)
+                    try startSCTP()
+                    phase = .connected
+                } catch {
+                    phase = .failed("after the DTLS handshake: \(error)")
+                }
+            case .applicationData(let packet):
+                sctp?.receive(packet)
+            case .failed(let error):
+                phase = .failed("DTLS: \(error)")
+            case .closed:
+                phase = .failed("serve closed DTLS")
+            }
+        }
+    }
+
+    private func startSCTP() throws {
+        let association = try SCTPAssociation(
+            configuration: SCTPConfiguration(role: .client), executor: queue
+        ) { [unowned self] packet in
+            do {
+                try self.dtls?.send(packet)
+            } catch {
+                return
+            }
+            self.flushDTLS()
+        }
+        association.onEvent = { [unowned self] event in
+            switch event {
+            case .connected: self.channelOpen = true
+            case .message(let channel, let message) where channel.label == "river":
+                self.countResult(message.payload)
+            case .closed(let reason): self.phase = .failed("SCTP closed: \(reason)")
+            default: break
+            }
+        }
+        sctp = association
+        _ = try association.openChannel(label: "river")
+    }
+
+    private func flushDTLS() {
+        guard let dtls else { return }
+        for datagram in dtls.takeOutgoing() { send(datagram) }
+    }
+
+    // MARK: Media
+
+    /// The next frame of the looped clip: sequence numbers and timestamps keep increasing
+    /// across loops, so serve sees one endless camera stream.
+    private func sendFrame() {
+        guard let srtp else { return }
+        let packets = clip.frames[nextFrame % clip.frames.count]
+        let timestamp = timestampBase &+ UInt32(truncatingIfNeeded: nextFrame) &* ClipPackets.ticksPerFrame
+        for template in packets {
+            var packet = template
+            packet[2] = UInt8(sequence >> 8)
+            packet[3] = UInt8(sequence & 0xFF)
+            packet[4] = UInt8(timestamp >> 24)
+            packet[5] = UInt8((timestamp >> 16) & 0xFF)
+            packet[6] = UInt8((timestamp >> 8) & 0xFF)
+            packet[7] = UInt8(timestamp & 0xFF)
+            packet[8] = UInt8(ssrc >> 24)
+            packet[9] = UInt8((ssrc >> 16) & 0xFF)
+            packet[10] = UInt8((ssrc >> 8) & 0xFF)
+            packet[11] = UInt8(ssrc & 0xFF)
+            sequence &+= 1
+            guard let protected = try? srtp.protectRTP(packet) else { continue }
+            send(protected)
+        }
+        if windowStart != nil && windowEnd == nil {
+            counts.frames += 1
+            counts.packets += packets.count
+        }
+        nextFrame += 1
+    }
+
+    /// Counts a result whose frame was sent inside the window (matched by its timestamp).
+    private func countResult(_ payload: [UInt8]) {
+        guard let start = windowStart, let (output, status) = ResultScan.fields(payload) else { return }
+        let offset = output &- delayTicks &- timestampBase
+        guard offset % ClipPackets.ticksPerFrame == 0 else { return }
+        let frame = Int(offset / ClipPackets.ticksPerFrame)
+        guard frame >= start, frame <= (windowEnd ?? Int.max) else { return }
+        counts.results += 1
+        counts.statuses[status, default: 0] += 1
+    }
+
+    private func send(_ datagram: [UInt8]) {
+        _ = datagram.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, 0) }
+    }
+
+    static func randomToken(_ count: Int) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+        return String((0..<count).map { _ in alphabet.randomElement()! })
+    }
+}
+
+func errnoText() -> String { String(cString: strerror(errno)) }

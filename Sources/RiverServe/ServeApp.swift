@@ -99,8 +99,16 @@ public enum ServeApp {
         defer { client.close() }
         let metrics = pipeline.metrics ?? ServeMetrics()
         // The proxy reports its workers and queue with every heartbeat answer (CAPACITY); /metrics
-        // reads the last report when it renders.
-        metrics.refreshBeforeRender { metrics.record(capacity: client.capacity) }
+        // reads the last report, and the UDP server's drop counters, when it renders.
+        metrics.refreshBeforeRender {
+            metrics.record(capacity: client.capacity)
+            if let counters = try? await server.counters() {
+                metrics.record(datagramsDropped: [
+                    "unknownKind": counters.droppedUnknownKind, "unrouted": counters.droppedUnrouted,
+                    "session": counters.droppedBySessions,
+                ])
+            }
+        }
         let service = SessionService(
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
             pipeline: .init(

@@ -36,3 +36,13 @@ import Testing
     #expect(metrics.render().contains("river_workers_alive 0"))
     #expect(metrics.render().contains("river_proxy_queue_depth 0"))
 }
+
+@Test func datagramDropsAreCountedByReasonFromRunningTotals() {
+    let metrics = ServeMetrics()
+    metrics.record(datagramsDropped: ["unrouted": 3, "session": 0])
+    metrics.record(datagramsDropped: ["unrouted": 5, "session": 2])
+    metrics.record(datagramsDropped: ["unrouted": 5, "session": 2])  // nothing new
+    let text = metrics.render()
+    #expect(text.contains(#"river_datagrams_dropped_total{reason="unrouted"} 5"#))
+    #expect(text.contains(#"river_datagrams_dropped_total{reason="session"} 2"#))
+}

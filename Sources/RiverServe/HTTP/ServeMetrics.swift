@@ -20,9 +20,11 @@ public final class ServeMetrics: Sendable {
     public let delaySeconds: CoreMetrics.Gauge
     public let proxyQueueDepth: CoreMetrics.Gauge
     public let workersAlive: CoreMetrics.Gauge
-    public let datagramsDropped: CoreMetrics.Counter
-    /// Runs before every ``render()``: figures that are read, not pushed (the proxy's capacity).
-    private let refresh = Mutex<(@Sendable () -> Void)?>(nil)
+    /// Runs before ``renderFresh()``: figures that are read, not pushed (the proxy's capacity, the
+    /// UDP server's drop counters).
+    private let refresh = Mutex<(@Sendable () async -> Void)?>(nil)
+    /// The drop totals last turned into counter increments, by reason.
+    private let droppedSeen = Mutex<[String: Int]>([:])
 
     public init() {
         let registry = PrometheusCollectorRegistry()
@@ -42,7 +44,6 @@ public final class ServeMetrics: Sendable {
         delaySeconds = CoreMetrics.Gauge(label: "river_delay_seconds", factory: factory)
         proxyQueueDepth = CoreMetrics.Gauge(label: "river_proxy_queue_depth", factory: factory)
         workersAlive = CoreMetrics.Gauge(label: "river_workers_alive", factory: factory)
-        datagramsDropped = CoreMetrics.Counter(label: "river_datagrams_dropped_total", factory: factory)
     }
 
     /// The proxy's workers and queue as the broker client last heard them (no figure: no proxy
@@ -59,14 +60,39 @@ public final class ServeMetrics: Sendable {
         ).increment()
     }
 
-    /// Sets what ``render()`` reads just before it renders.
-    public func refreshBeforeRender(_ body: @escaping @Sendable () -> Void) {
+    /// Datagrams dropped so far, by reason (`unknownKind`: not STUN/DTLS/RTP/RTCP by RFC 7983;
+    /// `unrouted`: from an address no session authenticated, or STUN for no session; `session`:
+    /// refused by its session, e.g. SRTP authentication failed). Takes running totals and counts
+    /// what is new, so `river_datagrams_dropped_total{reason}` stays a counter.
+    public func record(datagramsDropped totals: [String: Int]) {
+        let increments = droppedSeen.withLock { seen in
+            var increments: [(String, Int)] = []
+            for (reason, total) in totals where total > seen[reason, default: 0] {
+                increments.append((reason, total - seen[reason, default: 0]))
+                seen[reason] = total
+            }
+            return increments
+        }
+        for (reason, count) in increments {
+            CoreMetrics.Counter(
+                label: "river_datagrams_dropped_total", dimensions: [("reason", reason)], factory: factory
+            ).increment(by: count)
+        }
+    }
+
+    /// Sets what ``renderFresh()`` reads just before it renders.
+    public func refreshBeforeRender(_ body: @escaping @Sendable () async -> Void) {
         refresh.withLock { $0 = body }
     }
 
     /// The Prometheus text exposition of every metric.
     public func render() -> String {
-        refresh.withLock { $0 }?()
-        return registry.emitToString()
+        registry.emitToString()
+    }
+
+    /// ``render()`` after the figures that are read rather than pushed were read (`/metrics`).
+    public func renderFresh() async -> String {
+        await refresh.withLock { $0 }?()
+        return render()
     }
 }

@@ -48,10 +48,9 @@ final class MediaWorker: SessionOffload {
     }
 }
 
-/// One stream's decoder on its own thread, fed by a queue.
-///
-/// `@unchecked Sendable`: `decoder` is touched only on the thread; the queue is behind a mutex.
-private final class DecodeThread: @unchecked Sendable {
+/// One stream's decoder on its own thread, fed by a queue. The decoder is a local of the thread's
+/// body, so it never leaves the thread.
+private final class DecodeThread: Sendable {
     static let live = Atomic<Int>(0)
 
     private struct Queue {
@@ -65,7 +64,6 @@ private final class DecodeThread: @unchecked Sendable {
     private let inputs: SessionInputs
     private let metrics: ServeMetrics?
     private let logger: Logger
-    private var decoder: H264Decoder?
 
     init(name: String, inputs: SessionInputs, metrics: ServeMetrics?, logger: Logger) {
         self.inputs = inputs
@@ -102,6 +100,7 @@ private final class DecodeThread: @unchecked Sendable {
             Self.live.subtract(1, ordering: .relaxed)
             finished.signal()
         }
+        var decoder: H264Decoder?
         do {
             decoder = try H264Decoder()
         } catch {
@@ -117,13 +116,12 @@ private final class DecodeThread: @unchecked Sendable {
             for job in jobs {
                 // A backlog must not hold up close(), which the event loop waits on.
                 if queue.withLock({ $0.closed }) { break }
-                decode(job)
+                decode(job, with: decoder)
             }
         }
-        decoder = nil
     }
 
-    private func decode(_ job: AccessUnitJob) {
+    private func decode(_ job: AccessUnitJob, with decoder: H264Decoder?) {
         let start = Instant.now
         guard let decoder, let frames = try? decoder.decode(job.annexB, rtpTimestamp: job.outputTimestamp) else {
             inputs.send(.decodeFailed(job))

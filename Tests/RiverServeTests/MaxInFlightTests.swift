@@ -27,7 +27,7 @@ import Testing
         let total = Atomic<Int>(0)
 
         func handler(delay: Duration) -> WorkHandler {
-            let base = PipelineStreamTests.handler()
+            let base = PipelineStreamTests.handler(delay: delay)
             return { [self] request in
                 let (_, current) = now.add(1, ordering: .relaxed)
                 total.add(1, ordering: .relaxed)
@@ -39,8 +39,7 @@ import Testing
                     seen = original
                 }
                 defer { now.subtract(1, ordering: .relaxed) }
-                try await Task.sleep(for: delay)
-                return try await base(request)
+                return try base(request)
             }
         }
     }

@@ -25,7 +25,7 @@ import Testing
 
     static func handler(delay: Duration = .zero) -> WorkHandler {
         { request in
-            if delay > .zero { try? await Task.sleep(for: delay) }
+            if delay > .zero { Thread.sleep(forTimeInterval: delay / .seconds(1)) }
             let header = request.header
             let result = InferenceResult(
                 model: "marker", family: .centerface,

@@ -6,9 +6,9 @@ import Synchronization
 /// back. The socket thread only ever enqueues as many jobs as there are idle threads (`WorkerCore`
 /// counts them), so a job never waits here behind a running one.
 ///
-/// A thread per slot rather than a task per request: the model is synchronous (ONNX Runtime's
-/// `Run` blocks), and running it on Swift's cooperative pool would stall every other task for
-/// as long as it takes; a fixed set of threads also keeps a model's per-thread state warm.
+/// A thread per slot rather than a task or a thread per request: the model is synchronous (ONNX
+/// Runtime's `Run` blocks), so on Swift's cooperative pool it would stall every other task for as
+/// long as it runs, and a fresh thread per request pays for a thread's creation and stack each time.
 final class SlotPool: Sendable {
     /// One request for a slot thread.
     struct Job: Sendable {

@@ -80,4 +80,25 @@ private func job(_ ticket: UInt64) -> SlotPool.Job {
         #expect(record.finished == 3)
         #expect(record.peak.load(ordering: .relaxed) == 3)
     }
+
+    @Test func underLightLoadTheThreadIdleLastTakesTheNextJob() async {
+        let record = Record()
+        let pool = SlotPool(
+            slots: 8, name: "test-slot",
+            handler: { _ in
+                record.threads.withLock { _ = $0.insert(pthread_self()) }
+                return WorkResult(document: [])
+            },
+            deliver: { completion in record.completions.withLock { $0.append(completion) } })
+        defer { pool.close() }
+        // Let all eight threads start and go to sleep first.
+        try? await Task.sleep(for: .milliseconds(100))
+        for ticket in 1...10 {
+            pool.submit(job(UInt64(ticket)))
+            #expect(await waitUntil { record.finished == ticket })
+            // Time for the thread to go back to sleep before the next job comes.
+            try? await Task.sleep(for: .milliseconds(10))
+        }
+        #expect(record.threads.withLock { $0.count } == 1)
+    }
 }

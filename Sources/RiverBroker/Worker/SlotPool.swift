@@ -2,8 +2,7 @@ import Dispatch
 import Synchronization
 
 /// The worker's slots as threads: `slots` long-lived threads, started once, each taking the next
-/// job from one shared queue, running the handler on it synchronously and handing the completion
-/// back. The socket thread only ever enqueues as many jobs as there are idle threads (`WorkerCore`
+/// job from one queue, running the handler on it synchronously and handing the completion back. The socket thread only ever enqueues as many jobs as there are idle threads (`WorkerCore`
 /// counts them), so a job never waits here behind a running one.
 ///
 /// A thread per slot rather than a task or a thread per request: the model is synchronous (ONNX
@@ -28,7 +27,7 @@ final class SlotPool: Sendable {
         var computeMicros: UInt32
     }
 
-    private let queue = JobQueue<Job>()
+    private let queue: SlotQueue<Job>
 
     /// Starts `slots` threads named `name` that run `handler` and give each result to `deliver`
     /// (called on the slot thread).
@@ -36,9 +35,11 @@ final class SlotPool: Sendable {
         slots: Int, name: String, handler: @escaping WorkHandler,
         deliver: @escaping @Sendable (Completion) -> Void
     ) {
-        for _ in 0..<slots {
-            startDetachedThread(name: name) { [queue] in
-                while let job = queue.take() {
+        let queue = SlotQueue<Job>(slots: slots)
+        self.queue = queue
+        for slot in 0..<slots {
+            startDetachedThread(name: name) {
+                while let job = queue.take(slot: slot) {
                     deliver(Self.run(job, handler))
                 }
             }
@@ -63,50 +64,79 @@ final class SlotPool: Sendable {
     }
 }
 
-/// A closable queue that blocks its takers: a locked FIFO and a semaphore counting what it holds.
-private final class JobQueue<Element: Sendable>: Sendable {
+/// Hands each job to the slot thread that went idle last, or queues it while none is idle.
+///
+/// Last idle, first woken (a LIFO of sleepers, each on a semaphore of its own): under light load
+/// the same one or two threads take every job and keep their caches and stacks warm, where one
+/// shared semaphore would wake the sleepers in turn and run each job on the coldest thread.
+private final class SlotQueue<Job: Sendable>: Sendable {
+    private enum Next {
+        case run(Job)
+        case sleep
+        case exit
+    }
+
     private struct State {
-        var items = FIFO<Element>()
+        var pending = FIFO<Job>()
+        /// Sleeping slots, the most recently idle last.
+        var idle: [Int] = []
+        /// The job `put` gave a sleeping slot, collected when it wakes.
+        var handedOver: [Job?]
         var closed = false
-        var takers = 0
     }
 
-    private let state = Mutex(State())
-    private let available = DispatchSemaphore(value: 0)
+    private let state: Mutex<State>
+    private let wakeups: [DispatchSemaphore]
 
-    func put(_ element: Element) {
-        let queued = state.withLock { state in
-            guard !state.closed else { return false }
-            state.items.append(element)
-            return true
-        }
-        if queued { available.signal() }
+    init(slots: Int) {
+        state = Mutex(State(handedOver: Array(repeating: nil, count: slots)))
+        wakeups = (0..<slots).map { _ in DispatchSemaphore(value: 0) }
     }
 
-    /// The next element, waiting for one; nil once the queue is closed.
-    func take() -> Element? {
-        // Checked and counted under one lock, so `close` either sees this taker or is seen by it.
-        let open = state.withLock { state in
-            guard !state.closed else { return false }
-            state.takers += 1
-            return true
+    func put(_ job: Job) {
+        let woken = state.withLock { state -> Int? in
+            guard !state.closed else { return nil }
+            guard let slot = state.idle.popLast() else {
+                state.pending.append(job)
+                return nil
+            }
+            state.handedOver[slot] = job
+            return slot
         }
-        guard open else { return nil }
-        available.wait()
+        if let woken { wakeups[woken].signal() }
+    }
+
+    /// The next job for `slot`, sleeping until there is one; nil once the queue is closed.
+    func take(slot: Int) -> Job? {
+        let next = state.withLock { state -> Next in
+            if state.closed { return .exit }
+            if let job = state.pending.popFirst() { return .run(job) }
+            state.idle.append(slot)
+            return .sleep
+        }
+        switch next {
+        case .run(let job): return job
+        case .exit: return nil
+        case .sleep: break
+        }
+        // Exactly one signal comes: from the `put` that took this slot off `idle`, or from
+        // `close`, which empties `idle`.
+        wakeups[slot].wait()
         return state.withLock { state in
-            state.takers -= 1
-            return state.closed ? nil : state.items.popFirst()
+            defer { state.handedOver[slot] = nil }
+            return state.closed ? nil : state.handedOver[slot]
         }
     }
 
-    /// Wakes every taker with nil and drops what is queued. Idempotent.
+    /// Wakes every sleeping slot with nil and drops what is queued. Idempotent.
     func close() {
-        let takers = state.withLock { state -> Int in
-            guard !state.closed else { return 0 }
+        let sleeping = state.withLock { state -> [Int] in
+            guard !state.closed else { return [] }
             state.closed = true
-            state.items = FIFO()
-            return state.takers
+            state.pending = FIFO()
+            defer { state.idle.removeAll() }
+            return state.idle
         }
-        for _ in 0..<takers { available.signal() }
+        for slot in sleeping { wakeups[slot].signal() }
     }
 }

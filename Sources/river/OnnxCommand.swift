@@ -80,15 +80,16 @@ struct OnnxCommand: ParsableCommand {
 
     /// Answers `{"echo":true,"bytes":N}` after `delay`, touching no pixels.
     static func echoHandler(delay: Duration) -> WorkHandler {
-        { request in
-            if delay > .zero { try await Task.sleep(for: delay) }
+        let seconds = delay / .seconds(1)
+        return { request in
+            if seconds > 0 { Thread.sleep(forTimeInterval: seconds) }
             return WorkResult(document: Array("{\"echo\":true,\"bytes\":\(request.header.byteCount)}".utf8))
         }
     }
 }
 
-/// One engine per slot. Engines are not thread-safe; the pool hands each to one request at a time,
-/// and the model runs on a thread of its own so a slow model never blocks Swift's task pool.
+/// One engine per slot. Engines are not thread-safe; the pool hands each to one request at a time.
+/// The handler runs on the worker's slot thread, so the model blocks that thread only.
 final class EnginePool: @unchecked Sendable {
     // @unchecked: `free` is only touched under `lock`; an engine is used by the one request that
     // took it out of `free` until it puts it back.
@@ -108,7 +109,7 @@ final class EnginePool: @unchecked Sendable {
             let frame = try request.frame()
             guard let engine = take() else { throw InferenceError.badRequest("more requests than slots") }
             defer { put(engine) }
-            let result = try await runOffPool { try engine.engine.run(frame: frame) }
+            let result = try engine.engine.run(frame: frame)
             return WorkResult(document: Array(try InferenceResult.encoder.encode(result)))
         }
     }
@@ -123,14 +124,5 @@ final class EnginePool: @unchecked Sendable {
         lock.lock()
         free.append(engine)
         lock.unlock()
-    }
-}
-
-/// Runs blocking work on a fresh thread and awaits it.
-private func runOffPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try work() })
-        }
     }
 }

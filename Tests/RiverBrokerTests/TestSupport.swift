@@ -90,12 +90,21 @@ func waitUntil(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) asyn
     return condition()
 }
 
-/// A worker handler answering `{"worker": name}` after `delay`.
+/// A worker handler answering `{"worker": name}` after blocking its slot thread for `delay`.
 func sleepyHandler(_ name: String, delay: Duration) -> WorkHandler {
     { _ in
-        try await Task.sleep(for: delay)
+        sleepBlocking(delay)
         return WorkResult(document: Array("{\"worker\":\"\(name)\"}".utf8))
     }
+}
+
+/// Blocks the calling thread for `duration`, as a synchronous model would.
+func sleepBlocking(_ duration: Duration) {
+    guard duration > .zero else { return }
+    let (seconds, attoseconds) = duration.components
+    var left = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
+    var request = left
+    while nanosleep(&request, &left) != 0 && errno == EINTR { request = left }
 }
 
 /// A small RGB frame to send.

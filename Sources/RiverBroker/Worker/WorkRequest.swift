@@ -33,8 +33,10 @@ public struct WorkResult: Sendable {
     }
 }
 
-/// The worker's model, called once per request, up to `slots` at a time.
-public typealias WorkHandler = @Sendable (WorkRequest) async throws -> WorkResult
+/// The worker's model, called once per request on one of the worker's slot threads: up to
+/// `slots` calls at once, each on its own thread. Synchronous, because the models it runs are
+/// (ONNX Runtime's `Run` blocks); a thrown error is answered ERROR(workerFailed) with its text.
+public typealias WorkHandler = @Sendable (WorkRequest) throws -> WorkResult
 
 /// The pixel frame of a received request.
 ///
@@ -44,47 +46,4 @@ public typealias WorkHandler = @Sendable (WorkRequest) async throws -> WorkResul
 final class ReceivedPixels: @unchecked Sendable {
     let message: ZMQMessage
     init(_ message: ZMQMessage) { self.message = message }
-}
-
-/// Settings of a worker's connection to the proxy.
-public struct WorkerConfiguration: Sendable {
-    /// Announced in READY; the proxy sends at most this many requests at once.
-    public var slots: Int
-    /// Shown in the proxy's logs.
-    public var name: String
-    /// Must match the proxy's.
-    public var heartbeatInterval: Duration
-    public var liveness: Int
-    /// First and largest wait before reconnecting after the proxy went silent.
-    public var initialBackoff: Duration
-    public var maxBackoff: Duration
-
-    public init(
-        slots: Int = 1, name: String = "worker", heartbeatInterval: Duration = .seconds(1), liveness: Int = 3,
-        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8)
-    ) {
-        self.slots = max(1, min(Int(UInt16.max), slots))
-        self.name = name
-        self.heartbeatInterval = heartbeatInterval
-        self.liveness = liveness
-        self.initialBackoff = initialBackoff
-        self.maxBackoff = maxBackoff
-    }
-}
-
-/// A worker's totals.
-public struct WorkerCounters: Sendable, Equatable {
-    public var received = 0
-    public var answered = 0
-    /// Handler threw: answered with ERROR(workerFailed).
-    public var failed = 0
-    /// Deadline passed before the handler could start: answered with ERROR(expired).
-    public var expired = 0
-    /// Messages from the proxy that failed to decode.
-    public var malformed = 0
-    /// Times the socket was dropped and made again after the proxy went silent.
-    public var reconnects = 0
-    /// Times the proxy asked us to register again (it restarted, or expired us).
-    public var reregistrations = 0
-    public init() {}
 }

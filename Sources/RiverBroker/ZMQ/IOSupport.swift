@@ -69,6 +69,12 @@ final class LoopThread: Sendable {
     }
 }
 
+/// Starts a named POSIX thread running `body` that nobody joins: its resources go back to the
+/// system when `body` returns.
+func startDetachedThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    pthread_detach(startThread(name: name, body))
+}
+
 /// Starts a named POSIX thread running `body`.
 private func startThread(name: String, _ body: @escaping @Sendable () -> Void) -> pthread_t {
     final class Box {

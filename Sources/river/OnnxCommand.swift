@@ -6,8 +6,9 @@ import RiverCore
 import RiverInference
 import Synchronization
 
-/// `river onnx`: a stateless inference worker that serves the proxy's backend.
-struct OnnxCommand: ParsableCommand {
+/// `river onnx`: a stateless inference worker that serves the proxy's backend, until SIGINT or
+/// SIGTERM (see ``Lifecycle``).
+struct OnnxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "onnx",
         abstract: "Run an ONNX model for the proxy: one result document per frame.",
@@ -46,7 +47,7 @@ struct OnnxCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let logger = Logger(label: "river.onnx")
         let handler: WorkHandler
         if echo {
@@ -74,8 +75,8 @@ struct OnnxCommand: ParsableCommand {
             "river onnx connect=\(connect) slots=\(slots)\(modelOptions.inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")"
         )
         fflush(nil)
-        StopSignals.wait()
-        worker.stop()
+        // Stopping tells the proxy we are leaving (its requests go to other workers at once).
+        try await Lifecycle.run([StopOnShutdown("onnx") { worker.stop() }], logger: logger)
     }
 
     /// Answers `{"echo":true,"bytes":N}` after `delay`, touching no pixels.

@@ -3,8 +3,9 @@ import Foundation
 import Logging
 import RiverBroker
 
-/// `river proxy`: the least-busy load balancer between serve instances and `river onnx` workers.
-struct ProxyCommand: ParsableCommand {
+/// `river proxy`: the least-busy load balancer between serve instances and `river onnx` workers,
+/// until SIGINT or SIGTERM (see ``Lifecycle``).
+struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
         abstract: "Balance inference requests from clients over workers, least busy first.")
@@ -33,7 +34,7 @@ struct ProxyCommand: ParsableCommand {
         guard queueLimit > 0 else { throw ValidationError("--queue-limit must be positive") }
     }
 
-    func run() throws {
+    func run() async throws {
         let logger = Logger(label: "river.proxy")
         let proxy: BrokerProxy
         do {
@@ -49,7 +50,7 @@ struct ProxyCommand: ParsableCommand {
         // Tests and scripts read the bound endpoints from this line.
         print("river proxy frontend=\(proxy.frontendEndpoint) backend=\(proxy.backendEndpoint)")
         fflush(nil)
-        StopSignals.wait()
-        proxy.stop()
+        // Stopping closes the listeners and every client and worker connection.
+        try await Lifecycle.run([StopOnShutdown("proxy") { proxy.stop() }], logger: logger)
     }
 }

@@ -23,19 +23,23 @@ enum Lifecycle {
     }
 }
 
-/// A part that runs on threads of its own from the moment it is made (the proxy's event loop, the
-/// worker's socket thread) and only has to be stopped: the service waits for the group to shut
-/// down, or to be cancelled, and then calls `stop`.
-struct StopOnShutdown: Service, CustomStringConvertible {
+/// A part that runs on threads of its own once started (the proxy's event loop, the worker's
+/// socket thread) and then only has to be stopped. `start` runs inside the group, so a ready
+/// line it prints comes after the group took over SIGINT and SIGTERM: a script that signals as
+/// soon as it reads the line gets a graceful stop, never the default action that kills the
+/// process. The service then waits for the group to shut down, or to be cancelled, and calls the
+/// `stop` that `start` returned.
+struct ThreadedPart: Service, CustomStringConvertible {
     let description: String
-    let stop: @Sendable () -> Void
+    let start: @Sendable () throws -> @Sendable () -> Void
 
-    init(_ name: String, stop: @escaping @Sendable () -> Void) {
+    init(_ name: String, start: @escaping @Sendable () throws -> @Sendable () -> Void) {
         self.description = name
-        self.stop = stop
+        self.start = start
     }
 
-    func run() async {
+    func run() async throws {
+        let stop = try start()
         try? await gracefulShutdown()
         stop()
     }

@@ -66,17 +66,21 @@ struct OnnxCommand: AsyncParsableCommand {
                 throw ExitCode.failure
             }
         }
-        let worker = BrokerWorker(
-            connect: connect,
-            configuration: WorkerConfiguration(
-                slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness),
-            logger: logger, handler: handler)
-        print(
-            "river onnx connect=\(connect) slots=\(slots)\(modelOptions.inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")"
-        )
-        fflush(nil)
-        // Stopping tells the proxy we are leaving (its requests go to other workers at once).
-        try await Lifecycle.run([StopOnShutdown("onnx") { worker.stop() }], logger: logger)
+        let connect = connect
+        let configuration = WorkerConfiguration(
+            slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness)
+        let ready =
+            "river onnx connect=\(connect) slots=\(slots)"
+            + (modelOptions.inputSize.map { " input=\($0)" } ?? "") + (echo ? " echo" : "")
+        let worker = ThreadedPart("onnx") {
+            let worker = BrokerWorker(
+                connect: connect, configuration: configuration, logger: logger, handler: handler)
+            print(ready)
+            fflush(nil)
+            // Stopping tells the proxy we are leaving (its requests go to other workers at once).
+            return { worker.stop() }
+        }
+        try await Lifecycle.run([worker], logger: logger)
     }
 
     /// Answers `{"echo":true,"bytes":N}` after `delay`, touching no pixels.

@@ -6,9 +6,14 @@ import ServiceLifecycle
 #endif
 
 /// The child side of ``ServiceChild``'s lifeline, as a service of the child's group: in a process
-/// that `river up` started, a thread reads stdin until end of file (the parent died or let go).
-/// The service then returns, which shuts the group down gracefully like SIGTERM does; if that
-/// takes longer than 5 s, the process exits, so no child outlives a killed `river up` for long.
+/// that `river up` started, a thread reads stdin until end of file (the parent died or let go),
+/// and then the process sends itself SIGTERM, so the group shuts down gracefully exactly as when
+/// `up` stops it; if that takes longer than 5 s, the process exits, so no child outlives a killed
+/// `river up` for long.
+///
+/// The signal, rather than returning from `run`: `up` closes the lifeline and sends SIGTERM at
+/// the same moment, and a service of a group that is already shutting down must not end before
+/// its turn (the group would call that a failure); a second SIGTERM during a shutdown is ignored.
 struct ParentWatch: Service {
     /// The watch in a process that `river up` started (``ServiceChild/watchVariable`` is set);
     /// nothing in one a person started.
@@ -34,5 +39,7 @@ struct ParentWatch: Service {
             sleep(5)
             _exit(1)
         }
+        kill(getpid(), SIGTERM)
+        try? await gracefulShutdown()
     }
 }

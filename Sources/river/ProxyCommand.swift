@@ -36,21 +36,26 @@ struct ProxyCommand: AsyncParsableCommand {
 
     func run() async throws {
         let logger = Logger(label: "river.proxy")
-        let proxy: BrokerProxy
-        do {
-            proxy = try BrokerProxy(
-                frontend: frontend, backend: backend,
-                configuration: ProxyConfiguration(
-                    heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness, queueLimit: queueLimit),
-                logger: logger, statsInterval: statsSeconds > 0 ? .seconds(statsSeconds) : nil)
-        } catch {
-            logger.error("proxy cannot start: \(error)")
-            throw ExitCode.failure
+        let (frontend, backend) = (frontend, backend)
+        let configuration = ProxyConfiguration(
+            heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness, queueLimit: queueLimit)
+        let statsInterval: Duration? = statsSeconds > 0 ? .seconds(statsSeconds) : nil
+        let proxy = ThreadedPart("proxy") {
+            let proxy: BrokerProxy
+            do {
+                proxy = try BrokerProxy(
+                    frontend: frontend, backend: backend, configuration: configuration, logger: logger,
+                    statsInterval: statsInterval)
+            } catch {
+                logger.error("proxy cannot start: \(error)")
+                throw ExitCode.failure
+            }
+            // Tests and scripts read the bound endpoints from this line.
+            print("river proxy frontend=\(proxy.frontendEndpoint) backend=\(proxy.backendEndpoint)")
+            fflush(nil)
+            // Stopping closes the listeners and every client and worker connection.
+            return { proxy.stop() }
         }
-        // Tests and scripts read the bound endpoints from this line.
-        print("river proxy frontend=\(proxy.frontendEndpoint) backend=\(proxy.backendEndpoint)")
-        fflush(nil)
-        // Stopping closes the listeners and every client and worker connection.
-        try await Lifecycle.run([StopOnShutdown("proxy") { proxy.stop() }], logger: logger)
+        try await Lifecycle.run([proxy], logger: logger)
     }
 }

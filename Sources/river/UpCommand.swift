@@ -127,8 +127,8 @@ struct UpCommand: AsyncParsableCommand {
             }
             // Tests and scripts read this line; a person reads the URL.
             print(
-                "river up: http://\(shownHost):\(port)/ delay=\(delay) proxy=\(proxy.frontend) backend=\(proxy.backend) "
-                    + "pids=proxy:\(proxy.pid),onnx:\(worker),serve:\(child.pid)")
+                "river up: http://\(shownHost):\(port)/ delay=\(delay) proxy=\(proxy.frontend) "
+                    + "backend=\(proxy.backend) pids=proxy:\(proxy.pid),onnx:\(worker),serve:\(child.pid)")
             fflush(nil)
         }
 

@@ -77,7 +77,12 @@ final class ServiceChild: Sendable {
             sigemptyset(&defaults)
             for signal in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, signal) }
             posix_spawnattr_setsigdefault(&attributes, &defaults)
-            posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+            // A process group of its own: Ctrl-C in a terminal signals the foreground group, and
+            // the children must hear of it from `up`, one at a time in the order its group stops
+            // them, not all at once (a proxy that stopped by itself would read as a failure).
+            posix_spawnattr_setpgroup(&attributes, 0)
+            posix_spawnattr_setflags(
+                &attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETPGROUP))
 
             var environment = ProcessInfo.processInfo.environment
             environment[Self.watchVariable] = "1"

@@ -2,16 +2,21 @@ import Foundation
 import ServiceLifecycle
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// One child of `river up` as a service of its group: waits for what the child's arguments need
 /// (another child's announcement), starts it, waits for its ready line, then watches it.
 ///
 /// When the group shuts down, the child gets SIGTERM and its lifeline closes (SIGKILL after 5 s)
 /// and the service returns once it has exited; the group stops the next child only then, so the
 /// order of the services is the order of the stops, reversed. A child that fails to start, or
-/// ends on its own, throws its ``ServiceChild/failureReport()`` (the group then stops the others),
-/// unless the service `restarts` it: the worker comes back after 1 s, while serve and the proxy
-/// ride through the gap (the proxy answers its lost requests, serve marks those frames
-/// `workerLost`).
+/// ends on its own with an error, throws its ``ServiceChild/failureReport()`` (the group then
+/// stops the others), unless the service `restarts` it: the worker comes back after 1 s, while
+/// serve and the proxy ride through the gap (the proxy answers its lost requests, serve marks
+/// those frames `workerLost`). A child that stopped cleanly (status 0, after a signal that was
+/// not `up`'s) was asked to stop, it did not crash: that stops `up` as SIGTERM does.
 struct ChildService: Service, CustomStringConvertible {
     /// The subcommand's name, in front of each line of its output.
     let name: String
@@ -63,6 +68,16 @@ struct ChildService: Service, CustomStringConvertible {
             let watched = child
             let status = await whileRunning(watched) { await watched.exited() }
             if stopping { return }
+            if status == 0 {
+                // Stopped cleanly by someone else's signal: systemd's stop and a terminal's Ctrl-C
+                // signal every process of `up` at once. Not a failure; `up` stops the others the
+                // usual way (a second SIGTERM while it already is stopping changes nothing). The
+                // service returns at its turn: a service of a group that is shutting down must not
+                // end before then.
+                kill(getpid(), SIGTERM)
+                try? await gracefulShutdown()
+                return
+            }
             guard restarts else { throw UpFailure(child.failureReport()) }
             FileHandle.standardError.write(
                 Data("river up: \(role) \(child.pid) exited (\(status)); restarting in 1 s\n".utf8))

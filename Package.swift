@@ -88,6 +88,7 @@ let package = Package(
                 "RiverCore", "RiverMedia", "RiverInference", "RiverBroker", "RiverWebRTC", "RiverServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]),
 
         // MARK: Benchmarks (print side-by-side ratios; see README)

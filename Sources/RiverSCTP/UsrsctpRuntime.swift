@@ -10,7 +10,9 @@ import Synchronization
 /// (containers) those succeed, so the process would also speak SCTP directly on the host's
 /// network, which river never wants: all SCTP here runs over DTLS in AF_CONN mode (RFC 8261).
 /// With `usrsctp_init_nothreads` no socket is opened and no timer thread started; we drive
-/// usrsctp's clock ourselves with `usrsctp_handle_timers` from one thread ("river.usrsctp.timers").
+/// usrsctp's clock ourselves with `usrsctp_handle_timers` from one thread ("river.usrsctp.timers",
+/// see ``UsrsctpTimerThread``: it ticks every 10 ms while an association exists and parks while
+/// none does).
 /// usrsctp still starts its "SCTP iterator" thread (always, in `sctp_pcb_init`) for
 /// endpoint-wide work. So callbacks can arrive on our timer thread, that iterator thread or an
 /// owner's thread inside `receive`/`send`; `UsrsctpBridge` treats them all alike.
@@ -22,6 +24,11 @@ final class UsrsctpRuntime: Sendable {
     /// How often usrsctp's clock advances; its timers have 10 ms granularity at best.
     static let tickInterval: Duration = .milliseconds(10)
 
+    /// Drives usrsctp's clock; told of every association that registers and unregisters.
+    let timers = UsrsctpTimerThread(name: "river.usrsctp.timers", interval: tickInterval) {
+        usrsctp_handle_timers($0)
+    }
+
     private let bridges = Mutex<[UInt: UsrsctpBridge]>([:])
     private let nextKey = Atomic<UInt>(1)
 
@@ -30,23 +37,6 @@ final class UsrsctpRuntime: Sendable {
         // RFC 8831 §6.1: data channels need PR-SCTP and stream reconfiguration.
         usrsctp_sysctl_set_sctp_pr_enable(1)
         usrsctp_sysctl_set_sctp_reconfig_enable(1)
-        let thread = Thread {
-            var last = ContinuousClock.now
-            var carried: Duration = .zero
-            while true {
-                Thread.sleep(forTimeInterval: 0.01)
-                let now = ContinuousClock.now
-                carried += now - last
-                last = now
-                let ms =
-                    carried.components.seconds * 1000 + carried.components.attoseconds / 1_000_000_000_000_000
-                guard ms > 0 else { continue }
-                carried -= .milliseconds(ms)
-                usrsctp_handle_timers(UInt32(clamping: ms))
-            }
-        }
-        thread.name = "river.usrsctp.timers"
-        thread.start()
     }
 
     /// Registers a new association's bridge and returns it; its key is the `void*` usrsctp will
@@ -55,11 +45,12 @@ final class UsrsctpRuntime: Sendable {
         let key = nextKey.add(1, ordering: .relaxed).oldValue
         let bridge = UsrsctpBridge(key: key, executor: executor)
         bridges.withLock { $0[key] = bridge }
+        timers.associationOpened()
         return bridge
     }
 
     func unregister(_ key: UInt) {
-        _ = bridges.withLock { $0.removeValue(forKey: key) }
+        if bridges.withLock({ $0.removeValue(forKey: key) }) != nil { timers.associationClosed() }
     }
 
     func bridge(for context: UnsafeMutableRawPointer?) -> UsrsctpBridge? {

@@ -7,6 +7,7 @@ import RiverBroker
 import RiverMedia
 import RiverSession
 import RiverWebRTC
+import ServiceLifecycle
 
 /// Settings for `river serve`.
 public struct ServeOptions: Sendable {
@@ -57,11 +58,21 @@ public struct PipelineServeOptions: Sendable {
     }
 }
 
-/// `river serve --reflect`: the WHIP routes, a test page, and the shared WebRTC UDP port.
+/// `river serve`: the WHIP routes, the page, and the shared WebRTC UDP port.
+///
+/// Each runs its parts as services of one `ServiceGroup` until SIGINT or SIGTERM: `services`
+/// (the caller's, e.g. a watch on the parent process), the broker client when there is one, the
+/// UDP server, and the Hummingbird `Application`. Shutdown is graceful and in the reverse order:
+/// the HTTP server stops taking requests, then every session is closed and the UDP socket with
+/// it, then the broker client; then the run returns. Any of them returning or throwing on its own
+/// shuts the rest down the same way.
 public enum ServeApp {
-    /// Runs until SIGINT/SIGTERM. Prints one line `river serve: http=<port> udp=<port>` once both
-    /// sockets are bound, so scripts and tests can use port 0.
-    public static func runReflect(_ options: ServeOptions, logger: Logger) async throws {
+    /// `river serve --reflect`: every session's video goes back to the same browser. Prints one
+    /// line `river serve: http=<port> udp=<port>` once both sockets are bound, so scripts and tests
+    /// can use port 0.
+    public static func runReflect(
+        _ options: ServeOptions, logger: Logger, services: [any Service] = []
+    ) async throws {
         try warmUp(decoder: false, logger: logger)
         let server = try await WebRTCServer.bind(
             .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
@@ -78,7 +89,9 @@ public enum ServeApp {
             return Response(
                 status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ReflectPage.html)))
         }
-        try await serveHTTP(router: router, options: options, server: server, logger: logger) { httpPort in
+        try await run(
+            services + [UDPServerService(server: server)], router: router, options: options, logger: logger
+        ) { httpPort in
             "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
         }
     }
@@ -87,7 +100,7 @@ public enum ServeApp {
     /// message per frame on data channel `river` from the workers behind the proxy. Prints the same
     /// `river serve: http=… udp=…` line as reflect once both sockets are bound.
     public static func runPipeline(
-        _ options: ServeOptions, pipeline: PipelineServeOptions, logger: Logger,
+        _ options: ServeOptions, pipeline: PipelineServeOptions, logger: Logger, services: [any Service] = [],
         addRoutes: @Sendable (Router<BasicRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
     ) async throws {
         try warmUp(decoder: true, logger: logger)
@@ -96,7 +109,6 @@ public enum ServeApp {
             logger: logger)
         let announced = try candidateAddresses(options)
         let client = BrokerClient(connect: pipeline.proxy, logger: logger)
-        defer { client.close() }
         let metrics = pipeline.metrics ?? ServeMetrics()
         // The proxy reports its workers and queue with every heartbeat answer (CAPACITY); /metrics
         // reads the last report, and the UDP server's drop counters, when it renders.
@@ -118,8 +130,15 @@ public enum ServeApp {
         let router = Router()
         Signalling.addRoutes(to: router, sessions: service)
         Signalling.addDataChannelDebugRoute(to: router)
-        try addRoutes(router, metrics)
-        try await serveHTTP(router: router, options: options, server: server, logger: logger) { httpPort in
+        do {
+            try addRoutes(router, metrics)
+        } catch {
+            client.close()
+            try? await server.shutdown()
+            throw error
+        }
+        let parts: [any Service] = [BrokerClientService(client: client), UDPServerService(server: server)]
+        try await run(services + parts, router: router, options: options, logger: logger) { httpPort in
             "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
                 + " proxy=\(pipeline.proxy) delay=\(pipeline.delay)"
         }
@@ -140,11 +159,11 @@ public enum ServeApp {
         logger.debug("media stack warmed up in \(ContinuousClock.now - start)")
     }
 
-    /// Serves `router` until the service group stops, then shuts the UDP server down. Once the HTTP
-    /// socket is bound it prints `announcement(httpPort)` as one unbuffered line, so a parent reading
-    /// our stdout through a pipe (`river up`, the tests) learns the ports at once.
-    private static func serveHTTP(
-        router: Router<BasicRequestContext>, options: ServeOptions, server: WebRTCServer, logger: Logger,
+    /// Runs `services` and then the HTTP server for `router` in one group (see ``ServeApp``). Once
+    /// the HTTP socket is bound it prints `announcement(httpPort)` as one unbuffered line, so a
+    /// parent reading our stdout through a pipe (`river up`, the tests) learns the ports at once.
+    private static func run(
+        _ services: [any Service], router: Router<BasicRequestContext>, options: ServeOptions, logger: Logger,
         announcement: @escaping @Sendable (Int) -> String
     ) async throws {
         let app = Application(
@@ -156,13 +175,15 @@ public enum ServeApp {
                 FileHandle.standardOutput.write(Data(line.utf8))
             },
             logger: logger)
-        do {
-            try await app.runService()
-        } catch {
-            try? await server.shutdown()
-            throw error
+        let configurations = (services + [app]).map {
+            ServiceGroupConfiguration.ServiceConfiguration(
+                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
+                failureTerminationBehavior: .gracefullyShutdownGroup)
         }
-        try await server.shutdown()
+        let group = ServiceGroup(
+            configuration: .init(
+                services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
     }
 
     /// `--public-ip`s, else the bound host, else every non-loopback IPv4 interface address.
@@ -181,3 +202,28 @@ public enum ServeApp {
 
 /// `--delay`, as the engine takes it (re-exported so the command line needs only RiverServe).
 public typealias PipelineDelay = RiverSession.PipelineDelay
+
+/// The shared UDP port: it serves sessions from the moment it is bound; when the group shuts down
+/// (or is cancelled) every session is closed (`serverShutdown`), and the socket with them.
+private struct UDPServerService: Service, CustomStringConvertible {
+    let server: WebRTCServer
+    var description: String { "webrtc-udp" }
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        try await server.shutdown()
+    }
+}
+
+/// The proxy client of `river serve --proxy`: when the group shuts down (or is cancelled) it is
+/// closed, ending the requests still out with `BrokerError.closed`. It stops after the UDP
+/// server, so no session is left sending to a closed client.
+private struct BrokerClientService: Service, CustomStringConvertible {
+    let client: BrokerClient
+    var description: String { "broker-client" }
+
+    func run() async {
+        try? await gracefulShutdown()
+        client.close()
+    }
+}

@@ -6,8 +6,9 @@ import RiverCore
 import RiverInference
 import Synchronization
 
-/// `river onnx`: a stateless inference worker that serves the proxy's backend.
-struct OnnxCommand: ParsableCommand {
+/// `river onnx`: a stateless inference worker that serves the proxy's backend, until SIGINT or
+/// SIGTERM (see ``Lifecycle``).
+struct OnnxCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "onnx",
         abstract: "Run an ONNX model for the proxy: one result document per frame.",
@@ -46,7 +47,7 @@ struct OnnxCommand: ParsableCommand {
         }
     }
 
-    func run() throws {
+    func run() async throws {
         let logger = Logger(label: "river.onnx")
         let handler: WorkHandler
         if echo {
@@ -65,17 +66,21 @@ struct OnnxCommand: ParsableCommand {
                 throw ExitCode.failure
             }
         }
-        let worker = BrokerWorker(
-            connect: connect,
-            configuration: WorkerConfiguration(
-                slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness),
-            logger: logger, handler: handler)
-        print(
-            "river onnx connect=\(connect) slots=\(slots)\(modelOptions.inputSize.map { " input=\($0)" } ?? "")\(echo ? " echo" : "")"
-        )
-        fflush(nil)
-        StopSignals.wait()
-        worker.stop()
+        let connect = connect
+        let configuration = WorkerConfiguration(
+            slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness)
+        let ready =
+            "river onnx connect=\(connect) slots=\(slots)"
+            + (modelOptions.inputSize.map { " input=\($0)" } ?? "") + (echo ? " echo" : "")
+        let worker = ThreadedPart("onnx") {
+            let worker = BrokerWorker(
+                connect: connect, configuration: configuration, logger: logger, handler: handler)
+            print(ready)
+            fflush(nil)
+            // Stopping tells the proxy we are leaving (its requests go to other workers at once).
+            return { worker.stop() }
+        }
+        try await Lifecycle.run([worker], logger: logger)
     }
 
     /// Answers `{"echo":true,"bytes":N}` after `delay`, touching no pixels.

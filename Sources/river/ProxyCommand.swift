@@ -3,8 +3,9 @@ import Foundation
 import Logging
 import RiverBroker
 
-/// `river proxy`: the least-busy load balancer between serve instances and `river onnx` workers.
-struct ProxyCommand: ParsableCommand {
+/// `river proxy`: the least-busy load balancer between serve instances and `river onnx` workers,
+/// until SIGINT or SIGTERM (see ``Lifecycle``).
+struct ProxyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
         abstract: "Balance inference requests from clients over workers, least busy first.")
@@ -33,23 +34,28 @@ struct ProxyCommand: ParsableCommand {
         guard queueLimit > 0 else { throw ValidationError("--queue-limit must be positive") }
     }
 
-    func run() throws {
+    func run() async throws {
         let logger = Logger(label: "river.proxy")
-        let proxy: BrokerProxy
-        do {
-            proxy = try BrokerProxy(
-                frontend: frontend, backend: backend,
-                configuration: ProxyConfiguration(
-                    heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness, queueLimit: queueLimit),
-                logger: logger, statsInterval: statsSeconds > 0 ? .seconds(statsSeconds) : nil)
-        } catch {
-            logger.error("proxy cannot start: \(error)")
-            throw ExitCode.failure
+        let (frontend, backend) = (frontend, backend)
+        let configuration = ProxyConfiguration(
+            heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness, queueLimit: queueLimit)
+        let statsInterval: Duration? = statsSeconds > 0 ? .seconds(statsSeconds) : nil
+        let proxy = ThreadedPart("proxy") {
+            let proxy: BrokerProxy
+            do {
+                proxy = try BrokerProxy(
+                    frontend: frontend, backend: backend, configuration: configuration, logger: logger,
+                    statsInterval: statsInterval)
+            } catch {
+                logger.error("proxy cannot start: \(error)")
+                throw ExitCode.failure
+            }
+            // Tests and scripts read the bound endpoints from this line.
+            print("river proxy frontend=\(proxy.frontendEndpoint) backend=\(proxy.backendEndpoint)")
+            fflush(nil)
+            // Stopping closes the listeners and every client and worker connection.
+            return { proxy.stop() }
         }
-        // Tests and scripts read the bound endpoints from this line.
-        print("river proxy frontend=\(proxy.frontendEndpoint) backend=\(proxy.backendEndpoint)")
-        fflush(nil)
-        StopSignals.wait()
-        proxy.stop()
+        try await Lifecycle.run([proxy], logger: logger)
     }
 }

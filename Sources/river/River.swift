@@ -16,20 +16,4 @@ struct River: AsyncParsableCommand {
         ],
         defaultSubcommand: UpCommand.self
     )
-
-    /// ArgumentParser's own entry point, after starting the lifeline watch in processes that
-    /// `river up` started (see ``ParentWatch``).
-    static func main() async {
-        ParentWatch.startIfChild()
-        do {
-            var command = try parseAsRoot()
-            if var asyncCommand = command as? AsyncParsableCommand {
-                try await asyncCommand.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
-    }
 }

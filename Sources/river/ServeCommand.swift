@@ -2,7 +2,8 @@ import ArgumentParser
 import Logging
 import RiverServe
 
-/// `river serve`: the WebRTC endpoint and HTTP signalling.
+/// `river serve`: the WebRTC endpoint and HTTP signalling, until SIGINT or SIGTERM (see
+/// `ServeApp`, which runs its parts as services of one group).
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve", abstract: "Serve WebRTC sessions over WHIP signalling (RFC 9725).")
@@ -63,11 +64,13 @@ struct ServeCommand: AsyncParsableCommand {
                 proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight)
             // The web app at `/`, `/healthz` and `/metrics` (AppRoutes).
             let app = try AppRoutes()
-            try await ServeApp.runPipeline(options, pipeline: pipeline, logger: logger) { router, metrics in
+            try await ServeApp.runPipeline(
+                options, pipeline: pipeline, logger: logger, services: ParentWatch.services
+            ) { router, metrics in
                 app.addRoutes(to: router, metrics: metrics)
             }
         } else {
-            try await ServeApp.runReflect(options, logger: logger)
+            try await ServeApp.runReflect(options, logger: logger, services: ParentWatch.services)
         }
     }
 }

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 
 #if canImport(Glibc)
     import Glibc
@@ -13,7 +14,9 @@ import Foundation
 /// serve, each waited for: a child that fails to start stops the others and `up` fails with its
 /// output. Afterwards, a worker that dies is started again (the proxy answers its lost requests
 /// and serve marks those frames `workerLost`); proxy or serve dying ends `up` with an error.
-struct UpCommand: ParsableCommand {
+/// Each child is a ``ChildService`` of one group (see ``Lifecycle``), which also stops them, in
+/// the reverse of the start order.
+struct UpCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "up",
         abstract: "Run serve, proxy and one worker with the default model; print the page's URL.",
@@ -69,91 +72,73 @@ struct UpCommand: ParsableCommand {
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
     }
 
-    func run() throws {
-        // Block the stop signals before any thread starts, so only the sigtimedwait below sees them
-        // (children get a clean mask, see ServiceChild).
-        var stopSignals = StopSignals.block()
-
+    func run() async throws {
         let executable = try Self.ownExecutable()
-        var children: [ServiceChild] = []
-        func fail(_ message: String) -> ExitCode {
-            for child in children.reversed() { child.stop() }
-            FileHandle.standardError.write(Data("\(message)\n".utf8))
-            return ExitCode.failure
-        }
-        func start(_ name: String, _ arguments: [String], ready prefix: String) throws -> (
-            ServiceChild, String
-        ) {
-            let child = try ServiceChild(name: name, executable: executable, arguments: arguments)
-            children.append(child)
-            guard let line = child.waitForLine(prefix: prefix, timeout: .seconds(startTimeout)) else {
-                throw fail(child.failureReport())
-            }
-            return (child, line)
+        let startTimeout = Duration.seconds(startTimeout)
+        let proxyReady = Announcement<(frontend: String, backend: String, pid: pid_t)>()
+        let workerReady = Announcement<pid_t>()
+
+        let proxy = ChildService(
+            name: "proxy", role: "proxy", executable: executable, startTimeout: startTimeout,
+            arguments: { [backend] in ["proxy", "--frontend", "tcp://127.0.0.1:*", "--backend", backend] },
+            readyPrefix: "river proxy "
+        ) { child, line in
+            guard let frontend = Self.field("frontend", in: line),
+                let backend = Self.field("backend", in: line)
+            else { throw UpFailure("river up: cannot read the proxy's endpoints from: \(line)") }
+            proxyReady.announce((frontend, backend, child.pid))
         }
 
-        let (proxy, proxyLine) = try start(
-            "proxy", ["proxy", "--frontend", "tcp://127.0.0.1:*", "--backend", backend],
-            ready: "river proxy ")
-        guard let frontend = Self.field("frontend", in: proxyLine),
-            let backendEndpoint = Self.field("backend", in: proxyLine)
-        else { throw fail("river up: cannot read the proxy's endpoints from: \(proxyLine)") }
+        let workerOptions =
+            ["--input-size", inputSize, "--threads", "\(threads)"] + (model.map { ["--model", $0] } ?? [])
+        var worker = ChildService(
+            name: "onnx", role: "worker", executable: executable, startTimeout: startTimeout,
+            arguments: { ["onnx", "--connect", try await proxyReady.value().backend] + workerOptions },
+            readyPrefix: "river onnx "
+        ) { child, _ in workerReady.announce(child.pid) }
+        // A crashed or killed worker comes back; serve and proxy ride through the gap.
+        worker.restarts = true
 
-        let workerArguments =
-            ["onnx", "--connect", backendEndpoint, "--input-size", inputSize, "--threads", "\(threads)"]
-            + (model.map { ["--model", $0] } ?? [])
-        var (worker, _) = try start("onnx", workerArguments, ready: "river onnx ")
-
-        var serveArguments = [
-            "serve", "--proxy", frontend, "--delay", delay, "--max-in-flight", "\(maxInFlight)", "--host",
-            host, "--http-port", "\(httpPort)",
+        var serveOptions = [
+            "--delay", delay, "--max-in-flight", "\(maxInFlight)", "--host", host, "--http-port",
+            "\(httpPort)",
             "--udp-port", "\(udpPort)",
         ]
-        for ip in publicIP { serveArguments += ["--public-ip", ip] }
-        let (serve, serveLine) = try start("serve", serveArguments, ready: "river serve: ")
-        guard let port = Self.field("http", in: serveLine) else {
-            throw fail("river up: cannot read the HTTP port from: \(serveLine)")
-        }
-
-        // Tests and scripts read this line; a person reads the URL.
+        for ip in publicIP { serveOptions += ["--public-ip", ip] }
+        let serveArguments = serveOptions
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
-        print(
-            "river up: http://\(shownHost):\(port)/ delay=\(delay) proxy=\(frontend) backend=\(backendEndpoint) "
-                + "pids=proxy:\(proxy.pid),onnx:\(worker.pid),serve:\(serve.pid)")
-        fflush(nil)
-
-        var timeout = timespec(tv_sec: 0, tv_nsec: 200_000_000)
-        var restartAt: ContinuousClock.Instant?
-        while true {
-            let signal = sigtimedwait(&stopSignals, nil, &timeout)
-            if signal == SIGINT || signal == SIGTERM { break }
-            for child in [serve, proxy] where !child.isRunning {
-                throw fail(child.failureReport())
+        let delay = delay
+        let serve = ChildService(
+            name: "serve", role: "serve", executable: executable, startTimeout: startTimeout,
+            arguments: {
+                // Start order proxy → worker → serve, each waited for.
+                let frontend = try await proxyReady.value().frontend
+                _ = try await workerReady.value()
+                return ["serve", "--proxy", frontend] + serveArguments
+            },
+            readyPrefix: "river serve: "
+        ) { child, line in
+            guard let port = Self.field("http", in: line) else {
+                throw UpFailure("river up: cannot read the HTTP port from: \(line)")
             }
-            if !worker.isRunning {
-                // A crashed or killed worker comes back; serve and proxy ride through the gap.
-                if let due = restartAt {
-                    if ContinuousClock.now >= due {
-                        restartAt = nil
-                        let again = try ServiceChild(
-                            name: "onnx", executable: executable, arguments: workerArguments)
-                        children.append(again)
-                        worker = again
-                        print("river up: worker restarted pid=\(again.pid)")
-                        fflush(nil)
-                    }
-                } else {
-                    FileHandle.standardError.write(
-                        Data(
-                            "river up: worker \(worker.pid) exited (\(worker.exitStatus ?? -1)); restarting in 1 s\n"
-                                .utf8))
-                    restartAt = ContinuousClock.now + .seconds(1)
-                }
+            // Serve's arguments waited for both.
+            guard let proxy = proxyReady.announced, let worker = workerReady.announced else {
+                throw UpFailure("river up: serve got ready before the proxy and worker")
             }
+            // Tests and scripts read this line; a person reads the URL.
+            print(
+                "river up: http://\(shownHost):\(port)/ delay=\(delay) proxy=\(proxy.frontend) "
+                    + "backend=\(proxy.backend) pids=proxy:\(proxy.pid),onnx:\(worker),serve:\(child.pid)")
+            fflush(nil)
         }
-        // Serve first, so sessions end before their inference goes away.
-        for child in [serve, worker, proxy] { child.stop() }
-        for child in children { child.stop(grace: .zero) }
+
+        // Stopped in reverse: serve first, so sessions end before their inference goes away.
+        do {
+            try await Lifecycle.run([proxy, worker, serve], logger: Logger(label: "river.up"))
+        } catch let failure as UpFailure {
+            FileHandle.standardError.write(Data("\(failure)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 
     /// `key=value` out of a space-separated line.

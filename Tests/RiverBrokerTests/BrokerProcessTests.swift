@@ -129,6 +129,86 @@ import Testing
     }
 }
 
+extension BrokerProcessTests {
+    /// `river proxy` and `river onnx` stopped by a signal, as `river up`, systemd or Ctrl-C stop them:
+    /// each stops cleanly (the proxy closes its connections, the worker leaves the proxy) and exits
+    /// with status 0 within a few seconds.
+    @Suite struct StopSignals {
+        @Test(arguments: [SIGTERM, SIGINT])
+        func proxyClosesItsConnectionsAndExitsZero(signal: Int32) async throws {
+            let frontend = "tcp://127.0.0.1:\(try freePort())"
+            let backend = "tcp://127.0.0.1:\(try freePort())"
+            let proxy = try RiverProcess(["proxy", "--frontend", frontend, "--backend", backend])
+            defer { proxy.stop() }
+            try #require(await waitUntil { canConnect(frontend) }, "the proxy did not listen")
+            let client = try connectTCP(frontend)
+            defer { close(client) }
+
+            let sent = ContinuousClock.now
+            kill(proxy.pid, signal)
+            let exited = await waitUntil(.seconds(10)) { !proxy.process.isRunning }
+            let took = ContinuousClock.now - sent
+            try #require(exited, "still running 10 s after signal \(signal)")
+            #expect(proxy.process.terminationReason == .exit, "ended by a signal")
+            #expect(proxy.process.terminationStatus == 0)
+            #expect(took < .seconds(5), "took \(took) to stop")
+            // Our connection was closed by the proxy (end of file), not left to time out.
+            #expect(readUntilClosed(client) == 0)
+        }
+
+        @Test func workerLeavesTheProxyAndExitsZero() async throws {
+            let proxy = try BrokerProxy(
+                frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*",
+                configuration: ProxyConfiguration(heartbeatInterval: .milliseconds(1000), liveness: 3),
+                statsInterval: nil)
+            defer { proxy.stop() }
+            let worker = try RiverProcess([
+                "onnx", "--connect", proxy.backendEndpoint, "--echo", "--slots", "2",
+            ])
+            defer { worker.stop() }
+            try #require(await waitUntil { proxy.counters.freeSlots == 2 }, "the worker did not register")
+
+            let sent = ContinuousClock.now
+            kill(worker.pid, SIGTERM)
+            let exited = await waitUntil(.seconds(10)) { !worker.process.isRunning }
+            let took = ContinuousClock.now - sent
+            try #require(exited, "still running 10 s after SIGTERM")
+            #expect(worker.process.terminationReason == .exit, "ended by a signal")
+            #expect(worker.process.terminationStatus == 0)
+            #expect(took < .seconds(5), "took \(took) to stop")
+            // Gone from the proxy at once, not after missed heartbeats.
+            #expect(await waitUntil(.seconds(1)) { proxy.counters.workersAlive == 0 })
+            #expect(proxy.counters.workersExpired == 0)
+        }
+    }
+}
+
+/// Whether a TCP connection to `tcp://127.0.0.1:PORT` succeeds now.
+private func canConnect(_ endpoint: String) -> Bool {
+    guard let port = endpoint.split(separator: ":").last.flatMap({ UInt16($0) }) else { return false }
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = port.bigEndian
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
+    }
+}
+
+/// Reads and discards until the peer closes (0) or the socket's receive timeout passes (-1).
+private func readUntilClosed(_ fd: Int32) -> Int {
+    var buffer = [UInt8](repeating: 0, count: 256)
+    while true {
+        let count = read(fd, &buffer, buffer.count)
+        if count < 0 && errno == EINTR { continue }
+        if count <= 0 { return count }
+    }
+}
+
 /// A flag shared by the load tasks.
 final class ManagedAtomicFlag: Sendable {
     private let storage = Mutex(true)

@@ -79,6 +79,28 @@ import Testing
         for pid in children where processAlive(pid) { kill(pid, SIGKILL) }
     }
 
+    /// systemd's stop (KillMode=control-group) and a terminal's Ctrl-C signal `up` and every child
+    /// at once: the children stopping by themselves meanwhile is no failure.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func upStopsCleanlyWhenEveryProcessIsSignalledAtOnce(signal: Int32) async throws {
+        try await BrowserSlot.shared.hold { try await stopsCleanlyWhenAllAreSignalled(signal) }
+    }
+
+    func stopsCleanlyWhenAllAreSignalled(_ signal: Int32) async throws {
+        let up = try await UpProcess(["--delay", "1s"])
+        defer { up.stop() }
+        let children = Array(up.pids.values)
+        #expect(children.count == 3)
+        for pid in [up.child.process.processIdentifier] + children { kill(pid, signal) }
+        let status = await up.child.waitForExit(timeout: .seconds(20))
+        #expect(status == 0, "river up exited with \(String(describing: status)):\n\(up.child.output)")
+        #expect(up.child.process.terminationReason == .exit)
+        #expect(!up.child.output.contains("exited with status"), "\(up.child.output)")
+        let gone = try await eventually(timeout: .seconds(10)) { !children.contains(where: processAlive) }
+        #expect(gone, "children still alive: \(children.filter(processAlive))")
+        for pid in children where processAlive(pid) { kill(pid, SIGKILL) }
+    }
+
     @Test func upRestartsAWorkerThatDies() async throws {
         try await BrowserSlot.shared.hold { try await restartsAWorker() }
     }

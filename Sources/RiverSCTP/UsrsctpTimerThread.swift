@@ -1,0 +1,103 @@
+import Foundation
+import Synchronization
+
+/// The thread that drives usrsctp's clock for ``UsrsctpRuntime``: it calls `tick` with the
+/// milliseconds that have passed, which the runtime hands to `usrsctp_handle_timers`.
+///
+/// **Why it parks.** With `usrsctp_init_nothreads` usrsctp has no clock of its own; it only
+/// learns that time passed from these ticks, and all its timers (retransmission, heartbeat,
+/// delayed SACK, shutdown) belong to associations. Ticking every 10 ms while none exists would
+/// wake an idle serve 100 times a second for nothing. So while no association is registered the
+/// thread blocks on a condition variable with no timeout, and ``associationOpened()`` wakes it.
+/// While associations exist it ticks every `interval` and passes the milliseconds that really
+/// elapsed, not `interval`: a late wake-up (a busy machine) still moves usrsctp's clock by the
+/// true amount, and the sub-millisecond rest is carried to the next tick.
+///
+/// Two details keep usrsctp's view of time right across a park:
+/// - It keeps ticking for `linger` after the last association closes: closing a socket can leave
+///   work on usrsctp's clock, the retried frees of an association or endpoint that is still
+///   referenced (`SCTP_ASOC_KILL_TIMEOUT` 10 ms, `SCTP_INP_KILL_TIMEOUT` 20 ms), which would
+///   otherwise wait for the next association.
+/// - The parked time is never handed to usrsctp: its clock stands still while nothing needs it
+///   and resumes where it stopped, so a timer armed just after waking runs its full length
+///   instead of firing at once on a tick that covers the whole idle spell.
+final class UsrsctpTimerThread: @unchecked Sendable {
+    // @unchecked: `associations`, `lingerUntil` and `parked` are only touched under `condition`;
+    // `tick` and the settings are immutable.
+    private let condition = NSCondition()
+    private var associations = 0
+    /// Set when the last association closes: ticking goes on until then.
+    private var lingerUntil: ContinuousClock.Instant?
+    private var parked = false
+    private let ticks = Atomic<Int>(0)
+    private let interval: Duration
+    private let linger: Duration
+    private let tick: @Sendable (UInt32) -> Void
+
+    /// Starts the thread, parked until the first ``associationOpened()``.
+    init(
+        name: String, interval: Duration = .milliseconds(10), linger: Duration = .seconds(1),
+        tick: @escaping @Sendable (UInt32) -> Void
+    ) {
+        self.interval = interval
+        self.linger = linger
+        self.tick = tick
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.start()
+    }
+
+    func associationOpened() {
+        condition.lock()
+        associations += 1
+        lingerUntil = nil
+        condition.signal()
+        condition.unlock()
+    }
+
+    func associationClosed() {
+        condition.lock()
+        associations -= 1
+        if associations == 0 { lingerUntil = .now + linger }
+        condition.unlock()
+    }
+
+    /// How many times `tick` has been called (for tests: it stays put while the thread is parked).
+    var tickCount: Int { ticks.load(ordering: .relaxed) }
+
+    /// Whether the thread is blocked waiting for an association.
+    var isParked: Bool {
+        condition.lock()
+        defer { condition.unlock() }
+        return parked
+    }
+
+    private func run() {
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) * 1e-18
+        var last = ContinuousClock.now
+        var carried: Duration = .zero
+        while true {
+            condition.lock()
+            if associations == 0 && lingerUntil.map({ ContinuousClock.now >= $0 }) ?? true {
+                lingerUntil = nil
+                parked = true
+                while associations == 0 { condition.wait() }
+                parked = false
+                last = .now
+                carried = .zero
+            }
+            condition.unlock()
+
+            Thread.sleep(forTimeInterval: seconds)
+            let now = ContinuousClock.now
+            carried += now - last
+            last = now
+            let ms =
+                carried.components.seconds * 1000 + carried.components.attoseconds / 1_000_000_000_000_000
+            guard ms > 0 else { continue }
+            carried -= .milliseconds(ms)
+            tick(UInt32(clamping: ms))
+            ticks.add(1, ordering: .relaxed)
+        }
+    }
+}

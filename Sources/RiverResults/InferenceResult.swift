@@ -115,13 +115,11 @@ public enum ModelFamily: String, Codable, Sendable, CaseIterable {
 }
 
 extension InferenceResult {
-    /// The encoder for result documents: compact, keys sorted, so output is stable byte for byte.
+    /// The encoder for result documents (`river infer`'s output, a worker's REPLY body): compact,
+    /// keys sorted, so a document is stable byte for byte and can be compared in tests.
     public static var encoder: JSONEncoder {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return encoder
     }
-
-    /// One line of JSON.
-    public func jsonLine() -> String { String(decoding: try! Self.encoder.encode(self), as: UTF8.self) }
 }

@@ -30,7 +30,7 @@ import Testing
         var frame = VideoFrame(packedWidth: 640, height: 480, format: .rgb24, rtpTimestamp: 1234)
         for index in stride(from: 0, to: frame.data.count, by: 997) { frame.data[index] = 3 }
         let expectedSum = frame.data.reduce(0) { $0 + Int($1) }
-        let reply = try await client.infer(frame: frame, streamID: 9, deadline: .now + .seconds(5))
+        let reply = try await client.infer(frame: frame, streamID: 9, deadline: Instant.now + .seconds(5))
         #expect(String(decoding: reply.document, as: UTF8.self) == "640x480 1234 \(expectedSum)")
         #expect(reply.streamID == 9)
         #expect(reply.rtpTimestamp == 1234)
@@ -41,7 +41,7 @@ import Testing
             for rtp in UInt32(1)...64 {
                 group.addTask {
                     let reply = try? await client.infer(
-                        frame: smallFrame(rtp), streamID: 1, deadline: .now + .seconds(10))
+                        frame: smallFrame(rtp), streamID: 1, deadline: Instant.now + .seconds(10))
                     return (rtp, reply.map { String(decoding: $0.document, as: UTF8.self) })
                 }
             }

@@ -1,3 +1,4 @@
+import RiverCore
 import Foundation
 import RiverBroker
 import RiverMedia
@@ -24,7 +25,7 @@ import Testing
 
         var frame = try ImageFile.load(repoRoot.appendingPathComponent("models/astronaut.png").path)
         frame.rtpTimestamp = 4242
-        let reply = try await client.infer(frame: frame, streamID: 3, deadline: .now + .seconds(30))
+        let reply = try await client.infer(frame: frame, streamID: 3, deadline: Instant.now + .seconds(30))
         #expect(reply.status == .ok)
         #expect(reply.timings.computeMicros > 0)
         let document = try #require(

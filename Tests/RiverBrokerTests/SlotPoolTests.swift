@@ -1,3 +1,4 @@
+import RiverCore
 import Synchronization
 import Testing
 
@@ -26,7 +27,7 @@ private func job(_ ticket: UInt64) -> SlotPool.Job {
         format: .rgb24, strides: [3], offsets: [0], byteCount: 3)
     return SlotPool.Job(
         request: WorkRequest(
-            header: header, deadline: .now + .seconds(1), pixels: ReceivedPixels(ZMQMessage())),
+            header: header, deadline: Instant.now + .seconds(1), pixels: ReceivedPixels(ZMQMessage())),
         ticket: ticket, receivedAt: MonotonicClock.now())
 }
 

@@ -1,3 +1,4 @@
+import RiverCore
 import Foundation
 import Testing
 

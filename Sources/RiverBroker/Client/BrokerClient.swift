@@ -42,10 +42,10 @@ public struct BrokerCapacity: Sendable, Equatable {
     /// When the client received the figure. The proxy answers each client heartbeat
     /// (`ClientConfiguration.heartbeatInterval`), so it is at most about one interval old while
     /// the connection lives.
-    public var learnedAt: ContinuousClock.Instant
+    public var learnedAt: Instant
 
     public init(
-        workers: Int, totalSlots: Int, freeSlots: Int, queued: Int = 0, learnedAt: ContinuousClock.Instant
+        workers: Int, totalSlots: Int, freeSlots: Int, queued: Int = 0, learnedAt: Instant
     ) {
         self.workers = workers
         self.totalSlots = totalSlots
@@ -115,9 +115,9 @@ public final class BrokerClient: Sendable {
 
     /// Sends `frame` to a worker and waits for its result, at most until `deadline` (plus grace).
     public func infer(
-        frame: VideoFrame, streamID: UInt64, deadline: ContinuousClock.Instant
+        frame: VideoFrame, streamID: UInt64, deadline: Instant
     ) async throws(BrokerError) -> BrokerReply {
-        let budget = (deadline - .now).nanoseconds
+        let budget = UInt64(max(0, (deadline - .now).nanosecondsClamped))
         let result = await withCheckedContinuation { continuation in
             submit(frame: frame, streamID: streamID, budget: budget) { continuation.resume(returning: $0) }
         }
@@ -237,7 +237,7 @@ public final class BrokerClient: Sendable {
                     BrokerCapacity(
                         workers: Int(capacity.workers), totalSlots: Int(capacity.totalSlots),
                         freeSlots: Int(capacity.freeSlots), queued: Int(capacity.queued),
-                        learnedAt: .now - .nanoseconds(Int64(clamping: now &- min(now, heardAt))))
+                        learnedAt: Instant(nanoseconds: heardAt))
                 }
             }
             let capacity = published.capacity

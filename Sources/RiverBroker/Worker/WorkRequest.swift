@@ -5,7 +5,7 @@ import RiverCore
 public struct WorkRequest: Sendable {
     public let header: RequestHeader
     /// The request's deadline, converted from the wire's relative budget on arrival.
-    public let deadline: ContinuousClock.Instant
+    public let deadline: Instant
     let pixels: ReceivedPixels
 
     /// Reads the pixels in place, without copying them.

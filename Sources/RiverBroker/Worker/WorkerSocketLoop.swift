@@ -1,5 +1,6 @@
 import CZMQ
 import Logging
+import RiverCore
 
 /// The socket thread of a `BrokerWorker`: feeds what arrives (proxy messages, libzmq connection
 /// events, slot completions) and the time into a `WorkerCore`, and performs what the core returns.
@@ -114,7 +115,7 @@ final class WorkerSocketLoop {
             case .request(let header):
                 arrival = Arrival(
                     request: WorkRequest(
-                        header: header, deadline: .now + .microseconds(Int64(header.budgetMicros)),
+                        header: header, deadline: Instant.now + Duration.microseconds(Int64(header.budgetMicros)),
                         pixels: ReceivedPixels(frames[1].message)),
                     receivedAt: now)
             case .error(let header):

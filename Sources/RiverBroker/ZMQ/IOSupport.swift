@@ -1,17 +1,15 @@
 import CZMQ
+import RiverCore
 import Synchronization
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
-/// Reads the monotonic clock the broker's cores run on.
+/// The broker's cores count time in ``Nanoseconds`` of river's one clock (``Instant``), the raw
+/// count their arithmetic on deadlines and budgets needs.
 public enum MonotonicClock {
-    public static func now() -> Nanoseconds {
-        var spec = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &spec)
-        return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-    }
+    public static func now() -> Nanoseconds { Instant.now.nanoseconds }
 }
 
 /// Wakes an I/O thread blocked in `zmq_poll` from any thread: an eventfd the poll set includes.

@@ -40,7 +40,7 @@ let package = Package(
         .target(name: "RiverICE", dependencies: ["RiverCore", "COpenSSL"]),
         .target(name: "RiverDTLS", dependencies: ["RiverCore", "COpenSSL"]),
         .target(name: "RiverSRTP", dependencies: ["CSRTP"]),
-        .target(name: "RiverSCTP", dependencies: ["CUsrsctp"]),
+        .target(name: "RiverSCTP", dependencies: ["RiverCore", "CUsrsctp"]),
         .target(name: "RiverMedia", dependencies: ["RiverCore", "CFFmpeg"]),
         /// The result schema shared by the worker and serve: what a model found in a frame, and the
         /// per-frame message the page receives (docs/results.md). Foundation only.

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// One user or DCEP message waiting to be handed to usrsctp, possibly partly handed over already.
 struct OutgoingMessage {
     let stream: UInt16
@@ -10,7 +12,7 @@ struct OutgoingMessage {
     let countedBytes: Int
     let reliability: DataChannelReliability
     let unordered: Bool
-    let enqueued: ContinuousClock.Instant
+    let enqueued: Instant
     /// Sent without a channel (tests inject hostile DCEP and PPIDs this way).
     var raw = false
 

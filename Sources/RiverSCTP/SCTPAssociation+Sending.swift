@@ -1,3 +1,4 @@
+import RiverCore
 import CUsrsctp
 
 #if canImport(Glibc)
@@ -61,7 +62,7 @@ extension SCTPAssociation {
             }
             var lifetimeLeft: UInt32 = 0
             if case .maxPacketLifeTime(let ms) = message.reliability {
-                let waited = ContinuousClock.now - message.enqueued
+                let waited = Instant.now - message.enqueued
                 let waitedMs =
                     waited.components.seconds * 1000 + waited.components.attoseconds / 1_000_000_000_000_000
                 if message.sent == 0, waitedMs > Int64(ms) {

@@ -1,3 +1,4 @@
+import RiverCore
 import Foundation
 import Synchronization
 
@@ -27,7 +28,7 @@ final class UsrsctpTimerThread: @unchecked Sendable {
     private let condition = NSCondition()
     private var associations = 0
     /// Set when the last association closes: ticking goes on until then.
-    private var lingerUntil: ContinuousClock.Instant?
+    private var lingerUntil: Instant?
     private var parked = false
     private let ticks = Atomic<Int>(0)
     private let interval: Duration
@@ -74,11 +75,11 @@ final class UsrsctpTimerThread: @unchecked Sendable {
 
     private func run() {
         let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) * 1e-18
-        var last = ContinuousClock.now
+        var last = Instant.now
         var carried: Duration = .zero
         while true {
             condition.lock()
-            if associations == 0 && lingerUntil.map({ ContinuousClock.now >= $0 }) ?? true {
+            if associations == 0 && lingerUntil.map({ Instant.now >= $0 }) ?? true {
                 lingerUntil = nil
                 parked = true
                 while associations == 0 { condition.wait() }
@@ -89,7 +90,7 @@ final class UsrsctpTimerThread: @unchecked Sendable {
             condition.unlock()
 
             Thread.sleep(forTimeInterval: seconds)
-            let now = ContinuousClock.now
+            let now = Instant.now
             carried += now - last
             last = now
             let ms =

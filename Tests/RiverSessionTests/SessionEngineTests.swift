@@ -127,7 +127,7 @@ import Testing
         peer.advance(by: .seconds(2))
         peer.input(.inferred(id: peer.requests[1].id, .reply(detections: detections, compute: .milliseconds(15))))
         peer.input(.decodeFailed(jobs[0]))
-        let statuses = peer.events.compactMap { if case .frameFinished(let s, _) = $0 { s } else { nil } }
+        let statuses = peer.events.compactMap { if case .frameFinished(let s, _, _) = $0 { s } else { nil } }
         #expect(statuses == [.saturated, .ok, .expired, .decodeError])
         // No data channel in this session: each message is counted as undelivered, none lost.
         #expect(peer.engine.counters.resultsUndelivered == 4 && peer.engine.counters.resultsSent == 0)

@@ -122,8 +122,9 @@ public final class SessionService: WHIPSessionFactory {
         _ event: SessionEvent, counters: SessionEngine.Counters, summary: String, logger: Logger
     ) {
         switch event {
-        case .frameFinished(let status, let latency):
+        case .frameFinished(let status, let latency, let delay):
             guard let metrics else { return }
+            metrics.delaySeconds.record(delay.seconds)
             if status == .ok { metrics.framesInferred.increment() } else { metrics.frameDropped(reason: status.rawValue) }
             if let latency { metrics.inferenceLatency.recordNanoseconds(latency.nanosecondsClamped) }
         case .closed:

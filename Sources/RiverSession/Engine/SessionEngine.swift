@@ -296,7 +296,7 @@ public final class SessionEngine {
             } else {
                 counters.resultsUndelivered += 1
             }
-            emit(.event(.frameFinished(message.status, inferenceLatency: latency)))
+            emit(.event(.frameFinished(message.status, inferenceLatency: latency, delay: video.delay)))
         }
         inferenceOutput.messages.removeAll(keepingCapacity: true)
     }

@@ -115,8 +115,11 @@ let package = Package(
             path: "Benchmarks/ServeBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary
-        /// Helpers shared by test targets (seeded randomness, the H264 clip fixtures).
-        .target(name: "RiverTestSupport", dependencies: ["RiverRTP"], path: "Tests/RiverTestSupport"),
+        /// Helpers shared by test targets (seeded randomness, the H264 clips, generated models, the
+        /// broker on real sockets, `river` processes).
+        .target(
+            name: "RiverTestSupport", dependencies: ["RiverRTP", "RiverBroker", "RiverInference", "RiverMedia"],
+            path: "Tests/RiverTestSupport"),
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
         .testTarget(name: "RiverRTPTests", dependencies: ["RiverTestSupport", "RiverRTP"]),
         .testTarget(
@@ -129,10 +132,12 @@ let package = Package(
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverTestSupport", "RiverSCTP"]),
         .testTarget(
             name: "RiverMediaTests", dependencies: ["RiverTestSupport", "RiverMedia", "RiverRTP", "CFFmpeg"]),
-        .testTarget(name: "RiverInferenceTests", dependencies: ["RiverInference", "RiverMedia"]),
+        .testTarget(name: "RiverInferenceTests", dependencies: ["RiverTestSupport", "RiverInference", "RiverMedia"]),
         .testTarget(
             name: "RiverBrokerTests",
-            dependencies: ["RiverBroker", "RiverMedia", .product(name: "NIOCore", package: "swift-nio")]),
+            dependencies: [
+                "RiverTestSupport", "RiverBroker", "RiverMedia", .product(name: "NIOCore", package: "swift-nio"),
+            ]),
         .testTarget(
             name: "RiverWebRTCTests",
             dependencies: [
@@ -147,8 +152,12 @@ let package = Package(
                 "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference", "RiverTestSupport", "RiverSession",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
-        /// Drives the built `river` binary, real browsers and real sockets (see TestSupport).
-        .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore"]),
+        /// End-to-end: the built `river` binary against real browsers and real sockets.
+        .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore", "RiverSDP"]),
+        /// End-to-end without a browser: `river proxy`, `onnx`, `infer` as processes.
+        .testTarget(
+            name: "RiverProcessTests",
+            dependencies: ["RiverTestSupport", "RiverBroker", "RiverCore", "RiverInference", "RiverMedia"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import CZMQ
 import Foundation
 import RiverCore
+import RiverTestSupport
 import Testing
 
 @testable import RiverBroker

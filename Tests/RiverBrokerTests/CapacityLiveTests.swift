@@ -1,5 +1,6 @@
 import Foundation
 import RiverCore
+import RiverTestSupport
 import Testing
 
 @testable import RiverBroker

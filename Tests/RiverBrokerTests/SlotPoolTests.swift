@@ -1,5 +1,6 @@
 import RiverCore
 import Synchronization
+import RiverTestSupport
 import Testing
 
 @testable import RiverBroker

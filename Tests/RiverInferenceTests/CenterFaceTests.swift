@@ -2,61 +2,40 @@ import Foundation
 import RiverCore
 import RiverInference
 import RiverMedia
+import RiverTestSupport
 import Testing
 
 /// The default model on a real photo: astronaut.png (scikit-image, public domain), Eileen Collins.
 @Suite struct CenterFaceTests {
-    /// Face centre in astronaut.png, annotated by hand in pixels (midway between eyes and mouth).
-    static let faceCentre = (x: Float(224), y: Float(122))
-
-    static func checkFace(_ result: InferenceResult, width: Int, height: Int) throws {
-        #expect(result.family == .centerface)
-        let face = try #require(result.detections.max { $0.score < $1.score })
-        #expect(face.label == "face")
-        #expect(face.score > 0.5)
-        let cx = (face.box.x + face.box.w / 2) * Float(width)
-        let cy = (face.box.y + face.box.h / 2) * Float(height)
-        #expect(abs(cx - faceCentre.x) < 0.05 * Float(width))
-        #expect(abs(cy - faceCentre.y) < 0.05 * Float(height))
-        let landmarks = try #require(face.landmarks)
-        #expect(landmarks.count == 5)
-        // Eyes above the nose, nose above the mouth corners, all inside the box.
-        #expect(landmarks[0].y < landmarks[2].y && landmarks[2].y < landmarks[3].y)
-        for point in landmarks {
-            #expect(point.x >= face.box.x && point.x <= face.box.x + face.box.w)
-            #expect(point.y >= face.box.y && point.y <= face.box.y + face.box.h)
-        }
-    }
-
     @Test func findsTheAstronautsFace() throws {
-        let engine = try InferenceEngine(modelPath: Fixtures.centerFace)
-        let frame = try ImageFile.load(Fixtures.astronaut)
+        let engine = try InferenceEngine(modelPath: InferenceFixtures.centerFace)
+        let frame = try ImageFile.load(InferenceFixtures.astronaut)
         let result = try engine.run(frame: frame)
         #expect(result.input == Size(width: 512, height: 512))
-        try Self.checkFace(result, width: 512, height: 512)
+        try InferenceFixtures.checkFace(result, width: 512, height: 512)
         #expect(result.detections.count == 1)
     }
 
     @Test func findsTheFaceInAnI420FrameOfAnotherSize() throws {
         // 4:2:0 conversion and a letterbox: a 640×480-style frame the photo is pasted into.
-        let photo = try ImageFile.load(Fixtures.astronaut)
+        let photo = try ImageFile.load(InferenceFixtures.astronaut)
         let frame = Self.i420(pasting: photo, width: 640, height: 544, atX: 64, y: 16)
-        let engine = try InferenceEngine(modelPath: Fixtures.centerFace)
+        let engine = try InferenceEngine(modelPath: InferenceFixtures.centerFace)
         let result = try engine.run(frame: frame)
         let face = try #require(result.detections.first)
         #expect(face.score > 0.5)
         let cx = (face.box.x + face.box.w / 2) * 640 - 64
         let cy = (face.box.y + face.box.h / 2) * 544 - 16
-        #expect(abs(cx - Self.faceCentre.x) < 0.05 * 512)
-        #expect(abs(cy - Self.faceCentre.y) < 0.05 * 512)
+        #expect(abs(cx - InferenceFixtures.faceCentre.x) < 0.05 * 512)
+        #expect(abs(cy - InferenceFixtures.faceCentre.y) < 0.05 * 512)
     }
 
     @Test func fixedInputSizeLetterboxesAndMapsBack() throws {
         let options = InferenceOptions(inputSize: Size(width: 320, height: 256))
-        let engine = try InferenceEngine(modelPath: Fixtures.centerFace, options: options)
-        let result = try engine.run(frame: try ImageFile.load(Fixtures.astronaut))
+        let engine = try InferenceEngine(modelPath: InferenceFixtures.centerFace, options: options)
+        let result = try engine.run(frame: try ImageFile.load(InferenceFixtures.astronaut))
         #expect(result.input == Size(width: 320, height: 256))
-        try Self.checkFace(result, width: 512, height: 512)
+        try InferenceFixtures.checkFace(result, width: 512, height: 512)
     }
 
     /// Converts RGB to I420 (BT.601 limited range) on a grey canvas, the photo at (x, y).

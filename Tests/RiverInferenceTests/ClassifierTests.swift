@@ -1,14 +1,15 @@
 import Foundation
 import RiverInference
+import RiverTestSupport
 import Testing
 
 @Suite struct ClassifierTests {
     @Test func softmaxTopK() throws {
         let engine = try InferenceEngine(
-            modelPath: try Fixtures.tinyModel("classifier_tiny.onnx"),
+            modelPath: try InferenceFixtures.tinyModel("classifier_tiny.onnx"),
             options: InferenceOptions(decode: DecodeOptions(maxDetections: 3)))
         #expect(engine.family == .classifier)
-        let result = try engine.run(frame: Fixtures.wideFrame())
+        let result = try engine.run(frame: InferenceFixtures.wideFrame())
         // Logits 1, 3, 0.5, 2 → softmax; top 3 are dog, bird, cat.
         let logits: [Double] = [1, 3, 0.5, 2]
         let total = logits.map { Foundation.exp($0) }.reduce(0, +)
@@ -22,7 +23,7 @@ import Testing
     }
 
     @Test func forcedFamilyThatDoesNotFitIsRefused() throws {
-        let path = try Fixtures.tinyModel("classifier_tiny.onnx")
+        let path = try InferenceFixtures.tinyModel("classifier_tiny.onnx")
         #expect {
             try InferenceEngine(modelPath: path, options: InferenceOptions(family: .centerface))
         } throws: { error in

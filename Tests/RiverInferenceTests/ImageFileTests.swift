@@ -1,15 +1,16 @@
 import Foundation
 import RiverCore
 import RiverMedia
+import RiverTestSupport
 import Testing
 
 /// ImageFile (RiverMedia) as `river infer` uses it: PNG and JPEG in, PNG out.
 @Suite struct ImageFileTests {
     @Test func pngRoundTripIsLossless() throws {
-        let photo = try ImageFile.load(Fixtures.astronaut)
+        let photo = try ImageFile.load(InferenceFixtures.astronaut)
         #expect(photo.width == 512 && photo.height == 512 && photo.format == .rgb24)
         #expect(photo.strides == [512 * 3] && photo.data.count == 512 * 512 * 3)
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let copy = directory.appendingPathComponent("copy.png").path
         try ImageFile.savePNG(photo, to: copy)
@@ -17,18 +18,18 @@ import Testing
     }
 
     @Test func jpegDecodesCloseToThePNG() throws {
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let jpeg = directory.appendingPathComponent("astronaut.jpg").path
         let ffmpeg = Process()
         ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         ffmpeg.arguments = [
-            "ffmpeg", "-loglevel", "error", "-y", "-i", Fixtures.astronaut, "-q:v", "2", jpeg,
+            "ffmpeg", "-loglevel", "error", "-y", "-i", InferenceFixtures.astronaut, "-q:v", "2", jpeg,
         ]
         try ffmpeg.run()
         ffmpeg.waitUntilExit()
         try #require(ffmpeg.terminationStatus == 0)
-        let png = try ImageFile.load(Fixtures.astronaut)
+        let png = try ImageFile.load(InferenceFixtures.astronaut)
         let decoded = try ImageFile.load(jpeg)
         #expect(decoded.width == 512 && decoded.height == 512 && decoded.format == .rgb24)
         let difference = zip(png.data, decoded.data).reduce(0) { $0 + abs(Int($1.0) - Int($1.1)) }

@@ -1,5 +1,6 @@
 import Foundation
 import RiverInference
+import RiverTestSupport
 import Testing
 
 /// Bad models and missing runtimes give typed errors that name the path.
@@ -10,7 +11,7 @@ import Testing
     }
 
     @Test func notOnnx() throws {
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let path = directory.appendingPathComponent("text.onnx").path
         try "this is not a protobuf".write(toFile: path, atomically: true, encoding: .utf8)
@@ -23,7 +24,7 @@ import Testing
     }
 
     @Test func unsupportedOutputShape() throws {
-        let path = try Fixtures.tinyModel("unsupported_output.onnx")
+        let path = try InferenceFixtures.tinyModel("unsupported_output.onnx")
         #expect {
             try InferenceEngine(modelPath: path)
         } throws: { error in
@@ -43,10 +44,10 @@ import Testing
         let found = try PathSearch.onnxRuntimeLibrary(
             environment: [:],
             roots: PathSearch.roots(
-                currentDirectory: "\(Fixtures.repoRoot)/Sources/RiverInference", executable: nil))
+                currentDirectory: "\(InferenceFixtures.repoRoot)/Sources/RiverInference", executable: nil))
         #expect(found.contains("/.venv/lib") && found.contains("libonnxruntime.so"))
         // Outside any repository nothing is found, and the error lists where it looked.
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         #expect {
             try PathSearch.onnxRuntimeLibrary(environment: [:], roots: [directory.path])
@@ -58,7 +59,7 @@ import Testing
 
     @Test func defaultModelIsFoundFromTheExecutablesAncestors() throws {
         let roots = PathSearch.roots(
-            currentDirectory: "/", executable: "\(Fixtures.repoRoot)/.build/release/river")
-        #expect(try PathSearch.defaultModel(roots: roots) == "\(Fixtures.repoRoot)/models/centerface.onnx")
+            currentDirectory: "/", executable: "\(InferenceFixtures.repoRoot)/.build/release/river")
+        #expect(try PathSearch.defaultModel(roots: roots) == "\(InferenceFixtures.repoRoot)/models/centerface.onnx")
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import RiverCore
 import RiverInference
+import RiverTestSupport
 import Testing
 
 /// YOLO decoding against tiny models whose output tensors are known (scripts/make_test_models.py):
@@ -27,9 +28,9 @@ import Testing
 
     @Test(arguments: [("yolov5_tiny.onnx", ModelFamily.yolov5), ("yolov8_tiny.onnx", ModelFamily.yolov8)])
     func decodesLayoutLabelsThresholdAndNMS(model: String, family: ModelFamily) throws {
-        let engine = try InferenceEngine(modelPath: try Fixtures.tinyModel(model))
+        let engine = try InferenceEngine(modelPath: try InferenceFixtures.tinyModel(model))
         #expect(engine.family == family)
-        let result = try engine.run(frame: Fixtures.wideFrame())
+        let result = try engine.run(frame: InferenceFixtures.wideFrame())
         #expect(result.family == family)
         #expect(result.input == Size(width: 64, height: 64))
         #expect(result.frame == Size(width: 128, height: 64))
@@ -39,8 +40,8 @@ import Testing
     @Test func scoreThresholdDropsWeakerBoxes() throws {
         let options = InferenceOptions(decode: DecodeOptions(scoreThreshold: 0.85))
         let engine = try InferenceEngine(
-            modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"), options: options)
-        let result = try engine.run(frame: Fixtures.wideFrame())
+            modelPath: try InferenceFixtures.tinyModel("yolov5_tiny.onnx"), options: options)
+        let result = try engine.run(frame: InferenceFixtures.wideFrame())
         #expect(result.detections == Array(Self.expected().prefix(2)))
     }
 
@@ -48,8 +49,8 @@ import Testing
         // A2's IoU with A is 225 / 287 ≈ 0.78: kept at 0.9, suppressed at 0.45.
         let options = InferenceOptions(decode: DecodeOptions(iouThreshold: 0.9))
         let engine = try InferenceEngine(
-            modelPath: try Fixtures.tinyModel("yolov8_tiny.onnx"), options: options)
-        let result = try engine.run(frame: Fixtures.wideFrame())
+            modelPath: try InferenceFixtures.tinyModel("yolov8_tiny.onnx"), options: options)
+        let result = try engine.run(frame: InferenceFixtures.wideFrame())
         #expect(result.detections.count == 5)
         // A2 ties with A3 at 0.72; ties keep candidate order, so A2 (row 1) comes before A3 (row 2).
         let a2 = result.detections[3]
@@ -62,24 +63,24 @@ import Testing
     @Test func maxDetectionsCapsTheList() throws {
         let options = InferenceOptions(decode: DecodeOptions(maxDetections: 3))
         let engine = try InferenceEngine(
-            modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"), options: options)
-        #expect(try engine.run(frame: Fixtures.wideFrame()).detections == Array(Self.expected().prefix(3)))
+            modelPath: try InferenceFixtures.tinyModel("yolov5_tiny.onnx"), options: options)
+        #expect(try engine.run(frame: InferenceFixtures.wideFrame()).detections == Array(Self.expected().prefix(3)))
     }
 
     @Test func labelsFileNamesClassesAndMissingNamesFallBack() throws {
-        let model = try Fixtures.tinyModel("yolov5_nolabels.onnx")
+        let model = try InferenceFixtures.tinyModel("yolov5_nolabels.onnx")
         let bare = try InferenceEngine(modelPath: model)
         #expect(
-            try bare.run(frame: Fixtures.wideFrame()).detections
+            try bare.run(frame: InferenceFixtures.wideFrame()).detections
                 == Self.expected(labels: ["class 0", "class 1", "class 2"]))
 
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let labels = directory.appendingPathComponent("labels.txt")
         try "walker\nwheels\nbarker\n\n".write(to: labels, atomically: true, encoding: .utf8)
         let named = try InferenceEngine(modelPath: model, options: InferenceOptions(labelsPath: labels.path))
         #expect(
-            try named.run(frame: Fixtures.wideFrame()).detections
+            try named.run(frame: InferenceFixtures.wideFrame()).detections
                 == Self.expected(labels: ["walker", "wheels", "barker"]))
     }
 
@@ -87,7 +88,7 @@ import Testing
         let path = "/nonexistent/labels.txt"
         #expect {
             try InferenceEngine(
-                modelPath: try Fixtures.tinyModel("yolov5_tiny.onnx"),
+                modelPath: try InferenceFixtures.tinyModel("yolov5_tiny.onnx"),
                 options: InferenceOptions(labelsPath: path))
         } throws: { error in
             guard case .labelsUnreadable(let where_, _) = error as? InferenceError else { return false }
@@ -100,9 +101,9 @@ import Testing
         // differs from the v8 reading, and the family says what was asked for.
         let options = InferenceOptions(family: .yolov5)
         let engine = try InferenceEngine(
-            modelPath: try Fixtures.tinyModel("yolov8_tiny.onnx"), options: options)
+            modelPath: try InferenceFixtures.tinyModel("yolov8_tiny.onnx"), options: options)
         #expect(engine.family == .yolov5)
-        let result = try engine.run(frame: Fixtures.wideFrame())
+        let result = try engine.run(frame: InferenceFixtures.wideFrame())
         #expect(result.family == .yolov5)
         #expect(result.detections != Self.expected())
     }

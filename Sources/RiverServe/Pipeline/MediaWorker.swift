@@ -1,4 +1,7 @@
 import Dispatch
+#if canImport(Glibc)
+    import Glibc
+#endif
 import Foundation
 import Logging
 import RiverCore
@@ -28,7 +31,7 @@ final class MediaWorker: SessionOffload {
         self.backend = backend
         self.inputs = inputs
         self.metrics = metrics
-        decoder = DecodeThread(name: "river-decode-\(streamID)", inputs: inputs, metrics: metrics, logger: logger)
+        decoder = DecodeThread(name: "decode-\(streamID)", inputs: inputs, metrics: metrics, logger: logger)
     }
 
     func decode(_ job: AccessUnitJob) {
@@ -69,7 +72,7 @@ private final class DecodeThread: Sendable {
         self.inputs = inputs
         self.metrics = metrics
         self.logger = logger
-        let thread = Thread { [self] in run() }
+        let thread = Thread { [self] in run(name: name) }
         thread.name = name
         thread.start()
     }
@@ -94,7 +97,13 @@ private final class DecodeThread: Sendable {
         finished.wait()
     }
 
-    private func run() {
+    private func run(name: String) {
+        // The kernel's thread name (`top -H`, /proc/PID/task), which Foundation's `Thread.name`
+        // does not set on Linux; at most 15 bytes.
+        if let comm = fopen("/proc/thread-self/comm", "w") {
+            fputs(String(name.prefix(15)), comm)
+            fclose(comm)
+        }
         Self.live.add(1, ordering: .relaxed)
         defer {
             Self.live.subtract(1, ordering: .relaxed)

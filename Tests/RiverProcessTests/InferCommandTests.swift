@@ -1,6 +1,7 @@
 import Foundation
 import RiverInference
 import RiverMedia
+import RiverTestSupport
 import Testing
 
 /// `river infer` end to end: the built binary, real files, exit codes and one-line errors.
@@ -16,7 +17,7 @@ import Testing
     static func riverBinary() throws -> String {
         let candidates = [
             Bundle.main.executableURL?.deletingLastPathComponent().appendingPathComponent("river").path,
-            "\(Fixtures.repoRoot)/.build/debug/river",
+            "\(InferenceFixtures.repoRoot)/.build/debug/river",
         ].compactMap { $0 }
         guard let found = candidates.first(where: { FileManager.default.isExecutableFile(atPath: $0) }) else {
             Issue.record("river binary not built; looked at \(candidates)")
@@ -31,7 +32,7 @@ import Testing
         let process = Process()
         process.executableURL = URL(fileURLWithPath: try riverBinary())
         process.arguments = ["infer"] + arguments
-        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? Fixtures.repoRoot)
+        process.currentDirectoryURL = URL(fileURLWithPath: directory ?? InferenceFixtures.repoRoot)
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         let out = Pipe()
         let err = Pipe()
@@ -69,19 +70,19 @@ import Testing
     }
 
     @Test func findsTheAstronautsFaceWithTheDefaultModelAndAnnotates() throws {
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let annotated = directory.appendingPathComponent("out.png").path
         // Run from a subdirectory: the default model and ORT are found by searching upwards.
         let run = try Self.river(
-            [Fixtures.astronaut, "--annotate", annotated], in: "\(Fixtures.repoRoot)/Sources")
+            [InferenceFixtures.astronaut, "--annotate", annotated], in: "\(InferenceFixtures.repoRoot)/Sources")
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let lines = run.stdout.split(separator: "\n")
         #expect(lines.count == 1)
         let result = try JSONDecoder().decode(InferenceResult.self, from: Data(lines[0].utf8))
         #expect(result.model == "centerface.onnx")
-        try CenterFaceTests.checkFace(result, width: 512, height: 512)
-        #expect(lines[0].contains("\"image\":\"\(Fixtures.astronaut)\""))
+        try InferenceFixtures.checkFace(result, width: 512, height: 512)
+        #expect(lines[0].contains("\"image\":\"\(InferenceFixtures.astronaut)\""))
 
         let picture = try ImageFile.load(annotated)
         #expect(picture.width == 512 && picture.height == 512)
@@ -95,38 +96,38 @@ import Testing
 
     @Test func missingRuntimeLibrary() throws {
         let run = try Self.river(
-            [Fixtures.astronaut], environment: ["RIVER_ORT_LIB": "/nonexistent/libonnxruntime.so"])
+            [InferenceFixtures.astronaut], environment: ["RIVER_ORT_LIB": "/nonexistent/libonnxruntime.so"])
         Self.expectOneLineFailure(
             run, naming: "/nonexistent/libonnxruntime.so", "ONNX Runtime library not found")
     }
 
     @Test func runtimeLibraryThatIsNotOne() throws {
-        let run = try Self.river([Fixtures.astronaut], environment: ["RIVER_ORT_LIB": Fixtures.astronaut])
-        Self.expectOneLineFailure(run, naming: Fixtures.astronaut, "cannot load ONNX Runtime library")
+        let run = try Self.river([InferenceFixtures.astronaut], environment: ["RIVER_ORT_LIB": InferenceFixtures.astronaut])
+        Self.expectOneLineFailure(run, naming: InferenceFixtures.astronaut, "cannot load ONNX Runtime library")
     }
 
     @Test func missingModel() throws {
-        let run = try Self.river(["--model", "/nonexistent/model.onnx", Fixtures.astronaut])
+        let run = try Self.river(["--model", "/nonexistent/model.onnx", InferenceFixtures.astronaut])
         Self.expectOneLineFailure(run, naming: "/nonexistent/model.onnx", "model not found")
     }
 
     @Test func fileThatIsNotOnnx() throws {
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let model = directory.appendingPathComponent("fake.onnx").path
         try "definitely not onnx".write(toFile: model, atomically: true, encoding: .utf8)
-        let run = try Self.river(["--model", model, Fixtures.astronaut])
+        let run = try Self.river(["--model", model, InferenceFixtures.astronaut])
         Self.expectOneLineFailure(run, naming: model, "not a loadable ONNX model")
     }
 
     @Test func unsupportedOutputShape() throws {
-        let model = try Fixtures.tinyModel("unsupported_output.onnx")
-        let run = try Self.river(["--model", model, Fixtures.astronaut])
+        let model = try InferenceFixtures.tinyModel("unsupported_output.onnx")
+        let run = try Self.river(["--model", model, InferenceFixtures.astronaut])
         Self.expectOneLineFailure(run, naming: model, "unsupported model")
     }
 
     @Test func unreadableImages() throws {
-        let directory = try Fixtures.temporaryDirectory()
+        let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
         let garbage = directory.appendingPathComponent("garbage.png").path
         try Data((0..<4096).map { UInt8(truncatingIfNeeded: $0 &* 7919) }).write(
@@ -136,13 +137,13 @@ import Testing
         Self.expectOneLineFailure(try Self.river([missing]), naming: missing, "cannot read image")
         Self.expectOneLineFailure(try Self.river([garbage]), naming: garbage, "cannot read image")
         // A bad image among good ones: the good one still gets its result, the exit status reports the failure.
-        let mixed = try Self.river([garbage, Fixtures.astronaut])
+        let mixed = try Self.river([garbage, InferenceFixtures.astronaut])
         Self.expectOneLineFailure(mixed, naming: garbage, "cannot read image")
         #expect(mixed.stdout.split(separator: "\n").count == 1)
     }
 
     @Test func yoloModelFromTheCommandLine() throws {
-        let run = try Self.river(["--model", try Fixtures.tinyModel("yolov8_tiny.onnx"), Fixtures.astronaut])
+        let run = try Self.river(["--model", try InferenceFixtures.tinyModel("yolov8_tiny.onnx"), InferenceFixtures.astronaut])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let result = try JSONDecoder().decode(InferenceResult.self, from: Data(run.stdout.utf8))
         #expect(result.family == .yolov8)

@@ -2,6 +2,7 @@ import RiverCore
 import Foundation
 import RiverBroker
 import RiverMedia
+import RiverTestSupport
 import Testing
 
 /// `river onnx` with the real default model (CenterFace, installed by scripts/setup.sh) behind an

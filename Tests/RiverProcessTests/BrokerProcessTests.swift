@@ -1,6 +1,7 @@
 import Foundation
 import RiverBroker
 import Synchronization
+import RiverTestSupport
 import Testing
 
 #if canImport(Glibc)

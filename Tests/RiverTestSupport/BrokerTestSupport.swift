@@ -7,15 +7,17 @@ import Testing
     import Glibc
 #endif
 
+/// Helpers for tests that run the broker on real sockets or the built `river` binary.
+
 /// The repository root, found from this file's path.
-let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+public let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
     .deletingLastPathComponent()
 
 /// The `river` binary `swift build` produced.
-let riverBinary = repoRoot.appendingPathComponent(".build/debug/river")
+public let riverBinary = repoRoot.appendingPathComponent(".build/debug/river")
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
-func freePort() throws -> Int {
+public func freePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var address = sockaddr_in()
@@ -33,7 +35,7 @@ func freePort() throws -> Int {
 }
 
 /// A blocking TCP socket connected to `tcp://127.0.0.1:PORT`, with a 10 s receive timeout.
-func connectTCP(_ endpoint: String) throws -> Int32 {
+public func connectTCP(_ endpoint: String) throws -> Int32 {
     let port = try #require(endpoint.split(separator: ":").last.flatMap { UInt16($0) })
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     var address = sockaddr_in()
@@ -53,12 +55,12 @@ func connectTCP(_ endpoint: String) throws -> Int32 {
 }
 
 /// A `river` subprocess, killed (SIGKILL) by `stop()`; callers `defer { child.stop() }`.
-final class RiverProcess: @unchecked Sendable {
+public final class RiverProcess: @unchecked Sendable {
     // @unchecked: the Process is started in init and only signalled afterwards.
-    let process = Process()
-    let arguments: [String]
+    public let process = Process()
+    public let arguments: [String]
 
-    init(_ arguments: [String]) throws {
+    public init(_ arguments: [String]) throws {
         try #require(
             FileManager.default.isExecutableFile(atPath: riverBinary.path),
             "build the river binary first (swift build --build-tests): \(riverBinary.path)")
@@ -70,10 +72,10 @@ final class RiverProcess: @unchecked Sendable {
         try process.run()
     }
 
-    var pid: Int32 { process.processIdentifier }
+    public var pid: Int32 { process.processIdentifier }
 
     /// Kills the process with SIGKILL and reaps it.
-    func stop() {
+    public func stop() {
         guard process.isRunning else { return }
         kill(pid, SIGKILL)
         process.waitUntilExit()
@@ -81,7 +83,7 @@ final class RiverProcess: @unchecked Sendable {
 }
 
 /// Polls `condition` every 10 ms until it holds or `timeout` passes; returns whether it held.
-func waitUntil(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
+public func waitUntil(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) async -> Bool {
     let end = ContinuousClock.now + timeout
     while ContinuousClock.now < end {
         if condition() { return true }
@@ -91,7 +93,7 @@ func waitUntil(_ timeout: Duration = .seconds(10), _ condition: () -> Bool) asyn
 }
 
 /// A worker handler answering `{"worker": name}` after blocking its slot thread for `delay`.
-func sleepyHandler(_ name: String, delay: Duration) -> WorkHandler {
+public func sleepyHandler(_ name: String, delay: Duration) -> WorkHandler {
     { _ in
         sleepBlocking(delay)
         return WorkResult(document: Array("{\"worker\":\"\(name)\"}".utf8))
@@ -99,7 +101,7 @@ func sleepyHandler(_ name: String, delay: Duration) -> WorkHandler {
 }
 
 /// Blocks the calling thread for `duration`, as a synchronous model would.
-func sleepBlocking(_ duration: Duration) {
+public func sleepBlocking(_ duration: Duration) {
     guard duration > .zero else { return }
     let (seconds, attoseconds) = duration.components
     var left = timespec(tv_sec: Int(seconds), tv_nsec: Int(attoseconds / 1_000_000_000))
@@ -108,18 +110,18 @@ func sleepBlocking(_ duration: Duration) {
 }
 
 /// A small RGB frame to send.
-func smallFrame(_ rtp: UInt32 = 0) -> VideoFrame {
+public func smallFrame(_ rtp: UInt32 = 0) -> VideoFrame {
     VideoFrame(packedWidth: 16, height: 16, format: .rgb24, rtpTimestamp: rtp)
 }
 
 /// How one `infer` call ended, for tallies.
-enum Outcome: Sendable, Equatable {
+public enum Outcome: Sendable, Equatable {
     case reply(String)
     case rejected(ErrorCode)
     case timedOut
     case other(String)
 
-    init(_ result: Result<BrokerReply, BrokerError>) {
+    public init(_ result: Result<BrokerReply, BrokerError>) {
         switch result {
         case .success(let reply): self = .reply(String(decoding: reply.document, as: UTF8.self))
         case .failure(.rejected(_, let code, _)): self = .rejected(code)
@@ -129,7 +131,7 @@ enum Outcome: Sendable, Equatable {
     }
 }
 
-extension BrokerClient {
+public extension BrokerClient {
     /// `infer` as a Result, with the time it took.
     func attempt(budget: Duration, rtp: UInt32 = 0) async -> (Result<BrokerReply, BrokerError>, Duration) {
         let start = Instant.now

@@ -50,7 +50,9 @@ let package = Package(
         /// inference scheduling and data channels, driven by `handle(input, now)` / `poll()`.
         .target(
             name: "RiverSession",
-            dependencies: ["RiverCore", "RiverResults", "RiverRTP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP"]),
+            dependencies: [
+                "RiverCore", "RiverResults", "RiverRTP", "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP",
+            ]),
 
         // MARK: I/O shells and composition
         .target(
@@ -118,7 +120,8 @@ let package = Package(
         /// Helpers shared by test targets (seeded randomness, the H264 clips, generated models, the
         /// broker on real sockets, `river` processes).
         .target(
-            name: "RiverTestSupport", dependencies: ["RiverRTP", "RiverBroker", "RiverInference", "RiverMedia"],
+            name: "RiverTestSupport",
+            dependencies: ["RiverRTP", "RiverBroker", "RiverInference", "RiverMedia"],
             path: "Tests/RiverTestSupport"),
         .testTarget(name: "RiverCoreTests", dependencies: ["RiverCore"]),
         .testTarget(name: "RiverRTPTests", dependencies: ["RiverTestSupport", "RiverRTP"]),
@@ -127,16 +130,19 @@ let package = Package(
             resources: [.copy("Fixtures")]),
         .testTarget(name: "RiverICETests", dependencies: ["RiverTestSupport", "RiverICE"]),
         .testTarget(
-            name: "RiverSessionTests", dependencies: ["RiverTestSupport", "RiverSession", "RiverRTP", "RiverICE"]),
+            name: "RiverSessionTests",
+            dependencies: ["RiverTestSupport", "RiverSession", "RiverRTP", "RiverICE"]),
         .testTarget(name: "RiverDTLSTests", dependencies: ["RiverDTLS", "RiverSRTP"]),
         .testTarget(name: "RiverSCTPTests", dependencies: ["RiverTestSupport", "RiverSCTP"]),
         .testTarget(
             name: "RiverMediaTests", dependencies: ["RiverTestSupport", "RiverMedia", "RiverRTP", "CFFmpeg"]),
-        .testTarget(name: "RiverInferenceTests", dependencies: ["RiverTestSupport", "RiverInference", "RiverMedia"]),
+        .testTarget(
+            name: "RiverInferenceTests", dependencies: ["RiverTestSupport", "RiverInference", "RiverMedia"]),
         .testTarget(
             name: "RiverBrokerTests",
             dependencies: [
-                "RiverTestSupport", "RiverBroker", "RiverMedia", .product(name: "NIOCore", package: "swift-nio"),
+                "RiverTestSupport", "RiverBroker", "RiverMedia",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]),
         .testTarget(
             name: "RiverWebRTCTests",
@@ -149,7 +155,8 @@ let package = Package(
         .testTarget(
             name: "RiverServeTests",
             dependencies: [
-                "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference", "RiverTestSupport", "RiverSession",
+                "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference", "RiverTestSupport",
+                "RiverSession",
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]),
         /// End-to-end: the built `river` binary against real browsers and real sockets.

@@ -53,8 +53,9 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
     public static func + (lhs: Instant, rhs: Duration) -> Instant {
         let delta = rhs.nanosecondsClamped
         return delta >= 0
-            ? Instant(nanoseconds: lhs.nanoseconds.addingReportingOverflow(UInt64(delta)).overflow
-                ? .max : lhs.nanoseconds + UInt64(delta))
+            ? Instant(
+                nanoseconds: lhs.nanoseconds.addingReportingOverflow(UInt64(delta)).overflow
+                    ? .max : lhs.nanoseconds + UInt64(delta))
             : Instant(nanoseconds: lhs.nanoseconds - min(lhs.nanoseconds, delta.magnitude))
     }
 

@@ -1,5 +1,5 @@
-import RiverCore
 import CUsrsctp
+import RiverCore
 
 #if canImport(Glibc)
     import Glibc

@@ -1,5 +1,5 @@
-import RiverCore
 import Foundation
+import RiverCore
 import Synchronization
 
 /// The thread that drives usrsctp's clock for ``UsrsctpRuntime``: it calls `tick` with the

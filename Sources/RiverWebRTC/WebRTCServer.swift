@@ -57,7 +57,9 @@ public final class WebRTCServer: Sendable {
     private let channel: Channel
     private let state: NIOLoopBoundBox<ServerState>
 
-    private init(configuration: Configuration, channel: Channel, state: NIOLoopBoundBox<ServerState>, logger: Logger) {
+    private init(
+        configuration: Configuration, channel: Channel, state: NIOLoopBoundBox<ServerState>, logger: Logger
+    ) {
         self.configuration = configuration
         self.channel = channel
         self.eventLoop = channel.eventLoop
@@ -89,7 +91,8 @@ public final class WebRTCServer: Sendable {
             state.value.channel = channel
             state.value.box = state
         }.get()
-        let server = WebRTCServer(configuration: configuration, channel: channel, state: state, logger: logger)
+        let server = WebRTCServer(
+            configuration: configuration, channel: channel, state: state, logger: logger)
         logger.info("WebRTC UDP listening on \(server.localAddress)")
         return server
     }
@@ -120,7 +123,8 @@ public final class WebRTCServer: Sendable {
 
     /// Demux entries (ufrags + addresses) still held: zero once every session is closed.
     public func routeCount() async throws -> Int {
-        try await eventLoop.submit { [state] in state.value.byUfrag.count + state.value.byAddress.count }.get()
+        try await eventLoop.submit { [state] in state.value.byUfrag.count + state.value.byAddress.count }
+            .get()
     }
 
     public func counters() async throws -> Counters {
@@ -130,14 +134,17 @@ public final class WebRTCServer: Sendable {
     /// Counters of the live sessions' engines, by session id.
     public func sessionCounters() async throws -> [String: SessionEngine.Counters] {
         try await eventLoop.submit { [state] in
-            Dictionary(uniqueKeysWithValues: state.value.byUfrag.values.map { ($0.engine.id, $0.engine.counters) })
+            Dictionary(
+                uniqueKeysWithValues: state.value.byUfrag.values.map { ($0.engine.id, $0.engine.counters) })
         }.get()
     }
 
     /// Closes the session whose id is `id`; false when there is none.
     public func closeSession(id: String) async throws -> Bool {
         try await eventLoop.submit { [state] in
-            guard let session = state.value.byUfrag.values.first(where: { $0.engine.id == id }) else { return false }
+            guard let session = state.value.byUfrag.values.first(where: { $0.engine.id == id }) else {
+                return false
+            }
             state.value.input(.close(.local), to: session)
             return true
         }.get()
@@ -146,7 +153,9 @@ public final class WebRTCServer: Sendable {
     /// Closes every session and the socket.
     public func shutdown() async throws {
         try await eventLoop.submit { [state] in
-            for session in Array(state.value.byUfrag.values) { state.value.input(.close(.serverShutdown), to: session) }
+            for session in Array(state.value.byUfrag.values) {
+                state.value.input(.close(.serverShutdown), to: session)
+            }
         }.get()
         try await channel.close()
     }
@@ -165,7 +174,8 @@ final class SessionHandle {
     var timerAt: Instant?
 
     init(
-        engine: SessionEngine, logger: Logger, onEvent: @escaping @Sendable (SessionEvent, SessionEngine.Counters, String) -> Void
+        engine: SessionEngine, logger: Logger,
+        onEvent: @escaping @Sendable (SessionEvent, SessionEngine.Counters, String) -> Void
     ) {
         self.engine = engine
         self.logger = logger

@@ -89,8 +89,7 @@ final class ServiceChild: Sendable {
             let argv = ([executable] + arguments).map { strdup($0) } + [nil]
             let envp = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
             defer {
-                argv.forEach { free($0) }
-                envp.forEach { free($0) }
+                for pointer in argv + envp { free(pointer) }
             }
             let status = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
             close(input[0])

@@ -293,7 +293,8 @@ import Testing
         ]
         for (endpoint, reason) in cases {
             do {
-                let proxy = try BrokerProxy(frontend: endpoint, backend: "tcp://127.0.0.1:*", statsInterval: nil)
+                let proxy = try BrokerProxy(
+                    frontend: endpoint, backend: "tcp://127.0.0.1:*", statsInterval: nil)
                 proxy.stop()
                 Issue.record("\(endpoint) was accepted")
             } catch {

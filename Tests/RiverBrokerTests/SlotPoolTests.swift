@@ -1,6 +1,6 @@
 import RiverCore
-import Synchronization
 import RiverTestSupport
+import Synchronization
 import Testing
 
 @testable import RiverBroker

@@ -70,7 +70,9 @@ import Testing
         // Every offer RiverSDPTests answers from its fixtures was negotiated live here.
         let fixtures = try FileManager.default.contentsOfDirectory(
             atPath: repo.appendingPathComponent("Tests/RiverSDPTests/Fixtures").path)
-        #expect(Set(outcomes.keys) == Set(fixtures.filter { $0.hasSuffix(".sdp") }.map { String($0.dropLast(4)) }))
+        #expect(
+            Set(outcomes.keys) == Set(fixtures.filter { $0.hasSuffix(".sdp") }.map { String($0.dropLast(4)) })
+        )
         for (name, (outcome, negotiated)) in outcomes {
             #expect(outcome.ok, "\(name): \(outcome.error ?? "")")
             #expect(outcome.signalingState == "closed" || outcome.signalingState == "stable", "\(name)")

@@ -60,6 +60,8 @@ import Testing
     @Test func defaultModelIsFoundFromTheExecutablesAncestors() throws {
         let roots = PathSearch.roots(
             currentDirectory: "/", executable: "\(InferenceFixtures.repoRoot)/.build/release/river")
-        #expect(try PathSearch.defaultModel(roots: roots) == "\(InferenceFixtures.repoRoot)/models/centerface.onnx")
+        #expect(
+            try PathSearch.defaultModel(roots: roots)
+                == "\(InferenceFixtures.repoRoot)/models/centerface.onnx")
     }
 }

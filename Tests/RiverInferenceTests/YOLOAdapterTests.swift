@@ -64,7 +64,9 @@ import Testing
         let options = InferenceOptions(decode: DecodeOptions(maxDetections: 3))
         let engine = try InferenceEngine(
             modelPath: try InferenceFixtures.tinyModel("yolov5_tiny.onnx"), options: options)
-        #expect(try engine.run(frame: InferenceFixtures.wideFrame()).detections == Array(Self.expected().prefix(3)))
+        #expect(
+            try engine.run(frame: InferenceFixtures.wideFrame()).detections
+                == Array(Self.expected().prefix(3)))
     }
 
     @Test func labelsFileNamesClassesAndMissingNamesFallBack() throws {

@@ -1,7 +1,7 @@
 import Foundation
 import RiverBroker
-import Synchronization
 import RiverTestSupport
+import Synchronization
 import Testing
 
 #if canImport(Glibc)

@@ -75,7 +75,8 @@ import Testing
         let annotated = directory.appendingPathComponent("out.png").path
         // Run from a subdirectory: the default model and ORT are found by searching upwards.
         let run = try Self.river(
-            [InferenceFixtures.astronaut, "--annotate", annotated], in: "\(InferenceFixtures.repoRoot)/Sources")
+            [InferenceFixtures.astronaut, "--annotate", annotated],
+            in: "\(InferenceFixtures.repoRoot)/Sources")
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let lines = run.stdout.split(separator: "\n")
         #expect(lines.count == 1)
@@ -102,8 +103,10 @@ import Testing
     }
 
     @Test func runtimeLibraryThatIsNotOne() throws {
-        let run = try Self.river([InferenceFixtures.astronaut], environment: ["RIVER_ORT_LIB": InferenceFixtures.astronaut])
-        Self.expectOneLineFailure(run, naming: InferenceFixtures.astronaut, "cannot load ONNX Runtime library")
+        let run = try Self.river(
+            [InferenceFixtures.astronaut], environment: ["RIVER_ORT_LIB": InferenceFixtures.astronaut])
+        Self.expectOneLineFailure(
+            run, naming: InferenceFixtures.astronaut, "cannot load ONNX Runtime library")
     }
 
     @Test func missingModel() throws {
@@ -143,7 +146,9 @@ import Testing
     }
 
     @Test func yoloModelFromTheCommandLine() throws {
-        let run = try Self.river(["--model", try InferenceFixtures.tinyModel("yolov8_tiny.onnx"), InferenceFixtures.astronaut])
+        let run = try Self.river([
+            "--model", try InferenceFixtures.tinyModel("yolov8_tiny.onnx"), InferenceFixtures.astronaut,
+        ])
         #expect(run.status == 0, "stderr: \(run.stderr)")
         let result = try JSONDecoder().decode(InferenceResult.self, from: Data(run.stdout.utf8))
         #expect(result.family == .yolov8)

@@ -1,6 +1,6 @@
-import RiverCore
 import Foundation
 import RiverBroker
+import RiverCore
 import RiverMedia
 import RiverTestSupport
 import Testing

@@ -1,6 +1,5 @@
-import Testing
-
 import RiverCore
+import Testing
 
 @testable import RiverSession
 

@@ -33,7 +33,8 @@ final class MemoryPeer {
         certificate = try DTLSCertificate(commonName: "peer")
         var configuration = SessionConfiguration(
             id: "s1", localUfrag: "river", localPassword: "0123456789abcdefghijkl", remoteUfrag: ufrag,
-            remoteFingerprint: certificate.fingerprint, videoPayloadType: Self.payloadType, outgoingSSRC: 0xBEEF,
+            remoteFingerprint: certificate.fingerprint, videoPayloadType: Self.payloadType,
+            outgoingSSRC: 0xBEEF,
             rembBitrate: 1_000_000)
         configuration.wallClock = { 1_700_000_000 }
         configure(&configuration)
@@ -44,7 +45,9 @@ final class MemoryPeer {
     // MARK: Driving the engine
 
     func send(_ bytes: [UInt8]) {
-        engine.handle(.datagram(Datagram(source: Self.address, kind: DatagramKind.classify(bytes), bytes: bytes)), now: now)
+        engine.handle(
+            .datagram(Datagram(source: Self.address, kind: DatagramKind.classify(bytes), bytes: bytes)),
+            now: now)
         drain()
     }
 
@@ -100,7 +103,9 @@ final class MemoryPeer {
                 rtpReceived.append((now, packet))
             }
         case .rtcp:
-            if let plain = try? srtp?.unprotectRTCP(bytes) { rtcpReceived += RTCPPacket.parsePrefix(plain).packets }
+            if let plain = try? srtp?.unprotectRTCP(bytes) {
+                rtcpReceived += RTCPPacket.parsePrefix(plain).packets
+            }
         default:
             break
         }
@@ -111,7 +116,8 @@ final class MemoryPeer {
     func bindingRequest(password: String? = nil, nominate: Bool = true) -> [UInt8] {
         let request = STUNMessage(
             messageClass: .request, transactionID: STUNMessage.randomTransactionID(),
-            attributes: [.username("\(engine.configuration.localUfrag):\(ufrag)")] + (nominate ? [.useCandidate] : []))
+            attributes: [.username("\(engine.configuration.localUfrag):\(ufrag)")]
+                + (nominate ? [.useCandidate] : []))
         return request.serialized(
             integrityKey: Array((password ?? engine.configuration.localPassword).utf8), fingerprint: true)
     }
@@ -120,7 +126,8 @@ final class MemoryPeer {
     func connect() throws {
         send(bindingRequest())
         let client = try DTLSEndpoint(
-            role: .client, certificate: certificate, expectedPeerFingerprint: DTLSCertificate.shared.fingerprint)
+            role: .client, certificate: certificate,
+            expectedPeerFingerprint: DTLSCertificate.shared.fingerprint)
         dtls = client
         _ = client.start()
         for datagram in client.takeOutgoing() { send(datagram) }

@@ -6,8 +6,11 @@ import Testing
 
 /// Each RTCP stage alone, on a virtual clock, fed packets as the engine would.
 @Suite struct RTCPStageTests {
-    func packet(_ sequence: UInt16, ssrc: UInt32 = 1, pt: UInt8 = 102, timestamp: UInt32 = 3000) -> RTPPacket {
-        RTPPacket(payloadType: pt, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc, payload: [0x65, 1, 2])
+    func packet(_ sequence: UInt16, ssrc: UInt32 = 1, pt: UInt8 = 102, timestamp: UInt32 = 3000) -> RTPPacket
+    {
+        RTPPacket(
+            payloadType: pt, sequenceNumber: sequence, timestamp: timestamp, ssrc: ssrc,
+            payload: [0x65, 1, 2])
     }
 
     @Test func rewriterKeepsSequenceContinuousAcrossUpstreamRestartsAndOffsetsTimestamps() {
@@ -34,7 +37,8 @@ import Testing
         #expect(out.compounds == [[.pictureLossIndication(.init(senderSSRC: 0xBEEF, mediaSSRC: 0x5555))]])
         stage.received(rtcp: pli, now: .milliseconds(1100), into: &out)
         #expect(out.compounds.count == 1)  // rate limit
-        let fir = RTCPPacket.fullIntraRequest(.init(senderSSRC: 9, entries: [.init(ssrc: 0xBEEF, sequenceNumber: 1)]))
+        let fir = RTCPPacket.fullIntraRequest(
+            .init(senderSSRC: 9, entries: [.init(ssrc: 0xBEEF, sequenceNumber: 1)]))
         stage.received(rtcp: fir, now: .milliseconds(1400), into: &out)
         #expect(out.compounds.count == 2)
         let other = RTCPPacket.pictureLossIndication(.init(senderSSRC: 9, mediaSSRC: 1))
@@ -45,7 +49,9 @@ import Testing
     @Test func receiverReportsAreRRPlusREMBWithLSRAtTheirDeadlines() throws {
         var stage = ReceiverReportGenerator(localSSRC: 0xBEEF, payloadType: 102, rembBitrate: 2_500_000)
         #expect(stage.nextDeadline == nil)  // nothing received: nothing to report
-        for sequence: UInt16 in [10, 11, 13] { stage.received(rtp: packet(sequence, ssrc: 0x5555), now: .seconds(1)) }
+        for sequence: UInt16 in [10, 11, 13] {
+            stage.received(rtp: packet(sequence, ssrc: 0x5555), now: .seconds(1))
+        }
         stage.received(rtp: packet(14, ssrc: 0x5555, pt: 111), now: .seconds(1))  // not our video
         #expect(stage.nextDeadline == .milliseconds(1100))
         var out = RTCPStageOutput()
@@ -56,7 +62,8 @@ import Testing
         #expect(out.isEmpty)  // early
         stage.handleTimeout(now: .milliseconds(1100), into: &out)
         let compound = try #require(out.compounds.first)
-        guard case .receiverReport(let rr) = compound.first, case .remb(let remb) = compound.last, compound.count == 2
+        guard case .receiverReport(let rr) = compound.first, case .remb(let remb) = compound.last,
+            compound.count == 2
         else {
             Issue.record("expected RR + REMB, got \(compound)")
             return
@@ -88,11 +95,13 @@ import Testing
         for i in 0..<6 { stage.sent(rtp: packet(UInt16(10 + i), ssrc: 9, timestamp: UInt32(i)), now: .zero) }
         var out = RTCPStageOutput()
         // History keeps the last 4 (12…15); 10 and 11 were overwritten.
-        let nack = RTCPPacket.nack(RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 9, lostSequenceNumbers: [15, 10, 12, 99]))
+        let nack = RTCPPacket.nack(
+            RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 9, lostSequenceNumbers: [15, 10, 12, 99]))
         stage.received(rtcp: nack, now: .zero, into: &out)
         #expect(out.retransmissions.map(\.sequenceNumber) == [15, 12])
         #expect(out.retransmissions.first?.timestamp == 5)
-        let otherStream = RTCPPacket.nack(RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 8, lostSequenceNumbers: [15]))
+        let otherStream = RTCPPacket.nack(
+            RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 8, lostSequenceNumbers: [15]))
         stage.received(rtcp: otherStream, now: .zero, into: &out)
         #expect(stage.retransmitted == 2)
     }

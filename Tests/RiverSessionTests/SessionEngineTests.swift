@@ -10,16 +10,21 @@ import Testing
 /// The session engine end to end on a virtual clock: a real DTLS handshake and real SRTP with a
 /// ``MemoryPeer``, no socket, no thread, no sleep. Each test runs in milliseconds.
 @Suite struct SessionEngineTests {
-    func packet(_ sequence: UInt16, timestamp: UInt32 = 9000, pt: UInt8 = MemoryPeer.payloadType) -> RTPPacket {
-        RTPPacket(payloadType: pt, sequenceNumber: sequence, timestamp: timestamp, ssrc: MemoryPeer.ssrc, payload: [0x65, 1, 2, 3])
+    func packet(_ sequence: UInt16, timestamp: UInt32 = 9000, pt: UInt8 = MemoryPeer.payloadType) -> RTPPacket
+    {
+        RTPPacket(
+            payloadType: pt, sequenceNumber: sequence, timestamp: timestamp, ssrc: MemoryPeer.ssrc,
+            payload: [0x65, 1, 2, 3])
     }
 
     /// The fixture clip as RTP, one array of packets per frame, 30 fps timestamps.
     func clipFrames(count: Int = 30) throws -> [[RTPPacket]] {
         let units = try H264Clips.accessUnits("clip-b")
-        var packetizer = H264Packetizer(payloadType: MemoryPeer.payloadType, ssrc: MemoryPeer.ssrc, initialSequenceNumber: 65_000)
+        var packetizer = H264Packetizer(
+            payloadType: MemoryPeer.payloadType, ssrc: MemoryPeer.ssrc, initialSequenceNumber: 65_000)
         return try (0..<count).map { i in
-            try packetizer.packetize(annexB: units[i % units.count], timestamp: 4_294_000_000 &+ UInt32(i) * 3000)
+            try packetizer.packetize(
+                annexB: units[i % units.count], timestamp: 4_294_000_000 &+ UInt32(i) * 3000)
         }
     }
 
@@ -42,13 +47,17 @@ import Testing
         try peer.send(rtp: packet(10, pt: 111))  // not the negotiated video
         let back = peer.rtpReceived.map(\.packet)
         #expect(back.count == 3)
-        #expect(back.allSatisfy { $0.ssrc == 0xBEEF && $0.timestamp == 9000 && $0.payload == [0x65, 1, 2, 3] })
+        #expect(
+            back.allSatisfy { $0.ssrc == 0xBEEF && $0.timestamp == 9000 && $0.payload == [0x65, 1, 2, 3] })
         #expect(zip(back, back.dropFirst()).allSatisfy { $1.sequenceNumber == $0.sequenceNumber &+ 1 })
         #expect(peer.rtpReceived.allSatisfy { $0.at == peer.now })  // delay 0: in the same call
         // The first RR + REMB 100 ms after the first packet, at the deadline the engine asked for.
         #expect(peer.rtcpReceived.isEmpty)
         peer.advance(by: .milliseconds(100))
-        #expect(peer.rtcpReceived.contains { if case .remb(let r) = $0 { r.ssrcs == [MemoryPeer.ssrc] } else { false } })
+        #expect(
+            peer.rtcpReceived.contains {
+                if case .remb(let r) = $0 { r.ssrcs == [MemoryPeer.ssrc] } else { false }
+            })
         #expect(peer.engine.counters.rtpReceived == 4 && peer.engine.counters.rtpSent == 3)
     }
 
@@ -97,7 +106,9 @@ import Testing
             let original = Array(frames.joined())[index]
             #expect(packet.sequenceNumber == sent[0].packet.sequenceNumber &+ UInt16(index))
             #expect(packet.timestamp == original.timestamp &+ 180_000)
-            #expect(at == arrivals[UInt32(original.sequenceNumber)]! + .seconds(2), "packet \(index) left at \(at)")
+            #expect(
+                at == arrivals[UInt32(original.sequenceNumber)]! + .seconds(2),
+                "packet \(index) left at \(at)")
         }
         // Every frame but those before the first keyframe is handed out to decode, labelled with
         // its output timestamp.
@@ -119,13 +130,17 @@ import Testing
         // Three frames, one slot: the first is sent, the second waits, the third replaces it.
         for job in jobs { peer.input(.decoded(job, frames: [frame(job)], decodeTime: .milliseconds(3))) }
         #expect(peer.requests.count == 1)
-        let detections = [Detection(label: "face", classIndex: 0, score: 0.9, box: Box(x: 0.1, y: 0.2, w: 0.3, h: 0.4))]
+        let detections = [
+            Detection(label: "face", classIndex: 0, score: 0.9, box: Box(x: 0.1, y: 0.2, w: 0.3, h: 0.4))
+        ]
         peer.advance(by: .milliseconds(20))
-        peer.input(.inferred(id: peer.requests[0].id, .reply(detections: detections, compute: .milliseconds(15))))
+        peer.input(
+            .inferred(id: peer.requests[0].id, .reply(detections: detections, compute: .milliseconds(15))))
         #expect(peer.requests.count == 2)  // the newest waiting frame went next
         // Its answer comes after the frame's deadline (arrival + 1 s − 50 ms): expired, never shown.
         peer.advance(by: .seconds(2))
-        peer.input(.inferred(id: peer.requests[1].id, .reply(detections: detections, compute: .milliseconds(15))))
+        peer.input(
+            .inferred(id: peer.requests[1].id, .reply(detections: detections, compute: .milliseconds(15))))
         peer.input(.decodeFailed(jobs[0]))
         let statuses = peer.events.compactMap { if case .frameFinished(let s, _, _) = $0 { s } else { nil } }
         #expect(statuses == [.saturated, .ok, .expired, .decodeError])
@@ -142,7 +157,10 @@ import Testing
         var skipped: RTPPacket?
         for frame in frames {
             for packet in frame {
-                if skipped == nil && frame.count > 1 && frame.last == packet { skipped = packet; continue }
+                if skipped == nil && frame.count > 1 && frame.last == packet {
+                    skipped = packet
+                    continue
+                }
                 try peer.send(rtp: packet)
             }
         }
@@ -156,7 +174,8 @@ import Testing
         let before = peer.rawRTP.count
         try peer.send(rtcp: [
             .receiverReport(.init(ssrc: 1)),
-            .nack(RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 0xBEEF, lostSequenceNumbers: [ours.sequenceNumber])),
+            .nack(
+                RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 0xBEEF, lostSequenceNumbers: [ours.sequenceNumber])),
             .pictureLossIndication(.init(senderSSRC: 1, mediaSSRC: 0xBEEF)),
         ])
         #expect(peer.rawRTP.count == before + 1)

@@ -131,9 +131,11 @@ public enum Outcome: Sendable, Equatable {
     }
 }
 
-public extension BrokerClient {
+extension BrokerClient {
     /// `infer` as a Result, with the time it took.
-    func attempt(budget: Duration, rtp: UInt32 = 0) async -> (Result<BrokerReply, BrokerError>, Duration) {
+    public func attempt(budget: Duration, rtp: UInt32 = 0) async -> (
+        Result<BrokerReply, BrokerError>, Duration
+    ) {
         let start = Instant.now
         do {
             let reply = try await infer(frame: smallFrame(rtp), streamID: 1, deadline: start + budget)

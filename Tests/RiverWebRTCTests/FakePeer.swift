@@ -94,7 +94,8 @@ final class FakePeer: @unchecked Sendable {
         channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(Collector(inbox: inbox, dtlsSink: dtlsSink))
+                    try channel.pipeline.syncOperations.addHandler(
+                        Collector(inbox: inbox, dtlsSink: dtlsSink))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -134,12 +135,14 @@ final class FakePeer: @unchecked Sendable {
     func sessionConfiguration(id: String) -> SessionConfiguration {
         SessionConfiguration(
             id: id, localUfrag: ICECredentials.randomUfrag(), localPassword: ICECredentials.randomPassword(),
-            remoteUfrag: ufrag, remoteFingerprint: certificate.fingerprint, videoPayloadType: Self.payloadType,
+            remoteUfrag: ufrag, remoteFingerprint: certificate.fingerprint,
+            videoPayloadType: Self.payloadType,
             outgoingSSRC: .random(in: 1...UInt32.max), rembBitrate: 2_000_000)
     }
 
     func bindingRequest(
-        to session: SessionConfiguration, password: String? = nil, integrity: Bool = true, nominate: Bool = true,
+        to session: SessionConfiguration, password: String? = nil, integrity: Bool = true,
+        nominate: Bool = true,
         asUfrag: String? = nil
     ) -> [UInt8] {
         let request = STUNMessage(
@@ -190,7 +193,8 @@ final class FakePeer: @unchecked Sendable {
         async throws -> RTPPacket
     {
         let packet = RTPPacket(
-            marker: true, payloadType: payloadType, sequenceNumber: sequence, timestamp: 9000 * UInt32(sequence),
+            marker: true, payloadType: payloadType, sequenceNumber: sequence,
+            timestamp: 9000 * UInt32(sequence),
             ssrc: ssrc,
             payload: Array(repeating: UInt8(truncatingIfNeeded: sequence), count: 200))
         try await send(try #require(srtp).protectRTP(packet.serialized()))
@@ -215,7 +219,9 @@ final class FakePeer: @unchecked Sendable {
         let srtp = try #require(srtp)
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
-            guard let secured = await receive(.rtcp, timeout: deadline - ContinuousClock.now) else { return nil }
+            guard let secured = await receive(.rtcp, timeout: deadline - ContinuousClock.now) else {
+                return nil
+            }
             let compound = try RTCPPacket.parseCompound(try srtp.unprotectRTCP(secured))
             if condition(compound) { return compound }
         }
@@ -263,7 +269,9 @@ final class DataChannelClient: @unchecked Sendable {
         self.peer = peer
         self.dtls = dtls
         try queue.sync {
-            association = try SCTPAssociation(configuration: SCTPConfiguration(role: .client), executor: queue) {
+            association = try SCTPAssociation(
+                configuration: SCTPConfiguration(role: .client), executor: queue
+            ) {
                 [unowned self] packet in
                 // One SCTP packet per DTLS application-data record.
                 guard (try? self.dtls.send(packet)) != nil else { return }
@@ -273,7 +281,8 @@ final class DataChannelClient: @unchecked Sendable {
                 switch event {
                 case .connected: connected = true
                 case .channelOpened(let channel): opened.append(channel.label)
-                case .message(let channel, let message): received.append(Received(label: channel.label, message: message))
+                case .message(let channel, let message):
+                    received.append(Received(label: channel.label, message: message))
                 case .closed(let reason): closeReasons.append(reason)
                 case .bufferedAmountLow, .channelClosed: break
                 }
@@ -292,7 +301,8 @@ final class DataChannelClient: @unchecked Sendable {
     private func flushDTLS() {
         for datagram in dtls.takeOutgoing() {
             peer.channel.writeAndFlush(
-                AddressedEnvelope(remoteAddress: peer.server, data: ByteBuffer(bytes: datagram)), promise: nil)
+                AddressedEnvelope(remoteAddress: peer.server, data: ByteBuffer(bytes: datagram)), promise: nil
+            )
         }
     }
 

@@ -31,7 +31,8 @@ import Testing
         _ back: RTPPacket?, of sent: RTPPacket, on session: SessionConfiguration,
         sourceLocation: SourceLocation = #_sourceLocation
     ) throws {
-        let back = try #require(back, "packet \(sent.sequenceNumber) did not come back", sourceLocation: sourceLocation)
+        let back = try #require(
+            back, "packet \(sent.sequenceNumber) did not come back", sourceLocation: sourceLocation)
         var expected = sent
         expected.ssrc = session.outgoingSSRC
         expected.sequenceNumber = back.sequenceNumber
@@ -70,7 +71,8 @@ import Testing
         let second = try await peer.sendRTP(sequence: 2)
         let secondBack = try await peer.receiveRTP()
         try Self.expectReflection(secondBack, of: second, on: session)
-        #expect(secondBack?.sequenceNumber == firstBack.map { $0.sequenceNumber &+ 1 }, "one continuous stream")
+        #expect(
+            secondBack?.sequenceNumber == firstBack.map { $0.sequenceNumber &+ 1 }, "one continuous stream")
 
         // Another payload type than the negotiated one is not reflected.
         try await peer.sendRTP(sequence: 3, payloadType: 96)
@@ -96,7 +98,8 @@ import Testing
             .pictureLossIndication(.init(senderSSRC: FakePeer.ssrc, mediaSSRC: session.outgoingSSRC))
         ])
         let forwarded = try await peer.receiveRTCP {
-            $0.contains(.pictureLossIndication(.init(senderSSRC: session.outgoingSSRC, mediaSSRC: FakePeer.ssrc)))
+            $0.contains(
+                .pictureLossIndication(.init(senderSSRC: session.outgoingSSRC, mediaSSRC: FakePeer.ssrc)))
         }
         #expect(forwarded != nil, "the PLI was not forwarded upstream")
 
@@ -186,7 +189,8 @@ import Testing
         let srtp = try #require(peer.srtp)
         /// The reflection of a packet the peer sends, as `receiver` gets it (decrypted with the
         /// peer's keys: the second address is the same browser).
-        func reflection(of sequence: UInt16, at receiver: FakePeer, timeout: Duration = .seconds(5)) async throws
+        func reflection(of sequence: UInt16, at receiver: FakePeer, timeout: Duration = .seconds(5))
+            async throws
             -> RTPPacket?
         {
             try await peer.sendRTP(sequence: sequence)

@@ -135,10 +135,13 @@ public final class BrokerClient: Sendable {
         submit(frame: frame, streamID: streamID, budget: budget, completion: completion)
     }
 
-    private func submit(frame: VideoFrame, streamID: UInt64, budget: Nanoseconds, completion: @escaping Waiter) {
+    private func submit(
+        frame: VideoFrame, streamID: UInt64, budget: Nanoseconds, completion: @escaping Waiter
+    ) {
         let accepted = shared.withLock { shared in
             guard !shared.closed else { return false }
-            shared.submissions.append(Submission(frame: frame, streamID: streamID, budget: budget, waiter: completion))
+            shared.submissions.append(
+                Submission(frame: frame, streamID: streamID, budget: budget, waiter: completion))
             return true
         }
         if accepted { loop.wakeup.signal() } else { completion(.failure(.closed)) }

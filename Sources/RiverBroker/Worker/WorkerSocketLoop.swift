@@ -115,7 +115,8 @@ final class WorkerSocketLoop {
             case .request(let header):
                 arrival = Arrival(
                     request: WorkRequest(
-                        header: header, deadline: Instant.now + Duration.microseconds(Int64(header.budgetMicros)),
+                        header: header,
+                        deadline: Instant.now + Duration.microseconds(Int64(header.budgetMicros)),
                         pixels: ReceivedPixels(frames[1].message)),
                     receivedAt: now)
             case .error(let header):

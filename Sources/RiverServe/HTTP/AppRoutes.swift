@@ -109,7 +109,8 @@ public struct AppRoutes: Sendable {
             headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
             headers[.cacheControl] = "no-store"
             return Response(
-                status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: await metrics.renderFresh())))
+                status: .ok, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: await metrics.renderFresh())))
         }
         router.get("/:file") { _, context -> Response in
             serve(try context.parameters.require("file"))

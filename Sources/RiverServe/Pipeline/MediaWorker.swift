@@ -1,7 +1,4 @@
 import Dispatch
-#if canImport(Glibc)
-    import Glibc
-#endif
 import Foundation
 import Logging
 import RiverCore
@@ -9,6 +6,10 @@ import RiverMedia
 import RiverSession
 import RiverWebRTC
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// A pipeline session's off-loop work (DESIGN.md, data path steps 3–4 after the frame builder):
 /// access units are decoded on the session's own thread (libavcodec contexts stay on one thread,
@@ -26,7 +27,10 @@ final class MediaWorker: SessionOffload {
     /// Decode threads running in this process (tests watch it return to zero).
     static var liveThreads: Int { DecodeThread.live.load(ordering: .relaxed) }
 
-    init(streamID: UInt64, backend: any InferenceBackend, inputs: SessionInputs, metrics: ServeMetrics?, logger: Logger) {
+    init(
+        streamID: UInt64, backend: any InferenceBackend, inputs: SessionInputs, metrics: ServeMetrics?,
+        logger: Logger
+    ) {
         self.streamID = streamID
         self.backend = backend
         self.inputs = inputs
@@ -132,7 +136,8 @@ private final class DecodeThread: Sendable {
 
     private func decode(_ job: AccessUnitJob, with decoder: H264Decoder?) {
         let start = Instant.now
-        guard let decoder, let frames = try? decoder.decode(job.annexB, rtpTimestamp: job.outputTimestamp) else {
+        guard let decoder, let frames = try? decoder.decode(job.annexB, rtpTimestamp: job.outputTimestamp)
+        else {
             inputs.send(.decodeFailed(job))
             return
         }

@@ -50,7 +50,8 @@ struct AcceptedOffer {
 
     /// The association settings for a negotiated session, or nil when the answer did not accept a
     /// data-channel section. river is the DTLS server (`a=setup:passive`).
-    static func dataChannels(for negotiated: NegotiatedSession, options: AnswerOptions) -> SCTPConfiguration? {
+    static func dataChannels(for negotiated: NegotiatedSession, options: AnswerOptions) -> SCTPConfiguration?
+    {
         guard negotiated.dataChannelAccepted else { return nil }
         var configuration = SCTPConfiguration(role: .server)
         configuration.remotePort = negotiated.remoteSCTPPort ?? 5000

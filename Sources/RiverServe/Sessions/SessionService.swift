@@ -92,7 +92,8 @@ public final class SessionService: WHIPSessionFactory {
             }
             let (backend, metrics) = (pipeline.backend, metrics)
             makeOffload = { [logger] inputs in
-                MediaWorker(streamID: streamID, backend: backend, inputs: inputs, metrics: metrics, logger: logger)
+                MediaWorker(
+                    streamID: streamID, backend: backend, inputs: inputs, metrics: metrics, logger: logger)
             }
         } else {
             session.echoDataChannels = true
@@ -125,7 +126,11 @@ public final class SessionService: WHIPSessionFactory {
         case .frameFinished(let status, let latency, let delay):
             guard let metrics else { return }
             metrics.delaySeconds.record(delay.seconds)
-            if status == .ok { metrics.framesInferred.increment() } else { metrics.frameDropped(reason: status.rawValue) }
+            if status == .ok {
+                metrics.framesInferred.increment()
+            } else {
+                metrics.frameDropped(reason: status.rawValue)
+            }
             if let latency { metrics.inferenceLatency.recordNanoseconds(latency.nanosecondsClamped) }
         case .closed:
             logger.info("session ended: \(summary)")

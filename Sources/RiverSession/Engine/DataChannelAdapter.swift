@@ -1,5 +1,5 @@
-import RiverSCTP
 import RiverResults
+import RiverSCTP
 
 /// A session's data channels (RFC 8831/8832 over SCTP over DTLS, RFC 8261): the channel labelled
 /// ``resultChannelLabel`` that the page opens carries result messages; with `echo` (reflect mode)

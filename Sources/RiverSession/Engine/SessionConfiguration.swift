@@ -2,8 +2,8 @@ import Foundation
 import RiverCore
 import RiverDTLS
 import RiverRTP
-import RiverSCTP
 import RiverResults
+import RiverSCTP
 
 /// Everything one session engine needs to know, fixed when the WHIP offer is answered.
 public struct SessionConfiguration: Sendable {

@@ -2,9 +2,9 @@ import RiverCore
 import RiverDTLS
 import RiverICE
 import RiverRTP
+import RiverResults
 import RiverSCTP
 import RiverSRTP
-import RiverResults
 
 /// One WebRTC session, sans-IO, shaped like str0m's `Rtc`: ``handle(_:now:)`` takes datagrams,
 /// timeouts, decoded frames and inference answers; ``poll()`` gives back bytes to transmit, access
@@ -113,7 +113,8 @@ public final class SessionEngine {
         case .timeout: handleTimeout(now: now)
         case .decoded(let job, let frames, let decodeTime):
             inference?.decoded(
-                job, frames: frames, decodeTime: decodeTime, delay: video.delay, now: now, into: &inferenceOutput)
+                job, frames: frames, decodeTime: decodeTime, delay: video.delay, now: now,
+                into: &inferenceOutput)
         case .decodeFailed(let job):
             inference?.decodeFailed(job, delay: video.delay, into: &inferenceOutput)
             video.decoderFailed(now: now, into: &relayOutput)
@@ -182,7 +183,9 @@ public final class SessionEngine {
         // Media follows the nominated pair (USE-CANDIDATE); before nomination, the first address
         // that passed a check, so later checks on other pairs do not make media hop around.
         if reply.newlySelected != nil || selectedAddress == nil { selectedAddress = datagram.source }
-        emit(.transmit(Transmit(destination: datagram.source, transport: datagram.transport, bytes: reply.response)))
+        emit(
+            .transmit(
+                Transmit(destination: datagram.source, transport: datagram.transport, bytes: reply.response)))
     }
 
     private func receiveDTLS(_ bytes: [UInt8], from source: TransportAddress) {
@@ -321,7 +324,8 @@ public final class SessionEngine {
         guard let configuration = configuration.dataChannels, channels == nil else { return }
         do {
             channels = try DataChannelAdapter(
-                configuration: configuration, executor: sctpExecutor, echo: self.configuration.echoDataChannels,
+                configuration: configuration, executor: sctpExecutor,
+                echo: self.configuration.echoDataChannels,
                 output: { [unowned self] packet in sendSCTP(packet) },
                 onChannelOpened: { [unowned self] label in emit(.event(.channelOpened(label: label))) })
         } catch {

@@ -1,7 +1,7 @@
 import RiverCore
 import RiverICE
-import RiverResults
 import RiverRTP
+import RiverResults
 
 /// How a datagram reached the server, so a TCP-framed path (RFC 4571) can join UDP later.
 public enum Transport: Sendable, Hashable {

@@ -57,7 +57,8 @@ struct InferenceStage {
     var nextDeadline: Instant? { scheduler.nextDeadline }
 
     mutating func decoded(
-        _ job: AccessUnitJob, frames decoded: [VideoFrame], decodeTime: Duration, delay: Duration, now: Instant,
+        _ job: AccessUnitJob, frames decoded: [VideoFrame], decodeTime: Duration, delay: Duration,
+        now: Instant,
         into out: inout Output
     ) {
         counters.unitsDecoded += 1
@@ -70,7 +71,9 @@ struct InferenceStage {
                 outputTimestamp: frame.rtpTimestamp, receivedAt: job.receivedAt, width: frame.width,
                 height: frame.height, arrival: job.arrival, decodeTime: decodeTime, decodedAt: now)
             let deadline = job.arrival + delay - margin
-            perform(scheduler.submit(id: id, frame: frame, deadline: deadline, now: now), delay: delay, now: now, into: &out)
+            perform(
+                scheduler.submit(id: id, frame: frame, deadline: deadline, now: now), delay: delay, now: now,
+                into: &out)
         }
     }
 
@@ -82,7 +85,9 @@ struct InferenceStage {
                 status: .decodeError, delay: Self.milliseconds(delay)), latency: nil, into: &out)
     }
 
-    mutating func inferred(id: UInt64, _ outcome: InferenceOutcome, delay: Duration, now: Instant, into out: inout Output) {
+    mutating func inferred(
+        id: UInt64, _ outcome: InferenceOutcome, delay: Duration, now: Instant, into out: inout Output
+    ) {
         scheduler.maxInFlight = max(1, maxInFlight())
         let (onTime, next) = scheduler.finish(id: id, now: now)
         guard let info = frames.removeValue(forKey: id) else { return }
@@ -121,7 +126,8 @@ struct InferenceStage {
     }
 
     private mutating func perform(
-        _ actions: [InferenceScheduler<VideoFrame>.Action], delay: Duration, now: Instant, into out: inout Output
+        _ actions: [InferenceScheduler<VideoFrame>.Action], delay: Duration, now: Instant,
+        into out: inout Output
     ) {
         for action in actions {
             switch action {
@@ -131,7 +137,9 @@ struct InferenceStage {
                 out.requests.append(InferenceJob(id: id, frame: frame, deadline: deadline))
             case .drop(let id, let reason):
                 guard let info = frames.removeValue(forKey: id) else { continue }
-                emit(message(info, status: reason == .saturated ? .saturated : .expired, delay: delay), latency: nil, into: &out)
+                emit(
+                    message(info, status: reason == .saturated ? .saturated : .expired, delay: delay),
+                    latency: nil, into: &out)
             }
         }
     }

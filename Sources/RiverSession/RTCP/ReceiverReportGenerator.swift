@@ -55,7 +55,9 @@ public struct ReceiverReportGenerator: RTCPStage, Sendable {
         // A compound starts with a report (RFC 3550 §6.1); REMB rides along.
         out.compounds.append([
             .receiverReport(RTCPReceiverReport(ssrc: localSSRC, reports: [block])),
-            .remb(RTCPReceiverEstimatedMaximumBitrate(senderSSRC: localSSRC, bitrate: rembBitrate, ssrcs: [upstreamSSRC])),
+            .remb(
+                RTCPReceiverEstimatedMaximumBitrate(
+                    senderSSRC: localSSRC, bitrate: rembBitrate, ssrcs: [upstreamSSRC])),
         ])
     }
 }

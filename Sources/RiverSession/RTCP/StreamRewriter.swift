@@ -14,8 +14,9 @@ public struct StreamRewriter: Sendable {
     private var sequenceOffset: UInt16 = 0
     private var lastOutgoingSequence: UInt16
 
-    public init(outgoingSSRC: UInt32, timestampOffset: UInt32 = 0, firstSequence: UInt16 = .random(in: 0...0x7FFF))
-    {
+    public init(
+        outgoingSSRC: UInt32, timestampOffset: UInt32 = 0, firstSequence: UInt16 = .random(in: 0...0x7FFF)
+    ) {
         self.outgoingSSRC = outgoingSSRC
         self.timestampOffset = timestampOffset
         self.lastOutgoingSequence = firstSequence &- 1
@@ -43,6 +44,8 @@ public struct StreamRewriter: Sendable {
     /// A duration in 90 kHz RTP units, modulo 2³².
     public static func rtpUnits(_ duration: Duration, clockRate: UInt64 = 90_000) -> UInt32 {
         let ns = UInt64(max(0, duration.nanosecondsClamped))
-        return UInt32(truncatingIfNeeded: ns / 1_000_000_000 * clockRate + (ns % 1_000_000_000) * clockRate / 1_000_000_000)
+        return UInt32(
+            truncatingIfNeeded: ns / 1_000_000_000 * clockRate + (ns % 1_000_000_000) * clockRate
+                / 1_000_000_000)
     }
 }

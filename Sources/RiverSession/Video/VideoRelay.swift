@@ -41,14 +41,18 @@ struct VideoRelay {
     ) throws(H264DepacketizerError) {
         self.payloadType = payloadType
         line = DelayLine(delay: delay.start)
-        rewriter = StreamRewriter(outgoingSSRC: outgoingSSRC, timestampOffset: StreamRewriter.rtpUnits(delay.start))
-        builder = try frameBuilder.map { c throws(H264DepacketizerError) in try H264FrameBuilder(configuration: c) }
+        rewriter = StreamRewriter(
+            outgoingSSRC: outgoingSSRC, timestampOffset: StreamRewriter.rtpUnits(delay.start))
+        builder = try frameBuilder.map { c throws(H264DepacketizerError) in
+            try H264FrameBuilder(configuration: c)
+        }
         if case .auto(let start) = delay {
             var configuration = AutoDelay.Configuration()
             configuration.start = start
             autoDelay = AutoDelay(configuration)
         }
-        receiverReports = ReceiverReportGenerator(localSSRC: outgoingSSRC, payloadType: payloadType, rembBitrate: rembBitrate)
+        receiverReports = ReceiverReportGenerator(
+            localSSRC: outgoingSSRC, payloadType: payloadType, rembBitrate: rembBitrate)
         senderReports = SenderReportGenerator(ssrc: outgoingSSRC, wallClock: wallClock)
         nackResponder = NACKResponder(ssrc: outgoingSSRC)
         pliForwarder = PLIForwarder(localSSRC: outgoingSSRC, payloadType: payloadType)
@@ -59,7 +63,10 @@ struct VideoRelay {
     var delay: Duration { line.delay }
 
     var builderCounters: (skipped: Int, nacks: Int, plis: Int) {
-        (builder?.unitsSkippedAwaitingKeyframe ?? 0, builder?.repair.nacksSent ?? 0, builder?.repair.plisSent ?? 0)
+        (
+            builder?.unitsSkippedAwaitingKeyframe ?? 0, builder?.repair.nacksSent ?? 0,
+            builder?.repair.plisSent ?? 0
+        )
     }
 
     var nextDeadline: Instant? {

@@ -127,6 +127,12 @@ public final class WebRTCServer: Sendable {
             .get()
     }
 
+    /// Socket addresses the sessions keep (one per authenticated address); failed checks add none.
+    public func addressCount() async throws -> Int {
+        try await eventLoop.submit { [state] in state.value.byUfrag.values.reduce(0) { $0 + $1.sockets.count }
+        }.get()
+    }
+
     public func counters() async throws -> Counters {
         try await eventLoop.submit { [state] in state.value.totalCounters }.get()
     }
@@ -251,8 +257,14 @@ final class ServerState {
                 counters.droppedUnrouted += 1
                 return
             }
+            // The socket address is kept only for addresses that authenticate, so checks that fail
+            // (a stranger who learned a ufrag) cannot grow the table.
+            let known = session.sockets[source] != nil
             session.sockets[source] = address
             input(.datagram(Datagram(source: source, kind: kind, bytes: bytes)), to: session)
+            if !known && !session.engine.authenticatedAddresses.contains(source) {
+                session.sockets[source] = nil
+            }
         case .dtls, .rtp, .rtcp:
             guard let (session, source) = byAddress[address] else {
                 counters.droppedUnrouted += 1

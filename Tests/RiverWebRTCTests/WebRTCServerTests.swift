@@ -244,6 +244,7 @@ import Testing
         #expect(rejectedB == 2)
         #expect(try await server.counters().stunRejected == 3)
         #expect(attackerLog.authenticatedAddresses.isEmpty)
+        #expect(try await server.addressCount() == 1)  // the healthy peer's; failed checks keep none
 
         // Random datagrams from an unknown address are dropped and counted.
         let before = try await server.counters()

@@ -80,9 +80,9 @@ public final class SessionService: WHIPSessionFactory {
                 inference.maxInFlight = { fixed }
             } else {
                 let totalSlots = pipeline.totalSlots
-                inference.maxInFlight = { [unowned self] in
+                inference.maxInFlight = { [weak self] in
                     SessionConfiguration.Inference.fairShare(
-                        totalSlots: totalSlots(), sessions: figures.withLock { $0.sessions })
+                        totalSlots: totalSlots(), sessions: self?.figures.withLock { $0.sessions } ?? 1)
                 }
             }
             session.inference = inference

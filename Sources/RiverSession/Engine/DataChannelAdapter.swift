@@ -22,7 +22,7 @@ final class DataChannelAdapter {
         association = try SCTPAssociation(configuration: configuration, executor: executor, output: output)
         self.onChannelOpened = onChannelOpened
         if echo { reflector = DataChannelReflector(association: association) }
-        association.onEvent = { [unowned self] event in handle(event) }
+        association.onEvent = { [weak self] event in self?.handle(event) }
     }
 
     /// The plaintext of one DTLS application-data record: an SCTP packet.

@@ -75,6 +75,7 @@ public final class SessionEngine {
     public init(configuration: SessionConfiguration, now: Instant, sctpExecutor: any SCTPExecutor) throws {
         self.configuration = configuration
         self.sctpExecutor = sctpExecutor
+        lastNow = now
         ice = ICELiteResponder(
             localUfrag: configuration.localUfrag, localPwd: configuration.localPassword,
             remoteUfrag: configuration.remoteUfrag, consentTimeout: configuration.consentTimeout, now: now)
@@ -326,8 +327,8 @@ public final class SessionEngine {
             channels = try DataChannelAdapter(
                 configuration: configuration, executor: sctpExecutor,
                 echo: self.configuration.echoDataChannels,
-                output: { [unowned self] packet in sendSCTP(packet) },
-                onChannelOpened: { [unowned self] label in emit(.event(.channelOpened(label: label))) })
+                output: { [weak self] packet in self?.sendSCTP(packet) },
+                onChannelOpened: { [weak self] label in self?.emit(.event(.channelOpened(label: label))) })
         } catch {
             // A session without data channels still carries video.
         }

@@ -78,6 +78,7 @@ let package = Package(
                 "RiverCore", "RiverRTP", "RiverWebRTC", "RiverMedia", "RiverResults", "RiverBroker",
                 "RiverSDP", "RiverDTLS", "RiverSCTP", "RiverSession",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

@@ -62,7 +62,7 @@ public struct PipelineServeOptions: Sendable {
 ///
 /// Each runs its parts as services of one `ServiceGroup` until SIGINT or SIGTERM: `services`
 /// (the caller's, e.g. a watch on the parent process), the broker client when there is one, the
-/// UDP server, and the Hummingbird `Application`. Shutdown is graceful and in the reverse order:
+/// UDP server, and the HTTP server (``HTTPService``). Shutdown is graceful and in the reverse order:
 /// the HTTP server stops taking requests, then every session is closed and the UDP socket with
 /// it, then the broker client; then the run returns. Any of them returning or throwing on its own
 /// shuts the rest down the same way.
@@ -166,24 +166,13 @@ public enum ServeApp {
         _ services: [any Service], router: Router<BasicRequestContext>, options: ServeOptions, logger: Logger,
         announcement: @escaping @Sendable (Int) -> String
     ) async throws {
-        let app = Application(
-            router: router,
-            configuration: .init(
-                address: .hostname(options.host, port: options.httpPort), serverName: "river"),
+        let http = HTTPService(
+            router: router, address: .hostname(options.host, port: options.httpPort), logger: logger,
             onServerRunning: { channel in
                 let line = announcement(channel.localAddress?.port ?? options.httpPort) + "\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
-            },
-            logger: logger)
-        let configurations = (services + [app]).map {
-            ServiceGroupConfiguration.ServiceConfiguration(
-                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
-                failureTerminationBehavior: .gracefullyShutdownGroup)
-        }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+            })
+        try await ServiceRunner.run(services + [http], logger: logger)
     }
 
     /// `--public-ip`s, else the bound host, else every non-loopback IPv4 interface address.

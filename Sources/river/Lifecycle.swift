@@ -1,25 +1,15 @@
 import Logging
+import RiverServe
 import ServiceLifecycle
 
 /// How `river proxy`, `river onnx` and `river up` run: their parts are services of one
 /// `ServiceGroup` (`river serve` builds the same group in `ServeApp`).
 ///
-/// SIGINT and SIGTERM shut the group down gracefully: each service is asked to stop in the
-/// reverse of the order given, and the next one is asked only once it has returned, so a part is
-/// stopped before what it depends on. A service that returns or throws on its own shuts the group
-/// down the same way (its error is the group's). In a process that `river up` started the
+/// ``ServiceRunner`` says how the group stops. In a process that `river up` started the
 /// ``ParentWatch`` runs first, so it is the last to stop.
 enum Lifecycle {
     static func run(_ services: [any Service], logger: Logger) async throws {
-        let configurations = (ParentWatch.services + services).map {
-            ServiceGroupConfiguration.ServiceConfiguration(
-                service: $0, successTerminationBehavior: .gracefullyShutdownGroup,
-                failureTerminationBehavior: .gracefullyShutdownGroup)
-        }
-        let group = ServiceGroup(
-            configuration: .init(
-                services: configurations, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
-        try await group.run()
+        try await ServiceRunner.run(ParentWatch.services + services, logger: logger)
     }
 }
 

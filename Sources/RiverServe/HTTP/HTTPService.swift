@@ -1,0 +1,86 @@
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
+import NIOPosix
+import ServiceLifecycle
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// serve's HTTP server: Hummingbird's HTTP/1.1 server and router, run as one `Service`.
+///
+/// Why not Hummingbird's `Application`: it adds a date-cache service whose timer fires every
+/// second for the life of the process, which alone made an idle `river serve` wake about seven
+/// times a second (the timer and the task hops on the Swift concurrency pool). Here the `Date`
+/// header (RFC 9110 §6.6.1) is formatted when a response needs it, at most once per second, so an
+/// idle server sleeps. Everything else is what `Application` does: each request gets a
+/// `BasicRequestContext` with the request's logger, an error the router did not turn into a
+/// response becomes a 500, and `Server: river` is set.
+struct HTTPService: Service, CustomStringConvertible {
+    let responder: RouterResponder<BasicRequestContext>
+    let address: BindAddress
+    let logger: Logger
+    let onServerRunning: @Sendable (any Channel) async -> Void
+    var description: String { "http" }
+
+    init(
+        router: Router<BasicRequestContext>, address: BindAddress, logger: Logger,
+        onServerRunning: @escaping @Sendable (any Channel) async -> Void
+    ) {
+        responder = router.buildResponder()
+        self.address = address
+        self.logger = logger
+        self.onServerRunning = onServerRunning
+    }
+
+    func run() async throws {
+        let (responder, logger) = (self.responder, self.logger)
+        let server = try HTTPServerBuilder.http1().buildServer(
+            configuration: ServerConfiguration(address: address, serverName: "river"),
+            eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
+            responder: { request, responseWriter, channel in
+                let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+                var response: Response
+                do {
+                    response = try await responder.respond(to: request, context: context)
+                } catch {
+                    logger.debug("unhandled error: \(error)")
+                    response = Response(status: .internalServerError)
+                }
+                response.headers[.date] = HTTPDate.now
+                response.headers[.server] = "river"
+                try await responseWriter.write(response: response.head, body: response.body)
+            }, onServerRunning: onServerRunning)
+        try await server.run()
+    }
+}
+
+/// The `Date` header value (IMF-fixdate, RFC 9110 §5.6.7), formatted at most once a second.
+enum HTTPDate {
+    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
+    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
+    private static let months = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ]
+
+    static var now: String {
+        var seconds = time(nil)
+        return cache.withLock { cache in
+            if cache.second != seconds {
+                cache = (seconds, format(&seconds))
+            }
+            return cache.text
+        }
+    }
+
+    static func format(_ seconds: inout time_t) -> String {
+        var t = tm()
+        gmtime_r(&seconds, &t)
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        return "\(days[Int(t.tm_wday)]), \(two(t.tm_mday)) \(months[Int(t.tm_mon)]) \(1900 + t.tm_year) "
+            + "\(two(t.tm_hour)):\(two(t.tm_min)):\(two(t.tm_sec)) GMT"
+    }
+}

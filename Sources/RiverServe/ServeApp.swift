@@ -21,11 +21,15 @@ public struct ServeOptions: Sendable {
     /// REMB cap sent upstream, bits per second.
     public var rembBitrate: UInt64
     public var consentTimeout: Duration
+    /// With a token, POST/PATCH/DELETE and `/metrics`, `/debug/*` need `Authorization: Bearer`
+    /// (``BearerTokenMiddleware``).
+    public var token: String?
 
     public init(
         host: String = "127.0.0.1", httpPort: Int = 8080, udpPort: Int = 0, publicIPs: [String] = [],
-        rembBitrate: UInt64 = 2_500_000, consentTimeout: Duration = .seconds(10)
+        rembBitrate: UInt64 = 2_500_000, consentTimeout: Duration = .seconds(10), token: String? = nil
     ) {
+        self.token = token
         self.host = host
         self.httpPort = httpPort
         self.udpPort = udpPort
@@ -81,6 +85,7 @@ public enum ServeApp {
         let service = SessionService(
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, logger: logger)
         let router = Router()
+        if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
         Signalling.addDataChannelDebugRoute(to: router)
         router.get("/") { _, _ -> Response in
@@ -128,6 +133,7 @@ public enum ServeApp {
                 totalSlots: { client.capacity?.totalSlots }),
             metrics: metrics, logger: logger)
         let router = Router()
+        if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
         Signalling.addDataChannelDebugRoute(to: router)
         do {

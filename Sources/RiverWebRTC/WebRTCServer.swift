@@ -214,7 +214,7 @@ final class ServerState {
     ) throws {
         guard let eventLoop = channel?.eventLoop else { return }
         var logger = logger
-        logger[metadataKey: "session"] = "\(configuration.id)"
+        logger[metadataKey: "session"] = "\(configuration.logID)"
         let ufrag = configuration.localUfrag
         // The SCTP executor and the offload reach the session by ufrag, never by a strong
         // reference, so a closed session is freed even while their jobs are still queued.

@@ -41,9 +41,21 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Seconds of silence after which a session is closed (ICE consent, RFC 7675).")
     var consentTimeout: Int = 10
 
+    @Option(
+        help:
+            "Bearer token that POST/DELETE /whip, /metrics and /debug/* require (visible in ps: prefer --token-file)."
+    )
+    var token: String?
+
+    @Option(help: "File holding the bearer token (see --token).")
+    var tokenFile: String?
+
     func validate() throws {
         guard reflect != (proxy != nil) else {
             throw ValidationError("give exactly one of --reflect or --proxy <endpoint>")
+        }
+        guard consentTimeout >= 1 else {
+            throw ValidationError("--consent-timeout must be at least 1 second")
         }
         guard (maxInFlight ?? 1) >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         do {
@@ -58,7 +70,8 @@ struct ServeCommand: AsyncParsableCommand {
         logger.logLevel = .info
         let options = ServeOptions(
             host: host, httpPort: httpPort, udpPort: udpPort, publicIPs: publicIP, rembBitrate: rembBitrate,
-            consentTimeout: .seconds(consentTimeout))
+            consentTimeout: .seconds(consentTimeout),
+            token: try AccessToken.load(token: token, file: tokenFile))
         if let proxy {
             let pipeline = PipelineServeOptions(
                 proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight)

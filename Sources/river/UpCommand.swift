@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import RiverServe
 
 #if canImport(Glibc)
     import Glibc
@@ -63,6 +64,12 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "Seconds to wait for each service to get ready.")
     var startTimeout = 60
 
+    @Option(help: "Bearer token the page and WHIP clients must send (visible in ps: prefer --token-file).")
+    var token: String?
+
+    @Option(help: "File holding the bearer token (see --token).")
+    var tokenFile: String?
+
     func validate() throws {
         let parts = inputSize.split(separator: "x")
         guard parts.count == 2, parts.allSatisfy({ (Int($0) ?? 0) > 0 }) else {
@@ -70,6 +77,13 @@ struct UpCommand: AsyncParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        // Checked here, before any child starts, rather than by serve after the proxy and a worker.
+        do {
+            _ = try PipelineDelay(parsing: delay)
+            _ = try AccessToken.load(token: token, file: tokenFile)
+        } catch let error as CustomStringConvertible {
+            throw ValidationError(error.description)
+        }
     }
 
     func run() async throws {
@@ -105,6 +119,8 @@ struct UpCommand: AsyncParsableCommand {
             "--udp-port", "\(udpPort)",
         ]
         for ip in publicIP { serveOptions += ["--public-ip", ip] }
+        if let token { serveOptions += ["--token", token] }
+        if let tokenFile { serveOptions += ["--token-file", tokenFile] }
         let serveArguments = serveOptions
         let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
         let delay = delay

@@ -53,21 +53,21 @@ final class ChildProcess: @unchecked Sendable {
     }
 }
 
-/// `river serve --reflect` on free ports of 127.0.0.1.
+/// `river serve` (`--reflect` unless `mode` says otherwise) on free ports of 127.0.0.1.
 final class ServeProcess: @unchecked Sendable {
     let child: ChildProcess
     let httpPort: Int
     let udpPort: Int
 
-    init(extraArguments: [String] = []) async throws {
+    init(mode: [String] = ["--reflect"], extraArguments: [String] = []) async throws {
         let binary = repositoryRoot.appendingPathComponent(".build/debug/river")
         try #require(
             FileManager.default.isExecutableFile(atPath: binary.path),
             "build the binary first: swift build --build-tests (missing \(binary.path))")
         child = try ChildProcess(
             binary,
-            ["serve", "--reflect", "--host", "127.0.0.1", "--http-port", "0", "--udp-port", "0"]
-                + extraArguments)
+            ["serve"] + mode + ["--host", "127.0.0.1", "--http-port", "0", "--udp-port", "0"] + extraArguments
+        )
         let deadline = ContinuousClock.now + .seconds(30)
         var ports: (Int, Int)?
         while ports == nil && ContinuousClock.now < deadline && child.process.isRunning {
@@ -119,12 +119,13 @@ final class ServeProcess: @unchecked Sendable {
         return try #require(object?["sessions"] as? Int)
     }
 
-    func request(_ method: String, _ path: String, body: String? = nil, contentType: String? = nil)
-        async throws
-        -> (status: Int, body: String, headers: [AnyHashable: Any])
-    {
+    func request(
+        _ method: String, _ path: String, body: String? = nil, contentType: String? = nil,
+        headers: [String: String] = [:]
+    ) async throws -> (status: Int, body: String, headers: [AnyHashable: Any]) {
         var request = URLRequest(url: URL(string: path, relativeTo: baseURL)!)
         request.httpMethod = method
+        for (name, value) in headers { request.setValue(value, forHTTPHeaderField: name) }
         if let body { request.httpBody = Data(body.utf8) }
         if let contentType { request.setValue(contentType, forHTTPHeaderField: "Content-Type") }
         let (data, response) = try await URLSession.shared.data(for: request)

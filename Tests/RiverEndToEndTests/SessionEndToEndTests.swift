@@ -28,6 +28,23 @@ import Testing
         #expect(result["stopped"] as? Bool == true)
     }
 
+    /// `river up --token-file`: the page takes the token from `#token=`, sends it with its offer,
+    /// and the session works as without one.
+    @Test func thePageSendsTheBearerTokenFromItsURL() async throws {
+        let token = "page-\(UUID().uuidString)"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "river-token-\(UUID().uuidString)")
+        try Data(token.utf8).write(to: file)
+        defer { try? FileManager.default.removeItem(at: file) }
+        let up = try await UpProcess(["--delay", "1s", "--token-file", file.path])
+        defer { up.stop() }
+        let result = try await runSessionCheck(baseURL: up.baseURL, seconds: 6, token: token)
+        #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
+        let view = try #require(try views(result).first)
+        print("river e2e with a token: \(view)")
+        #expect(view.afterWarmup > 30 && view.coverage >= 0.9, "\(view)")
+    }
+
     @Test func autoDelaySettlesBelowOneSecond() async throws {
         let up = try await UpProcess(["--delay", "auto"])
         defer { up.stop() }

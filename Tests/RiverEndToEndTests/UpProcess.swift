@@ -103,16 +103,18 @@ func rssMiB(_ pid: Int32, field: String = "VmRSS") -> Double? {
 }
 
 /// Runs scripts/e2e/session_check.py (headless Chromium, the pan clip) against `baseURL`.
-func runSessionCheck(baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3) async throws
-    -> [String: Any]
-{
-    try await runSessionCheck(baseURL: baseURL, sessions: sessions, seconds: seconds, warmup: warmup) {}.0
+func runSessionCheck(
+    baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3, token: String? = nil
+) async throws -> [String: Any] {
+    try await runSessionCheck(
+        baseURL: baseURL, sessions: sessions, seconds: seconds, warmup: warmup, token: token
+    ) {}.0
 }
 
 /// The same, running `during` beside the browser once it has started (measurements and faults
 /// must wait for the browser slot too), and returning what `during` returned.
 func runSessionCheck<T: Sendable>(
-    baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3,
+    baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3, token: String? = nil,
     during: @escaping @Sendable () async throws -> T
 ) async throws -> ([String: Any], T) {
     let clip = repositoryRoot.appendingPathComponent("fixtures/pan.y4m")
@@ -121,11 +123,12 @@ func runSessionCheck<T: Sendable>(
             && FileManager.default.fileExists(
                 atPath: clip.deletingPathExtension().appendingPathExtension("json").path),
         "missing \(clip.path) or its .json: run scripts/setup.sh (make_fixtures.sh)")
-    let arguments = [
-        repositoryRoot.appendingPathComponent("scripts/e2e/session_check.py").path,
-        "--url", baseURL.absoluteString + "/", "--y4m", clip.path, "--sessions", "\(sessions)",
-        "--seconds", "\(seconds)", "--warmup", "\(warmup)",
-    ]
+    let arguments =
+        [
+            repositoryRoot.appendingPathComponent("scripts/e2e/session_check.py").path,
+            "--url", baseURL.absoluteString + "/", "--y4m", clip.path, "--sessions", "\(sessions)",
+            "--seconds", "\(seconds)", "--warmup", "\(warmup)",
+        ] + (token.map { ["--token", $0] } ?? [])
     let command = ["python3"] + arguments
     let (status, output, measured) = try await BrowserSlot.shared.hold {
         let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)

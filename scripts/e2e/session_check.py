@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import urllib.parse
 import math
 import os
 import signal
@@ -109,6 +110,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3, help="seconds after the first displayed frame to ignore")
+    parser.add_argument("--token", help="the server's bearer token, handed to the page as #token=")
     parser.add_argument("--tolerance", type=float, default=0.025, help="box centre error, fraction of frame width")
     args = parser.parse_args()
     with open(args.y4m.rsplit(".", 1)[0] + ".json") as f:
@@ -116,7 +118,8 @@ def main() -> int:
 
     result: dict = {}
     with Browser(y4m=args.y4m, timeout=60, extra_flags=["--window-size=1280,1024"]) as browser:
-        page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}")
+        fragment = f"#token={urllib.parse.quote(args.token)}" if args.token else ""
+        page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}{fragment}")
         deadline = time.monotonic() + 30
         # The page is a module with top-level await: `river` exists once it has run, after load.
         read_state = "(typeof river === 'undefined') ? 'loading' : river.state"

@@ -1,6 +1,39 @@
 // WebRTC connection to river serve with WHIP-style signalling (RFC 9725): one POST of the offer,
 // the answer back with the server's candidates (non-trickle), DELETE of the resource to hang up.
 
+// A server started with --token wants `Authorization: Bearer <token>` on POST and DELETE (RFC 9725
+// §4.5). The page takes it from `#token=` in its URL, or asks once after a 401, and keeps it for
+// this tab in sessionStorage (never in the URL it shows, never in localStorage).
+const tokenKey = 'river.token';
+const fromURL = new URLSearchParams(location.hash.slice(1)).get('token');
+if (fromURL) {
+  sessionStorage.setItem(tokenKey, fromURL);
+  history.replaceState(null, '', location.pathname + location.search);
+}
+
+function authHeaders() {
+  const token = sessionStorage.getItem(tokenKey);
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+/** POSTs the offer; on 401 asks for the token once and tries again. */
+async function postOffer(sdp) {
+  const post = () => fetch('/whip', {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/sdp', ...authHeaders() },
+    body: sdp,
+  });
+  let response = await post();
+  if (response.status === 401) {
+    const token = prompt('This river server needs its access token:');
+    if (token) {
+      sessionStorage.setItem(tokenKey, token.trim());
+      response = await post();
+    }
+  }
+  return response;
+}
+
 /** Connects `track` to river. Returns {pc, channel, remoteStream, close}. */
 export async function connect(track, { onResult, onClose } = {}) {
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -22,11 +55,7 @@ export async function connect(track, { onResult, onClose } = {}) {
   });
 
   await pc.setLocalDescription(await pc.createOffer());
-  const response = await fetch('/whip', {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/sdp' },
-    body: pc.localDescription.sdp,
-  });
+  const response = await postOffer(pc.localDescription.sdp);
   if (response.status !== 201) {
     pc.close();
     throw new Error(`river refused the offer (${response.status}): ${await response.text()}`);
@@ -40,7 +69,7 @@ export async function connect(track, { onResult, onClose } = {}) {
 
   const close = async () => {
     pc.close();
-    await fetch(resource, { method: 'DELETE' }).catch(() => {});
+    await fetch(resource, { method: 'DELETE', headers: authHeaders() }).catch(() => {});
   };
   return { pc, channel, remoteStream: await remoteStream, close };
 }

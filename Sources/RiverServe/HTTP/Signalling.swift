@@ -62,7 +62,7 @@ public enum Signalling {
         router.delete("/whip/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
             return try await sessions.endSession(id: id)
-                ? text(.ok, "session \(id) ended\n") : text(.notFound, "no session \(id)\n")
+                ? text(.ok, "session ended\n") : text(.notFound, "no such session\n")
         }
         router.get("/debug/sessions") { _, _ -> Response in
             let counters = try await sessions.debugCounters()

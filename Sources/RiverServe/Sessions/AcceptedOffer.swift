@@ -17,7 +17,9 @@ struct AcceptedOffer {
     var negotiated: NegotiatedSession { answer.negotiated }
 
     init(offer: String, port: Int, candidateAddresses: [String], rembBitrate: UInt64) throws {
-        let id = ICECredentials.random(count: 12, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
+        // The WHIP resource name: 26 characters of 36 is 134 bits, so it cannot be guessed
+        // (RFC 9725 §4.1); logs show only ``SessionConfiguration/logID``.
+        let id = ICECredentials.random(count: 26, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
         let ufrag = ICECredentials.randomUfrag()
         let password = ICECredentials.randomPassword()
         let options = AnswerOptions(

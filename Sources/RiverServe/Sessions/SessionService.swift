@@ -69,7 +69,7 @@ public final class SessionService: WHIPSessionFactory {
         let id = session.id
         let logger = {
             var logger = self.logger
-            logger[metadataKey: "session"] = "\(id)"
+            logger[metadataKey: "session"] = "\(session.logID)"
             return logger
         }()
         var makeOffload: (@Sendable (SessionInputs) -> any SessionOffload)?
@@ -115,7 +115,7 @@ public final class SessionService: WHIPSessionFactory {
         let summary =
             "H264 pt \(negotiated.videoPayloadType) \(negotiated.h264ProfileLevelID), delay \(session.delay), "
             + "data channel \(session.dataChannels != nil), rejected \(negotiated.rejectedMids)"
-        logger.info("session \(id): \(summary)")
+        logger.info("session started: \(summary)")
         return (id, accepted.answer.sdp)
     }
 

@@ -7,8 +7,10 @@ import RiverSCTP
 
 /// Everything one session engine needs to know, fixed when the WHIP offer is answered.
 public struct SessionConfiguration: Sendable {
-    /// The session's id (WHIP resource, logs).
+    /// The session's id: the WHIP resource name, which authorizes DELETE on it.
     public var id: String
+    /// What logs show of ``id``: enough to tell sessions apart, too little to act on one.
+    public var logID: String { String(id.prefix(8)) }
     /// Our ICE credentials (the answer's) and the offer's ufrag.
     public var localUfrag: String
     public var localPassword: String

@@ -1,0 +1,83 @@
+import Foundation
+import Testing
+
+/// WHIP access control (RFC 9725 §4.5) on the built binary: `river serve --proxy … --token-file`.
+/// The proxy address is closed on purpose: sessions are created and ended, never connected.
+@Suite(.serialized) struct AccessTokenEndToEndTests {
+    static let token = "s3cret-\(UUID().uuidString)"
+
+    static func offer() throws -> String {
+        try String(
+            contentsOf: repositoryRoot.appendingPathComponent(
+                "Tests/RiverSDPTests/Fixtures/chromium-video-sendrecv.sdp"),
+            encoding: .utf8)
+    }
+
+    static func tokenFile() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "river-token-\(UUID().uuidString)")
+        try Data((token + "\n").utf8).write(to: url)
+        return url
+    }
+
+    func get(_ serve: ServeProcess, _ path: String, token: String?) async throws -> (Int, String) {
+        let response = try await serve.request(
+            "GET", path, headers: token.map { ["Authorization": "Bearer \($0)"] } ?? [:])
+        return (response.status, response.body)
+    }
+
+    @Test func withoutTheTokenNothingIsAllocatedAndWithItSessionsWork() async throws {
+        let file = try Self.tokenFile()
+        defer { try? FileManager.default.removeItem(at: file) }
+        let serve = try await ServeProcess(
+            mode: ["--proxy", "tcp://127.0.0.1:9"], extraArguments: ["--token-file", file.path])
+        defer { serve.stop() }
+        let offer = try Self.offer()
+        let good = ["Authorization": "Bearer \(Self.token)"]
+
+        for headers in [[:], ["Authorization": "Bearer wrong"], ["Authorization": "Basic \(Self.token)"]] {
+            let refused = try await serve.request(
+                "POST", "/whip", body: offer, contentType: "application/sdp", headers: headers)
+            #expect(refused.status == 401, "\(headers)")
+            let challenge = refused.headers.first { ($0.key as? String)?.lowercased() == "www-authenticate" }?
+                .value
+            #expect((challenge as? String)?.hasPrefix("Bearer") == true, "\(refused.headers)")
+        }
+        #expect(try await get(serve, "/debug/sessions", token: nil).0 == 401)
+        #expect(try await get(serve, "/metrics", token: "wrong").0 == 401)
+        #expect(try await get(serve, "/healthz", token: nil).0 == 200)
+        #expect(try await get(serve, "/", token: nil).0 == 200)  // the page asks for the token itself
+        // The refused offers left nothing behind: no session, no decode thread.
+        let (status, body) = try await get(serve, "/debug/sessions", token: Self.token)
+        #expect(status == 200)
+        let idle = try #require(try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Int])
+        #expect(idle["sessions"] == 0 && idle["pipelineThreads"] == 0, "\(idle)")
+
+        let created = try await serve.request(
+            "POST", "/whip", body: offer, contentType: "application/sdp", headers: good)
+        #expect(created.status == 201, "\(created.body)")
+        let location = try #require(created.headers["Location"] as? String)
+        let id = String(location.dropFirst("/whip/".count))
+        #expect(location.hasPrefix("/whip/") && id.count >= 26, "\(location)")  // ≥ 128 bits
+        let live = try await get(serve, "/debug/sessions", token: Self.token)
+        #expect(live.1.contains("\"sessions\": 1") && live.1.contains("\"pipelineThreads\": 1"), "\(live.1)")
+
+        #expect(try await serve.request("DELETE", location).status == 401)
+        #expect(try await serve.request("DELETE", location, headers: good).status == 200)
+        #expect(try await get(serve, "/metrics", token: Self.token).0 == 200)
+        let after = try await get(serve, "/debug/sessions", token: Self.token)
+        #expect(after.1.contains("\"sessions\": 0"), "\(after.1)")
+        #expect(!serve.child.output.contains(id), "the log holds a full session id")
+    }
+
+    @Test func anUnusableTokenFileStopsTheStartNamingTheFile() async throws {
+        let missing = "/nonexistent/river-token-\(UUID().uuidString)"
+        let child = try ChildProcess(
+            repositoryRoot.appendingPathComponent(".build/debug/river"),
+            ["serve", "--reflect", "--host", "127.0.0.1", "--http-port", "0", "--token-file", missing])
+        defer { child.stop() }
+        let status = await child.waitForExit(timeout: .seconds(20))
+        #expect(status != nil && status != 0)
+        #expect(child.output.contains(missing), "\(child.output)")
+    }
+}

@@ -78,9 +78,7 @@ public enum ServeApp {
         _ options: ServeOptions, logger: Logger, services: [any Service] = []
     ) async throws {
         try warmUp(decoder: false, logger: logger)
-        let server = try await WebRTCServer.bind(
-            .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
-            logger: logger)
+        let server = try await bindUDP(options, logger: logger)
         let announced = try candidateAddresses(options)
         let service = SessionService(
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, logger: logger)
@@ -109,9 +107,7 @@ public enum ServeApp {
         addRoutes: @Sendable (Router<BasicRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
     ) async throws {
         try warmUp(decoder: true, logger: logger)
-        let server = try await WebRTCServer.bind(
-            .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
-            logger: logger)
+        let server = try await bindUDP(options, logger: logger)
         let announced = try candidateAddresses(options)
         let client = BrokerClient(connect: pipeline.proxy, logger: logger)
         let metrics = pipeline.metrics ?? ServeMetrics()
@@ -173,12 +169,24 @@ public enum ServeApp {
         announcement: @escaping @Sendable (Int) -> String
     ) async throws {
         let http = HTTPService(
-            router: router, address: .hostname(options.host, port: options.httpPort), logger: logger,
+            router: router, host: options.host, port: options.httpPort, logger: logger,
             onServerRunning: { channel in
                 let line = announcement(channel.localAddress?.port ?? options.httpPort) + "\n"
                 FileHandle.standardOutput.write(Data(line.utf8))
             })
         try await ServiceRunner.run(services + [http], logger: logger)
+    }
+
+    /// The shared UDP port; a port that cannot be bound fails naming it and the option that moves it.
+    static func bindUDP(_ options: ServeOptions, logger: Logger) async throws -> WebRTCServer {
+        do {
+            return try await WebRTCServer.bind(
+                .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
+                logger: logger)
+        } catch {
+            throw BindFailure(
+                what: "UDP", host: options.host, port: options.udpPort, option: "--udp-port", error)
+        }
     }
 
     /// `--public-ip`s, else the bound host, else every non-loopback IPv4 interface address.
@@ -220,5 +228,22 @@ private struct BrokerClientService: Service, CustomStringConvertible {
     func run() async {
         try? await gracefulShutdown()
         client.close()
+    }
+}
+
+/// A socket serve could not bind: which one, the option that changes it, and why.
+public struct BindFailure: Error, CustomStringConvertible {
+    public let description: String
+
+    init(what: String, host: String, port: Int, option: String, _ error: any Error) {
+        let reason: String
+        if let io = error as? IOError, io.errnoCode == EADDRINUSE {
+            reason = "the port is already in use; choose another with \(option), or 0 for a free one"
+        } else if let io = error as? IOError, io.errnoCode == EADDRNOTAVAIL {
+            reason = "\(host) is not an address of this machine (--host)"
+        } else {
+            reason = "\(error) (\(option), --host)"
+        }
+        description = "cannot bind \(what) \(host):\(port): \(reason)"
     }
 }

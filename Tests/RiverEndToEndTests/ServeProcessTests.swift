@@ -28,4 +28,42 @@ import Testing
         #expect(serve.child.process.terminationReason == .exit, "ended by a signal")
         #expect(took < .seconds(5), "took \(took) to stop")
     }
+
+    /// A socket bound to a free port of 127.0.0.1, held open so serve cannot have it.
+    static func occupiedPort(_ type: Int32) throws -> (fd: Int32, port: Int) {
+        let fd = socket(AF_INET, type, 0)
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+            }
+        }
+        try #require(bound && (type != Int32(SOCK_STREAM.rawValue) || listen(fd, 1) == 0))
+        return (fd, Int(UInt16(bigEndian: address.sin_port)))
+    }
+
+    /// A port in use stops the start with one line naming the port and the option that moves it.
+    @Test(arguments: ["--udp-port", "--http-port"])
+    func aPortInUseIsNamedWithItsOption(option: String) async throws {
+        let taken = try Self.occupiedPort(
+            option == "--udp-port" ? Int32(SOCK_DGRAM.rawValue) : Int32(SOCK_STREAM.rawValue))
+        defer { close(taken.fd) }
+        let ports =
+            option == "--udp-port"
+            ? ["--udp-port", "\(taken.port)", "--http-port", "0"]
+            : ["--udp-port", "0", "--http-port", "\(taken.port)"]
+        let child = try ChildProcess(
+            repositoryRoot.appendingPathComponent(".build/debug/river"),
+            ["serve", "--reflect", "--host", "127.0.0.1"] + ports)
+        defer { child.stop() }
+        let status = await child.waitForExit(timeout: .seconds(20))
+        #expect(status != nil && status != 0)
+        #expect(
+            child.output.contains("127.0.0.1:\(taken.port)") && child.output.contains("already in use"),
+            "\(child.output)")
+        #expect(child.output.contains("choose another with \(option)"), "\(child.output)")
+    }
 }

@@ -21,17 +21,19 @@ import Synchronization
 /// response becomes a 500, and `Server: river` is set.
 struct HTTPService: Service, CustomStringConvertible {
     let responder: RouterResponder<BasicRequestContext>
-    let address: BindAddress
+    let host: String
+    let port: Int
     let logger: Logger
     let onServerRunning: @Sendable (any Channel) async -> Void
     var description: String { "http" }
 
     init(
-        router: Router<BasicRequestContext>, address: BindAddress, logger: Logger,
+        router: Router<BasicRequestContext>, host: String, port: Int, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void
     ) {
         responder = router.buildResponder()
-        self.address = address
+        self.host = host
+        self.port = port
         self.logger = logger
         self.onServerRunning = onServerRunning
     }
@@ -39,7 +41,7 @@ struct HTTPService: Service, CustomStringConvertible {
     func run() async throws {
         let (responder, logger) = (self.responder, self.logger)
         let server = try HTTPServerBuilder.http1().buildServer(
-            configuration: ServerConfiguration(address: address, serverName: "river"),
+            configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: "river"),
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
             responder: { request, responseWriter, channel in
                 let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
@@ -54,7 +56,11 @@ struct HTTPService: Service, CustomStringConvertible {
                 response.headers[.server] = "river"
                 try await responseWriter.write(response: response.head, body: response.body)
             }, onServerRunning: onServerRunning)
-        try await server.run()
+        do {
+            try await server.run()
+        } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EADDRNOTAVAIL {
+            throw BindFailure(what: "HTTP", host: host, port: port, option: "--http-port", error)
+        }
     }
 }
 

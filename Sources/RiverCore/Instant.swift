@@ -73,6 +73,15 @@ public struct Instant: Hashable, Comparable, Sendable, CustomStringConvertible {
             : .zero - .nanoseconds(Int64(clamping: rhs.nanoseconds - lhs.nanoseconds))
     }
 
+    /// The earlier of two optional deadlines (nil: no deadline).
+    @inlinable
+    public static func earliest(_ a: Instant?, _ b: Instant?) -> Instant? {
+        switch (a, b) {
+        case (let a?, let b?): Swift.min(a, b)
+        case (let a, let b): a ?? b
+        }
+    }
+
     public var description: String {
         "\(nanoseconds / 1_000_000_000).\(String(nanoseconds % 1_000_000_000 / 1_000_000 + 1000).dropFirst())s"
     }

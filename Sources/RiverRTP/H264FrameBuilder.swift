@@ -48,10 +48,7 @@ public struct H264FrameBuilder: Sendable {
 
     /// When ``tick(now:)`` should run next, or nil if nothing is pending.
     public var nextDeadline: Instant? {
-        switch (reorder.nextDeadline, repair.nextDeadline) {
-        case (let a?, let b?): Swift.min(a, b)
-        case (let a, let b): a ?? b
-        }
+        Instant.earliest(reorder.nextDeadline, repair.nextDeadline)
     }
 
     /// Takes one received packet (original or retransmission) at `now`.

@@ -46,8 +46,10 @@ public final class WebRTCServer: Sendable {
         public var stunRejected = 0
     }
 
-    /// What the owner of a session hears, on the event loop.
-    public typealias EventHandler = (SessionEvent, SessionEngine) -> Void
+    /// What the owner of a session hears, on the event loop: the event, the engine's counters, and
+    /// its one-line summary, which is only formatted when called (events come once per frame).
+    public typealias EventHandler =
+        @Sendable (SessionEvent, SessionEngine.Counters, _ summary: () -> String) -> Void
 
     public let configuration: Configuration
     public let eventLoop: EventLoop
@@ -106,7 +108,7 @@ public final class WebRTCServer: Sendable {
     public func open(
         _ session: SessionConfiguration,
         makeOffload: (@Sendable (SessionInputs) -> any SessionOffload)? = nil,
-        onEvent: @escaping @Sendable (SessionEvent, SessionEngine.Counters, String) -> Void
+        onEvent: @escaping WebRTCServer.EventHandler
     ) async throws {
         var session = session
         session.consentTimeout = configuration.consentTimeout
@@ -172,7 +174,7 @@ public final class WebRTCServer: Sendable {
 final class SessionHandle {
     let engine: SessionEngine
     var offload: (any SessionOffload)?
-    let onEvent: @Sendable (SessionEvent, SessionEngine.Counters, String) -> Void
+    let onEvent: WebRTCServer.EventHandler
     let logger: Logger
     /// The socket address behind each transport address the engine knows.
     var sockets: [TransportAddress: SocketAddress] = [:]
@@ -181,7 +183,7 @@ final class SessionHandle {
 
     init(
         engine: SessionEngine, logger: Logger,
-        onEvent: @escaping @Sendable (SessionEvent, SessionEngine.Counters, String) -> Void
+        onEvent: @escaping WebRTCServer.EventHandler
     ) {
         self.engine = engine
         self.logger = logger
@@ -210,7 +212,7 @@ final class ServerState {
     func open(
         _ configuration: SessionConfiguration, box: NIOLoopBoundBox<ServerState>, logger: Logger,
         makeOffload: (@Sendable (SessionInputs) -> any SessionOffload)?,
-        onEvent: @escaping @Sendable (SessionEvent, SessionEngine.Counters, String) -> Void
+        onEvent: @escaping WebRTCServer.EventHandler
     ) throws {
         guard let eventLoop = channel?.eventLoop else { return }
         var logger = logger
@@ -312,7 +314,7 @@ final class ServerState {
         case .channelOpened, .frameFinished:
             break
         }
-        session.onEvent(event, session.engine.counters, session.engine.summary)
+        session.onEvent(event, session.engine.counters) { session.engine.summary }
     }
 
     private func unregister(_ session: SessionHandle) {

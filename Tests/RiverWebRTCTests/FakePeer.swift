@@ -31,10 +31,10 @@ final class EventLog: Sendable {
     let latest = NIOLockedValueBox<(counters: SessionEngine.Counters, summary: String)?>(nil)
 
     /// The `onEvent` handler for ``WebRTCServer/open(_:makeOffload:onEvent:)``.
-    var handler: @Sendable (SessionEvent, SessionEngine.Counters, String) -> Void {
+    var handler: WebRTCServer.EventHandler {
         { event, counters, summary in
             self.events.withLockedValue { $0.append(event) }
-            self.latest.withLockedValue { $0 = (counters, summary) }
+            self.latest.withLockedValue { $0 = (counters, summary()) }
         }
     }
 

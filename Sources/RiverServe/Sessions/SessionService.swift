@@ -120,7 +120,7 @@ public final class SessionService: WHIPSessionFactory {
     }
 
     private func sessionEvent(
-        _ event: SessionEvent, counters: SessionEngine.Counters, summary: String, logger: Logger
+        _ event: SessionEvent, counters: SessionEngine.Counters, summary: () -> String, logger: Logger
     ) {
         switch event {
         case .frameFinished(let status, let latency, let delay):
@@ -133,7 +133,7 @@ public final class SessionService: WHIPSessionFactory {
             }
             if let latency { metrics.inferenceLatency.recordNanoseconds(latency.nanosecondsClamped) }
         case .closed:
-            logger.info("session ended: \(summary)")
+            logger.info("session ended: \(summary())")
             figures.withLock {
                 $0.resultsSent += counters.resultsSent
                 $0.resultsUndelivered += counters.resultsUndelivered

@@ -93,8 +93,7 @@ public final class SessionEngine {
 
     /// The delay in force.
     public var delay: Duration { video.delay }
-    public var inferenceCounters: String { inference?.counters.description ?? "no inference" }
-    public var inFlightCount: Int { inference?.inFlightCount ?? 0 }
+    private var inferenceCounters: String { inference?.counters.description ?? "no inference" }
 
     /// One line of figures for the session's end-of-life log.
     public var summary: String {
@@ -148,9 +147,9 @@ public final class SessionEngine {
     public var nextDeadline: Instant? {
         guard case .closed = state else {
             var next: Instant? = ice.consent.deadline
-            if let dtls, let due = dtls.nextTimeout(now: lastNow) { next = earliest(next, due) }
-            next = earliest(next, video.nextDeadline)
-            next = earliest(next, inference?.nextDeadline)
+            if let dtls, let due = dtls.nextTimeout(now: lastNow) { next = Instant.earliest(next, due) }
+            next = Instant.earliest(next, video.nextDeadline)
+            next = Instant.earliest(next, inference?.nextDeadline)
             return next
         }
         return nil

@@ -53,7 +53,6 @@ struct InferenceStage {
         scheduler = InferenceScheduler(maxInFlight: max(1, maxInFlight()))
     }
 
-    var inFlightCount: Int { scheduler.inFlightCount }
     var nextDeadline: Instant? { scheduler.nextDeadline }
 
     mutating func decoded(

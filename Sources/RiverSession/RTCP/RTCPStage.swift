@@ -39,12 +39,3 @@ extension RTCPStage {
     public var nextDeadline: Instant? { nil }
     public mutating func handleTimeout(now: Instant, into out: inout RTCPStageOutput) {}
 }
-
-/// The earlier of two optional deadlines.
-@inlinable
-func earliest(_ a: Instant?, _ b: Instant?) -> Instant? {
-    switch (a, b) {
-    case (let a?, let b?): Swift.min(a, b)
-    case (let a, let b): a ?? b
-    }
-}

@@ -71,9 +71,9 @@ struct VideoRelay {
 
     var nextDeadline: Instant? {
         var next = line.nextDue
-        next = earliest(next, builder?.nextDeadline)
-        next = earliest(next, receiverReports.nextDeadline)
-        next = earliest(next, senderReports.nextDeadline)
+        next = Instant.earliest(next, builder?.nextDeadline)
+        next = Instant.earliest(next, receiverReports.nextDeadline)
+        next = Instant.earliest(next, senderReports.nextDeadline)
         return next
     }
 

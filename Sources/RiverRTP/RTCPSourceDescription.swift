@@ -104,7 +104,14 @@ public struct RTCPGoodbye: Sendable, Equatable {
         for ssrc in sources { appendUInt32(&out, ssrc) }
         if let reason {
             let start = out.count
-            let text = Array(reason.utf8.prefix(255))
+            var text = Array(reason.utf8)
+            if text.count > 255 {
+                // The length is one byte (RFC 3550 §6.6). Cut at a character boundary, before a
+                // continuation byte, so the reason stays valid UTF-8 and reads back as written.
+                var end = 255
+                while end > 0 && text[end] & 0xC0 == 0x80 { end -= 1 }
+                text.removeSubrange(end...)
+            }
             out.append(UInt8(text.count))
             out.append(contentsOf: text)
             while (out.count - start) % 4 != 0 { out.append(0) }

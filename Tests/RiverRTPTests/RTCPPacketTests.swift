@@ -291,4 +291,14 @@ import Testing
         #expect(
             NTPTime.middle32(oneAndAHalf) == UInt32(truncatingIfNeeded: UInt64(2_208_988_801) << 16) | 0x8000)
     }
+
+    /// A BYE reason longer than its one-byte length is cut at a character boundary, so it reads
+    /// back as written and writing it again gives the same bytes (found by FuzzRTCPPacket).
+    @Test func longGoodbyeReasonIsCutAtACharacterBoundary() throws {
+        let bye = RTCPPacket.goodbye(RTCPGoodbye(sources: [1], reason: String(repeating: "é", count: 128)))
+        let written = bye.serialized()
+        let parsed = try RTCPPacket.parseCompound(written)
+        #expect(parsed == [.goodbye(RTCPGoodbye(sources: [1], reason: String(repeating: "é", count: 127)))])
+        #expect(RTCPPacket.serializeCompound(parsed) == written)
+    }
 }

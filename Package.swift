@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.0.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
     ],
     targets: [
         // MARK: C system libraries (module maps + static inline shims for C macros)
@@ -76,13 +77,15 @@ let package = Package(
             name: "RiverServe",
             dependencies: [
                 "RiverCore", "RiverRTP", "RiverWebRTC", "RiverMedia", "RiverResults", "RiverBroker",
-                "RiverSDP", "RiverDTLS", "RiverSCTP", "RiverSession",
+                "RiverSDP", "RiverDTLS", "RiverSCTP", "RiverSession", "COpenSSL",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
             resources: [.copy("App")]),
         .executableTarget(
@@ -92,6 +95,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]),
 
         // MARK: Benchmarks (print side-by-side ratios; see README)
@@ -159,6 +163,7 @@ let package = Package(
                 "RiverServe", "RiverBroker", "RiverRTP", "RiverCore", "RiverInference", "RiverTestSupport",
                 "RiverSession",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         /// End-to-end: the built `river` binary against real browsers and real sockets.
         .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore", "RiverSDP"]),

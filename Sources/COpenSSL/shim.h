@@ -10,6 +10,8 @@
 #include <openssl/x509.h>
 #include <openssl/rand.h>
 #include <openssl/srtp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
 
 static inline long river_SSL_set_mtu(SSL *ssl, long mtu) { return SSL_set_mtu(ssl, mtu); }
 static inline long river_DTLSv1_handle_timeout(SSL *ssl) { return DTLSv1_handle_timeout(ssl); }

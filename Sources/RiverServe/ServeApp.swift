@@ -24,12 +24,40 @@ public struct ServeOptions: Sendable {
     /// With a token, POST/PATCH/DELETE and `/metrics`, `/debug/*` need `Authorization: Bearer`
     /// (``BearerTokenMiddleware``).
     public var token: String?
+    /// HTTPS, or nil for plain HTTP (loopback only: see ``HTTPS/required(host:)``).
+    public var https: HTTPS?
+
+    /// Where serve's HTTPS certificate comes from.
+    public enum HTTPS: Sendable, Equatable {
+        /// `--tls-cert`/`--tls-key`.
+        case certificate(chain: String, key: String)
+        /// A self-signed certificate made once and kept under the state directory.
+        case selfSigned(stateDirectory: String)
+
+        /// A browser gives a page the camera only in a secure context: `http://` is one on
+        /// loopback alone (W3C Secure Contexts §3.1), so any other bound address needs HTTPS.
+        public static func required(host: String) -> Bool {
+            !(host == "localhost" || host == "::1" || host.hasPrefix("127."))
+        }
+
+        /// `$XDG_STATE_HOME/river`, else `~/.local/state/river` (XDG Base Directory).
+        public static var defaultStateDirectory: String {
+            let environment = ProcessInfo.processInfo.environment
+            if let state = environment["XDG_STATE_HOME"], state.hasPrefix("/") {
+                return (state as NSString).appendingPathComponent("river")
+            }
+            let home = environment["HOME"] ?? NSHomeDirectory()
+            return (home as NSString).appendingPathComponent(".local/state/river")
+        }
+    }
 
     public init(
         host: String = "127.0.0.1", httpPort: Int = 8080, udpPort: Int = 0, publicIPs: [String] = [],
-        rembBitrate: UInt64 = 2_500_000, consentTimeout: Duration = .seconds(10), token: String? = nil
+        rembBitrate: UInt64 = 2_500_000, consentTimeout: Duration = .seconds(10), token: String? = nil,
+        https: HTTPS? = nil
     ) {
         self.token = token
+        self.https = https
         self.host = host
         self.httpPort = httpPort
         self.udpPort = udpPort
@@ -78,6 +106,7 @@ public enum ServeApp {
         _ options: ServeOptions, logger: Logger, services: [any Service] = []
     ) async throws {
         try warmUp(decoder: false, logger: logger)
+        let identity = try tlsIdentity(options, logger: logger)
         let server = try await bindUDP(options, logger: logger)
         let announced = try candidateAddresses(options)
         let service = SessionService(
@@ -93,7 +122,9 @@ public enum ServeApp {
                 status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ReflectPage.html)))
         }
         try await run(
-            services + [UDPServerService(server: server)], router: router, options: options, logger: logger
+            services + [UDPServerService(server: server)], router: router, options: options,
+            identity: identity,
+            logger: logger
         ) { httpPort in
             "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
         }
@@ -107,6 +138,7 @@ public enum ServeApp {
         addRoutes: @Sendable (Router<BasicRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
     ) async throws {
         try warmUp(decoder: true, logger: logger)
+        let identity = try tlsIdentity(options, logger: logger)
         let server = try await bindUDP(options, logger: logger)
         let announced = try candidateAddresses(options)
         let client = BrokerClient(connect: pipeline.proxy, logger: logger)
@@ -140,7 +172,9 @@ public enum ServeApp {
             throw error
         }
         let parts: [any Service] = [BrokerClientService(client: client), UDPServerService(server: server)]
-        try await run(services + parts, router: router, options: options, logger: logger) { httpPort in
+        try await run(services + parts, router: router, options: options, identity: identity, logger: logger)
+        {
+            httpPort in
             "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
                 + " proxy=\(pipeline.proxy) delay=\(pipeline.delay)"
         }
@@ -164,15 +198,20 @@ public enum ServeApp {
     /// Runs `services` and then the HTTP server for `router` in one group (see ``ServeApp``). Once
     /// the HTTP socket is bound it prints `announcement(httpPort)` as one unbuffered line, so a
     /// parent reading our stdout through a pipe (`river up`, the tests) learns the ports at once.
+    /// The line ends with `urls=` (where a browser opens the page, ``pageURLs(_:port:https:)``)
+    /// and, with HTTPS, `sha256=` (the certificate's fingerprint).
     private static func run(
-        _ services: [any Service], router: Router<BasicRequestContext>, options: ServeOptions, logger: Logger,
-        announcement: @escaping @Sendable (Int) -> String
+        _ services: [any Service], router: Router<BasicRequestContext>, options: ServeOptions,
+        identity: TLSIdentity?, logger: Logger, announcement: @escaping @Sendable (Int) -> String
     ) async throws {
         let http = HTTPService(
-            router: router, host: options.host, port: options.httpPort, logger: logger,
+            router: router, host: options.host, port: options.httpPort, identity: identity, logger: logger,
             onServerRunning: { channel in
-                let line = announcement(channel.localAddress?.port ?? options.httpPort) + "\n"
-                FileHandle.standardOutput.write(Data(line.utf8))
+                let port = channel.localAddress?.port ?? options.httpPort
+                let urls = (try? pageURLs(options, port: port, https: identity != nil)) ?? []
+                var line = announcement(port) + " urls=\(urls.joined(separator: ","))"
+                if let identity { line += " sha256=\(identity.loaded.fingerprint)" }
+                FileHandle.standardOutput.write(Data((line + "\n").utf8))
             })
         try await ServiceRunner.run(services + [http], logger: logger)
     }
@@ -189,17 +228,84 @@ public enum ServeApp {
         }
     }
 
-    /// `--public-ip`s, else the bound host, else every non-loopback IPv4 interface address.
+    /// The addresses announced as host candidates: the `--public-ip`s, else the bound address,
+    /// else (bound to `0.0.0.0` or `::`) every usable interface address of that family
+    /// (``interfaceAddresses(ipv6:)``), or loopback when the machine has none.
     static func candidateAddresses(_ options: ServeOptions) throws -> [String] {
         if !options.publicIPs.isEmpty { return options.publicIPs }
-        if options.host != "0.0.0.0" && options.host != "::" { return [options.host] }
-        let addresses = try System.enumerateDevices().compactMap { device -> String? in
-            guard case .v4 = device.address, let ip = device.address?.ipAddress, !ip.hasPrefix("127.") else {
-                return nil
-            }
-            return ip
+        guard isWildcard(options.host) else { return [options.host] }
+        let addresses = try interfaceAddresses(ipv6: options.host == "::")
+        return addresses.isEmpty ? ["127.0.0.1"] : addresses
+    }
+
+    /// Where a browser opens the page: on a wildcard bind one `https://` URL per interface address
+    /// and plain `http://127.0.0.1` (served to loopback peers, ``HTTPSChannel``); else the bound
+    /// address. IPv6 addresses in brackets (RFC 3986 §3.2.2).
+    static func pageURLs(_ options: ServeOptions, port: Int, https: Bool) throws -> [String] {
+        let scheme = https ? "https" : "http"
+        func url(_ scheme: String, _ host: String) -> String {
+            let shown = host.contains(":") ? "[\(host)]" : host
+            return "\(scheme)://\(shown):\(port)/"
         }
-        return addresses.isEmpty ? ["127.0.0.1"] : Array(Set(addresses)).sorted()
+        guard isWildcard(options.host) else { return [url(scheme, options.host)] }
+        return try interfaceAddresses(ipv6: options.host == "::").map { url(scheme, $0) }
+            + [url("http", "127.0.0.1")]
+    }
+
+    /// Every address of an interface that is up, without loopback and IPv6 link-local
+    /// (fe80::/10, which needs a zone that neither candidates nor URLs can carry): IPv4 ones,
+    /// and IPv6 ones too when `ipv6` (a socket bound to `::` takes both).
+    static func interfaceAddresses(ipv6: Bool) throws -> [String] {
+        var seen = Set<String>()
+        var v4: [String] = []
+        var v6: [String] = []
+        for device in try System.enumerateDevices() {
+            guard let address = device.address, let ip = address.ipAddress, seen.insert(ip).inserted else {
+                continue
+            }
+            switch address {
+            case .v4 where !ip.hasPrefix("127."): v4.append(ip)
+            case .v6
+            where ipv6 && ip != "::1" && !ip.lowercased().hasPrefix("fe8") && !ip.hasPrefix("::ffff:"):
+                v6.append(ip)
+            default: break
+            }
+        }
+        return v4 + v6
+    }
+
+    static func isWildcard(_ host: String) -> Bool { host == "0.0.0.0" || host == "::" }
+
+    /// The HTTPS certificate, loaded (and, self-signed, made) before any socket is bound, so a
+    /// bad file stops the start naming it. The self-signed one covers every name the server is
+    /// reached by: `localhost`, this host's name, loopback, the interface addresses and the
+    /// `--public-ip`s.
+    static func tlsIdentity(_ options: ServeOptions, logger: Logger) throws -> TLSIdentity? {
+        switch options.https {
+        case nil:
+            return nil
+        case .certificate(let chain, let key):
+            return try TLSIdentity(.files(certificate: chain, key: key))
+        case .selfSigned(let directory):
+            var names = ["localhost", "127.0.0.1", "::1"]
+            var hostname = [CChar](repeating: 0, count: 256)
+            if gethostname(&hostname, hostname.count - 1) == 0 {
+                let name = String(cString: hostname)
+                if !name.isEmpty && !name.contains(" ") { names.append(name) }
+            }
+            names += isWildcard(options.host) ? try interfaceAddresses(ipv6: true) : [options.host]
+            names += options.publicIPs
+            var unique = Set<String>()
+            names = names.filter { unique.insert($0).inserted }
+            let identity = try TLSIdentity(.selfSigned(stateDirectory: directory, names: names))
+            let loaded = identity.loaded
+            if loaded.created {
+                logger.notice(
+                    "made a self-signed certificate \(loaded.certificatePath) for \(names.joined(separator: ", ")): sha256 \(loaded.fingerprint); a browser must trust it once (README, HTTPS)"
+                )
+            }
+            return identity
+        }
     }
 }
 

@@ -50,6 +50,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "File holding the bearer token (see --token).")
     var tokenFile: String?
 
+    @OptionGroup var https: HTTPSOptions
+
     func validate() throws {
         guard reflect != (proxy != nil) else {
             throw ValidationError("give exactly one of --reflect or --proxy <endpoint>")
@@ -58,6 +60,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--consent-timeout must be at least 1 second")
         }
         guard (maxInFlight ?? 1) >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        try https.validate()
         do {
             _ = try PipelineDelay(parsing: delay)
         } catch {
@@ -71,7 +74,7 @@ struct ServeCommand: AsyncParsableCommand {
         let options = ServeOptions(
             host: host, httpPort: httpPort, udpPort: udpPort, publicIPs: publicIP, rembBitrate: rembBitrate,
             consentTimeout: .seconds(consentTimeout),
-            token: try AccessToken.load(token: token, file: tokenFile))
+            token: try AccessToken.load(token: token, file: tokenFile), https: https.mode(host: host))
         if let proxy {
             let pipeline = PipelineServeOptions(
                 proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight)

@@ -67,7 +67,7 @@ final class ServiceChild: Sendable {
             var attributes = posix_spawnattr_t()
             posix_spawnattr_init(&attributes)
             defer { posix_spawnattr_destroy(&attributes) }
-            // `river up`'s ServiceGroup ignores SIGINT and SIGTERM (it takes them from a dispatch
+            // `river up`'s ServiceGroup ignores SIGINT and SIGTERM, and SIGHUP (it takes them from a dispatch
             // source), and an ignored signal stays ignored across exec: the child must start with
             // the defaults, or its own ServiceGroup is the only thing that could ever stop it.
             var empty = sigset_t()
@@ -75,7 +75,7 @@ final class ServiceChild: Sendable {
             posix_spawnattr_setsigmask(&attributes, &empty)
             var defaults = sigset_t()
             sigemptyset(&defaults)
-            for signal in [SIGINT, SIGTERM, SIGPIPE] { sigaddset(&defaults, signal) }
+            for signal in [SIGINT, SIGTERM, SIGPIPE, SIGHUP] { sigaddset(&defaults, signal) }
             posix_spawnattr_setsigdefault(&attributes, &defaults)
             // A process group of its own: Ctrl-C in a terminal signals the foreground group, and
             // the children must hear of it from `up`, one at a time in the order its group stops

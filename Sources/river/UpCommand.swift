@@ -70,6 +70,8 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "File holding the bearer token (see --token).")
     var tokenFile: String?
 
+    @OptionGroup var https: HTTPSOptions
+
     func validate() throws {
         let parts = inputSize.split(separator: "x")
         guard parts.count == 2, parts.allSatisfy({ (Int($0) ?? 0) > 0 }) else {
@@ -77,6 +79,7 @@ struct UpCommand: AsyncParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        try https.validate()
         // Checked here, before any child starts, rather than by serve after the proxy and a worker.
         do {
             _ = try PipelineDelay(parsing: delay)
@@ -121,9 +124,9 @@ struct UpCommand: AsyncParsableCommand {
         for ip in publicIP { serveOptions += ["--public-ip", ip] }
         if let token { serveOptions += ["--token", token] }
         if let tokenFile { serveOptions += ["--token-file", tokenFile] }
-        let serveArguments = serveOptions
-        let shownHost = host == "0.0.0.0" || host == "::" ? "localhost" : host
+        let serveArguments = serveOptions + https.arguments
         let delay = delay
+        let servePID = Announcement<pid_t>()
         let serve = ChildService(
             name: "serve", role: "serve", executable: executable, startTimeout: startTimeout,
             arguments: {
@@ -134,23 +137,31 @@ struct UpCommand: AsyncParsableCommand {
             },
             readyPrefix: "river serve: "
         ) { child, line in
-            guard let port = Self.field("http", in: line) else {
-                throw UpFailure("river up: cannot read the HTTP port from: \(line)")
+            guard let urls = Self.field("urls", in: line)?.split(separator: ","), let first = urls.first
+            else {
+                throw UpFailure("river up: cannot read the page's URLs from: \(line)")
             }
             // Serve's arguments waited for both.
             guard let proxy = proxyReady.announced, let worker = workerReady.announced else {
                 throw UpFailure("river up: serve got ready before the proxy and worker")
             }
-            // Tests and scripts read this line; a person reads the URL.
+            servePID.announce(child.pid)
+            // Tests and scripts read the first line; a person reads the URLs.
             print(
-                "river up: http://\(shownHost):\(port)/ delay=\(delay) proxy=\(proxy.frontend) "
+                "river up: \(first) delay=\(delay) proxy=\(proxy.frontend) "
                     + "backend=\(proxy.backend) pids=proxy:\(proxy.pid),onnx:\(worker),serve:\(child.pid)")
+            for url in urls.dropFirst() { print("river up: also \(url)") }
+            if let fingerprint = Self.field("sha256", in: line) {
+                print("river up: certificate sha256 \(fingerprint)")
+            }
             fflush(nil)
         }
+        // SIGHUP reloads serve's certificate; `up` passes it on rather than dying of it.
+        let reload = SignalForward(signal: .sighup, to: servePID)
 
         // Stopped in reverse: serve first, so sessions end before their inference goes away.
         do {
-            try await Lifecycle.run([proxy, worker, serve], logger: Logger(label: "river.up"))
+            try await Lifecycle.run([reload, proxy, worker, serve], logger: Logger(label: "river.up"))
         } catch let failure as UpFailure {
             FileHandle.standardError.write(Data("\(failure)\n".utf8))
             throw ExitCode.failure

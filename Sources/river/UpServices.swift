@@ -1,6 +1,7 @@
 import Foundation
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 #if canImport(Glibc)
     import Glibc
@@ -153,6 +154,22 @@ final class Announcement<Value: Sendable>: Sendable {
             }
         } onCancel: {
             state.withLock { $0.waiters.removeValue(forKey: id) }?.resume(throwing: CancellationError())
+        }
+    }
+}
+
+/// Passes `signal` on to a child once its PID is announced, for as long as the group runs; the
+/// signal's default action (for SIGHUP: ending `up`) no longer applies.
+struct SignalForward: Service, CustomStringConvertible {
+    let signal: UnixSignal
+    let to: Announcement<pid_t>
+    var description: String { "forward \(signal)" }
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            for await _ in await UnixSignalsSequence(trapping: signal) {
+                if let pid = to.announced { kill(pid, signal.rawValue) }
+            }
         }
     }
 }

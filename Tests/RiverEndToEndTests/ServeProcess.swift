@@ -59,14 +59,19 @@ final class ServeProcess: @unchecked Sendable {
     let httpPort: Int
     let udpPort: Int
 
-    init(mode: [String] = ["--reflect"], extraArguments: [String] = []) async throws {
+    /// The whole ready line (`river serve: http=… udp=… urls=… [sha256=…]`).
+    let readyLine: String
+
+    init(mode: [String] = ["--reflect"], host: String = "127.0.0.1", extraArguments: [String] = [])
+        async throws
+    {
         let binary = repositoryRoot.appendingPathComponent(".build/debug/river")
         try #require(
             FileManager.default.isExecutableFile(atPath: binary.path),
             "build the binary first: swift build --build-tests (missing \(binary.path))")
         child = try ChildProcess(
             binary,
-            ["serve"] + mode + ["--host", "127.0.0.1", "--http-port", "0", "--udp-port", "0"] + extraArguments
+            ["serve"] + mode + ["--host", host, "--http-port", "0", "--udp-port", "0"] + extraArguments
         )
         let deadline = ContinuousClock.now + .seconds(30)
         var ports: (Int, Int)?
@@ -80,6 +85,15 @@ final class ServeProcess: @unchecked Sendable {
             throw ServeError(message: "river serve did not report its ports:\n\(output)")
         }
         (httpPort, udpPort) = ports
+        readyLine =
+            child.output.split(separator: "\n").first { $0.hasPrefix("river serve: ") }.map(String.init) ?? ""
+    }
+
+    /// `key=value` of the ready line.
+    func field(_ key: String) -> String? {
+        readyLine.split(separator: " ").first { $0.hasPrefix("\(key)=") }.map {
+            String($0.dropFirst(key.count + 1))
+        }
     }
 
     struct ServeError: Error, CustomStringConvertible {

@@ -20,7 +20,7 @@ final class UpProcess: @unchecked Sendable {
         let deadline = ContinuousClock.now + startTimeout
         var line: Substring?
         while line == nil && ContinuousClock.now < deadline && child.process.isRunning {
-            line = child.output.split(separator: "\n").first { $0.hasPrefix("river up: http://") }
+            line = child.output.split(separator: "\n").first { $0.hasPrefix("river up: http") }
             if line == nil { try await Task.sleep(for: .milliseconds(100)) }
         }
         guard let line else {

@@ -5,6 +5,7 @@ import NIOCore
 import NIOPosix
 import ServiceLifecycle
 import Synchronization
+import UnixSignals
 
 #if canImport(Glibc)
     import Glibc
@@ -19,28 +20,65 @@ import Synchronization
 /// idle server sleeps. Everything else is what `Application` does: each request gets a
 /// `BasicRequestContext` with the request's logger, an error the router did not turn into a
 /// response becomes a 500, and `Server: river` is set.
+///
+/// With a ``TLSIdentity`` it speaks HTTPS (``HTTPSChannel``: plain HTTP stays open to loopback
+/// peers) and reloads the certificate on SIGHUP. A connection idle for a minute is closed.
 struct HTTPService: Service, CustomStringConvertible {
     let responder: RouterResponder<BasicRequestContext>
     let host: String
     let port: Int
+    let identity: TLSIdentity?
     let logger: Logger
     let onServerRunning: @Sendable (any Channel) async -> Void
     var description: String { "http" }
 
     init(
-        router: Router<BasicRequestContext>, host: String, port: Int, logger: Logger,
+        router: Router<BasicRequestContext>, host: String, port: Int, identity: TLSIdentity?, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void
     ) {
         responder = router.buildResponder()
         self.host = host
         self.port = port
+        self.identity = identity
         self.logger = logger
         self.onServerRunning = onServerRunning
     }
 
     func run() async throws {
+        guard let identity else { return try await serve() }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                    do {
+                        let loaded = try identity.reload()
+                        logger.info(
+                            "reloaded the certificate \(loaded.certificatePath): sha256 \(loaded.fingerprint)"
+                        )
+                    } catch {
+                        logger.error("SIGHUP: \(error); the certificate in use stays")
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            try await serve()
+        }
+    }
+
+    private var builder: HTTPServerBuilder {
+        let configuration = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
+        guard let identity else { return .http1(configuration: configuration) }
+        return HTTPServerBuilder { responder in
+            HTTPSChannel(
+                app: HTTP1Channel(responder: responder, configuration: configuration),
+                redirect: HTTP1Channel(
+                    responder: HTTPSChannel.redirectResponder(), configuration: configuration),
+                identity: identity, firstByteTimeout: .seconds(10))
+        }
+    }
+
+    private func serve() async throws {
         let (responder, logger) = (self.responder, self.logger)
-        let server = try HTTPServerBuilder.http1().buildServer(
+        let server = try builder.buildServer(
             configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: "river"),
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
             responder: { request, responseWriter, channel in

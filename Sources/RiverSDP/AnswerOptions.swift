@@ -49,31 +49,55 @@ public struct AnswerOptions: Sendable {
     }
 }
 
-/// A host candidate we announce (RFC 8445 §5.1.1.1): the UDP address the shared port listens on.
+/// A host candidate we announce (RFC 8445 §5.1.1.1): the shared UDP port, or the TCP port that
+/// takes ICE over TCP as a passive candidate (RFC 6544 §4.1), on one address.
 public struct HostCandidate: Sendable, Equatable {
+    public enum Transport: Sendable, Equatable {
+        case udp
+        /// Passive TCP: the peer connects, we accept (RFC 6544 §4.5).
+        case tcpPassive
+    }
+
     public var address: String
     public var port: UInt16
+    public var transport: Transport
 
-    public init(address: String, port: UInt16) {
+    public init(address: String, port: UInt16, transport: Transport = .udp) {
         self.address = address
         self.port = port
+        self.transport = transport
     }
 
-    /// Candidates for `port` on each local address; with NAT 1:1 (`--public-ip`) the public
-    /// addresses are announced instead, as Pion's NAT1To1IPs host mode does, because the peer can
-    /// only reach us through them and our port is mapped one to one.
-    public static func list(addresses: [String], publicAddresses: [String] = [], port: UInt16)
-        -> [HostCandidate]
-    {
-        (publicAddresses.isEmpty ? addresses : publicAddresses).map { HostCandidate(address: $0, port: port) }
+    /// Candidates for `port` on each local address, then, with a `tcpPort`, passive TCP ones on
+    /// the same addresses; with NAT 1:1 (`--public-ip`) the public addresses are announced instead,
+    /// as Pion's NAT1To1IPs host mode does, because the peer can only reach us through them and our
+    /// port is mapped one to one.
+    public static func list(
+        addresses: [String], publicAddresses: [String] = [], port: UInt16, tcpPort: UInt16? = nil
+    ) -> [HostCandidate] {
+        let announced = publicAddresses.isEmpty ? addresses : publicAddresses
+        return announced.map { HostCandidate(address: $0, port: port) }
+            + (tcpPort.map { tcp in
+                announced.map { HostCandidate(address: $0, port: tcp, transport: .tcpPassive) }
+            }
+                ?? [])
     }
 
-    /// The `a=candidate` value for the `index`-th candidate: host type preference 126 and a local
-    /// preference falling with the index (RFC 8445 §5.1.2.1), component 1 (rtcp-mux).
+    /// The `a=candidate` value for the `index`-th candidate: host type preference 126, component 1
+    /// (rtcp-mux), and a local preference falling with the index (RFC 8445 §5.1.2.1). For TCP the
+    /// local preference is RFC 6544 §4.2's (2^13 × direction preference 4 for passive, + other
+    /// preference), below every UDP one, so a peer that can reach us over UDP prefers it.
     func attributeValue(index: Int) -> String {
-        let localPreference = UInt32(65_535 - min(index, 65_535))
-        let priority = (UInt32(126) << 24) | (localPreference << 8) | 255
-        return "\(index + 1) 1 udp \(priority) \(address) \(port) typ host"
+        switch transport {
+        case .udp:
+            let localPreference = UInt32(65_535 - min(index, 65_535))
+            let priority = (UInt32(126) << 24) | (localPreference << 8) | 255
+            return "\(index + 1) 1 udp \(priority) \(address) \(port) typ host"
+        case .tcpPassive:
+            let localPreference = UInt32((4 << 13) + 8191 - min(index, 8191))
+            let priority = (UInt32(126) << 24) | (localPreference << 8) | 255
+            return "\(index + 1) 1 tcp \(priority) \(address) \(port) typ host tcptype passive"
+        }
     }
 }
 

@@ -26,6 +26,8 @@ public struct ServeOptions: Sendable {
     public var token: String?
     /// HTTPS, or nil for plain HTTP (loopback only: see ``HTTPS/required(host:)``).
     public var https: HTTPS?
+    /// The ICE-TCP port (RFC 6544 passive candidates, for networks that block UDP).
+    public var tcp: WebRTCServer.Configuration.TCPPort = .sameAsUDP
 
     /// Where serve's HTTPS certificate comes from.
     public enum HTTPS: Sendable, Equatable {
@@ -126,7 +128,7 @@ public enum ServeApp {
             identity: identity,
             logger: logger
         ) { httpPort in
-            "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
+            "river serve: http=\(httpPort) udp=\(server.port) tcp=\(server.tcpPort ?? 0) candidates=\(announced.joined(separator: ","))"
         }
     }
 
@@ -175,7 +177,7 @@ public enum ServeApp {
         try await run(services + parts, router: router, options: options, identity: identity, logger: logger)
         {
             httpPort in
-            "river serve: http=\(httpPort) udp=\(server.port) candidates=\(announced.joined(separator: ","))"
+            "river serve: http=\(httpPort) udp=\(server.port) tcp=\(server.tcpPort ?? 0) candidates=\(announced.joined(separator: ","))"
                 + " proxy=\(pipeline.proxy) delay=\(pipeline.delay)"
         }
     }
@@ -220,8 +222,14 @@ public enum ServeApp {
     static func bindUDP(_ options: ServeOptions, logger: Logger) async throws -> WebRTCServer {
         do {
             return try await WebRTCServer.bind(
-                .init(host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout),
+                .init(
+                    host: options.host, port: options.udpPort, consentTimeout: options.consentTimeout,
+                    tcp: options.tcp),
                 logger: logger)
+        } catch let failure as TCPBindFailure {
+            throw BindFailure(
+                what: "ICE-TCP", host: options.host, port: failure.port,
+                option: "--tcp-port (or --no-ice-tcp)", failure.underlying)
         } catch {
             throw BindFailure(
                 what: "UDP", host: options.host, port: options.udpPort, option: "--udp-port", error)

@@ -6,8 +6,9 @@ import RiverDTLS
 import RiverICE
 import RiverSession
 
-/// The I/O shell of every session: one UDP port (RFC 8843 BUNDLE + RFC 7983 demultiplexing) on
-/// SwiftNIO, and the only media code that touches a socket or arms a timer.
+/// The I/O shell of every session: one UDP port (RFC 8843 BUNDLE + RFC 7983 demultiplexing) and
+/// one TCP port for ICE over TCP (RFC 6544, ``TCPConnection``) on SwiftNIO, and the only media code
+/// that touches a socket or arms a timer.
 ///
 /// STUN is routed by the local half of its USERNAME (our ufrag, RFC 8445 §7.2.2); an address that
 /// passed a connectivity check is then bound to that session, and DTLS, SRTP and SRTCP are routed by
@@ -25,11 +26,32 @@ public final class WebRTCServer: Sendable {
         public var port: Int
         /// Close a session whose peer is silent this long (RFC 7675 §5.1).
         public var consentTimeout: Duration
+        /// The TCP port for passive ICE-TCP candidates.
+        public var tcp: TCPPort
+        /// A TCP connection that has not passed a STUN check this long after it was accepted is
+        /// closed, so a connection costs nothing to hold for anyone without a session's password.
+        public var tcpBindingTimeout: Duration
+        /// TCP connections open at once; more are closed on accept and counted.
+        public var maxTCPConnections: Int
 
-        public init(host: String = "0.0.0.0", port: Int = 0, consentTimeout: Duration = .seconds(10)) {
+        public enum TCPPort: Sendable, Equatable {
+            case off
+            /// The number the UDP port got (the default: one number to open in a firewall).
+            case sameAsUDP
+            /// 0 picks a free one.
+            case port(Int)
+        }
+
+        public init(
+            host: String = "0.0.0.0", port: Int = 0, consentTimeout: Duration = .seconds(10),
+            tcp: TCPPort = .sameAsUDP, tcpBindingTimeout: Duration = .seconds(5), maxTCPConnections: Int = 256
+        ) {
             self.host = host
             self.port = port
             self.consentTimeout = consentTimeout
+            self.tcp = tcp
+            self.tcpBindingTimeout = tcpBindingTimeout
+            self.maxTCPConnections = maxTCPConnections
         }
     }
 
@@ -44,6 +66,12 @@ public final class WebRTCServer: Sendable {
         /// parse, DTLS before or after its time. Live and closed sessions together.
         public var droppedBySessions = 0
         public var stunRejected = 0
+        /// TCP connections closed on accept because ``Configuration/maxTCPConnections`` were open.
+        public var tcpRefused = 0
+        /// TCP connections closed because no STUN check on them authenticated in time.
+        public var tcpUnbound = 0
+        /// Packets for a TCP peer that was not reading (its socket over the high-water mark).
+        public var droppedUnwritable = 0
     }
 
     /// What the owner of a session hears, on the event loop: the event, the engine's counters, and
@@ -55,25 +83,49 @@ public final class WebRTCServer: Sendable {
     public let eventLoop: EventLoop
     public let localAddress: SocketAddress
     public var port: Int { localAddress.port ?? 0 }
+    /// The ICE-TCP port, when on.
+    public var tcpPort: Int? { tcpChannel?.localAddress?.port }
     let logger: Logger
     private let channel: Channel
+    private let tcpChannel: Channel?
     private let state: NIOLoopBoundBox<ServerState>
 
     private init(
-        configuration: Configuration, channel: Channel, state: NIOLoopBoundBox<ServerState>, logger: Logger
+        configuration: Configuration, channel: Channel, tcpChannel: Channel?,
+        state: NIOLoopBoundBox<ServerState>,
+        logger: Logger
     ) {
         self.configuration = configuration
         self.channel = channel
+        self.tcpChannel = tcpChannel
         self.eventLoop = channel.eventLoop
         self.localAddress = channel.localAddress!
         self.state = state
         self.logger = logger
     }
 
-    /// Binds the UDP port.
+    /// Binds the UDP port, then the TCP port (``Configuration/tcp``). A TCP port that cannot be
+    /// bound throws ``TCPBindFailure`` after the UDP socket is closed again.
     public static func bind(
         _ configuration: Configuration, group: EventLoopGroup = MultiThreadedEventLoopGroup.singleton,
         logger: Logger = Logger(label: "river.webrtc")
+    ) async throws -> WebRTCServer {
+        // With a free UDP port picked for us, its number may be taken on TCP: pick another.
+        let retries = configuration.port == 0 && configuration.tcp == .sameAsUDP ? 8 : 0
+        for attempt in 0... {
+            do {
+                return try await bindOnce(configuration, group: group, logger: logger)
+            } catch let failure as TCPBindFailure
+                where attempt < retries && (failure.underlying as? IOError)?.errnoCode == EADDRINUSE
+            {
+                continue
+            }
+        }
+        fatalError("unreachable")
+    }
+
+    private static func bindOnce(
+        _ configuration: Configuration, group: EventLoopGroup, logger: Logger
     ) async throws -> WebRTCServer {
         let eventLoop = group.next()
         let state = try await eventLoop.submit { NIOLoopBoundBox(ServerState(), eventLoop: eventLoop) }.get()
@@ -92,10 +144,40 @@ public final class WebRTCServer: Sendable {
         try await eventLoop.submit {
             state.value.channel = channel
             state.value.box = state
+            state.value.tcpBindingTimeout = configuration.tcpBindingTimeout
+            state.value.maxTCPConnections = configuration.maxTCPConnections
         }.get()
+        var tcpChannel: Channel?
+        let tcpPort: Int? =
+            switch configuration.tcp {
+            case .off: nil
+            case .sameAsUDP: channel.localAddress?.port
+            case .port(let port): port
+            }
+        if let tcpPort {
+            do {
+                tcpChannel = try await ServerBootstrap(group: eventLoop)
+                    .serverChannelOption(.backlog, value: 64)
+                    .childChannelOption(.tcpOption(.tcp_nodelay), value: 1)
+                    .childChannelInitializer { child in
+                        child.eventLoop.makeCompletedFuture {
+                            try child.pipeline.syncOperations.addHandler(
+                                ByteToMessageHandler(RFC4571FrameDecoder()))
+                            try child.pipeline.syncOperations.addHandler(TCPFrameHandler(state: state))
+                        }
+                    }
+                    .bind(host: configuration.host, port: tcpPort).get()
+            } catch {
+                try? await channel.close()
+                throw TCPBindFailure(port: tcpPort, underlying: error)
+            }
+        }
         let server = WebRTCServer(
-            configuration: configuration, channel: channel, state: state, logger: logger)
-        logger.info("WebRTC UDP listening on \(server.localAddress)")
+            configuration: configuration, channel: channel, tcpChannel: tcpChannel, state: state,
+            logger: logger)
+        logger.info(
+            "WebRTC UDP listening on \(server.localAddress)\(tcpChannel.map { ", ICE-TCP on \($0.localAddress!)" } ?? "")"
+        )
         return server
     }
 
@@ -135,6 +217,11 @@ public final class WebRTCServer: Sendable {
         }.get()
     }
 
+    /// Open ICE-TCP connections, bound to a session or not.
+    public func tcpConnectionCount() async throws -> Int {
+        try await eventLoop.submit { [state] in state.value.tcpConnections.count }.get()
+    }
+
     public func counters() async throws -> Counters {
         try await eventLoop.submit { [state] in state.value.totalCounters }.get()
     }
@@ -164,7 +251,9 @@ public final class WebRTCServer: Sendable {
             for session in Array(state.value.byUfrag.values) {
                 state.value.input(.close(.serverShutdown), to: session)
             }
+            for connection in state.value.tcpConnections.values { connection.channel.close(promise: nil) }
         }.get()
+        try? await tcpChannel?.close()
         try await channel.close()
     }
 }
@@ -176,8 +265,8 @@ final class SessionHandle {
     var offload: (any SessionOffload)?
     let onEvent: WebRTCServer.EventHandler
     let logger: Logger
-    /// The socket address behind each transport address the engine knows.
-    var sockets: [TransportAddress: SocketAddress] = [:]
+    /// The socket address or TCP connection behind each transport address the engine knows.
+    var sockets: [TransportAddress: Route] = [:]
     var timer: Scheduled<Void>?
     var timerAt: Instant?
 
@@ -198,6 +287,9 @@ final class ServerState {
     weak var box: NIOLoopBoundBox<ServerState>?
     var byUfrag: [String: SessionHandle] = [:]
     var byAddress: [SocketAddress: (session: SessionHandle, address: TransportAddress)] = [:]
+    var tcpConnections: [ObjectIdentifier: TCPConnection] = [:]
+    var tcpBindingTimeout: Duration = .seconds(5)
+    var maxTCPConnections = 256
     var counters = WebRTCServer.Counters()
 
     var totalCounters: WebRTCServer.Counters {
@@ -259,14 +351,7 @@ final class ServerState {
                 counters.droppedUnrouted += 1
                 return
             }
-            // The socket address is kept only for addresses that authenticate, so checks that fail
-            // (a stranger who learned a ufrag) cannot grow the table.
-            let known = session.sockets[source] != nil
-            session.sockets[source] = address
-            input(.datagram(Datagram(source: source, kind: kind, bytes: bytes)), to: session)
-            if !known && !session.engine.authenticatedAddresses.contains(source) {
-                session.sockets[source] = nil
-            }
+            check(bytes, from: source, route: .udp(address), transport: .udp, for: session)
         case .dtls, .rtp, .rtcp:
             guard let (session, source) = byAddress[address] else {
                 counters.droppedUnrouted += 1
@@ -276,17 +361,106 @@ final class ServerState {
         }
     }
 
+    /// A STUN check for `session`. The route is kept only for addresses that authenticate, so
+    /// checks that fail (a stranger who learned a ufrag) cannot grow the table.
+    private func check(
+        _ bytes: [UInt8], from source: TransportAddress, route: Route, transport: Transport,
+        for session: SessionHandle
+    ) {
+        let previous = session.sockets[source]
+        session.sockets[source] = route
+        input(
+            .datagram(Datagram(source: source, transport: transport, kind: .stun, bytes: bytes)), to: session)
+        if !session.engine.authenticatedAddresses.contains(source) { session.sockets[source] = previous }
+    }
+
+    // MARK: ICE-TCP
+
+    /// A new TCP connection: refused past the cap, closed unless a check on it authenticates in time.
+    func accepted(_ channel: Channel) -> TCPConnection? {
+        guard tcpConnections.count < maxTCPConnections, let remote = channel.remoteAddress, let box else {
+            counters.tcpRefused += 1
+            channel.close(promise: nil)
+            return nil
+        }
+        let connection = TCPConnection(channel: channel, remote: remote)
+        let id = ObjectIdentifier(connection)
+        tcpConnections[id] = connection
+        connection.deadline = channel.eventLoop.scheduleTask(
+            in: .nanoseconds(tcpBindingTimeout.nanosecondsClamped)
+        ) {
+            guard let connection = box.value.tcpConnections[id], connection.session == nil else { return }
+            box.value.counters.tcpUnbound += 1
+            connection.channel.close(promise: nil)
+        }
+        return connection
+    }
+
+    /// One RFC 4571 frame: STUN is routed by ufrag as on UDP, and binds the connection to the
+    /// session it authenticates for; the rest goes to the bound session only.
+    func receive(_ bytes: [UInt8], over connection: TCPConnection) {
+        counters.received += 1
+        let kind = DatagramKind.classify(bytes)
+        guard let source = TransportAddress(connection.remote) else { return }
+        switch kind {
+        case .stun:
+            guard let ufrag = ICELiteResponder.localUfrag(of: bytes), let session = byUfrag[ufrag],
+                connection.session == nil || connection.session === session
+            else {
+                counters.droppedUnrouted += 1
+                return
+            }
+            check(bytes, from: source, route: .tcp(connection), transport: .tcp, for: session)
+            if connection.session == nil, session.engine.authenticatedAddresses.contains(source) {
+                connection.session = session
+                connection.deadline?.cancel()
+            }
+        case .dtls, .rtp, .rtcp:
+            guard let session = connection.session,
+                byUfrag[session.engine.configuration.localUfrag] === session
+            else {
+                counters.droppedUnrouted += 1
+                return
+            }
+            input(.datagram(Datagram(source: source, transport: .tcp, kind: kind, bytes: bytes)), to: session)
+        case .unknown, .zrtp, .turnChannel:
+            counters.droppedUnknownKind += 1
+        }
+    }
+
+    func closed(_ connection: TCPConnection) {
+        connection.deadline?.cancel()
+        tcpConnections[ObjectIdentifier(connection)] = nil
+        guard let session = connection.session, let source = TransportAddress(connection.remote),
+            case .tcp(let routed) = session.sockets[source], routed === connection
+        else { return }
+        // Media for that address has nowhere to go now; consent expiry ends the session unless
+        // the peer comes back on another pair.
+        session.sockets[source] = nil
+    }
+
     /// Writes and hands out everything the engine produced, then arms its timer.
     func drain(_ session: SessionHandle) {
         guard let channel else { return }
         var wrote = false
+        var wroteTCP: [TCPConnection] = []
         loop: while true {
             switch session.engine.poll() {
             case .transmit(let transmit):
-                guard let address = session.sockets[transmit.destination] else { continue }
-                let buffer = channel.allocator.buffer(bytes: transmit.bytes)
-                channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
-                wrote = true
+                switch session.sockets[transmit.destination] {
+                case .udp(let address):
+                    let buffer = channel.allocator.buffer(bytes: transmit.bytes)
+                    channel.write(AddressedEnvelope(remoteAddress: address, data: buffer), promise: nil)
+                    wrote = true
+                case .tcp(let connection):
+                    if connection.write(transmit.bytes) {
+                        if !wroteTCP.contains(where: { $0 === connection }) { wroteTCP.append(connection) }
+                    } else {
+                        counters.droppedUnwritable += 1
+                    }
+                case nil:
+                    continue
+                }
             case .decode(let job):
                 session.offload?.decode(job)
             case .infer(let job):
@@ -299,13 +473,14 @@ final class ServerState {
             }
         }
         if wrote { channel.flush() }
+        for connection in wroteTCP { connection.channel.flush() }
     }
 
     private func handle(_ event: SessionEvent, of session: SessionHandle) {
         switch event {
         case .addressAuthenticated(let address):
             // A NAT rebinding or a second candidate pair moves the address to this session.
-            if let socket = session.sockets[address] { byAddress[socket] = (session, address) }
+            if case .udp(let socket) = session.sockets[address] { byAddress[socket] = (session, address) }
         case .connected:
             session.logger.info("connected")
         case .closed(let reason):
@@ -324,8 +499,12 @@ final class ServerState {
             counters.droppedBySessions += session.engine.counters.dropped
             counters.stunRejected += session.engine.counters.stunRejected
         }
-        for socket in session.sockets.values where byAddress[socket]?.session === session {
-            byAddress[socket] = nil
+        for route in session.sockets.values {
+            switch route {
+            case .udp(let socket) where byAddress[socket]?.session === session: byAddress[socket] = nil
+            case .tcp(let connection): connection.channel.close(promise: nil)
+            default: break
+            }
         }
         session.offload?.close()
         session.offload = nil
@@ -370,4 +549,11 @@ private final class DemuxHandler: ChannelInboundHandler {
         // ICMP port-unreachable surfaces as a read error on Linux; keep serving other peers.
         logger.debug("UDP error: \(error)")
     }
+}
+
+/// The ICE-TCP port could not be bound; the UDP one was, and is closed again.
+public struct TCPBindFailure: Error, CustomStringConvertible {
+    public let port: Int
+    public let underlying: any Error
+    public var description: String { "cannot bind the ICE-TCP port \(port): \(underlying)" }
 }

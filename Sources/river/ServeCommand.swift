@@ -32,6 +32,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The one UDP port for every WebRTC session (0 picks a free one).")
     var udpPort = 0
 
+    @Option(help: "TCP port for ICE over TCP, for networks that block UDP (default: the UDP port's number).")
+    var tcpPort: Int?
+
+    @Flag(help: "Announce no ICE-TCP candidates and bind no TCP port for media.")
+    var noIceTcp = false
+
     @Option(help: "Public address to announce as the ICE candidate (NAT 1:1); repeatable.")
     var publicIP: [String] = []
 
@@ -61,6 +67,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (maxInFlight ?? 1) >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         try https.validate()
+        guard !(noIceTcp && tcpPort != nil) else {
+            throw ValidationError("give --tcp-port or --no-ice-tcp, not both")
+        }
         do {
             _ = try PipelineDelay(parsing: delay)
         } catch {
@@ -71,10 +80,11 @@ struct ServeCommand: AsyncParsableCommand {
     func run() async throws {
         var logger = Logger(label: "river.serve")
         logger.logLevel = .info
-        let options = ServeOptions(
+        var options = ServeOptions(
             host: host, httpPort: httpPort, udpPort: udpPort, publicIPs: publicIP, rembBitrate: rembBitrate,
             consentTimeout: .seconds(consentTimeout),
             token: try AccessToken.load(token: token, file: tokenFile), https: https.mode(host: host))
+        options.tcp = noIceTcp ? .off : tcpPort.map { .port($0) } ?? .sameAsUDP
         if let proxy {
             let pipeline = PipelineServeOptions(
                 proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight)

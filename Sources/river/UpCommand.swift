@@ -36,6 +36,12 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "The one UDP port for every WebRTC session (0 picks a free one).")
     var udpPort = 0
 
+    @Option(help: "TCP port for ICE over TCP, for networks that block UDP (default: the UDP port's number).")
+    var tcpPort: Int?
+
+    @Flag(help: "Announce no ICE-TCP candidates and bind no TCP port for media.")
+    var noIceTcp = false
+
     @Option(help: "Public address to announce as the ICE candidate (NAT 1:1); repeatable.")
     var publicIP: [String] = []
 
@@ -122,6 +128,8 @@ struct UpCommand: AsyncParsableCommand {
             "--udp-port", "\(udpPort)",
         ]
         for ip in publicIP { serveOptions += ["--public-ip", ip] }
+        if let tcpPort { serveOptions += ["--tcp-port", "\(tcpPort)"] }
+        if noIceTcp { serveOptions += ["--no-ice-tcp"] }
         if let token { serveOptions += ["--token", token] }
         if let tokenFile { serveOptions += ["--token-file", tokenFile] }
         let serveArguments = serveOptions + https.arguments

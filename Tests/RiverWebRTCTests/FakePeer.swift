@@ -62,8 +62,9 @@ final class EventLog: Sendable {
     }
 }
 
-/// A browser stand-in on a real UDP socket: STUN client, DTLS client, SRTP, and (on request) an
-/// SCTP association for data channels.
+/// A browser stand-in on a real UDP socket, or on a TCP connection with RFC 4571 framing (an
+/// active ICE-TCP candidate): STUN client, DTLS client, SRTP, and (on request) an SCTP
+/// association for data channels.
 ///
 /// `@unchecked Sendable`: each test drives its peers from its own task, one step at a time; the
 /// channel handler only touches the locked `inbox` and `dtlsSink`. Once ``startDataChannels()``
@@ -84,13 +85,30 @@ final class FakePeer: @unchecked Sendable {
     /// The payload type the sessions of these tests negotiate.
     static let payloadType: UInt8 = 102
 
-    init(server: SocketAddress, certificate: DTLSCertificate) async throws {
+    /// Whether this peer talks over a TCP connection to `server` instead of UDP.
+    let overTCP: Bool
+
+    init(server: SocketAddress, certificate: DTLSCertificate, overTCP: Bool = false) async throws {
         let inbox = NIOLockedValueBox<[[UInt8]]>([])
         let dtlsSink = NIOLockedValueBox<(@Sendable ([UInt8]) -> Void)?>(nil)
         self.inbox = inbox
         self.dtlsSink = dtlsSink
         self.server = server
         self.certificate = certificate
+        self.overTCP = overTCP
+        if overTCP {
+            channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(RFC4571FrameDecoder()))
+                        try channel.pipeline.syncOperations.addHandler(
+                            FrameCollector(inbox: inbox, dtlsSink: dtlsSink))
+                    }
+                }
+                .connect(to: server).get()
+            return
+        }
         channel = try await DatagramBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
@@ -109,8 +127,27 @@ final class FakePeer: @unchecked Sendable {
     func close() async { try? await channel.close() }
 
     func send(_ bytes: [UInt8]) async throws {
+        if overTCP { return try await channel.writeAndFlush(Self.framed(bytes)) }
         try await channel.writeAndFlush(
             AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: bytes)))
+    }
+
+    /// ``send(_:)`` without waiting, from any thread.
+    func write(_ bytes: [UInt8]) {
+        if overTCP {
+            channel.writeAndFlush(Self.framed(bytes), promise: nil)
+        } else {
+            channel.writeAndFlush(
+                AddressedEnvelope(remoteAddress: server, data: ByteBuffer(bytes: bytes)), promise: nil)
+        }
+    }
+
+    /// One RFC 4571 frame.
+    static func framed(_ bytes: [UInt8]) -> ByteBuffer {
+        var framed = ByteBuffer()
+        framed.writeInteger(UInt16(bytes.count))
+        framed.writeBytes(bytes)
+        return framed
     }
 
     /// Waits for the next datagram matching `kind`, discarding others.
@@ -299,11 +336,7 @@ final class DataChannelClient: @unchecked Sendable {
     }
 
     private func flushDTLS() {
-        for datagram in dtls.takeOutgoing() {
-            peer.channel.writeAndFlush(
-                AddressedEnvelope(remoteAddress: peer.server, data: ByteBuffer(bytes: datagram)), promise: nil
-            )
-        }
+        for datagram in dtls.takeOutgoing() { peer.write(datagram) }
     }
 
     /// Opens a channel of our own (even stream id) and returns its id.
@@ -344,6 +377,27 @@ private final class Collector: ChannelInboundHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         let bytes = Array(unwrapInboundIn(data).data.readableBytesView)
+        if DatagramKind.classify(bytes) == .dtls, let sink = dtlsSink.withLockedValue({ $0 }) {
+            sink(bytes)
+            return
+        }
+        inbox.withLockedValue { $0.append(bytes) }
+    }
+}
+
+/// ``Collector`` for a TCP peer: each RFC 4571 frame is one packet.
+private final class FrameCollector: ChannelInboundHandler {
+    typealias InboundIn = ByteBuffer
+    let inbox: NIOLockedValueBox<[[UInt8]]>
+    let dtlsSink: NIOLockedValueBox<(@Sendable ([UInt8]) -> Void)?>
+
+    init(inbox: NIOLockedValueBox<[[UInt8]]>, dtlsSink: NIOLockedValueBox<(@Sendable ([UInt8]) -> Void)?>) {
+        self.inbox = inbox
+        self.dtlsSink = dtlsSink
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        let bytes = Array(unwrapInboundIn(data).readableBytesView)
         if DatagramKind.classify(bytes) == .dtls, let sink = dtlsSink.withLockedValue({ $0 }) {
             sink(bytes)
             return

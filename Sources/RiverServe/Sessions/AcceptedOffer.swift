@@ -16,7 +16,7 @@ struct AcceptedOffer {
     var id: String { session.id }
     var negotiated: NegotiatedSession { answer.negotiated }
 
-    init(offer: String, port: Int, candidateAddresses: [String], rembBitrate: UInt64) throws {
+    init(offer: String, port: Int, tcpPort: Int?, candidateAddresses: [String], rembBitrate: UInt64) throws {
         // The WHIP resource name: 26 characters of 36 is 134 bits, so it cannot be guessed
         // (RFC 9725 §4.1); logs show only ``SessionConfiguration/logID``.
         let id = ICECredentials.random(count: 26, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
@@ -24,7 +24,8 @@ struct AcceptedOffer {
         let password = ICECredentials.randomPassword()
         let options = AnswerOptions(
             iceUfrag: ufrag, icePwd: password, fingerprintSHA256: DTLSCertificate.shared.fingerprint,
-            candidates: HostCandidate.list(addresses: candidateAddresses, port: UInt16(port)),
+            candidates: HostCandidate.list(
+                addresses: candidateAddresses, port: UInt16(port), tcpPort: tcpPort.map { UInt16($0) }),
             dataChannels: true)
         do {
             answer = try OfferAnswer.answer(offer: offer, options: options)

@@ -64,7 +64,8 @@ public final class SessionService: WHIPSessionFactory {
 
     public func createSession(offer: String) async throws -> (id: String, answer: String) {
         let accepted = try AcceptedOffer(
-            offer: offer, port: server.port, candidateAddresses: candidateAddresses, rembBitrate: rembBitrate)
+            offer: offer, port: server.port, tcpPort: server.tcpPort, candidateAddresses: candidateAddresses,
+            rembBitrate: rembBitrate)
         var session = accepted.session
         let id = session.id
         let logger = {

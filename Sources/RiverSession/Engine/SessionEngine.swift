@@ -58,6 +58,9 @@ public final class SessionEngine {
     public private(set) var selectedAddress: TransportAddress?
     /// Every address that authenticated with our ICE credentials.
     public private(set) var authenticatedAddresses: Set<TransportAddress> = []
+    /// The transport each authenticated address used (RFC 6544: a TCP pair answers on its
+    /// connection).
+    private var transports: [TransportAddress: Transport] = [:]
 
     private var ice: ICELiteResponder
     private var dtls: DTLSEndpoint?
@@ -177,6 +180,7 @@ public final class SessionEngine {
             return
         }
         counters.stunAnswered += 1
+        transports[datagram.source] = datagram.transport
         if authenticatedAddresses.insert(datagram.source).inserted {
             emit(.event(.addressAuthenticated(datagram.source)))
         }
@@ -229,10 +233,14 @@ public final class SessionEngine {
         video.receive(rtcp: parsed.packets, now: now, into: &relayOutput)
     }
 
+    /// How an authenticated address reached us last; what goes to it goes back the same way.
+    private func transport(to address: TransportAddress) -> Transport { transports[address] ?? .udp }
+
     private func flushDTLS(to address: TransportAddress?) {
         guard let dtls, let address = address ?? selectedAddress else { return }
         for datagram in dtls.takeOutgoing() {
-            emit(.transmit(Transmit(destination: address, transport: .udp, bytes: datagram)))
+            emit(
+                .transmit(Transmit(destination: address, transport: transport(to: address), bytes: datagram)))
         }
     }
 
@@ -308,14 +316,14 @@ public final class SessionEngine {
         guard state == .connected, let srtp, let address = selectedAddress else { return }
         guard let bytes = try? srtp.protectRTP(packet.serialized()) else { return }
         counters.rtpSent += 1
-        emit(.transmit(Transmit(destination: address, transport: .udp, bytes: bytes)))
+        emit(.transmit(Transmit(destination: address, transport: transport(to: address), bytes: bytes)))
     }
 
     private func send(rtcp compound: [UInt8]) {
         guard state == .connected, let srtp, let address = selectedAddress else { return }
         guard let bytes = try? srtp.protectRTCP(compound) else { return }
         counters.rtcpSent += 1
-        emit(.transmit(Transmit(destination: address, transport: .udp, bytes: bytes)))
+        emit(.transmit(Transmit(destination: address, transport: transport(to: address), bytes: bytes)))
     }
 
     // MARK: Data channels

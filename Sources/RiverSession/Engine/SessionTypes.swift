@@ -3,9 +3,11 @@ import RiverICE
 import RiverRTP
 import RiverResults
 
-/// How a datagram reached the server, so a TCP-framed path (RFC 4571) can join UDP later.
+/// How a datagram reached the server: on the shared UDP port, or as one RFC 4571 frame of a TCP
+/// connection (ICE-TCP, RFC 6544), which the shell tells apart by the connection.
 public enum Transport: Sendable, Hashable {
     case udp
+    case tcp
 }
 
 /// One datagram from the network, already demultiplexed to this session.

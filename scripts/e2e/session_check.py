@@ -33,14 +33,34 @@ from cdp import Browser  # noqa: E402
 READ_VIEWS = """
 (async () => Promise.all(river.views.map(async (v) => {
   let framesDecoded = null, framesEncoded = null;
+  const network = {};
   if (v.session) {
     const report = await v.session.pc.getStats();
+    let pair = null;
     report.forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') framesDecoded = s.framesDecoded;
-      if (s.type === 'outbound-rtp' && s.kind === 'video') framesEncoded = s.framesEncoded;
+      if (s.type === 'inbound-rtp' && s.kind === 'video') {
+        framesDecoded = s.framesDecoded;
+        Object.assign(network, { packetsReceived: s.packetsReceived, packetsLostDown: s.packetsLost,
+          nacksSent: s.nackCount, freezeCount: s.freezeCount, totalFreezesDuration: s.totalFreezesDuration,
+          pliSent: s.pliCount });
+      }
+      if (s.type === 'outbound-rtp' && s.kind === 'video') {
+        framesEncoded = s.framesEncoded;
+        Object.assign(network, { packetsSent: s.packetsSent, nacksReceived: s.nackCount,
+          retransmittedPacketsSent: s.retransmittedPacketsSent, pliReceived: s.pliCount });
+      }
+      if (s.type === 'remote-inbound-rtp' && s.kind === 'video') network.packetsLostUp = s.packetsLost;
+      if (s.type === 'transport' && s.selectedCandidatePairId) pair = report.get(s.selectedCandidatePairId);
     });
+    if (pair) {
+      const local = report.get(pair.localCandidateId), remote = report.get(pair.remoteCandidateId);
+      network.protocol = local && local.protocol;
+      network.remoteAddress = remote && remote.address;
+      network.remotePort = remote && remote.port;
+      network.rtt = pair.currentRoundTripTime;
+    }
   }
-  return { frames: v.frames, results: v.resultCount, closed: v.closed, framesDecoded, framesEncoded };
+  return { frames: v.frames, results: v.resultCount, closed: v.closed, framesDecoded, framesEncoded, network };
 })))()
 """
 
@@ -95,6 +115,8 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
         "closed": view["closed"],
         "framesDecoded": view["framesDecoded"],
         "framesEncoded": view["framesEncoded"],
+        # getStats of the session's peer connection: loss, NACKs and freezes both ways, and the pair.
+        "network": view.get("network") or {},
         "timeline": [[round(f["receivedWall"]), f["status"],
                       None if f["delay"] is None or not math.isfinite(f["delay"]) else round(f["delay"])]
                      for f in frames],
@@ -112,14 +134,20 @@ def main() -> int:
     parser.add_argument("--warmup", type=float, default=3, help="seconds after the first displayed frame to ignore")
     parser.add_argument("--token", help="the server's bearer token, handed to the page as #token=")
     parser.add_argument("--tolerance", type=float, default=0.025, help="box centre error, fraction of frame width")
+    parser.add_argument("--netns", help="run Chromium inside this network namespace (ip netns exec)")
+    parser.add_argument("--trust", action="append", default=[],
+                        help="a PEM certificate Chromium's NSS database trusts (repeatable)")
     args = parser.parse_args()
     with open(args.y4m.rsplit(".", 1)[0] + ".json") as f:
         clip = json.load(f)
 
     result: dict = {}
-    with Browser(y4m=args.y4m, timeout=60, extra_flags=["--window-size=1280,1024"]) as browser:
+    prefix = ["ip", "netns", "exec", args.netns] if args.netns else None
+    with Browser(y4m=args.y4m, timeout=60, extra_flags=["--window-size=1280,1024"], prefix=prefix,
+                 trust=args.trust or None) as browser:
         fragment = f"#token={urllib.parse.quote(args.token)}" if args.token else ""
         page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}{fragment}")
+        opened = time.monotonic()
         deadline = time.monotonic() + 30
         # The page is a module with top-level await: `river` exists once it has run, after load.
         read_state = "(typeof river === 'undefined') ? 'loading' : river.state"
@@ -133,6 +161,8 @@ def main() -> int:
             result["error"] = [e["params"]["exceptionDetails"].get("exception", {}).get("description")
                                for e in browser._events if e["method"] == "Runtime.exceptionThrown"]
         if state == "live":
+            # From the page's load to live: WHIP, ICE, DTLS and the first frame (polled every 0.2 s).
+            result["connectSeconds"] = round(time.monotonic() - opened, 2)
             result["startedAt"] = time.time() * 1000
             time.sleep(args.seconds)
             views = page.evaluate(READ_VIEWS)

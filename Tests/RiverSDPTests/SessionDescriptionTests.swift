@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct SessionDescriptionTests {
     @Test(arguments: Fixture.allCases)
-    func chromiumOfferRoundTripsByteForByte(_ fixture: Fixture) throws {
+    func browserOfferRoundTripsByteForByte(_ fixture: Fixture) throws {
         let text = try fixture.text
         let offer = try SessionDescription(parsing: text)
         #expect(offer.serialized() == text)
@@ -27,6 +27,20 @@ import Testing
         #expect(video.has("rtcp-mux"))
         #expect(video.attributes("rtpmap").contains { $0.hasSuffix(" H264/90000") })
         #expect(video.formats.count == video.attributes("rtpmap").count)
+    }
+
+    @Test func parsesFirefoxsBundleOnlyDataChannel() throws {
+        let offer = try Fixture.firefoxSendrecvDataChannel.offer
+        #expect(offer.attribute("group") == "BUNDLE 0 1")
+        let application = try #require(offer.media.last)
+        #expect(application.media == "application")
+        #expect(application.port == 0)
+        #expect(application.proto == "UDP/DTLS/SCTP")
+        #expect(application.formats == ["webrtc-datachannel"])
+        // A property attribute: present, without a value.
+        #expect(application.attributes.contains(Attribute("bundle-only")))
+        #expect(application.attribute("bundle-only") == "")
+        #expect(!offer.media[0].has("bundle-only"))
     }
 
     @Test func acceptsBareLineFeeds() throws {

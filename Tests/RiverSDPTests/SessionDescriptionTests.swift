@@ -49,6 +49,14 @@ import Testing
         #expect(try SessionDescription(parsing: lf) == SessionDescription(parsing: crlf))
     }
 
+    @Test func dropsEveryStrayCarriageReturnBeforeALineEnd() throws {
+        let head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        let sdp = try SessionDescription(parsing: head + "a=rtcp-mux\r\r\r\na=mid:0\r\r\n")
+        #expect(sdp.media[0].attributes == [Attribute("rtcp-mux"), Attribute("mid", "0")])
+        #expect(sdp.serialized() == head + "a=rtcp-mux\r\na=mid:0\r\n")
+        #expect(try SessionDescription(parsing: sdp.serialized()) == sdp)
+    }
+
     @Test func keepsRareLinesInOrder() throws {
         let text =
             "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=x\r\ni=info\r\nu=http://example.com\r\nb=AS:100\r\nt=0 0\r\n"

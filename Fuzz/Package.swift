@@ -1,9 +1,10 @@
 // swift-tools-version:6.1
 import PackageDescription
 
-/// libFuzzer targets for river's packet parsers, kept out of the main package so its build and CI
+/// libFuzzer targets for river's packet and SDP parsers, kept out of the main package so its build and CI
 /// never see `-sanitize=fuzzer`. `Sources/RiverRTP` and `Sources/RiverCore` are symlinks to the main
-/// package's modules (the main package exports no library products to depend on).
+/// package's modules (the main package exports no library products to depend on); so is
+/// `Sources/RiverSDP`.
 ///
 ///     cd Fuzz
 ///     swift build -c release -Xswiftc -sanitize=fuzzer -Xswiftc -parse-as-library
@@ -11,6 +12,7 @@ import PackageDescription
 ///     mkdir -p corpus/rtp && .build/release/FuzzRTPPacket corpus/rtp -max_total_time=300
 ///     mkdir -p corpus/rtcp && .build/release/FuzzRTCPPacket corpus/rtcp -max_total_time=300
 ///     mkdir -p corpus/zmtp && .build/release/FuzzZMTPConnection corpus/zmtp -max_total_time=300
+///     mkdir -p corpus/sdp && .build/release/FuzzSDP corpus/sdp -dict=sdp.dict -max_total_time=300
 ///
 /// `FuzzZMTPConnection` links the proxy's two ZMTP codec files (symlinks) into itself.
 let package = Package(
@@ -23,6 +25,8 @@ let package = Package(
         .executableTarget(name: "FuzzH264Depacketizer", dependencies: ["RiverRTP", "FuzzDriver"]),
         .executableTarget(name: "FuzzRTPPacket", dependencies: ["RiverRTP", "FuzzDriver"]),
         .executableTarget(name: "FuzzRTCPPacket", dependencies: ["RiverRTP", "FuzzDriver"]),
+        .target(name: "RiverSDP"),
+        .executableTarget(name: "FuzzSDP", dependencies: ["RiverSDP", "FuzzDriver"]),
         .executableTarget(
             name: "FuzzZMTPConnection",
             dependencies: ["FuzzDriver", .product(name: "NIOCore", package: "swift-nio")]),

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
-"""Seeds the fuzz corpora from the RTP fixtures (run scripts/make_h264_fixtures.sh first).
+"""Seeds the fuzz corpora from the RTP fixtures (run scripts/make_h264_fixtures.sh first) and the SDP ones.
 
 corpus/zmtp: what a libzmq DEALER sends a ROUTER (RFC 23 greeting, READY, messages, a PING), after
 FuzzZMTPConnection's chunk-size byte. corpus/rtp: real datagrams from ffmpeg's RTP muxer. corpus/h264: runs of those packets written in
 FuzzH264Depacketizer's script format (mode byte, then 2-byte length, flags, payload per packet).
+corpus/sdp: the real browser offers of RiverSDPTests (Chromium's and Firefox's bundle-only one).
 """
 import os
 import struct
@@ -23,7 +24,7 @@ def packets(name):
     return out
 
 
-for d in ("corpus/rtp", "corpus/h264", "corpus/rtcp", "corpus/zmtp"):
+for d in ("corpus/rtp", "corpus/h264", "corpus/rtcp", "corpus/zmtp", "corpus/sdp"):
     os.makedirs(os.path.join(here, d), exist_ok=True)
 for clip, mode in (("clip-a.ffrtp", 1), ("clip-b.ffrtp", 0)):
     ps = packets(clip)
@@ -68,4 +69,9 @@ ping = zmtp_frame(b"\x04PING\x00\x0actx", command=True)
 for chunk in (0, 6, 63):
     stream = bytes([chunk]) + greeting + ready + messages + ping + messages
     open(os.path.join(here, "corpus/zmtp", f"dealer-{chunk}"), "wb").write(stream)
+sdp_fixtures = os.path.join(here, "..", "Tests", "RiverSDPTests", "Fixtures")
+for name in sorted(os.listdir(sdp_fixtures)):
+    if name.endswith(".sdp"):
+        data = open(os.path.join(sdp_fixtures, name), "rb").read()
+        open(os.path.join(here, "corpus/sdp", name), "wb").write(data)
 print("seeded", file=sys.stderr)

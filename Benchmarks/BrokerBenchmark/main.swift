@@ -108,8 +108,6 @@ struct Measurement {
     var p99: Double
 }
 
-func now() -> UInt64 { MonotonicClock.now() }
-
 /// Sends `count` requests with up to `window` in flight; returns msgs/s and latency percentiles (µs).
 func run(_ socket: BenchSocket, width: Int, height: Int, count: Int, window: Int) -> Measurement {
     // 32x21 I420 is exactly 1 KiB; the large case is RGB24.
@@ -118,23 +116,23 @@ func run(_ socket: BenchSocket, width: Int, height: Int, count: Int, window: Int
     defer { pixels.deallocate() }
     pixels.initializeMemory(as: UInt8.self, repeating: 7)
     var template = try! RequestHeader(frame: frame, requestID: 0, streamID: 1, budgetMicros: 10_000_000)
-    var sentAt = [UInt64](repeating: 0, count: count + 1)
+    var sentAt = [Instant](repeating: .zero, count: count + 1)
     var latencies: [Double] = []
     latencies.reserveCapacity(count)
     var sent = 0
     var done = 0
-    let start = now()
+    let start = Instant.now
     func sendOne() {
         sent += 1
         template.requestID = UInt64(sent)
-        sentAt[sent] = now()
+        sentAt[sent] = .now
         socket.send(header: WireCodec.encode(.request(template)), pixels: pixels)
     }
     while sent < min(window, count) { sendOne() }
     while done < count {
         switch socket.receive() {
         case .reply(let header):
-            latencies.append(Double(now() - sentAt[Int(header.requestID)]) / 1000)
+            latencies.append((Instant.now - sentAt[Int(header.requestID)]).seconds * 1e6)
             done += 1
             if sent < count { sendOne() }
         case .heartbeat:
@@ -145,7 +143,7 @@ func run(_ socket: BenchSocket, width: Int, height: Int, count: Int, window: Int
             break
         }
     }
-    let seconds = Double(now() - start) / 1e9
+    let seconds = (Instant.now - start).seconds
     latencies.sort()
     return Measurement(
         rate: Double(count) / seconds, p50: latencies[latencies.count / 2],

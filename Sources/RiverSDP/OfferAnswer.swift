@@ -3,7 +3,8 @@
 /// video, and optionally one SCTP data channel section.
 ///
 /// Every other section is rejected with port 0 (RFC 3264 §6) rather than failing the whole
-/// negotiation, so a page that also offers audio still connects.
+/// negotiation, so a page that also offers audio still connects. An offered port 0 disables a
+/// section, except with `a=bundle-only` inside the video's BUNDLE group (``isBundleOnly(_:)``).
 public enum OfferAnswer {
     static let rtpProtocols: Set<String> = ["UDP/TLS/RTP/SAVPF", "RTP/SAVPF"]
     static let sctpProtocol = "UDP/DTLS/SCTP"
@@ -20,7 +21,9 @@ public enum OfferAnswer {
         }
         let bundle = bundleGroup(offer)
 
-        // Pick the video section: the first active m=video that speaks a SAVPF profile.
+        // Pick the video section: the first active m=video that speaks a SAVPF profile. It needs
+        // its own port: river takes the transport from it, and a bundle-only section can never be
+        // the offerer-tagged one whose transport the bundle uses (RFC 9143 §7.2.1).
         guard
             let videoIndex = offer.media.firstIndex(where: {
                 $0.media == "video" && $0.port != 0 && rtpProtocols.contains($0.proto)
@@ -45,8 +48,9 @@ public enum OfferAnswer {
         var dataIndex: Int?
         if options.dataChannels {
             dataIndex = offer.media.firstIndex {
-                $0.media == "application" && $0.port != 0 && $0.proto == sctpProtocol
+                $0.media == "application" && $0.proto == sctpProtocol
                     && $0.formats.contains("webrtc-datachannel") && bundledWithVideo($0.mid!)
+                    && ($0.port != 0 || isBundleOnly($0))
             }
         }
 
@@ -103,6 +107,16 @@ public enum OfferAnswer {
             dataChannelMid: dataIndex.map { offer.media[$0].mid! }, remoteSCTPPort: remoteSCTPPort,
             remoteMaxMessageSize: remoteMaxMessageSize, rejectedMids: rejected)
         return Answer(description: description, negotiated: negotiated)
+    }
+
+    /// Whether a port-0 section asks to be carried only on the BUNDLE transport (RFC 8843 §6,
+    /// RFC 9143 §7.2): `a=bundle-only`. Firefox offers every section after the first this way
+    /// under max-bundle, its data channel included. Such a section is live, not disabled; the
+    /// caller accepts it only inside the video's BUNDLE group, because outside a group the
+    /// attribute means nothing (RFC 8843 §6: it is discarded) and port 0 then disables the section.
+    /// The answer gives it the bundle's port and no `a=bundle-only` (RFC 9143 §7.3).
+    static func isBundleOnly(_ section: MediaDescription) -> Bool {
+        section.port == 0 && section.has("bundle-only")
     }
 
     /// The mids of the offer's first `a=group:BUNDLE` (RFC 8843 §7.1), if any.

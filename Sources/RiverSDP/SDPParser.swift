@@ -19,7 +19,11 @@ extension SessionDescription {
             omittingEmptySubsequences: false, whereSeparator: { $0 == "\r\n" || $0 == "\n" })
         {
             lineNumber += 1
-            let line = rawLine.hasSuffix("\r") ? rawLine.dropLast() : rawLine[...]
+            // Stray CRs before a line end go, all of them: no SDP value may hold a CR (RFC 8866
+            // §9), and dropping only one would let a parse → write → parse round trip shorten
+            // the line each time (FuzzSDP found "a=x\r\r\r\n").
+            var line = rawLine[...]
+            while line.last == "\r" { line = line.dropLast() }
             if line.isEmpty { continue }
             let bytes = line.utf8
             guard bytes.count >= 2, bytes[bytes.index(after: bytes.startIndex)] == UInt8(ascii: "="),

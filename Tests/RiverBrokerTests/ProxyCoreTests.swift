@@ -1,8 +1,7 @@
+import RiverCore
 import Testing
 
 @testable import RiverBroker
-
-private let ms: UInt64 = 1_000_000
 
 private func peer(_ name: String) -> PeerID { PeerID(Array(name.utf8)) }
 
@@ -20,7 +19,7 @@ private func reply(_ ticket: UInt64) -> WireMessage {
 /// A proxy core with a scripted clock and helpers that read its outputs.
 private struct Harness {
     var core: ProxyCore<Int>
-    var now: UInt64 = 1_000 * ms
+    var now = Instant.seconds(1)
 
     init(_ configuration: ProxyConfiguration = ProxyConfiguration(heartbeatInterval: .milliseconds(100))) {
         core = ProxyCore(configuration: configuration, now: now)
@@ -51,8 +50,8 @@ private struct Harness {
         #expect(core.invariantHolds)
     }
 
-    mutating func advance(_ nanoseconds: UInt64) {
-        now += nanoseconds
+    mutating func advance(_ duration: Duration) {
+        now += duration
         core.tick(now: now)
         #expect(core.invariantHolds)
     }
@@ -115,8 +114,8 @@ private struct Harness {
         let busy = h.dispatched()
         h.client(1, budgetMs: 50)
         h.client(2, budgetMs: 500)
-        #expect(h.core.nextWakeup() <= h.now + 50 * ms)
-        h.advance(60 * ms)
+        #expect(h.core.nextWakeup() <= h.now + .milliseconds(50))
+        h.advance(.milliseconds(60))
         h.worker("a", .heartbeat)
         let out = h.take()
         let expired = out.compactMap { output -> UInt64? in
@@ -181,7 +180,7 @@ private struct Harness {
         #expect(sent.map(\.0) == [peer("a"), peer("b")])
         // b keeps heartbeating and answers; a goes silent.
         for _ in 0..<4 {
-            h.advance(100 * ms)
+            h.advance(.milliseconds(100))
             h.worker("b", .heartbeat)
         }
         h.worker("b", reply(sent[1].1))
@@ -199,7 +198,7 @@ private struct Harness {
         }
         #expect(again == [1])
         // b dies too: the request was already re-dispatched once, so it is answered ERROR(workerLost).
-        h.advance(400 * ms)
+        h.advance(.milliseconds(400))
         let lost = h.take().compactMap { output -> UInt64? in
             if case .toClient(_, .error(let header), _) = output, header.code == .workerLost {
                 return header.requestID
@@ -215,7 +214,7 @@ private struct Harness {
         h.worker("a", .ready(slots: 1, name: "a"))
         h.client(1, budgetMs: 200)
         _ = h.take()
-        h.advance(400 * ms)
+        h.advance(.milliseconds(400))
         let out = h.take()
         #expect(
             out.contains {
@@ -281,7 +280,7 @@ private struct Harness {
         var h = Harness()
         h.worker("a", .ready(slots: 1, name: "a"))
         h.worker("b", .ready(slots: 1, name: "b"))
-        h.advance(100 * ms)
+        h.advance(.milliseconds(100))
         let beats = h.take().filter {
             if case .toWorker(_, .heartbeat, _) = $0 { return true }
             return false
@@ -336,7 +335,7 @@ private struct Harness {
         var h = Harness(ProxyConfiguration(heartbeatInterval: .seconds(100)))
         h.worker("fast", .ready(slots: 1, name: "fast"))
         h.worker("slow", .ready(slots: 1, name: "slow"))
-        var busyUntil: [PeerID: (UInt64, UInt64)] = [:]  // worker -> (done at, ticket)
+        var busyUntil: [PeerID: (Instant, UInt64)] = [:]  // worker -> (done at, ticket)
         var id: UInt64 = 0
         func refill(_ h: inout Harness) {
             while h.core.counters.freeSlots > 0 {
@@ -344,7 +343,7 @@ private struct Harness {
                 h.client(id)
             }
             for (worker, ticket, _) in h.dispatched() {
-                let cost = worker == peer("fast") ? 10 * ms : 40 * ms
+                let cost: Duration = worker == peer("fast") ? .milliseconds(10) : .milliseconds(40)
                 busyUntil[worker] = (h.now + cost, ticket)
             }
         }
@@ -367,44 +366,44 @@ private struct Harness {
     @Test func heartbeatsThenReconnectWithCappedBackoff() {
         var l = PeerLiveness(
             interval: .milliseconds(100), liveness: 3, initialBackoff: .milliseconds(50),
-            maxBackoff: .milliseconds(200), now: 0)
-        #expect(l.tick(now: 100 * ms) == .sendHeartbeat)
-        #expect(l.tick(now: 150 * ms) == .none)
-        var delays: [UInt64] = []
-        var now: UInt64 = 300 * ms
+            maxBackoff: .milliseconds(200), now: .zero)
+        #expect(l.tick(now: .milliseconds(100)) == .sendHeartbeat)
+        #expect(l.tick(now: .milliseconds(150)) == .none)
+        var delays: [Duration] = []
+        var now = Instant.milliseconds(300)
         for _ in 0..<4 {
             guard case .disconnect(let at) = l.tick(now: now) else {
                 Issue.record("expected a disconnect")
                 return
             }
-            delays.append((at - now) / ms)
+            delays.append(at - now)
             #expect(l.tick(now: now) == .none)  // waits while disconnected
             l.reconnected(now: at)
-            now = at + 300 * ms
+            now = at + .milliseconds(300)
         }
-        #expect(delays == [50, 100, 200, 200])
-        l.heard(now: now - 10 * ms)
-        guard case .disconnect(let at) = l.tick(now: now + 300 * ms) else {
+        #expect(delays == [.milliseconds(50), .milliseconds(100), .milliseconds(200), .milliseconds(200)])
+        l.heard(now: now - .milliseconds(10))
+        guard case .disconnect(let at) = l.tick(now: now + .milliseconds(300)) else {
             Issue.record("expected a disconnect")
             return
         }
-        #expect(at - (now + 300 * ms) == 50 * ms)  // hearing the proxy reset the back-off
+        #expect(at - (now + .milliseconds(300)) == .milliseconds(50))  // hearing the proxy reset the back-off
     }
 
     @Test func clientCoreMatchesRepliesAndTimesOut() {
         var core = ClientCore<String>(
             liveness: PeerLiveness(
                 interval: .seconds(1), liveness: 3, initialBackoff: .milliseconds(10),
-                maxBackoff: .seconds(1), now: 0),
+                maxBackoff: .seconds(1), now: .zero),
             grace: .milliseconds(10))
-        let a = core.start("a", streamID: 1, rtpTimestamp: 10, budget: 100 * ms, now: 0)
-        let b = core.start("b", streamID: 1, rtpTimestamp: 20, budget: 50 * ms, now: 0)
-        let done = core.received(reply(a), now: 5 * ms)
+        let a = core.start("a", streamID: 1, rtpTimestamp: 10, budget: .milliseconds(100), now: .zero)
+        let b = core.start("b", streamID: 1, rtpTimestamp: 20, budget: .milliseconds(50), now: .zero)
+        let done = core.received(reply(a), now: .milliseconds(5))
         #expect(done?.waiter == "a")
         #expect(done?.rtpTimestamp == 10)
-        #expect(core.expire(now: 55 * ms).isEmpty)  // grace not over yet
-        #expect(core.expire(now: 61 * ms).map(\.waiter) == ["b"])
-        #expect(core.received(reply(b), now: 70 * ms) == nil)  // late: dropped and counted
+        #expect(core.expire(now: .milliseconds(55)).isEmpty)  // grace not over yet
+        #expect(core.expire(now: .milliseconds(61)).map(\.waiter) == ["b"])
+        #expect(core.received(reply(b), now: .milliseconds(70)) == nil)  // late: dropped and counted
         #expect(core.counters.sent == 2)
         #expect(core.counters.answered == 1)
         #expect(core.counters.timedOut == 1)

@@ -29,7 +29,7 @@ private func job(_ ticket: UInt64) -> SlotPool.Job {
     return SlotPool.Job(
         request: WorkRequest(
             header: header, deadline: Instant.now + .seconds(1), pixels: ReceivedPixels(ZMQMessage())),
-        ticket: ticket, receivedAt: MonotonicClock.now())
+        ticket: ticket, receivedAt: .now)
 }
 
 @Suite struct SlotPoolTests {

@@ -1,8 +1,7 @@
+import RiverCore
 import Testing
 
 @testable import RiverBroker
-
-private let ms: UInt64 = 1_000_000
 
 private func request(_ id: UInt64, budgetMs: UInt32 = 1000) -> WireMessage {
     .request(
@@ -16,7 +15,7 @@ private func request(_ id: UInt64, budgetMs: UInt32 = 1000) -> WireMessage {
 private struct Harness {
     typealias Core = WorkerCore<UInt64, UInt64>
     var core: Core
-    var now: UInt64 = 1_000 * ms
+    var now = Instant.seconds(1)
 
     init(slots: Int = 2) {
         core = Core(
@@ -59,8 +58,8 @@ private struct Harness {
         checkSlots()
     }
 
-    mutating func advance(_ nanoseconds: UInt64) {
-        now += nanoseconds
+    mutating func advance(_ duration: Duration) {
+        now += duration
         core.tick(now: now)
         checkSlots()
     }
@@ -89,7 +88,7 @@ private struct Harness {
         h.core.connected(now: h.now)
         #expect(h.sent() == [.ready(slots: 3, name: "w")])
         // libzmq reconnected by itself (the proxy restarted on the same address): register again.
-        h.now += 5 * ms
+        h.now += .milliseconds(5)
         h.core.connected(now: h.now)
         #expect(h.sent() == [.ready(slots: 3, name: "w")])
         #expect(h.core.counters.reregistrations == 0)
@@ -99,27 +98,27 @@ private struct Harness {
         var h = Harness()
         h.core.connected(now: h.now)
         _ = h.take()
-        h.advance(99 * ms)
+        h.advance(.milliseconds(99))
         #expect(h.sent().isEmpty)
-        h.advance(1 * ms)
+        h.advance(.milliseconds(1))
         #expect(h.sent() == [.heartbeat])
         // Hearing from the proxy keeps the connection, not the heartbeat schedule.
-        h.advance(50 * ms)
+        h.advance(.milliseconds(50))
         h.receive(.heartbeat)
         #expect(h.sent().isEmpty)
-        h.advance(50 * ms)
+        h.advance(.milliseconds(50))
         #expect(h.sent() == [.heartbeat])
-        #expect(h.core.nextWakeup == h.now + 100 * ms)
+        #expect(h.core.nextWakeup == h.now + .milliseconds(100))
     }
 
     @Test func silentProxyIsDroppedAndReconnectedWithCappedBackoff() {
         var h = Harness()
         _ = h.take()
-        var waits: [UInt64] = []
+        var waits: [Duration] = []
         for _ in 0..<5 {
             // Nothing heard for liveness (3) intervals since the socket was opened.
             let openedAt = h.now
-            var closedAt: UInt64?
+            var closedAt: Instant?
             while closedAt == nil {
                 h.advanceToWakeup()
                 for output in h.take() {
@@ -129,7 +128,7 @@ private struct Harness {
                     }
                 }
             }
-            #expect(closedAt! - openedAt == 300 * ms)
+            #expect(closedAt! - openedAt == .milliseconds(300))
             #expect(!h.core.isOpen)
             h.advanceToWakeup()
             let out = h.take()
@@ -140,7 +139,11 @@ private struct Harness {
             #expect(generation == h.core.generation)
             waits.append(h.now - closedAt!)
         }
-        #expect(waits == [250 * ms, 500 * ms, 1000 * ms, 1000 * ms, 1000 * ms])
+        #expect(
+            waits == [
+                .milliseconds(250), .milliseconds(500), .milliseconds(1000), .milliseconds(1000),
+                .milliseconds(1000),
+            ])
         #expect(h.core.counters.reconnects == 5)
         #expect(h.core.generation == 5)
 
@@ -148,10 +151,10 @@ private struct Harness {
         h.core.connected(now: h.now)
         h.receive(.heartbeat)
         _ = h.take()
-        h.advance(300 * ms)
+        h.advance(.milliseconds(300))
         #expect(
             h.take().contains {
-                if case .close(let at) = $0 { return at == h.now + 250 * ms }
+                if case .close(let at) = $0 { return at == h.now + .milliseconds(250) }
                 return false
             })
     }
@@ -161,18 +164,18 @@ private struct Harness {
         h.core.connected(now: h.now)
         _ = h.take()
         // The READY just sent answers the DISCONNECTs drawn by replies from before a restart.
-        h.advance(10 * ms)
+        h.advance(.milliseconds(10))
         h.receive(.disconnect)
         #expect(h.sent().isEmpty)
-        h.now += 20 * ms
+        h.now += .milliseconds(20)
         h.receive(.disconnect)
         #expect(h.sent() == [.ready(slots: 2, name: "w")])
         for _ in 0..<5 {
-            h.now += 1 * ms
+            h.now += .milliseconds(1)
             h.receive(.disconnect)
         }
         #expect(h.sent().isEmpty)
-        h.now += 25 * ms
+        h.now += .milliseconds(25)
         h.receive(.disconnect)
         #expect(h.sent() == [.ready(slots: 2, name: "w")])
         #expect(h.core.counters.reregistrations == 2)
@@ -212,7 +215,7 @@ private struct Harness {
         h.receive(request(2, budgetMs: 50))
         h.receive(request(3, budgetMs: 5000))
         let busy = h.runs()
-        h.now += 60 * ms
+        h.now += .milliseconds(60)
         h.finish(busy[0].1)
         let out = h.take()
         guard out.count == 3, case .answer = out[0], case .expire(requestID: 2) = out[1],
@@ -234,7 +237,7 @@ private struct Harness {
         let old = h.runs()
         #expect(old.count == 2)
         // The proxy goes silent: the socket is dropped with two jobs running and one waiting.
-        h.advance(300 * ms)
+        h.advance(.milliseconds(300))
         #expect(!h.core.isOpen)
         #expect(h.core.counters.discarded == 1)
         #expect(h.core.waitingCount == 0)
@@ -276,14 +279,14 @@ private struct Harness {
     @Test func messagesAWorkerNeverGetsAreCountedAsMalformedAndStillProveTheProxyAlive() {
         var h = Harness()
         _ = h.take()
-        h.advance(250 * ms)
+        h.advance(.milliseconds(250))
         h.receive(.ready(slots: 1, name: "x"))
         h.core.malformed(now: h.now)
         #expect(h.core.counters.malformed == 2)
         // Heard at 250 ms: the socket lives until 550 ms.
-        h.advance(299 * ms)
+        h.advance(.milliseconds(299))
         #expect(h.core.isOpen)
-        h.advance(1 * ms)
+        h.advance(.milliseconds(1))
         #expect(!h.core.isOpen)
     }
 }

@@ -67,11 +67,16 @@ import Testing
             )
         }
 
-        // Every offer RiverSDPTests answers from its fixtures was negotiated live here.
+        // Every Chromium offer RiverSDPTests answers from its fixtures was negotiated live here
+        // (the Firefox ones come from capture_firefox_offer.py).
         let fixtures = try FileManager.default.contentsOfDirectory(
             atPath: repo.appendingPathComponent("Tests/RiverSDPTests/Fixtures").path)
         #expect(
-            Set(outcomes.keys) == Set(fixtures.filter { $0.hasSuffix(".sdp") }.map { String($0.dropLast(4)) })
+            Set(outcomes.keys)
+                == Set(
+                    fixtures.filter { $0.hasPrefix("chromium-") && $0.hasSuffix(".sdp") }.map {
+                        String($0.dropLast(4))
+                    })
         )
         for (name, (outcome, negotiated)) in outcomes {
             #expect(outcome.ok, "\(name): \(outcome.error ?? "")")

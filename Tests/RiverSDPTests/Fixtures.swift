@@ -1,13 +1,17 @@
 import Foundation
 import RiverSDP
 
-/// Real Chromium offers captured by `scripts/browser/capture_offers.py`.
+/// Real browser offers: Chromium's captured by `scripts/browser/capture_offers.py`, Firefox's by
+/// `scripts/browser/capture_firefox_offer.py`.
 enum Fixture: String, CaseIterable {
     case videoSendonly = "chromium-video-sendonly"
     case videoAudio = "chromium-video-audio"
     case videoDataChannel = "chromium-video-datachannel"
     case videoSendrecv = "chromium-video-sendrecv"
     case sendrecvAudioDataChannel = "chromium-sendrecv-audio-datachannel"
+    /// river's own page in Firefox: max-bundle, so the data channel is `m=application 0` with
+    /// `a=bundle-only`.
+    case firefoxSendrecvDataChannel = "firefox-sendrecv-datachannel"
 
     var text: String {
         get throws {

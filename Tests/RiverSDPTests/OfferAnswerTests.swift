@@ -3,7 +3,7 @@ import Testing
 @testable import RiverSDP
 
 @Suite struct OfferAnswerTests {
-    /// Checks what every answer river gives a Chromium offer must hold, and returns it re-parsed.
+    /// Checks what every answer river gives a browser's offer must hold, and returns it re-parsed.
     func checkCommon(_ answer: Answer, offer: SessionDescription, options: AnswerOptions) throws
         -> SessionDescription
     {
@@ -41,13 +41,19 @@ import Testing
         #expect(offeredFmtp.contains("packetization-mode=1"))
         #expect(offeredFmtp.contains("profile-level-id=\(answer.negotiated.h264ProfileLevelID)"))
 
-        // Remote transport parameters come from the offer.
+        // Remote transport parameters come from the offer: media level, else session level
+        // (Firefox gives its fingerprint once, for the session).
         #expect(answer.negotiated.remoteICEUfrag == offeredVideo.attribute("ice-ufrag"))
         #expect(answer.negotiated.remoteICEPwd == offeredVideo.attribute("ice-pwd"))
         let fingerprint = try #require(answer.negotiated.remoteFingerprints.first)
         #expect(fingerprint.algorithm == "sha-256")
         #expect(fingerprint.bytes?.count == 32)
-        #expect(offeredVideo.attribute("fingerprint") == "sha-256 \(fingerprint.value)")
+        #expect(
+            (offeredVideo.attribute("fingerprint") ?? offer.attribute("fingerprint"))
+                == "sha-256 \(fingerprint.value)")
+
+        // bundle-only is an offerer's request; an answer never carries it (RFC 9143 §7.3).
+        #expect(!sdp.media.contains { $0.has("bundle-only") })
 
         // Every rejected section has port 0 and stays out of the bundle.
         let bundle = try #require(sdp.attribute("group"))
@@ -155,6 +161,94 @@ import Testing
         #expect(answer.negotiated.rejectedMids == ["1"])
         #expect(answer.negotiated.dataChannelMid == "2")
         #expect(answer.negotiated.videoDirection == "sendrecv")
+    }
+
+    // MARK: Firefox (max-bundle: the data channel is port 0 with a=bundle-only)
+
+    @Test func acceptsFirefoxsBundleOnlyDataChannel() throws {
+        let offer = try Fixture.firefoxSendrecvDataChannel.offer
+        let offered = try #require(offer.media.first { $0.media == "application" })
+        #expect(offered.port == 0 && offered.has("bundle-only"))
+        let options = testOptions(dataChannels: true)
+        let answer = try OfferAnswer.answer(offer: offer, options: options)
+        let sdp = try checkCommon(answer, offer: offer, options: options)
+
+        // The data channel rides the bundle: a real port, river's SCTP parameters, in the group.
+        #expect(sdp.media.map(\.port) == [9, 9])
+        let application = sdp.media[1]
+        #expect(application.proto == "UDP/DTLS/SCTP")
+        #expect(application.formats == ["webrtc-datachannel"])
+        #expect(application.attribute("sctp-port") == "5000")
+        #expect(application.attribute("max-message-size") == "262144")
+        #expect(application.attribute("setup") == "passive")
+        #expect(application.attribute("mid") == offered.mid)
+        #expect(sdp.attribute("group") == "BUNDLE 0 1")
+        #expect(answer.negotiated.dataChannelMid == offered.mid)
+        #expect(answer.negotiated.remoteSCTPPort == UInt16(offered.attribute("sctp-port")!))
+        #expect(answer.negotiated.remoteMaxMessageSize == Int(offered.attribute("max-message-size")!))
+        #expect(answer.negotiated.rejectedMids.isEmpty)
+
+        // The H264 video: Firefox lists VP8 and VP9 first; river takes its first pm=1 H264.
+        #expect(answer.negotiated.videoMid == "0")
+        #expect(answer.negotiated.videoDirection == "sendrecv")
+        #expect(answer.negotiated.localVideoSSRC == options.sendSSRC)
+        let firstH264 = try #require(
+            offer.media[0].formats.first { pt in
+                offer.media[0].attributes("rtpmap").contains("\(pt) H264/90000")
+                    && offer.media[0].attributes("fmtp").contains {
+                        $0.hasPrefix("\(pt) ") && $0.contains("packetization-mode=1")
+                    }
+            })
+        #expect(String(answer.negotiated.videoPayloadType) == firstH264)
+        let group = try #require(offer.media[0].attribute("ssrc-group"))
+        let ids = group.split(separator: " ").dropFirst().compactMap { UInt32($0) }
+        #expect(answer.negotiated.remoteVideoSSRCs == [ids[0]])
+        #expect(answer.negotiated.remoteRTXSSRCs == [ids[1]])
+    }
+
+    @Test func rejectsFirefoxsDataChannelWhenNotAsked() throws {
+        let offer = try Fixture.firefoxSendrecvDataChannel.offer
+        let options = testOptions(dataChannels: false)
+        let answer = try OfferAnswer.answer(offer: offer, options: options)
+        let sdp = try checkCommon(answer, offer: offer, options: options)
+        #expect(sdp.media.map(\.port) == [9, 0])
+        #expect(sdp.attribute("group") == "BUNDLE 0")
+        #expect(answer.negotiated.rejectedMids == ["1"])
+        #expect(!answer.negotiated.dataChannelAccepted)
+    }
+
+    /// Firefox's offer with `transform` applied to its text.
+    func editedFirefoxOffer(_ transform: (String) -> String) throws -> String {
+        transform(try Fixture.firefoxSendrecvDataChannel.text)
+    }
+
+    @Test func portZeroWithoutBundleOnlyIsStillRejected() throws {
+        // Port 0 and no bundle-only: the offerer disabled the section (RFC 9143 §7.3).
+        let text = try editedFirefoxOffer { lines($0) { $0 == "a=bundle-only" } }
+        let options = testOptions(dataChannels: true)
+        let offer = try SessionDescription(parsing: text)
+        let answer = try OfferAnswer.answer(offer: offer, options: options)
+        let sdp = try checkCommon(answer, offer: offer, options: options)
+        #expect(sdp.media.map(\.port) == [9, 0])
+        #expect(sdp.attribute("group") == "BUNDLE 0")
+        #expect(answer.negotiated.rejectedMids == ["1"])
+        #expect(!answer.negotiated.dataChannelAccepted)
+        #expect(answer.negotiated.remoteSCTPPort == nil)
+    }
+
+    @Test(arguments: ["a=group:BUNDLE 0", "a=group:BUNDLE 1", ""])
+    func bundleOnlyOutsideTheVideosBundleIsRejected(_ group: String) throws {
+        // bundle-only outside a BUNDLE group is discarded (RFC 8843 §6), leaving a disabled
+        // section; in a group without the video it would need a second transport river lacks.
+        let text = try editedFirefoxOffer {
+            $0.replacingOccurrences(of: "a=group:BUNDLE 0 1\r\n", with: group.isEmpty ? "" : group + "\r\n")
+        }
+        #expect(text != (try Fixture.firefoxSendrecvDataChannel.text))
+        let answer = try OfferAnswer.answer(offer: text, options: testOptions(dataChannels: true))
+        #expect(answer.description.media.map(\.port) == [9, 0])
+        #expect(answer.negotiated.rejectedMids == ["1"])
+        #expect(!answer.negotiated.dataChannelAccepted)
+        #expect(answer.description.attribute("group") == (group == "a=group:BUNDLE 0" ? "BUNDLE 0" : nil))
     }
 
     @Test(arguments: [("42e0", "42e01f"), ("4200", "42001f"), ("4d00", "4d001f")])

@@ -4,7 +4,7 @@ import Testing
 
 @Suite struct SessionDescriptionTests {
     @Test(arguments: Fixture.allCases)
-    func chromiumOfferRoundTripsByteForByte(_ fixture: Fixture) throws {
+    func browserOfferRoundTripsByteForByte(_ fixture: Fixture) throws {
         let text = try fixture.text
         let offer = try SessionDescription(parsing: text)
         #expect(offer.serialized() == text)
@@ -29,10 +29,32 @@ import Testing
         #expect(video.formats.count == video.attributes("rtpmap").count)
     }
 
+    @Test func parsesFirefoxsBundleOnlyDataChannel() throws {
+        let offer = try Fixture.firefoxSendrecvDataChannel.offer
+        #expect(offer.attribute("group") == "BUNDLE 0 1")
+        let application = try #require(offer.media.last)
+        #expect(application.media == "application")
+        #expect(application.port == 0)
+        #expect(application.proto == "UDP/DTLS/SCTP")
+        #expect(application.formats == ["webrtc-datachannel"])
+        // A property attribute: present, without a value.
+        #expect(application.attributes.contains(Attribute("bundle-only")))
+        #expect(application.attribute("bundle-only") == "")
+        #expect(!offer.media[0].has("bundle-only"))
+    }
+
     @Test func acceptsBareLineFeeds() throws {
         let crlf = try Fixture.videoSendonly.text
         let lf = crlf.replacingOccurrences(of: "\r\n", with: "\n")
         #expect(try SessionDescription(parsing: lf) == SessionDescription(parsing: crlf))
+    }
+
+    @Test func dropsEveryStrayCarriageReturnBeforeALineEnd() throws {
+        let head = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\nm=video 9 UDP/TLS/RTP/SAVPF 96\r\n"
+        let sdp = try SessionDescription(parsing: head + "a=rtcp-mux\r\r\r\na=mid:0\r\r\n")
+        #expect(sdp.media[0].attributes == [Attribute("rtcp-mux"), Attribute("mid", "0")])
+        #expect(sdp.serialized() == head + "a=rtcp-mux\r\na=mid:0\r\n")
+        #expect(try SessionDescription(parsing: sdp.serialized()) == sdp)
     }
 
     @Test func keepsRareLinesInOrder() throws {

@@ -59,6 +59,31 @@ import Testing
         }
     }
 
+    /// Firefox under max-bundle offers its data channel as `m=application 0` with
+    /// `a=bundle-only`; river once answered only the video, and the page never got its results.
+    @Test func firefoxsBundleOnlyDataChannelGetsAnAssociation() async throws {
+        let offer = try Self.fixture("firefox-sendrecv-datachannel")
+        let offeredMaxMessageSize = try #require(
+            offer.split(separator: "\r\n").first { $0.hasPrefix("a=max-message-size:") }.flatMap {
+                Int($0.dropFirst("a=max-message-size:".count))
+            })
+        let accepted = try AcceptedOffer(
+            offer: offer, port: 40_000, candidateAddresses: ["127.0.0.1"], rembBitrate: 2_500_000)
+        #expect(accepted.negotiated.dataChannelMid == "1")
+        let sctp = try #require(accepted.session.dataChannels)
+        #expect(sctp.role == .server)
+        #expect(sctp.remotePort == 5000)
+        #expect(sctp.peerMaxMessageSize == offeredMaxMessageSize)
+
+        let service = try await Self.service(pipeline: false)
+        defer { Task { try? await service.server.shutdown() } }
+        let (id, answer) = try await service.createSession(offer: offer)
+        #expect(answer.contains("a=group:BUNDLE 0 1"))
+        #expect(answer.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel"))
+        #expect(!answer.contains("a=bundle-only"))
+        #expect(try await service.endSession(id: id))
+    }
+
     @Test func rejectsOffersRiverCannotServe() async throws {
         let service = try await Self.service(pipeline: false)
         defer { Task { try? await service.server.shutdown() } }

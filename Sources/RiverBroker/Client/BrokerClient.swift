@@ -70,7 +70,7 @@ public final class BrokerClient: Sendable {
     private struct Submission {
         var frame: VideoFrame
         var streamID: UInt64
-        var budget: Nanoseconds
+        var budget: Duration
         var waiter: Waiter
     }
 
@@ -78,7 +78,7 @@ public final class BrokerClient: Sendable {
     private struct Outgoing {
         var header: RequestHeader
         var pixels: [UInt8]
-        var deadline: Nanoseconds
+        var deadline: Instant
     }
 
     private struct Shared {
@@ -117,7 +117,7 @@ public final class BrokerClient: Sendable {
     public func infer(
         frame: VideoFrame, streamID: UInt64, deadline: Instant
     ) async throws(BrokerError) -> BrokerReply {
-        let budget = UInt64(max(0, (deadline - .now).nanosecondsClamped))
+        let budget = max(.zero, deadline - .now)
         let result = await withCheckedContinuation { continuation in
             submit(frame: frame, streamID: streamID, budget: budget) { continuation.resume(returning: $0) }
         }
@@ -131,12 +131,12 @@ public final class BrokerClient: Sendable {
         frame: VideoFrame, streamID: UInt64, deadline: Instant,
         completion: @escaping @Sendable (Result<BrokerReply, BrokerError>) -> Void
     ) {
-        let budget = UInt64(max(0, (deadline - .now).nanosecondsClamped))
+        let budget = max(.zero, deadline - .now)
         submit(frame: frame, streamID: streamID, budget: budget, completion: completion)
     }
 
     private func submit(
-        frame: VideoFrame, streamID: UInt64, budget: Nanoseconds, completion: @escaping Waiter
+        frame: VideoFrame, streamID: UInt64, budget: Duration, completion: @escaping Waiter
     ) {
         let accepted = shared.withLock { shared in
             guard !shared.closed else { return false }
@@ -173,7 +173,7 @@ public final class BrokerClient: Sendable {
     }
 
     private func run() {
-        let start = MonotonicClock.now()
+        let start = Instant.now
         var core = ClientCore<Waiter>(
             liveness: PeerLiveness(
                 interval: configuration.heartbeatInterval, liveness: configuration.liveness,
@@ -186,7 +186,7 @@ public final class BrokerClient: Sendable {
         var reconnects = 0
         var ready: [(Waiter, Result<BrokerReply, BrokerError>)] = []
         var unsent = FIFO<Outgoing>()
-        var published: (capacity: BrokerCapacity?, heardAt: Nanoseconds?) = (nil, nil)
+        var published: (capacity: BrokerCapacity?, heardAt: Instant?) = (nil, nil)
 
         while !loop.isStopping {
             poll.removeAll()
@@ -195,7 +195,7 @@ public final class BrokerClient: Sendable {
             // While requests wait for a connection, look again every 5 ms.
             poll.wait(
                 until: unsent.isEmpty
-                    ? core.nextWakeup : min(core.nextWakeup, MonotonicClock.now() + 5_000_000))
+                    ? core.nextWakeup : min(core.nextWakeup, .now + .milliseconds(5)))
             if poll.readable(0) { loop.wakeup.reset() }
 
             let submissions = shared.withLock { shared in
@@ -213,7 +213,7 @@ public final class BrokerClient: Sendable {
                 }
             }
 
-            let now = MonotonicClock.now()
+            let now = Instant.now
             for done in core.expire(now: now) { ready.append(finish(done, body: nil)) }
             switch core.liveness.tick(now: now) {
             case .none:
@@ -240,7 +240,7 @@ public final class BrokerClient: Sendable {
                     BrokerCapacity(
                         workers: Int(capacity.workers), totalSlots: Int(capacity.totalSlots),
                         freeSlots: Int(capacity.freeSlots), queued: Int(capacity.queued),
-                        learnedAt: Instant(nanoseconds: heardAt))
+                        learnedAt: heardAt)
                 }
             }
             let capacity = published.capacity
@@ -268,12 +268,12 @@ public final class BrokerClient: Sendable {
         _ submission: Submission, _ core: inout ClientCore<Waiter>, _ unsent: inout FIFO<Outgoing>,
         _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
     ) {
-        let now = MonotonicClock.now()
+        let now = Instant.now
         let header: RequestHeader
         do {
             header = try RequestHeader(
                 frame: submission.frame, requestID: 0, streamID: submission.streamID,
-                budgetMicros: UInt32(clamping: submission.budget / 1000))
+                budgetMicros: submission.budget.wireMicros)
         } catch {
             ready.append((submission.waiter, .failure(.invalidFrame(error))))
             return
@@ -291,14 +291,13 @@ public final class BrokerClient: Sendable {
     /// `ZMQ_IMMEDIATE`). The budget sent is what is left of the deadline now, so time spent waiting
     /// here is not granted twice.
     private func flush(_ unsent: inout FIFO<Outgoing>, on socket: ZMQSocket, _ core: ClientCore<Waiter>) {
-        let now = MonotonicClock.now()
+        let now = Instant.now
         while var outgoing = unsent.first {
             guard core.isWaiting(outgoing.header.requestID) else {
                 _ = unsent.popFirst()  // timed out while queued
                 continue
             }
-            outgoing.header.budgetMicros =
-                outgoing.deadline > now ? UInt32(clamping: (outgoing.deadline - now) / 1000) : 0
+            outgoing.header.budgetMicros = (outgoing.deadline - now).wireMicros
             guard socket.send(WireCodec.encode(.request(outgoing.header)), more: true) else { return }
             // libzmq accepts the remaining parts of a message whose first part it took.
             socket.send(retaining: outgoing.pixels, more: false)
@@ -312,7 +311,7 @@ public final class BrokerClient: Sendable {
         _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
     ) {
         guard !unsent.isEmpty else { return }
-        let now = MonotonicClock.now()
+        let now = Instant.now
         unsent.filter { outgoing in
             guard outgoing.deadline <= now else { return core.isWaiting(outgoing.header.requestID) }
             if let done = core.abandon(outgoing.header.requestID) { ready.append(finish(done, body: nil)) }
@@ -324,7 +323,7 @@ public final class BrokerClient: Sendable {
         _ frames: [Frame], _ core: inout ClientCore<Waiter>,
         _ ready: inout [(Waiter, Result<BrokerReply, BrokerError>)]
     ) {
-        let now = MonotonicClock.now()
+        let now = Instant.now
         let body = frames.count > 1 ? frames[1].message : nil
         let message: WireMessage
         do {
@@ -344,12 +343,12 @@ public final class BrokerClient: Sendable {
         let result: Result<BrokerReply, BrokerError>
         switch done.outcome {
         case .reply(let header):
-            let roundTrip = MonotonicClock.now() - done.sentAt
+            let roundTrip = Instant.now - done.sentAt
             result = .success(
                 BrokerReply(
                     requestID: done.requestID, streamID: done.streamID, rtpTimestamp: done.rtpTimestamp,
                     status: header.status, document: body.map { Array($0.bytes) } ?? [],
-                    timings: header.timings, roundTrip: .nanoseconds(Int64(roundTrip))))
+                    timings: header.timings, roundTrip: roundTrip))
         case .error(let header):
             let text = body.map { String(decoding: $0.bytes, as: UTF8.self) } ?? ""
             result = .failure(.rejected(requestID: done.requestID, code: header.code, message: text))

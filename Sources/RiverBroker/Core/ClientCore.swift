@@ -1,3 +1,5 @@
+import RiverCore
+
 /// The client's bookkeeping, sans-IO: request ids, matching replies to waiters, per-request
 /// timeouts, counters, and liveness of the proxy connection.
 ///
@@ -19,7 +21,7 @@ public struct ClientCore<Waiter> {
         public var requestID: UInt64
         public var streamID: UInt64
         public var rtpTimestamp: UInt32
-        public var sentAt: Nanoseconds
+        public var sentAt: Instant
         public var outcome: Outcome
     }
 
@@ -27,39 +29,41 @@ public struct ClientCore<Waiter> {
         var waiter: Waiter
         var streamID: UInt64
         var rtpTimestamp: UInt32
-        var sentAt: Nanoseconds
-        var timeoutAt: Nanoseconds
+        var sentAt: Instant
+        var timeoutAt: Instant
     }
 
     public private(set) var counters = ClientCounters()
     /// What the proxy last said its workers can hold (CAPACITY), and when; nil until it first
     /// answers a heartbeat, and again after the connection is dropped.
-    public private(set) var capacity: (ProxyCapacity, heardAt: Nanoseconds)?
+    public private(set) var capacity: (ProxyCapacity, heardAt: Instant)?
     public var liveness: PeerLiveness
     /// Added to each deadline before the client gives up on its own, so that the proxy's explicit
     /// ERROR(expired), sent at the deadline, normally arrives first.
-    public let grace: Nanoseconds
+    public let grace: Duration
     private var inFlight: [UInt64: Entry] = [:]
     private var nextID: UInt64 = 1
-    private var earliestTimeout: Nanoseconds = .max
+    /// The earliest `timeoutAt` in flight (a lower bound: `expire` rescans); nil when none is.
+    private var earliestTimeout: Instant?
 
+    /// A negative `grace` counts as none.
     public init(liveness: PeerLiveness, grace: Duration) {
         self.liveness = liveness
-        self.grace = grace.nanoseconds
+        self.grace = max(.zero, grace)
     }
 
     public var inFlightCount: Int { inFlight.count }
 
     /// Registers a request about to be sent; returns its id.
     public mutating func start(
-        _ waiter: Waiter, streamID: UInt64, rtpTimestamp: UInt32, budget: Nanoseconds, now: Nanoseconds
+        _ waiter: Waiter, streamID: UInt64, rtpTimestamp: UInt32, budget: Duration, now: Instant
     ) -> UInt64 {
         let id = nextID
         nextID += 1
         let timeoutAt = now + budget + grace
         inFlight[id] = Entry(
             waiter: waiter, streamID: streamID, rtpTimestamp: rtpTimestamp, sentAt: now, timeoutAt: timeoutAt)
-        earliestTimeout = min(earliestTimeout, timeoutAt)
+        earliestTimeout = Instant.earliest(earliestTimeout, timeoutAt)
         counters.sent += 1
         return id
     }
@@ -75,7 +79,7 @@ public struct ClientCore<Waiter> {
     public func isWaiting(_ id: UInt64) -> Bool { inFlight[id] != nil }
 
     /// A decoded message from the proxy. Returns the request it ends, if any.
-    public mutating func received(_ message: WireMessage, now: Nanoseconds) -> Finished? {
+    public mutating func received(_ message: WireMessage, now: Instant) -> Finished? {
         liveness.heard(now: now)
         let id: UInt64
         let outcome: Outcome
@@ -107,21 +111,21 @@ public struct ClientCore<Waiter> {
     }
 
     /// A message that failed to decode.
-    public mutating func malformed(now: Nanoseconds) {
+    public mutating func malformed(now: Instant) {
         liveness.heard(now: now)
         counters.malformed += 1
     }
 
     /// Requests whose deadline (plus grace) passed without an answer.
-    public mutating func expire(now: Nanoseconds) -> [Finished] {
-        guard now >= earliestTimeout else { return [] }
+    public mutating func expire(now: Instant) -> [Finished] {
+        guard let due = earliestTimeout, now >= due else { return [] }
         var done: [Finished] = []
-        var earliest: Nanoseconds = .max
+        var earliest: Instant?
         for (id, entry) in inFlight {
             if entry.timeoutAt <= now {
                 done.append(finished(id, entry, .timedOut))
             } else {
-                earliest = min(earliest, entry.timeoutAt)
+                earliest = Instant.earliest(earliest, entry.timeoutAt)
             }
         }
         for item in done { inFlight[item.requestID] = nil }
@@ -134,13 +138,15 @@ public struct ClientCore<Waiter> {
     public mutating func dropAll() -> [Finished] {
         let done = inFlight.map { finished($0.key, $0.value, .connectionLost) }
         inFlight.removeAll()
-        earliestTimeout = .max
+        earliestTimeout = nil
         capacity = nil
         counters.failed += done.count
         return done
     }
 
-    public var nextWakeup: Nanoseconds { min(earliestTimeout, liveness.nextWakeup) }
+    public var nextWakeup: Instant {
+        earliestTimeout.map { min($0, liveness.nextWakeup) } ?? liveness.nextWakeup
+    }
 
     private func finished(_ id: UInt64, _ entry: Entry, _ outcome: Outcome) -> Finished {
         Finished(

@@ -17,16 +17,3 @@ public struct PeerID: Hashable, Sendable, CustomStringConvertible {
         bytes.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined()
     }
 }
-
-/// Nanoseconds of a monotonic clock. The sans-IO cores take time as this plain number so tests
-/// can drive them with any clock they like.
-public typealias Nanoseconds = UInt64
-
-extension Duration {
-    /// This duration in whole nanoseconds, clamped at 0.
-    var nanoseconds: Nanoseconds {
-        let (seconds, attoseconds) = components
-        guard seconds >= 0 else { return 0 }
-        return UInt64(seconds) * 1_000_000_000 + UInt64(attoseconds / 1_000_000_000)
-    }
-}

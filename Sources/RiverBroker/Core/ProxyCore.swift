@@ -1,3 +1,5 @@
+import RiverCore
+
 /// The scheduling core of `river proxy`: least-busy dispatch over worker slots, bounded queue,
 /// deadlines, heartbeats and expiry of silent workers — as a sans-IO state machine.
 ///
@@ -31,15 +33,15 @@ public struct ProxyCore<Payload> {
         var client: PeerID
         var header: RequestHeader
         var payload: Payload
-        var arrivedAt: Nanoseconds
-        var deadline: Nanoseconds
+        var arrivedAt: Instant
+        var deadline: Instant
         var redispatched = false
     }
 
     private struct InFlight {
         var request: Request
         var worker: PeerID
-        var dispatchedAt: Nanoseconds
+        var dispatchedAt: Instant
     }
 
     private struct Worker {
@@ -48,7 +50,7 @@ public struct ProxyCore<Payload> {
         var free: Int
         /// Bumped at each (re-)registration; free-slot entries from an older epoch are stale.
         var epoch: UInt64
-        var expiresAt: Nanoseconds
+        var expiresAt: Instant
         var dispatched = 0
         var answered = 0
         var failed = 0
@@ -63,31 +65,31 @@ public struct ProxyCore<Payload> {
     /// Workers removed since the shell last emptied this (final figures and why), for its log.
     public var departures: [(WorkerStats, reason: String)] = []
 
-    private let interval: Nanoseconds
+    private let interval: Duration
     private var workers: [PeerID: Worker] = [:]
     private var freeSlots = FIFO<(worker: PeerID, epoch: UInt64)>()
     private var queue = FIFO<Request>()
     private var inFlight: [UInt64: InFlight] = [:]
     private var nextTicket: UInt64 = 1
     private var nextEpoch: UInt64 = 1
-    private var nextHeartbeatAt: Nanoseconds
+    private var nextHeartbeatAt: Instant
     /// A lower bound of the queue's earliest deadline: a stale (too early) value only costs one
-    /// extra scan, and keeps the per-request path free of a scan.
-    private var earliestQueuedDeadline: Nanoseconds = .max
+    /// extra scan, and keeps the per-request path free of a scan. Nil: nothing queued.
+    private var earliestQueuedDeadline: Instant?
 
-    public init(configuration: ProxyConfiguration = .init(), now: Nanoseconds) {
+    public init(configuration: ProxyConfiguration = .init(), now: Instant) {
         self.configuration = configuration
-        self.interval = max(1, configuration.heartbeatInterval.nanoseconds)
+        self.interval = max(.nanoseconds(1), configuration.heartbeatInterval)
         self.nextHeartbeatAt = now + interval
     }
 
-    private var expiryWindow: Nanoseconds { interval * UInt64(max(1, configuration.liveness)) }
+    private var expiryWindow: Duration { interval * max(1, configuration.liveness) }
 
     // MARK: Clients
 
     /// A message decoded from the frontend. `body` is the pixels of a REQUEST.
     public mutating func clientMessage(
-        from client: PeerID, _ message: WireMessage, body: Payload?, now: Nanoseconds
+        from client: PeerID, _ message: WireMessage, body: Payload?, now: Instant
     ) {
         switch message {
         case .request(let header):
@@ -100,7 +102,7 @@ public struct ProxyCore<Payload> {
             counters.requests += 1
             let request = Request(
                 client: client, header: header, payload: body, arrivedAt: now,
-                deadline: now + UInt64(header.budgetMicros) * 1000)
+                deadline: now + header.budget)
             guard request.deadline > now else {
                 answer(request, .expired, "deadline already passed on arrival")
                 counters.expired += 1
@@ -119,7 +121,7 @@ public struct ProxyCore<Payload> {
             } else {
                 queue.append(request)
                 counters.queued += 1
-                earliestQueuedDeadline = min(earliestQueuedDeadline, request.deadline)
+                earliestQueuedDeadline = Instant.earliest(earliestQueuedDeadline, request.deadline)
             }
         case .heartbeat:
             // The answer proves the proxy alive and, so that an idle client too keeps a fresh
@@ -146,7 +148,7 @@ public struct ProxyCore<Payload> {
 
     /// A message decoded from the backend. `body` is the document of a REPLY or the text of an ERROR.
     public mutating func workerMessage(
-        from peer: PeerID, _ message: WireMessage, body: Payload?, now: Nanoseconds
+        from peer: PeerID, _ message: WireMessage, body: Payload?, now: Instant
     ) {
         if case .ready(let slots, let name) = message {
             if workers[peer] != nil { lose(peer, now: now, reason: "re-registered") }
@@ -172,7 +174,7 @@ public struct ProxyCore<Payload> {
             workers[peer]!.answered += 1
             counters.answered += 1
             header.requestID = flight.request.header.requestID
-            header.timings.proxyQueueMicros = micros(flight.dispatchedAt - flight.request.arrivedAt)
+            header.timings.proxyQueueMicros = (flight.dispatchedAt - flight.request.arrivedAt).wireMicros
             outputs.append(
                 .toClient(flight.request.client, .reply(header), body.map { .payload($0) } ?? .none))
             drain(now: now)
@@ -213,7 +215,7 @@ public struct ProxyCore<Payload> {
     // MARK: Time
 
     /// Sends due heartbeats, expires silent workers and answers queued requests whose deadline passed.
-    public mutating func tick(now: Nanoseconds) {
+    public mutating func tick(now: Instant) {
         if now >= nextHeartbeatAt {
             for peer in workers.keys { outputs.append(.toWorker(peer, .heartbeat, .none)) }
             nextHeartbeatAt = now + interval
@@ -224,14 +226,14 @@ public struct ProxyCore<Payload> {
             lose(peer, now: now, reason: "expired")
         }
         if !dead.isEmpty { answerQueuedIfNoWorker() }
-        if now >= earliestQueuedDeadline { expireQueued(now: now) }
+        if let due = earliestQueuedDeadline, now >= due { expireQueued(now: now) }
         drain(now: now)
         updateGauges()
     }
 
     /// When `tick` next has work to do.
-    public func nextWakeup() -> Nanoseconds {
-        var wake = min(nextHeartbeatAt, earliestQueuedDeadline)
+    public func nextWakeup() -> Instant {
+        var wake = earliestQueuedDeadline.map { min(nextHeartbeatAt, $0) } ?? nextHeartbeatAt
         for worker in workers.values { wake = min(wake, worker.expiresAt) }
         return wake
     }
@@ -264,7 +266,7 @@ public struct ProxyCore<Payload> {
 
     // MARK: Internals
 
-    private mutating func register(_ peer: PeerID, slots: Int, name: String, now: Nanoseconds) {
+    private mutating func register(_ peer: PeerID, slots: Int, name: String, now: Instant) {
         let epoch = nextEpoch
         nextEpoch += 1
         workers[peer] = Worker(
@@ -274,7 +276,7 @@ public struct ProxyCore<Payload> {
     }
 
     /// Removes `peer`; what it held is dispatched again once if the deadline allows, else answered.
-    private mutating func lose(_ peer: PeerID, now: Nanoseconds, reason: String) {
+    private mutating func lose(_ peer: PeerID, now: Instant, reason: String) {
         let held = inFlight.filter { $0.value.worker == peer }.sorted { $0.key < $1.key }
         if let worker = workers.removeValue(forKey: peer) {
             departures.append(
@@ -301,7 +303,7 @@ public struct ProxyCore<Payload> {
         // Retries go to the head of the queue: they have waited longest.
         for request in retry.reversed() {
             queue.prepend(request)
-            earliestQueuedDeadline = min(earliestQueuedDeadline, request.deadline)
+            earliestQueuedDeadline = Instant.earliest(earliestQueuedDeadline, request.deadline)
         }
     }
 
@@ -312,7 +314,7 @@ public struct ProxyCore<Payload> {
             answer(request, .noWorker, "the last worker left")
             counters.noWorker += 1
         }
-        earliestQueuedDeadline = .max
+        earliestQueuedDeadline = nil
     }
 
     private mutating func takeFreeSlot() -> PeerID? {
@@ -325,7 +327,7 @@ public struct ProxyCore<Payload> {
     }
 
     /// Hands queued requests to free slots until one of the two runs out.
-    private mutating func drain(now: Nanoseconds) {
+    private mutating func drain(now: Instant) {
         while let head = queue.first {
             if head.deadline <= now {
                 _ = queue.popFirst()
@@ -337,15 +339,15 @@ public struct ProxyCore<Payload> {
             _ = queue.popFirst()
             dispatch(head, to: slot, now: now)
         }
-        earliestQueuedDeadline = .max
+        earliestQueuedDeadline = nil
     }
 
-    private mutating func dispatch(_ request: Request, to peer: PeerID, now: Nanoseconds) {
+    private mutating func dispatch(_ request: Request, to peer: PeerID, now: Instant) {
         let ticket = nextTicket
         nextTicket += 1
         var header = request.header
         header.requestID = ticket
-        header.budgetMicros = micros(request.deadline - now)
+        header.budgetMicros = (request.deadline - now).wireMicros
         inFlight[ticket] = InFlight(request: request, worker: peer, dispatchedAt: now)
         workers[peer]!.dispatched += 1
         counters.dispatched += 1
@@ -366,15 +368,15 @@ public struct ProxyCore<Payload> {
         return flight
     }
 
-    private mutating func expireQueued(now: Nanoseconds) {
+    private mutating func expireQueued(now: Instant) {
         var expired: [Request] = []
-        var earliest: Nanoseconds = .max
+        var earliest: Instant?
         queue.filter { request in
             if request.deadline <= now {
                 expired.append(request)
                 return false
             }
-            earliest = min(earliest, request.deadline)
+            earliest = Instant.earliest(earliest, request.deadline)
             return true
         }
         earliestQueuedDeadline = earliest
@@ -404,10 +406,6 @@ public struct ProxyCore<Payload> {
         counters.queueDepth = queue.count
         counters.workersAlive = workers.count
         counters.freeSlots = workers.values.reduce(0) { $0 + $1.free }
-    }
-
-    private func micros(_ nanoseconds: Nanoseconds) -> UInt32 {
-        UInt32(clamping: nanoseconds / 1000)
     }
 }
 

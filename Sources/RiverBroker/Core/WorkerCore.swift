@@ -1,3 +1,5 @@
+import RiverCore
+
 /// What `river onnx` decides about its connection to the proxy, as a sans-IO state machine:
 /// registration, heartbeats, reconnecting, and which request runs in which slot when.
 ///
@@ -27,7 +29,7 @@ public struct WorkerCore<Job, Answer> {
         /// Make a new socket to the proxy; `generation` names it (its monitor, its logs).
         case open(generation: Int)
         /// Close the socket. `reconnectAt` says when the next `.open` will come (nil: stopping).
-        case close(reconnectAt: Nanoseconds?)
+        case close(reconnectAt: Instant?)
         /// Send a message without a body: READY, HEARTBEAT or DISCONNECT.
         case send(WireMessage)
         /// Hand the job to a free slot thread; report its end with `finished(ticket:…)`.
@@ -41,7 +43,7 @@ public struct WorkerCore<Job, Answer> {
     private struct Waiting {
         var job: Job
         var requestID: UInt64
-        var deadline: Nanoseconds
+        var deadline: Instant
     }
 
     public let configuration: WorkerConfiguration
@@ -54,15 +56,15 @@ public struct WorkerCore<Job, Answer> {
     public private(set) var isOpen = false
     public private(set) var liveness: PeerLiveness
 
-    private let reregisterInterval: Nanoseconds
-    private var lastReadyAt: Nanoseconds?
+    private let reregisterInterval: Duration
+    private var lastReadyAt: Instant?
     private var waiting = FIFO<Waiting>()
     /// Jobs on slot threads, by ticket, with the generation they arrived on.
     private var running: [UInt64: Int] = [:]
     private var nextTicket: UInt64 = 1
 
     /// Starts with an `.open` for the first socket.
-    public init(configuration: WorkerConfiguration, now: Nanoseconds) {
+    public init(configuration: WorkerConfiguration, now: Instant) {
         self.configuration = configuration
         liveness = PeerLiveness(
             interval: configuration.heartbeatInterval, liveness: configuration.liveness,
@@ -80,13 +82,13 @@ public struct WorkerCore<Job, Answer> {
 
     /// The socket reached a proxy (libzmq's CONNECTED event, also after its own reconnects):
     /// register, so a restarted proxy learns our slots at once rather than after a DISCONNECT.
-    public mutating func connected(now: Nanoseconds) {
+    public mutating func connected(now: Instant) {
         guard isOpen else { return }
         sendReady(now: now)
     }
 
     /// A decoded message from the proxy. `job` is the shell's request for a REQUEST, else nil.
-    public mutating func received(_ message: WireMessage, job: Job?, now: Nanoseconds) {
+    public mutating func received(_ message: WireMessage, job: Job?, now: Instant) {
         liveness.heard(now: now)
         switch message {
         case .request(let header):
@@ -98,7 +100,7 @@ public struct WorkerCore<Job, Answer> {
             waiting.append(
                 Waiting(
                     job: job, requestID: header.requestID,
-                    deadline: now + UInt64(header.budgetMicros) * 1000))
+                    deadline: now + header.budget))
             admit(now: now)
         case .disconnect:
             guard isOpen else { return }
@@ -114,7 +116,7 @@ public struct WorkerCore<Job, Answer> {
     }
 
     /// A message from the proxy that failed to decode: counted, and still a sign of life.
-    public mutating func malformed(now: Nanoseconds) {
+    public mutating func malformed(now: Instant) {
         liveness.heard(now: now)
         counters.malformed += 1
     }
@@ -122,7 +124,7 @@ public struct WorkerCore<Job, Answer> {
     /// A slot thread finished the job of `ticket`; `failed` when the handler threw. The answer is
     /// sent only if the job's connection is still the current one, else counted as stale. The
     /// freed slot takes the next waiting job.
-    public mutating func finished(ticket: UInt64, answer: Answer, failed: Bool, now: Nanoseconds) {
+    public mutating func finished(ticket: UInt64, answer: Answer, failed: Bool, now: Instant) {
         // An unknown ticket (reported twice, or never run) frees nothing.
         guard let arrivedOn = running.removeValue(forKey: ticket) else { return }
         if isOpen, arrivedOn == generation {
@@ -136,7 +138,7 @@ public struct WorkerCore<Job, Answer> {
 
     /// Sends a due heartbeat, drops a silent connection, and opens the next one when its back-off
     /// is over.
-    public mutating func tick(now: Nanoseconds) {
+    public mutating func tick(now: Instant) {
         switch liveness.tick(now: now) {
         case .none:
             break
@@ -161,7 +163,7 @@ public struct WorkerCore<Job, Answer> {
     }
 
     /// When `tick` next has something to do.
-    public var nextWakeup: Nanoseconds { liveness.nextWakeup }
+    public var nextWakeup: Instant { liveness.nextWakeup }
 
     // MARK: Internals
 
@@ -173,7 +175,7 @@ public struct WorkerCore<Job, Answer> {
 
     /// Ends the generation: what waits for a slot is dropped (the proxy will send it elsewhere or
     /// answer it), and what runs will be stale when it ends.
-    private mutating func close(reconnectAt: Nanoseconds?) {
+    private mutating func close(reconnectAt: Instant?) {
         isOpen = false
         generation += 1
         counters.discarded += waiting.count
@@ -181,14 +183,14 @@ public struct WorkerCore<Job, Answer> {
         outputs.append(.close(reconnectAt: reconnectAt))
     }
 
-    private mutating func sendReady(now: Nanoseconds) {
+    private mutating func sendReady(now: Instant) {
         lastReadyAt = now
         outputs.append(.send(.ready(slots: UInt16(configuration.slots), name: configuration.name)))
     }
 
     /// Starts waiting jobs while a slot is free; one whose deadline already passed is answered
     /// ERROR(expired) without taking a slot.
-    private mutating func admit(now: Nanoseconds) {
+    private mutating func admit(now: Instant) {
         while running.count < configuration.slots, let next = waiting.popFirst() {
             if next.deadline <= now {
                 counters.expired += 1

@@ -1,5 +1,6 @@
 import Logging
 import NIOCore
+import RiverCore
 import Synchronization
 
 /// Which of the proxy's two listening sockets a connection came in on.
@@ -32,20 +33,21 @@ final class ProxyEngine: @unchecked Sendable {
     @exclusivity(unchecked) private var unflushed: [ObjectIdentifier: Channel] = [:]
     private var nextPeerNumber: UInt32 = 0
     private var timer: Scheduled<Void>?
-    private var timerDeadline: Nanoseconds = .max
+    /// When the armed timer fires; nil while none is armed.
+    private var timerDeadline: Instant?
     private let logger: Logger
-    private let statsEvery: Nanoseconds?
-    private var nextStats: Nanoseconds
-    private var nextWorkerSnapshot: Nanoseconds = 0
+    private let statsEvery: Duration?
+    private var nextStats: Instant
+    private var nextWorkerSnapshot = Instant.zero
     private var workersStale = false
 
     init(eventLoop: EventLoop, configuration: ProxyConfiguration, logger: Logger, statsInterval: Duration?) {
         self.eventLoop = eventLoop
-        let now = MonotonicClock.now()
+        let now = Instant.now
         self.core = ProxyCore(configuration: configuration, now: now)
         self.logger = logger
-        self.statsEvery = statsInterval?.nanoseconds
-        self.nextStats = now + (statsInterval?.nanoseconds ?? 0)
+        self.statsEvery = statsInterval.map { max(.zero, $0) }
+        self.nextStats = now + (statsEvery ?? .zero)
     }
 
     // MARK: Connections
@@ -71,7 +73,7 @@ final class ProxyEngine: @unchecked Sendable {
             clients[peer] = nil
         case .backend:
             workers[peer] = nil
-            core.workerMessage(from: peer, .disconnect, body: nil, now: MonotonicClock.now())
+            core.workerMessage(from: peer, .disconnect, body: nil, now: Instant.now)
         }
         endOfBatch()
     }
@@ -85,7 +87,7 @@ final class ProxyEngine: @unchecked Sendable {
 
     /// One whole multipart message from `peer` (the routing id is not among `frames`).
     func receive(_ frames: [ByteBuffer], from peer: PeerID, on side: ProxySide) {
-        let now = MonotonicClock.now()
+        let now = Instant.now
         let body = frames.count >= 2 ? frames[1] : nil
         let header = frames[0]
         let decoded: Result<WireMessage, ProtocolError> = header.withUnsafeReadableBytes { bytes in
@@ -113,7 +115,7 @@ final class ProxyEngine: @unchecked Sendable {
 
     /// Called when a read batch ends (and after timers): flushes, publishes counters, rearms the timer.
     func endOfBatch() {
-        let now = MonotonicClock.now()
+        let now = Instant.now
         // Counters first: a peer that sees an answer must find it counted.
         publish(now: now)
         for channel in unflushed.values { channel.flush() }
@@ -172,18 +174,18 @@ final class ProxyEngine: @unchecked Sendable {
 
     // MARK: Time
 
-    private func armTimer(now: Nanoseconds) {
+    private func armTimer(now: Instant) {
         var wake = core.nextWakeup()
         if workersStale { wake = min(wake, nextWorkerSnapshot) }
         if statsEvery != nil { wake = min(wake, nextStats) }
-        guard wake < timerDeadline else { return }
+        if let timerDeadline, timerDeadline <= wake { return }
         timer?.cancel()
         timerDeadline = wake
-        let delay = wake > now ? Int64(clamping: wake - now) : 0
+        let delay = max(.zero, wake - now).nanosecondsClamped
         timer = eventLoop.scheduleTask(in: .nanoseconds(delay)) { [self] in
-            timerDeadline = .max
+            timerDeadline = nil
             timer = nil
-            let now = MonotonicClock.now()
+            let now = Instant.now
             if now >= core.nextWakeup() {
                 core.tick(now: now)
                 sendOutputs()
@@ -193,10 +195,10 @@ final class ProxyEngine: @unchecked Sendable {
     }
 
     /// Publishes counters for `BrokerProxy`'s readers, logs departures and, now and then, totals.
-    private func publish(now: Nanoseconds) {
+    private func publish(now: Instant) {
         // Per-worker figures are sorted copies: refresh them at most every 20 ms.
         let refreshWorkers = now >= nextWorkerSnapshot
-        if refreshWorkers { nextWorkerSnapshot = now + 20_000_000 }
+        if refreshWorkers { nextWorkerSnapshot = now + .milliseconds(20) }
         workersStale = !refreshWorkers
         let workers = refreshWorkers ? core.workerStats : nil
         snapshot.withLock {

@@ -225,3 +225,17 @@ public enum WireMessage: Sendable, Equatable {
         }
     }
 }
+
+// The wire carries spans of time (budgets, ReplyTimings) as whole microseconds relative to when a
+// hop sends or reads them; inside the broker they are `Duration`s and points in time `Instant`s.
+// These two are the only conversions.
+extension RequestHeader {
+    /// ``budgetMicros`` as a span: a hop's deadline is its `now` on arrival plus this.
+    public var budget: Duration { .microseconds(Int64(budgetMicros)) }
+}
+
+extension Duration {
+    /// This span in whole microseconds for a wire field, clamped to 0…`UInt32.max` (about 71
+    /// minutes): a deadline already passed is sent as 0 (docs/protocol.md).
+    var wireMicros: UInt32 { UInt32(clamping: nanosecondsClamped / 1000) }
+}

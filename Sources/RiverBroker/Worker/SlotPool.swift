@@ -1,4 +1,5 @@
 import Dispatch
+import RiverCore
 import Synchronization
 
 /// The worker's slots as threads: `slots` long-lived threads, started once, each taking the next
@@ -15,7 +16,7 @@ final class SlotPool: Sendable {
         /// `WorkerCore`'s ticket, echoed in the completion.
         var ticket: UInt64
         /// When the socket thread received it, to measure the time it waited in the worker.
-        var receivedAt: Nanoseconds
+        var receivedAt: Instant
     }
 
     /// What a slot thread hands back.
@@ -54,13 +55,13 @@ final class SlotPool: Sendable {
     func close() { queue.close() }
 
     private static func run(_ job: Job, _ handler: WorkHandler) -> Completion {
-        let startedAt = MonotonicClock.now()
+        let startedAt = Instant.now
         let result = Result { try handler(job.request) }
-        let endedAt = MonotonicClock.now()
+        let endedAt = Instant.now
         return Completion(
             ticket: job.ticket, requestID: job.request.header.requestID, result: result,
-            queuedMicros: UInt32(clamping: (startedAt - min(startedAt, job.receivedAt)) / 1000),
-            computeMicros: UInt32(clamping: (endedAt - startedAt) / 1000))
+            queuedMicros: (startedAt - job.receivedAt).wireMicros,
+            computeMicros: (endedAt - startedAt).wireMicros)
     }
 }
 

@@ -9,7 +9,7 @@ final class WorkerSocketLoop {
     /// A received request, as the core holds it until a slot is free.
     struct Arrival {
         var request: WorkRequest
-        var receivedAt: Nanoseconds
+        var receivedAt: Instant
     }
 
     /// The DEALER to the proxy, and a PAIR receiving its connection events.
@@ -47,7 +47,7 @@ final class WorkerSocketLoop {
         self.mailbox = mailbox
         self.pool = pool
         self.loop = loop
-        core = WorkerCore(configuration: configuration, now: MonotonicClock.now())
+        core = WorkerCore(configuration: configuration, now: Instant.now)
     }
 
     func run() {
@@ -68,11 +68,11 @@ final class WorkerSocketLoop {
                 let failed: Bool
                 if case .failure = completion.result { failed = true } else { failed = false }
                 core.finished(
-                    ticket: completion.ticket, answer: completion, failed: failed, now: MonotonicClock.now())
+                    ticket: completion.ticket, answer: completion, failed: failed, now: Instant.now)
                 perform()
             }
             if let polled { readMessages(polled.socket) }
-            core.tick(now: MonotonicClock.now())
+            core.tick(now: Instant.now)
             perform()
             mailbox.publish(core.counters)
         }
@@ -89,7 +89,7 @@ final class WorkerSocketLoop {
             let bytes = frames[0].message.bytes
             let event = bytes.count >= 2 ? bytes.loadUnaligned(as: UInt16.self) : 0
             if Int32(event) == ZMQ_EVENT_CONNECTED {
-                core.connected(now: MonotonicClock.now())
+                core.connected(now: Instant.now)
                 perform()
             }
         }
@@ -99,7 +99,7 @@ final class WorkerSocketLoop {
     private func readMessages(_ socket: ZMQSocket) {
         for _ in 0..<256 {
             guard socket.receive(into: &frames) else { return }
-            let now = MonotonicClock.now()
+            let now = Instant.now
             let message: WireMessage
             do {
                 message = try WireCodec.decode(
@@ -116,7 +116,7 @@ final class WorkerSocketLoop {
                 arrival = Arrival(
                     request: WorkRequest(
                         header: header,
-                        deadline: Instant.now + Duration.microseconds(Int64(header.budgetMicros)),
+                        deadline: now + header.budget,
                         pixels: ReceivedPixels(frames[1].message)),
                     receivedAt: now)
             case .error(let header):
@@ -147,7 +147,7 @@ final class WorkerSocketLoop {
                 connection = connect(generation: generation)
             case .close(let reconnectAt):
                 if let reconnectAt {
-                    let inMs = (reconnectAt - min(reconnectAt, MonotonicClock.now())) / 1_000_000
+                    let inMs = max(.zero, reconnectAt - .now).nanosecondsClamped / 1_000_000
                     logger.warning(
                         "proxy silent, reconnecting",
                         metadata: ["endpoint": "\(endpoint)", "in_ms": "\(inMs)"])

@@ -6,12 +6,6 @@ import Synchronization
     import Glibc
 #endif
 
-/// The broker's cores count time in ``Nanoseconds`` of river's one clock (``Instant``), the raw
-/// count their arithmetic on deadlines and budgets needs.
-public enum MonotonicClock {
-    public static func now() -> Nanoseconds { Instant.now.nanoseconds }
-}
-
 /// Wakes an I/O thread blocked in `zmq_poll` from any thread: an eventfd the poll set includes.
 ///
 /// Writes are coalesced: only the first `signal` after the I/O thread's `reset` pays a syscall,
@@ -111,10 +105,12 @@ struct PollSet {
         items.append(zmq_pollitem_t(socket: nil, fd: fd, events: Int16(ZMQ_POLLIN), revents: 0))
     }
 
-    /// Waits until an item is readable or `until` (monotonic) passes.
-    mutating func wait(until: Nanoseconds) {
-        let now = MonotonicClock.now()
-        let millis = until <= now ? 0 : min(1000, Int((until - now + 999_999) / 1_000_000))
+    /// Waits until an item is readable or `until` passes, at most a second.
+    mutating func wait(until: Instant) {
+        // zmq_poll counts whole milliseconds: round up, so the loop never wakes just before
+        // `until` and spins on a zero timeout.
+        let left = min((until - .now).nanosecondsClamped, 1_000_000_000)
+        let millis = left <= 0 ? 0 : Int((left + 999_999) / 1_000_000)
         _ = zmq_poll(&items, Int32(items.count), millis)
     }
 

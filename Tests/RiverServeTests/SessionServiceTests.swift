@@ -68,7 +68,7 @@ import Testing
                 Int($0.dropFirst("a=max-message-size:".count))
             })
         let accepted = try AcceptedOffer(
-            offer: offer, port: 40_000, candidateAddresses: ["127.0.0.1"], rembBitrate: 2_500_000)
+            offer: offer, port: 40_000, tcpPort: 40_000, candidateAddresses: ["127.0.0.1"], rembBitrate: 2_500_000)
         #expect(accepted.negotiated.dataChannelMid == "1")
         let sctp = try #require(accepted.session.dataChannels)
         #expect(sctp.role == .server)

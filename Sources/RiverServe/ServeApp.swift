@@ -28,6 +28,8 @@ public struct ServeOptions: Sendable {
     public var https: HTTPS?
     /// The ICE-TCP port (RFC 6544 passive candidates, for networks that block UDP).
     public var tcp: WebRTCServer.Configuration.TCPPort = .sameAsUDP
+    /// Admission caps and session lifetimes.
+    public var limits = SessionService.Limits()
 
     /// Where serve's HTTPS certificate comes from.
     public enum HTTPS: Sendable, Equatable {
@@ -112,8 +114,10 @@ public enum ServeApp {
         let server = try await bindUDP(options, logger: logger)
         let announced = try candidateAddresses(options)
         let service = SessionService(
-            server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, logger: logger)
-        let router = Router()
+            server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
+            limits: options.limits,
+            logger: logger)
+        let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
         Signalling.addDataChannelDebugRoute(to: router)
@@ -137,7 +141,7 @@ public enum ServeApp {
     /// `river serve: http=… udp=…` line as reflect once both sockets are bound.
     public static func runPipeline(
         _ options: ServeOptions, pipeline: PipelineServeOptions, logger: Logger, services: [any Service] = [],
-        addRoutes: @Sendable (Router<BasicRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
+        addRoutes: @Sendable (Router<ServeRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
     ) async throws {
         try warmUp(decoder: true, logger: logger)
         let identity = try tlsIdentity(options, logger: logger)
@@ -161,8 +165,8 @@ public enum ServeApp {
             pipeline: .init(
                 delay: pipeline.delay, backend: client, maxInFlight: pipeline.maxInFlight,
                 totalSlots: { client.capacity?.totalSlots }),
-            metrics: metrics, logger: logger)
-        let router = Router()
+            metrics: metrics, limits: options.limits, logger: logger)
+        let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
         Signalling.addDataChannelDebugRoute(to: router)
@@ -203,7 +207,7 @@ public enum ServeApp {
     /// The line ends with `urls=` (where a browser opens the page, ``pageURLs(_:port:https:)``)
     /// and, with HTTPS, `sha256=` (the certificate's fingerprint).
     private static func run(
-        _ services: [any Service], router: Router<BasicRequestContext>, options: ServeOptions,
+        _ services: [any Service], router: Router<ServeRequestContext>, options: ServeOptions,
         identity: TLSIdentity?, logger: Logger, announcement: @escaping @Sendable (Int) -> String
     ) async throws {
         let http = HTTPService(

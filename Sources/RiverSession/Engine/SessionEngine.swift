@@ -79,6 +79,8 @@ public final class SessionEngine {
         self.configuration = configuration
         self.sctpExecutor = sctpExecutor
         lastNow = now
+        connectBy = now + configuration.connectTimeout
+        endBy = configuration.maxLifetime.map { now + $0 }
         ice = ICELiteResponder(
             localUfrag: configuration.localUfrag, localPwd: configuration.localPassword,
             remoteUfrag: configuration.remoteUfrag, consentTimeout: configuration.consentTimeout, now: now)
@@ -149,7 +151,8 @@ public final class SessionEngine {
     /// The earliest instant at which a timer inside the engine wants to run.
     public var nextDeadline: Instant? {
         guard case .closed = state else {
-            var next: Instant? = ice.consent.deadline
+            var next = Instant.earliest(ice.consent.deadline, endBy)
+            if state != .connected { next = Instant.earliest(next, connectBy) }
             if let dtls, let due = dtls.nextTimeout(now: lastNow) { next = Instant.earliest(next, due) }
             next = Instant.earliest(next, video.nextDeadline)
             next = Instant.earliest(next, inference?.nextDeadline)
@@ -160,6 +163,10 @@ public final class SessionEngine {
 
     /// The time of the latest input, which DTLS needs to turn OpenSSL's "time left" into a deadline.
     private var lastNow: Instant = .zero
+    /// DTLS must be connected by then (``SessionConfiguration/connectTimeout``).
+    private let connectBy: Instant
+    /// The end of the session's lifetime, if it has one.
+    private let endBy: Instant?
 
     // MARK: Transport
 
@@ -273,6 +280,14 @@ public final class SessionEngine {
         lastNow = now
         if ice.consentExpired(at: now) {
             close(.consentExpired, now: now)
+            return
+        }
+        if state != .connected && now >= connectBy {
+            close(.connectTimeout, now: now)
+            return
+        }
+        if let endBy, now >= endBy {
+            close(.lifetimeExceeded, now: now)
             return
         }
         if let dtls, let due = dtls.nextTimeout(now: now), due <= now {

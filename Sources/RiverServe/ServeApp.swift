@@ -156,7 +156,8 @@ public enum ServeApp {
             if let counters = try? await server.counters() {
                 metrics.record(datagramsDropped: [
                     "unknownKind": counters.droppedUnknownKind, "unrouted": counters.droppedUnrouted,
-                    "session": counters.droppedBySessions,
+                    "session": counters.droppedBySessions, "addressInUse": counters.droppedAddressInUse,
+                    "unwritable": counters.droppedUnwritable,
                 ])
             }
         }

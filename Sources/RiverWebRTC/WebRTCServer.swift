@@ -72,6 +72,9 @@ public final class WebRTCServer: Sendable {
         public var tcpUnbound = 0
         /// Packets for a TCP peer that was not reading (its socket over the high-water mark).
         public var droppedUnwritable = 0
+        /// Checks for one session from an address another live session holds: never answered, so
+        /// one session cannot take another's address (and with it its media).
+        public var droppedAddressInUse = 0
     }
 
     /// What the owner of a session hears, on the event loop: the event, the engine's counters, and
@@ -354,6 +357,10 @@ final class ServerState {
                 let source = byAddress[address]?.address ?? TransportAddress(address)
             else {
                 counters.droppedUnrouted += 1
+                return
+            }
+            if let owner = byAddress[address]?.session, owner !== session {
+                counters.droppedAddressInUse += 1
                 return
             }
             check(bytes, from: source, route: .udp(address), transport: .udp, for: session)

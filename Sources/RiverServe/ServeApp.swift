@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RiverBroker
+import RiverCore
 import RiverMedia
 import RiverSession
 import RiverWebRTC
@@ -171,6 +172,24 @@ public enum ServeApp {
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
         Signalling.addDataChannelDebugRoute(to: router)
+        // Readiness, unlike /healthz (liveness): a session started now would get results only
+        // with a proxy that answers and at least one worker behind it.
+        router.get("/readyz") { _, _ -> Response in
+            let capacity = client.capacity
+            let fresh = capacity.map { Instant.now - $0.learnedAt < .seconds(3) } ?? false
+            let workers = fresh ? capacity?.workers ?? 0 : 0
+            let reason =
+                !fresh ? "no answer from the proxy" : workers == 0 ? "no worker behind the proxy" : nil
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            headers[.cacheControl] = "no-store"
+            let body =
+                "{\"ready\": \(reason == nil), \"workers\": \(workers)"
+                + (reason.map { ", \"reason\": \"\($0)\"" } ?? "") + "}\n"
+            return Response(
+                status: reason == nil ? .ok : .serviceUnavailable, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
         do {
             try addRoutes(router, metrics)
         } catch {

@@ -82,4 +82,14 @@ import Testing
         #expect(second.body.contains("--max-sessions"))
         #expect(try await serve.sessionCount() == 1)
     }
+
+    /// Live but not ready: with no proxy answering, /healthz is 200 and /readyz 503 with the reason.
+    @Test func withoutAProxyServeIsLiveButNotReady() async throws {
+        let serve = try await ServeProcess(mode: ["--proxy", "tcp://127.0.0.1:9"])
+        defer { serve.stop() }
+        #expect(try await serve.request("GET", "/healthz").status == 200)
+        let ready = try await serve.request("GET", "/readyz")
+        #expect(ready.status == 503, "\(ready.body)")
+        #expect(ready.body.contains("no answer from the proxy"), "\(ready.body)")
+    }
 }

@@ -34,6 +34,8 @@ import Testing
         #expect(try await up.get("/..%2FPackage.swift").status == 404)
         let health = try await up.get("/healthz")
         #expect(health.status == 200, "\(health.body)")
+        let ready = try await up.get("/readyz")
+        #expect(ready.status == 200 && ready.body.contains("\"workers\": 1"), "\(ready.body)")
         let metrics = try await up.get("/metrics")
         #expect(metrics.status == 200)
         #expect(metrics.contentType.hasPrefix("text/plain"), "\(metrics.contentType)")

@@ -150,10 +150,11 @@ public enum ServeApp {
         metrics.refreshBeforeRender {
             metrics.record(capacity: client.capacity)
             if let counters = try? await server.counters() {
-                metrics.record(datagramsDropped: [
-                    "unknownKind": counters.droppedUnknownKind, "unrouted": counters.droppedUnrouted,
-                    "session": counters.droppedBySessions,
-                ])
+                metrics.record(
+                    datagramsDropped: counters.droppedByLimits.merging([
+                        "unknownKind": counters.droppedUnknownKind, "unrouted": counters.droppedUnrouted,
+                        "session": counters.droppedBySessions,
+                    ]) { $1 })
             }
         }
         let service = SessionService(

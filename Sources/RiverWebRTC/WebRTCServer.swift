@@ -72,6 +72,15 @@ public final class WebRTCServer: Sendable {
         public var tcpUnbound = 0
         /// Packets for a TCP peer that was not reading (its socket over the high-water mark).
         public var droppedUnwritable = 0
+        /// What sessions' bounds refused, by reason (``SessionEngine/Counters/limitDrops``), live
+        /// and closed sessions together.
+        public var droppedByLimits: [String: Int] = [:]
+
+        mutating func add(_ session: SessionEngine.Counters) {
+            droppedBySessions += session.dropped
+            stunRejected += session.stunRejected
+            droppedByLimits.merge(session.limitDrops, uniquingKeysWith: +)
+        }
     }
 
     /// What the owner of a session hears, on the event loop: the event, the engine's counters, and
@@ -294,10 +303,7 @@ final class ServerState {
 
     var totalCounters: WebRTCServer.Counters {
         var total = counters
-        for session in byUfrag.values {
-            total.droppedBySessions += session.engine.counters.dropped
-            total.stunRejected += session.engine.counters.stunRejected
-        }
+        for session in byUfrag.values { total.add(session.engine.counters) }
         return total
     }
 
@@ -496,8 +502,7 @@ final class ServerState {
         let ufrag = session.engine.configuration.localUfrag
         if byUfrag[ufrag] === session {
             byUfrag[ufrag] = nil
-            counters.droppedBySessions += session.engine.counters.dropped
-            counters.stunRejected += session.engine.counters.stunRejected
+            counters.add(session.engine.counters)
         }
         for route in session.sockets.values {
             switch route {

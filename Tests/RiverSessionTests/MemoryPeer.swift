@@ -44,7 +44,11 @@ final class MemoryPeer {
 
     // MARK: Driving the engine
 
+    /// Size of the last datagram sent to the engine.
+    private(set) var lastSent = 0
+
     func send(_ bytes: [UInt8]) {
+        lastSent = bytes.count
         engine.handle(
             .datagram(Datagram(source: Self.address, kind: DatagramKind.classify(bytes), bytes: bytes)),
             now: now)

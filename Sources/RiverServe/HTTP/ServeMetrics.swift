@@ -62,7 +62,10 @@ public final class ServeMetrics: Sendable {
 
     /// Datagrams dropped so far, by reason (`unknownKind`: not STUN/DTLS/RTP/RTCP by RFC 7983;
     /// `unrouted`: from an address no session authenticated, or STUN for no session; `session`:
-    /// refused by its session, e.g. SRTP authentication failed). Takes running totals and counts
+    /// refused by its session, e.g. SRTP authentication failed; and what a session's bounds refused:
+    /// `unknownSSRC`, `delayLineFull`, `accessUnitTooLarge` (units), `nackDuplicate`, `nackOverCap`
+    /// and `retransmitBudget` (retransmissions not sent), see `SessionEngine.Counters.limitDrops`).
+    /// Takes running totals and counts
     /// what is new, so `river_datagrams_dropped_total{reason}` stays a counter.
     public func record(datagramsDropped totals: [String: Int]) {
         let increments = droppedSeen.withLock { seen in

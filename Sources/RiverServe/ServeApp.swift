@@ -80,15 +80,19 @@ public struct PipelineServeOptions: Sendable {
     public var maxInFlight: Int?
     /// Metrics to record into (`/metrics`); a fresh registry when nil.
     public var metrics: ServeMetrics?
+    /// The most pixels a decoded picture may have (`--max-pixels`); larger streams' frames are
+    /// answered `decodeError`.
+    public var maxPixels: Int
 
     public init(
         proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int? = nil,
-        metrics: ServeMetrics? = nil
+        metrics: ServeMetrics? = nil, maxPixels: Int = H264Decoder.defaultMaxPixels
     ) {
         self.proxy = proxy
         self.delay = delay
         self.maxInFlight = maxInFlight
         self.metrics = metrics
+        self.maxPixels = maxPixels
     }
 }
 
@@ -161,7 +165,7 @@ public enum ServeApp {
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
             pipeline: .init(
                 delay: pipeline.delay, backend: client, maxInFlight: pipeline.maxInFlight,
-                totalSlots: { client.capacity?.totalSlots }),
+                totalSlots: { client.capacity?.totalSlots }, maxPixels: pipeline.maxPixels),
             metrics: metrics, logger: logger)
         let router = Router()
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }

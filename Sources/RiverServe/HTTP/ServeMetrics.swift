@@ -68,7 +68,8 @@ public final class ServeMetrics: Sendable {
     /// `unrouted`: from an address no session authenticated, or STUN for no session; `session`:
     /// refused by its session, e.g. SRTP authentication failed; and what a session's bounds refused:
     /// `unknownSSRC`, `delayLineFull`, `accessUnitTooLarge` (units), `nackDuplicate`, `nackOverCap`
-    /// and `retransmitBudget` (retransmissions not sent), see `SessionEngine.Counters.limitDrops`).
+    /// and `retransmitBudget` (retransmissions not sent), `dataChannelRefused` (peer OPENs) and
+    /// `sctpSendBudget` (messages), see `SessionEngine.Counters.limitDrops`).
     /// Takes running totals and counts
     /// what is new, so `river_datagrams_dropped_total{reason}` stays a counter.
     public func record(datagramsDropped totals: [String: Int]) {

@@ -48,6 +48,10 @@ public final class SessionEngine {
         public var accessUnitsTooLarge = 0
         /// Retransmissions the NACK responder refused, by why.
         public var nackRefused = NACKResponder.Counters()
+        /// Peer data channels refused past the association's channel cap, and SCTP sends refused
+        /// past its send budget (`SCTPConfiguration.maxChannels`, `.maxBufferedAmount`).
+        public var dataChannelsRefused = 0
+        public var sctpSendsOverBudget = 0
         public init() {}
 
         public var dropped: Int { droppedSRTP + droppedUnexpected }
@@ -60,6 +64,7 @@ public final class SessionEngine {
                 "unknownSSRC": droppedUnknownSSRC, "delayLineFull": droppedDelayLineFull,
                 "accessUnitTooLarge": accessUnitsTooLarge, "nackDuplicate": nackRefused.duplicate,
                 "nackOverCap": nackRefused.overCap, "retransmitBudget": nackRefused.overBudget,
+                "dataChannelRefused": dataChannelsRefused, "sctpSendBudget": sctpSendsOverBudget,
             ]
         }
     }
@@ -79,8 +84,13 @@ public final class SessionEngine {
         counters.droppedDelayLineFull = video.line.refused
         counters.accessUnitsTooLarge = video.unitsTooLarge
         counters.nackRefused = video.nackResponder.refused
+        let sctp = channels?.statistics ?? sctpBeforeClose
+        counters.dataChannelsRefused = sctp.channelsRefused
+        counters.sctpSendsOverBudget = sctp.sendsOverBudget
         return counters
     }
+    /// The association's statistics, kept when closing drops it.
+    private var sctpBeforeClose = SCTPAssociationStatistics()
     private var tallies = Counters()
     /// ``SRTPSession/refusedUnknownSSRC`` of the session's SRTP, kept when closing drops it.
     private var unknownSSRCBeforeClose = 0
@@ -406,6 +416,7 @@ public final class SessionEngine {
     private func close(_ reason: SessionCloseReason, now: Instant) {
         if case .closed = state { return }
         // The association's ABORT still goes out through DTLS.
+        sctpBeforeClose = channels?.statistics ?? sctpBeforeClose
         channels?.close()
         channels = nil
         if let dtls {

@@ -1,5 +1,6 @@
 import RiverCore
 import RiverRTP
+import RiverTestSupport
 import Testing
 
 @testable import RiverSession
@@ -105,5 +106,51 @@ import Testing
         // Reflect mode echoes what it accepted: 3 unexpected streams, the announced one twice, 0x1000 again.
         #expect(peer.rtpReceived.count == 6)
         #expect(counters.rtpReceived == 6)
+    }
+
+    /// A peer that never sets the marker bit on one timestamp: the unit stops growing at the
+    /// bound, is counted, a PLI goes upstream, and the next key frame decodes again.
+    @Test func aUnitWithoutAMarkerIsBoundedCountedAndRecoveredFrom() throws {
+        let peer = try MemoryPeer { configuration in
+            configuration.delay = .fixed(.zero)
+            var inference = SessionConfiguration.Inference()
+            inference.frameBuilder.maxUnitBytes = 64 << 10
+            configuration.inference = inference
+        }
+        try peer.connect()
+        let keyframe = try #require(try H264Clips.accessUnits("clip-b").first)
+        var packetizer = H264Packetizer(
+            payloadType: MemoryPeer.payloadType, ssrc: MemoryPeer.ssrc, initialSequenceNumber: 100)
+        for packet in try packetizer.packetize(annexB: keyframe, timestamp: 3000) {
+            try peer.send(rtp: packet)
+        }
+        #expect(peer.units.count == 1)
+        let plisBefore = peer.rtcpReceived.filter(\.isPLI).count
+        // 500 packets of 1,200 bytes, one timestamp, no marker: 600 KB offered to a 64 KiB bound.
+        var sequence = packetizer.sequenceNumber
+        for _ in 0..<500 {
+            try peer.send(
+                rtp: RTPPacket(
+                    payloadType: MemoryPeer.payloadType, sequenceNumber: sequence, timestamp: 6000,
+                    ssrc: MemoryPeer.ssrc, payload: [0x41] + [UInt8](repeating: 9, count: 1199)))
+            sequence &+= 1
+            peer.advance(by: .milliseconds(1))
+        }
+        #expect(peer.engine.counters.accessUnitsTooLarge == 1)
+        #expect(peer.engine.counters.limitDrops["accessUnitTooLarge"] == 1)
+        #expect(peer.rtcpReceived.filter(\.isPLI).count == plisBefore + 1)
+        #expect(peer.units.count == 1)
+        // Every packet was still echoed (the delay line does not depend on the frame builder).
+        #expect(peer.rtpReceived.count >= 500)
+        var next = H264Packetizer(
+            payloadType: MemoryPeer.payloadType, ssrc: MemoryPeer.ssrc, initialSequenceNumber: sequence)
+        for packet in try next.packetize(annexB: keyframe, timestamp: 9000) { try peer.send(rtp: packet) }
+        #expect(peer.units.count == 2)
+    }
+}
+
+extension RTCPPacket {
+    fileprivate var isPLI: Bool {
+        if case .pictureLossIndication(let p) = self { p.mediaSSRC == MemoryPeer.ssrc } else { false }
     }
 }

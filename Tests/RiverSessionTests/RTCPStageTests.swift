@@ -166,6 +166,18 @@ import Testing
         #expect(out.retransmissions.count == 5)
         #expect(stage.refused.overBudget == 3 && stage.tokens == 0 && stage.refused.overCap == 8)
         #expect(stage.retransmittedBytes == 500)
+        // A compound is capped as a whole too.
+        configuration.maxPerCompound = 6
+        var compound = NACKResponder(ssrc: 9, configuration: configuration)
+        for i in 0..<10 { compound.sent(rtp: packet(UInt16(i)), now: .zero) }
+        var both = RTCPStageOutput()
+        compound.startCompound()
+        compound.received(rtcp: nack(Array(0..<4)), now: .zero, into: &both)
+        compound.received(rtcp: nack(Array(4..<8)), now: .zero, into: &both)
+        #expect(both.retransmissions.count == 5 && compound.refused.overCap == 2)  // 6 considered, 5 afforded
+        compound.startCompound()
+        compound.received(rtcp: nack([8]), now: .zero, into: &both)
+        #expect(compound.refused.overCap == 2 && compound.refused.overBudget == 2)
         // The bucket holds at most burstBytes.
         configuration.burstBytes = 150
         var small = NACKResponder(ssrc: 9, configuration: configuration)

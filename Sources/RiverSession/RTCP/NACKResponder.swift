@@ -11,7 +11,9 @@ import RiverRTP
 ///   round trip: a retransmission in flight cannot have been missed yet), which also dedups a
 ///   sequence number named twice in one NACK or one compound;
 /// - one NACK packet gets at most ``Configuration/maxPerNACK`` packets considered (those left
-///   after the two rules above), which bounds the work one NACK costs as well as its resends;
+///   after the two rules above), and one compound at most ``Configuration/maxPerCompound``
+///   (the engine marks each compound's start with ``startCompound()``), which bounds the work
+///   one datagram costs as well as its resends;
 /// - resends spend bytes from a token bucket that fills with ``Configuration/budgetRatio`` of
 ///   every byte first sent, up to ``Configuration/burstBytes``. Its rate follows what the session
 ///   actually sends, so the session's RTP egress stays at most (1 + ratio) × its send rate
@@ -23,6 +25,7 @@ public struct NACKResponder: RTCPStage, Sendable {
         public var historySize = 1024
         public var resendInterval: Duration = .milliseconds(100)
         public var maxPerNACK = 128
+        public var maxPerCompound = 256
         public var budgetRatio = 0.5
         public var burstBytes = 128 * 1024
         public init() {}
@@ -32,7 +35,8 @@ public struct NACKResponder: RTCPStage, Sendable {
     public struct Counters: Sendable, Equatable {
         /// Resent within ``Configuration/resendInterval`` already (or named twice).
         public var duplicate = 0
-        /// Past ``Configuration/maxPerNACK`` considered in one NACK packet.
+        /// Past ``Configuration/maxPerNACK`` considered in one NACK packet, or
+        /// ``Configuration/maxPerCompound`` in one compound.
         public var overCap = 0
         /// The token bucket was empty.
         public var overBudget = 0
@@ -55,6 +59,8 @@ public struct NACKResponder: RTCPStage, Sendable {
     public private(set) var retransmitted = 0
     public private(set) var retransmittedBytes = 0
     public private(set) var refused = Counters()
+    /// Packets considered in the current compound.
+    private var consideredInCompound = 0
 
     public init(ssrc: UInt32, configuration: Configuration = .init()) {
         self.ssrc = ssrc
@@ -74,6 +80,11 @@ public struct NACKResponder: RTCPStage, Sendable {
         tokens = min(Double(configuration.burstBytes), tokens + configuration.budgetRatio * Double(bytes))
     }
 
+    /// The packets offered next belong to a new SRTCP compound.
+    public mutating func startCompound() {
+        consideredInCompound = 0
+    }
+
     public mutating func received(rtcp packet: RTCPPacket, now: Instant, into out: inout RTCPStageOutput) {
         guard case .nack(let nack) = packet, nack.mediaSSRC == ssrc else { return }
         var considered = 0
@@ -87,11 +98,13 @@ public struct NACKResponder: RTCPStage, Sendable {
                 refused.duplicate += 1
                 continue
             }
-            guard considered < configuration.maxPerNACK else {
+            guard considered < configuration.maxPerNACK, consideredInCompound < configuration.maxPerCompound
+            else {
                 refused.overCap += 1
                 continue
             }
             considered += 1
+            consideredInCompound += 1
             guard tokens >= Double(entry.bytes) else {
                 refused.overBudget += 1
                 continue

@@ -107,6 +107,7 @@ struct VideoRelay {
 
     /// Every packet of the compound goes to every stage.
     mutating func receive(rtcp packets: [RTCPPacket], now: Instant, into out: inout Output) {
+        nackResponder.startCompound()
         for packet in packets {
             receiverReports.received(rtcp: packet, now: now, into: &out.rtcp)
             senderReports.received(rtcp: packet, now: now, into: &out.rtcp)

@@ -86,6 +86,16 @@ import Testing
         #expect(peer.engine.counters.droppedDelayLineFull == 90)
     }
 
+    @Test func mediaDatagramsLargerThanUDPCarriesAreRefused() throws {
+        let peer = try MemoryPeer()
+        try peer.connect()
+        try peer.send(rtp: media(1, bytes: 4000))  // as an ICE-TCP frame could carry it
+        try peer.send(rtp: media(2, bytes: 1000))
+        #expect(peer.engine.counters.droppedOversize == 1)
+        #expect(peer.engine.counters.limitDrops["oversize"] == 1)
+        #expect(peer.rtpReceived.count == 1)
+    }
+
     @Test func packetsFromTooManyUnannouncedSSRCsAreRefusedAndCounted() throws {
         let peer = try MemoryPeer {
             $0.remoteSSRCs = [MemoryPeer.ssrc]

@@ -67,7 +67,7 @@ public final class ServeMetrics: Sendable {
     /// Datagrams dropped so far, by reason (`unknownKind`: not STUN/DTLS/RTP/RTCP by RFC 7983;
     /// `unrouted`: from an address no session authenticated, or STUN for no session; `session`:
     /// refused by its session, e.g. SRTP authentication failed; and what a session's bounds refused:
-    /// `unknownSSRC`, `delayLineFull`, `accessUnitTooLarge` (units), `nackDuplicate`, `nackOverCap`
+    /// `oversize`, `unknownSSRC`, `delayLineFull`, `accessUnitTooLarge` (units), `nackDuplicate`, `nackOverCap`
     /// and `retransmitBudget` (retransmissions not sent), `dataChannelRefused` (peer OPENs) and
     /// `sctpSendBudget` (messages), see `SessionEngine.Counters.limitDrops`).
     /// Takes running totals and counts

@@ -40,6 +40,8 @@ public final class SessionEngine {
         public var resultsSent = 0
         /// Results that could not be sent (no channel yet, or its buffer full).
         public var resultsUndelivered = 0
+        /// SRTP/SRTCP datagrams over ``SessionEngine/maxMediaDatagram`` bytes (ICE-TCP frames).
+        public var droppedOversize = 0
         /// SRTP/SRTCP refused because its SSRC would have passed the session's stream limit.
         public var droppedUnknownSSRC = 0
         /// Browser packets the delay line refused (over its byte bound): not echoed.
@@ -61,7 +63,8 @@ public final class SessionEngine {
         /// `accessUnitTooLarge`, which counts units.
         public var limitDrops: [String: Int] {
             [
-                "unknownSSRC": droppedUnknownSSRC, "delayLineFull": droppedDelayLineFull,
+                "oversize": droppedOversize, "unknownSSRC": droppedUnknownSSRC,
+                "delayLineFull": droppedDelayLineFull,
                 "accessUnitTooLarge": accessUnitsTooLarge, "nackDuplicate": nackRefused.duplicate,
                 "nackOverCap": nackRefused.overCap, "retransmitBudget": nackRefused.overBudget,
                 "dataChannelRefused": dataChannelsRefused, "sctpSendBudget": sctpSendsOverBudget,
@@ -134,6 +137,11 @@ public final class SessionEngine {
             inference = InferenceStage(margin: settings.margin, maxInFlight: settings.maxInFlight)
         }
     }
+
+    /// The largest SRTP/SRTCP datagram taken. The UDP shell reads at most 2048 bytes a datagram;
+    /// an RFC 4571 frame on ICE-TCP may carry up to 64 KiB, which would let one TCP peer fill
+    /// the reorder buffer, NACK history and delay line with packets 30 times a browser's.
+    public static let maxMediaDatagram = 2048
 
     /// The delay in force.
     public var delay: Duration { video.delay }
@@ -218,6 +226,10 @@ public final class SessionEngine {
         switch datagram.kind {
         case .stun: receiveSTUN(datagram, now: now)
         case .dtls: receiveDTLS(datagram.bytes, from: datagram.source)
+        case .rtp where datagram.bytes.count > Self.maxMediaDatagram,
+            .rtcp where datagram.bytes.count > Self.maxMediaDatagram:
+            // (A `where` binds to one pattern only, hence twice.)
+            tallies.droppedOversize += 1
         case .rtp: receiveRTP(datagram.bytes, now: now)
         case .rtcp: receiveRTCP(datagram.bytes, now: now)
         default: tallies.droppedUnexpected += 1

@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "RiverDTLS", dependencies: ["RiverCore", "COpenSSL"]),
         .target(name: "RiverSRTP", dependencies: ["CSRTP"]),
         .target(name: "RiverSCTP", dependencies: ["RiverCore", "CUsrsctp"]),
-        .target(name: "RiverMedia", dependencies: ["RiverCore", "CFFmpeg"]),
+        .target(name: "RiverMedia", dependencies: ["RiverCore", "RiverRTP", "CFFmpeg"]),
         /// The result schema shared by the worker and serve: what a model found in a frame, and the
         /// per-frame message the page receives (docs/results.md). Foundation only.
         .target(name: "RiverResults"),

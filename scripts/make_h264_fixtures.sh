@@ -4,6 +4,8 @@
 #
 #   clip-a.h264          640x480@30, ~1 Mbps, 4 s, IDR every 30 frames, Annex-B with access unit delimiters and SPS/PPS before every IDR
 #   clip-b.h264          320x240@30, 2 s, slices <= 1000 bytes (fits RTP packetization-mode 0)
+#   huge.h264            8192x8192, 2 frames of one flat colour at a tiny bitrate: an SPS past
+#                        `--max-pixels` (the decoder must refuse it, not allocate ~96 MiB a picture)
 #   clip-*.framemd5      `ffmpeg -f framemd5` of the decoded I420 frames (the bit-exact reference)
 #   clip-a.rgb.framemd5  the same for RGB24 (swscale, first 15 frames)
 #   clip-a.ffrtp / clip-b.ffrtp   ffmpeg's own RTP muxer output, captured off 127.0.0.1 UDP:
@@ -50,6 +52,13 @@ capture() {  # name [rtpflags]
 
 encode clip-a 640x480 4 ""
 encode clip-b 320x240 2 ":slice-max-size=1000"
+if [ ! -s "$out/huge.h264" ]; then
+    say "encoding huge (8192x8192, 2 frames)"
+    ffmpeg -nostdin -loglevel error -y -f lavfi -i "color=c=gray:size=8192x8192:rate=30" -frames:v 2 \
+        -c:v libx264 -preset ultrafast -tune zerolatency -pix_fmt yuv420p -b:v 50k -g 30 -threads 1 \
+        -x264-params "aud=1:scenecut=0:level=6.2" -f h264 "$out/huge.h264.tmp"
+    mv "$out/huge.h264.tmp" "$out/huge.h264"
+fi
 reference clip-a
 reference clip-b
 if [ ! -s "$out/clip-a.rgb.framemd5" ]; then

@@ -1,5 +1,6 @@
 import CFFmpeg
 import RiverCore
+import RiverRTP
 
 /// Decodes H.264 access units (Annex-B) with libavcodec into I420 ``RiverCore/VideoFrame``s that
 /// carry the RTP timestamp of the unit they came from.
@@ -8,6 +9,12 @@ import RiverCore
 /// frame of latency per thread) and `AV_CODEC_FLAG_LOW_DELAY`, so each unit's picture comes out of the
 /// call that decoded it. Resolution changes mid-stream (a new SPS) are handled by libavcodec; each
 /// frame carries its own size.
+///
+/// Pictures are bounded by ``maxPixels`` twice over: each SPS in a unit is read first
+/// (``RiverRTP/H264SequenceParameterSet``) and a stream whose pictures would pass the bound is
+/// refused without calling libavcodec until an SPS within it comes; and libavcodec itself is told
+/// (`AVCodecContext.max_pixels`), so an SPS this reading missed still fails in the decoder rather
+/// than allocating. A crafted 8192×8192 SPS would otherwise cost ~96 MiB a picture.
 ///
 /// Not `Sendable`: the codec context is a C object that must stay on one thread. Create, use and
 /// drop a decoder on the stream's own thread.
@@ -19,14 +26,23 @@ public final class H264Decoder {
     /// Pictures produced, and units libavcodec rejected.
     public private(set) var framesDecoded = 0
     public private(set) var errors = 0
+    /// The most pixels (width × height, macroblock-aligned) a picture may have.
+    public let maxPixels: Int
+    /// 1080p, whose coded height is 1088.
+    public static let defaultMaxPixels = 1920 * 1088
+    /// The size of the last SPS seen, when it passed ``maxPixels``: units are refused until an SPS
+    /// within the bound arrives.
+    private var oversized: H264SequenceParameterSet?
 
-    public init() throws(MediaError) {
+    public init(maxPixels: Int = H264Decoder.defaultMaxPixels) throws(MediaError) {
+        self.maxPixels = max(1, maxPixels)
         guard let codec = avcodec_find_decoder(AV_CODEC_ID_H264) else {
             throw .decoderUnavailable("libavcodec was built without an H264 decoder")
         }
         guard let context = avcodec_alloc_context3(codec) else { throw .decoderUnavailable("out of memory") }
         context.pointee.thread_count = 1
         context.pointee.flags |= Int32(AV_CODEC_FLAG_LOW_DELAY)
+        context.pointee.max_pixels = Int64(self.maxPixels)
         var ctx: UnsafeMutablePointer<AVCodecContext>? = context
         let status = avcodec_open2(context, codec, nil)
         guard status >= 0, let packet = av_packet_alloc(), let frame = av_frame_alloc() else {
@@ -61,9 +77,15 @@ public final class H264Decoder {
         _ accessUnit: [UInt8], rtpTimestamp: UInt32, _ body: (VideoFrame) throws(MediaError) -> Void
     ) throws(MediaError) {
         guard !accessUnit.isEmpty else { return }
+        try checkPictureSize(accessUnit, rtpTimestamp: rtpTimestamp)
         // libavcodec wants a refcounted, zero-padded buffer (AV_INPUT_BUFFER_PADDING_SIZE); it would
-        // copy a plain pointer into one anyway, so this is the one copy of the unit.
-        let status = av_new_packet(packet, Int32(accessUnit.count))
+        // copy a plain pointer into one anyway, so this is the one copy of the unit. Its size is an
+        // Int32: a unit that does not fit is refused, not trapped on.
+        guard let size = Int32(exactly: accessUnit.count), size < Int32.max - 64 else {
+            errors += 1
+            throw .decodeFailed(rtpTimestamp: rtpTimestamp, code: -1, message: "unit too large")
+        }
+        let status = av_new_packet(packet, size)
         guard status >= 0 else {
             throw .decodeFailed(rtpTimestamp: rtpTimestamp, code: status, message: ffmpegMessage(status))
         }
@@ -78,6 +100,22 @@ public final class H264Decoder {
             throw .decodeFailed(rtpTimestamp: rtpTimestamp, code: sent, message: ffmpegMessage(sent))
         }
         try receiveFrames(fallbackTimestamp: rtpTimestamp, body)
+    }
+
+    /// Reads the unit's SPS, if it has one, and refuses the unit while the stream's pictures are
+    /// over ``maxPixels`` (see the type's note).
+    private func checkPictureSize(_ accessUnit: [UInt8], rtpTimestamp: UInt32) throws(MediaError) {
+        for range in AnnexB.nalUnitRanges(in: accessUnit)
+        where !range.isEmpty && H264NALType.of(accessUnit[range.lowerBound]) == H264NALType.sps {
+            guard let sps = H264SequenceParameterSet(nal: accessUnit[range]) else { continue }
+            oversized = sps.pixels > maxPixels ? sps : nil
+        }
+        if let oversized {
+            errors += 1
+            throw .tooManyPixels(
+                rtpTimestamp: rtpTimestamp, width: oversized.width, height: oversized.height, limit: maxPixels
+            )
+        }
     }
 
     /// Drains pictures the decoder still holds (end of stream). The decoder can not be fed after this.

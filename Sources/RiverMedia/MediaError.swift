@@ -10,6 +10,9 @@ public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
     case corruptPicture(rtpTimestamp: UInt32)
     /// swscale could not convert between these formats or sizes.
     case conversionFailed(String)
+    /// The stream's pictures are larger than the decoder's ``H264Decoder/maxPixels``; the unit was
+    /// refused without decoding it.
+    case tooManyPixels(rtpTimestamp: UInt32, width: Int, height: Int, limit: Int)
 
     public var description: String {
         switch self {
@@ -18,6 +21,8 @@ public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
             "H264 decode failed for RTP timestamp \(ts): \(message) (\(code))"
         case .corruptPicture(let ts): "H264 picture for RTP timestamp \(ts) decoded with errors"
         case .conversionFailed(let why): "pixel conversion failed: \(why)"
+        case .tooManyPixels(let ts, let width, let height, let limit):
+            "H264 unit for RTP timestamp \(ts): \(width)x\(height) pictures, more than \(limit) pixels"
         }
     }
 }

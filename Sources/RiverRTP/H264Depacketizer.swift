@@ -35,6 +35,9 @@ public enum H264DepacketizerError: Error, Equatable, Sendable, CustomStringConve
     case badFragment(sequenceNumber: UInt16, why: String)
     /// Packets of this access unit were lost and never repaired.
     case packetsLost(timestamp: UInt32)
+    /// The unit grew past ``H264Depacketizer/maxUnitBytes`` before its marker bit (or a new
+    /// timestamp) ended it: a peer that never sets the marker would otherwise grow it without end.
+    case unitTooLarge(timestamp: UInt32, limit: Int)
     case badSpropParameterSets(String)
 
     public var description: String {
@@ -46,6 +49,7 @@ public enum H264DepacketizerError: Error, Equatable, Sendable, CustomStringConve
             "H264 RTP packet \(seq): STAP-A length at byte \(offset) overruns"
         case .badFragment(let seq, let why): "H264 RTP packet \(seq): FU-A \(why)"
         case .packetsLost(let ts): "H264 access unit \(ts): packets lost"
+        case .unitTooLarge(let ts, let limit): "H264 access unit \(ts): larger than \(limit) bytes"
         case .badSpropParameterSets(let why): "bad sprop-parameter-sets: \(why)"
         }
     }
@@ -67,6 +71,10 @@ public enum H264DepacketizerOutput: Sendable, Equatable {
 /// changes; a unit with a gap, a broken fragment or a bad aggregate is reported as
 /// ``H264DepacketizerOutput/dropped(timestamp:_:)`` and never as a unit.
 ///
+/// A unit is bounded by ``maxUnitBytes``: past it the unit is reported dropped at once (so the
+/// owner can ask for a key frame while the oversized unit is still arriving), its bytes are
+/// released, and the rest of its packets are ignored until its marker or a new timestamp.
+///
 /// Per packet the work is one copy of the payload bytes into the unit's buffer (the decoder needs them
 /// contiguous), done with `memcpy`-backed appends from an unsafe buffer, no per-byte closures.
 public struct H264Depacketizer: Sendable {
@@ -77,6 +85,14 @@ public struct H264Depacketizer: Sendable {
     /// Units given out whole, and units dropped.
     public private(set) var unitsEmitted = 0
     public private(set) var unitsDropped = 0
+    /// Of ``unitsDropped``, those that grew past ``maxUnitBytes``.
+    public private(set) var unitsTooLarge = 0
+    /// The most Annex-B bytes one unit may hold. 4 MiB is far above any picture a browser sends
+    /// (a 1080p IDR at a high bitrate is a few hundred KiB) and keeps a session's worst case small.
+    public let maxUnitBytes: Int
+    public static let defaultMaxUnitBytes = 4 << 20
+    /// Bytes of the open unit held now.
+    public var bufferedBytes: Int { buffer.count }
 
     private var buffer: [UInt8] = []
     private var open = false  // a unit has packets and has not been emitted
@@ -84,6 +100,9 @@ public struct H264Depacketizer: Sendable {
     private var firstSequence: UInt16 = 0
     private var lastSequence: UInt16 = 0
     private var failure: H264DepacketizerError?
+    /// ``failure`` was already given out (an oversized unit is reported when it overflows, not when
+    /// it ends).
+    private var failureReported = false
     private var inFragment = false
     private var hasSPS = false
     private var hasPPS = false
@@ -95,10 +114,13 @@ public struct H264Depacketizer: Sendable {
 
     /// - Parameter spropParameterSets: the fmtp value, if the SDP had one; its SPS and PPS are used
     ///   until the stream sends its own.
-    public init(mode: H264PacketizationMode = .nonInterleaved, spropParameterSets: String? = nil)
-        throws(H264DepacketizerError)
-    {
+    ///   - maxUnitBytes: the bound on one access unit (see the type's note).
+    public init(
+        mode: H264PacketizationMode = .nonInterleaved, spropParameterSets: String? = nil,
+        maxUnitBytes: Int = H264Depacketizer.defaultMaxUnitBytes
+    ) throws(H264DepacketizerError) {
         self.mode = mode
+        self.maxUnitBytes = max(1, maxUnitBytes)
         if let sprop = spropParameterSets {
             for nal in try parseSpropParameterSets(sprop) {
                 switch H264NALType.of(nal[0]) {
@@ -145,6 +167,7 @@ public struct H264Depacketizer: Sendable {
         lastSequence = packet.sequenceNumber
         if failure == nil {
             packet.payload.withUnsafeBufferPointer { add(payload: $0, sequenceNumber: packet.sequenceNumber) }
+            if buffer.count > maxUnitBytes { overflow(into: &out) }
         }
         if packet.marker { finish(into: &out) }
     }
@@ -160,14 +183,29 @@ public struct H264Depacketizer: Sendable {
         if failure == nil { failure = error }
     }
 
+    /// The open unit passed ``maxUnitBytes``: report it now and let its bytes go; the packets still
+    /// to come of it are ignored (``failure`` is set) until it ends.
+    private mutating func overflow(into out: inout [H264DepacketizerOutput]) {
+        let error = H264DepacketizerError.unitTooLarge(timestamp: timestamp, limit: maxUnitBytes)
+        failure = error
+        failureReported = true
+        unitsDropped += 1
+        unitsTooLarge += 1
+        out.append(.dropped(timestamp: timestamp, error))
+        buffer = []
+        buffer.reserveCapacity(initialCapacity)
+    }
+
     private mutating func finish(into out: inout [H264DepacketizerOutput]) {
         if failure == nil && inFragment {
             failure = .badFragment(
                 sequenceNumber: lastSequence, why: "unit ends inside a fragmented NAL unit")
         }
         if let failure {
-            unitsDropped += 1
-            out.append(.dropped(timestamp: timestamp, failure))
+            if !failureReported {
+                unitsDropped += 1
+                out.append(.dropped(timestamp: timestamp, failure))
+            }
         } else if !buffer.isEmpty {
             unitsEmitted += 1
             // Hand the buffer over and start a fresh one: one allocation per unit, no copy.
@@ -181,6 +219,7 @@ public struct H264Depacketizer: Sendable {
         buffer.removeAll(keepingCapacity: true)
         open = false
         failure = nil
+        failureReported = false
         inFragment = false
         hasSPS = false
         hasPPS = false

@@ -23,6 +23,8 @@ public struct H264FrameBuilder: Sendable {
         public var mode: H264PacketizationMode = .nonInterleaved
         public var spropParameterSets: String?
         public var reorderCapacity = 1024
+        /// The bound on one access unit (``H264Depacketizer/maxUnitBytes``).
+        public var maxUnitBytes = H264Depacketizer.defaultMaxUnitBytes
         public var lossRepair = LossRepair.Configuration()
         public init() {}
     }
@@ -42,7 +44,8 @@ public struct H264FrameBuilder: Sendable {
         reorder = RTPReorderBuffer(
             capacity: configuration.reorderCapacity, maxWait: configuration.lossRepair.repairTimeout)
         depacketizer = try H264Depacketizer(
-            mode: configuration.mode, spropParameterSets: configuration.spropParameterSets)
+            mode: configuration.mode, spropParameterSets: configuration.spropParameterSets,
+            maxUnitBytes: configuration.maxUnitBytes)
         repair = LossRepair(configuration: configuration.lossRepair)
     }
 
@@ -100,6 +103,8 @@ public struct H264FrameBuilder: Sendable {
                     awaitingKeyframe = true
                     if case .packetsLost = why {
                         // Loss repair already asked for a keyframe when it gave the gap up.
+                    } else if case .unitTooLarge = why {
+                        repair.requestKeyframe(.unitTooLarge, now: now, into: &feedback)
                     } else {
                         repair.requestKeyframe(.malformedPayload, now: now, into: &feedback)
                     }

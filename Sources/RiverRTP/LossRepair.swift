@@ -10,6 +10,8 @@ public enum PLIReason: Sendable, Equatable {
     case decoderError
     /// An access unit arrived whole but malformed (bad aggregate or fragment) and was dropped.
     case malformedPayload
+    /// An access unit grew past the depacketizer's bound and was dropped.
+    case unitTooLarge
 }
 
 /// Feedback a receiver should send; the I/O shell turns these into RTCP packets.

@@ -90,6 +90,13 @@ extension SCTPAssociation {
                 statistics.malformedDCEP += 1
                 return
             }
+            guard channels.count < configuration.maxChannels else {
+                // Refused: no ACK, and our direction of the stream is reset so the peer's channel
+                // closes (RFC 8831 §6.7) instead of waiting for an ACK that never comes.
+                statistics.channelsRefused += 1
+                if state == .connected, let socket { _ = river_usrsctp_reset_outgoing_stream(socket, stream) }
+                return
+            }
             let channel = DataChannel(
                 id: stream, parameters: parameters, openedByPeer: true, state: .open, association: self,
                 limit: configuration.bufferedAmountLimit,

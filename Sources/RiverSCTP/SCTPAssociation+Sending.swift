@@ -20,6 +20,12 @@ extension SCTPAssociation {
         guard channel.bufferedAmount + size <= channel.bufferedAmountLimit else {
             throw .bufferFull(bufferedAmount: channel.bufferedAmount, limit: channel.bufferedAmountLimit)
         }
+        // At most maxChannels channels, so this sum is short.
+        let queued = channels.values.reduce(0) { $0 + $1.bufferedAmount }
+        guard queued + size <= configuration.maxBufferedAmount else {
+            statistics.sendsOverBudget += 1
+            throw .bufferFull(bufferedAmount: queued, limit: configuration.maxBufferedAmount)
+        }
         let (ppid, payload) = PayloadProtocolIdentifier.encode(message)
         // RFC 8832 §6: until the ACK arrives, the opener sends ordered, so that no message can
         // overtake the OPEN.

@@ -181,7 +181,9 @@ public final class SCTPAssociation {
     /// association is up are queued.
     public func openChannel(_ parameters: DataChannelParameters) throws(DataChannelError) -> DataChannel {
         guard socket != nil else { throw .associationClosed }
-        guard let id = freeStreamID() else { throw .noStreamAvailable }
+        guard channels.count < configuration.maxChannels, let id = freeStreamID() else {
+            throw .noStreamAvailable
+        }
         let channel = DataChannel(
             id: id, parameters: parameters, openedByPeer: false,
             state: state == .connected ? .open : .connecting, association: self,

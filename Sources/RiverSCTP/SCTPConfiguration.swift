@@ -32,6 +32,15 @@ public struct SCTPConfiguration: Sendable {
     public var bufferedAmountLimit = 4 << 20
     /// Default ``DataChannel/bufferedAmountLowThreshold`` for new channels.
     public var bufferedAmountLowThreshold = 256 << 10
+    /// The most channels (open or closing, either side's) the association holds: a peer's OPEN
+    /// past it is refused (its stream reset at once, counted in
+    /// ``SCTPAssociationStatistics/channelsRefused``), so a peer cannot make us hold a channel,
+    /// and its buffer, per stream id.
+    public var maxChannels = 16
+    /// The most bytes queued for sending across all channels: each channel's
+    /// ``DataChannel/bufferedAmountLimit`` alone would let a peer that never acknowledges
+    /// make us hold that much per channel. A send past it fails with `bufferFull`.
+    public var maxBufferedAmount = 8 << 20
 
     public init(role: DTLSRole) {
         self.role = role
@@ -54,6 +63,10 @@ public struct SCTPAssociationStatistics: Sendable, Hashable {
     /// Partially reliable messages whose lifetime ended while still in our queue, plus those
     /// usrsctp reported as abandoned or failed.
     public var abandonedMessages = 0
+    /// Peer OPENs refused because ``SCTPConfiguration/maxChannels`` were held.
+    public var channelsRefused = 0
+    /// Sends refused because the association's queue held ``SCTPConfiguration/maxBufferedAmount``.
+    public var sendsOverBudget = 0
     public var messagesSent = 0
     public var messagesReceived = 0
     public var bytesSent = 0

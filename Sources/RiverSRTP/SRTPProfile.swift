@@ -27,6 +27,9 @@ public enum SRTPError: Error, Equatable, Sendable, CustomStringConvertible {
     /// Too short or otherwise not SRTP.
     case malformed(rtcp: Bool, status: Int32)
     case protect(rtcp: Bool, status: Int32)
+    /// A packet from an SSRC that was not negotiated, after ``SRTPSession/maxUnexpectedSSRCs``
+    /// others already made libsrtp streams (each SSRC costs a stream context and a longer lookup).
+    case unknownSSRC(UInt32, rtcp: Bool)
 
     public var description: String {
         switch self {
@@ -38,6 +41,8 @@ public enum SRTPError: Error, Equatable, Sendable, CustomStringConvertible {
         case .malformed(let rtcp, let status):
             "SRT\(rtcp ? "CP" : "P") unprotect failed with status \(status)"
         case .protect(let rtcp, let status): "SRT\(rtcp ? "CP" : "P") protect failed with status \(status)"
+        case .unknownSSRC(let ssrc, let rtcp):
+            "SRT\(rtcp ? "CP" : "P") from SSRC \(ssrc), which was not negotiated, past the limit of streams"
         }
     }
 }

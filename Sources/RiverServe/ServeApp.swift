@@ -83,15 +83,19 @@ public struct PipelineServeOptions: Sendable {
     public var maxInFlight: Int?
     /// Metrics to record into (`/metrics`); a fresh registry when nil.
     public var metrics: ServeMetrics?
+    /// The most pixels a decoded picture may have (`--max-pixels`); larger streams' frames are
+    /// answered `decodeError`.
+    public var maxPixels: Int
 
     public init(
         proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int? = nil,
-        metrics: ServeMetrics? = nil
+        metrics: ServeMetrics? = nil, maxPixels: Int = H264Decoder.defaultMaxPixels
     ) {
         self.proxy = proxy
         self.delay = delay
         self.maxInFlight = maxInFlight
         self.metrics = metrics
+        self.maxPixels = maxPixels
     }
 }
 
@@ -155,18 +159,19 @@ public enum ServeApp {
         metrics.refreshBeforeRender {
             metrics.record(capacity: client.capacity)
             if let counters = try? await server.counters() {
-                metrics.record(datagramsDropped: [
-                    "unknownKind": counters.droppedUnknownKind, "unrouted": counters.droppedUnrouted,
-                    "session": counters.droppedBySessions, "addressInUse": counters.droppedAddressInUse,
-                    "unwritable": counters.droppedUnwritable,
-                ])
+                metrics.record(
+                    datagramsDropped: counters.droppedByLimits.merging([
+                        "unknownKind": counters.droppedUnknownKind, "unrouted": counters.droppedUnrouted,
+                        "session": counters.droppedBySessions, "addressInUse": counters.droppedAddressInUse,
+                        "unwritable": counters.droppedUnwritable,
+                    ]) { $1 })
             }
         }
         let service = SessionService(
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
             pipeline: .init(
                 delay: pipeline.delay, backend: client, maxInFlight: pipeline.maxInFlight,
-                totalSlots: { client.capacity?.totalSlots }),
+                totalSlots: { client.capacity?.totalSlots }, maxPixels: pipeline.maxPixels),
             metrics: metrics, limits: options.limits, logger: logger)
         let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }

@@ -75,6 +75,15 @@ public final class WebRTCServer: Sendable {
         /// Checks for one session from an address another live session holds: never answered, so
         /// one session cannot take another's address (and with it its media).
         public var droppedAddressInUse = 0
+        /// What sessions' bounds refused, by reason (``SessionEngine/Counters/limitDrops``), live
+        /// and closed sessions together.
+        public var droppedByLimits: [String: Int] = [:]
+
+        mutating func add(_ session: SessionEngine.Counters) {
+            droppedBySessions += session.dropped
+            stunRejected += session.stunRejected
+            droppedByLimits.merge(session.limitDrops, uniquingKeysWith: +)
+        }
     }
 
     /// What the owner of a session hears, on the event loop: the event, the engine's counters, and
@@ -300,10 +309,7 @@ final class ServerState {
 
     var totalCounters: WebRTCServer.Counters {
         var total = counters
-        for session in byUfrag.values {
-            total.droppedBySessions += session.engine.counters.dropped
-            total.stunRejected += session.engine.counters.stunRejected
-        }
+        for session in byUfrag.values { total.add(session.engine.counters) }
         return total
     }
 
@@ -510,8 +516,7 @@ final class ServerState {
         let ufrag = session.engine.configuration.localUfrag
         if byUfrag[ufrag] === session {
             byUfrag[ufrag] = nil
-            counters.droppedBySessions += session.engine.counters.dropped
-            counters.stunRejected += session.engine.counters.stunRejected
+            counters.add(session.engine.counters)
         }
         for route in session.sockets.values {
             switch route {

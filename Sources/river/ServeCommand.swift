@@ -23,6 +23,12 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var maxInFlight: Int?
 
+    @Option(
+        help:
+            "Largest picture to decode, in pixels (width x height, macroblock-aligned); larger frames are answered decodeError. Default 1920x1088."
+    )
+    var maxPixels = 1920 * 1088
+
     @Option(help: "Address the HTTP and UDP sockets bind to.")
     var host = "127.0.0.1"
 
@@ -68,6 +74,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--consent-timeout must be at least 1 second")
         }
         guard (maxInFlight ?? 1) >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        guard maxPixels >= 16 * 16 else {
+            throw ValidationError("--max-pixels must be at least 256 (one macroblock)")
+        }
         try https.validate()
         try limits.validate()
         guard !(noIceTcp && tcpPort != nil) else {
@@ -91,7 +100,8 @@ struct ServeCommand: AsyncParsableCommand {
         options.tcp = noIceTcp ? .off : tcpPort.map { .port($0) } ?? .sameAsUDP
         if let proxy {
             let pipeline = PipelineServeOptions(
-                proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight)
+                proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight,
+                maxPixels: maxPixels)
             // The web app at `/`, `/healthz` and `/metrics` (AppRoutes).
             let app = try AppRoutes()
             try await ServeApp.runPipeline(

@@ -64,6 +64,12 @@ struct UpCommand: AsyncParsableCommand {
     )
     var maxInFlight = 2
 
+    @Option(
+        help:
+            "Largest picture serve decodes, in pixels (width x height, macroblock-aligned). Default 1920x1088."
+    )
+    var maxPixels = 1920 * 1088
+
     @Option(help: "Proxy endpoint for workers; e.g. 'tcp://*:5556' to let workers on other hosts join.")
     var backend = "tcp://127.0.0.1:*"
 
@@ -87,6 +93,9 @@ struct UpCommand: AsyncParsableCommand {
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
+        guard maxPixels >= 16 * 16 else {
+            throw ValidationError("--max-pixels must be at least 256 (one macroblock)")
+        }
         try https.validate()
         try limits.validate()
         // Checked here, before any child starts, rather than by serve after the proxy and a worker.
@@ -126,7 +135,9 @@ struct UpCommand: AsyncParsableCommand {
         worker.restarts = true
 
         var serveOptions = [
-            "--delay", delay, "--max-in-flight", "\(maxInFlight)", "--host", host, "--http-port",
+            "--delay", delay, "--max-in-flight", "\(maxInFlight)", "--max-pixels", "\(maxPixels)", "--host",
+            host,
+            "--http-port",
             "\(httpPort)",
             "--udp-port", "\(udpPort)",
         ]

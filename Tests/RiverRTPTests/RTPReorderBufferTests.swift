@@ -211,4 +211,46 @@ extension RTPReorderBufferTests {
         #expect(events.contains(.pli(.malformedPayload)))
         #expect(events.contains { if case .dropped = $0 { true } else { false } })
     }
+
+    /// A peer that never sets the marker bit (nor changes the timestamp) must not grow a unit
+    /// without end: past the bound it is dropped at once, counted, a key frame is asked for, its
+    /// bytes go, and the stream recovers at the next key frame.
+    @Test func aUnitWithoutAnEndIsBoundedDroppedAndRecoveredFrom() throws {
+        var configuration = H264FrameBuilder.Configuration()
+        configuration.maxUnitBytes = 256 * 1024
+        var b = try H264FrameBuilder(configuration: configuration)
+        var seq: UInt16 = 65_000
+        func packet(_ payload: [UInt8], timestamp: UInt32, marker: Bool) -> RTPPacket {
+            defer { seq &+= 1 }
+            return RTPPacket(
+                marker: marker, payloadType: 96, sequenceNumber: seq, timestamp: timestamp, ssrc: 1,
+                payload: payload)
+        }
+        let idr = [0x65] + [UInt8](repeating: 1, count: 100)
+        let slice = [0x41] + [UInt8](repeating: 2, count: 1199)
+        var now = Instant.seconds(1)
+        #expect(b.push(packet(idr, timestamp: 0, marker: true), now: now).contains { $0.isUnit })
+        var events: [H264FrameBuilderEvent] = []
+        // 2,000 packets of 1,200 bytes on one timestamp, none with the marker: 2.4 MB offered.
+        for _ in 0..<2_000 {
+            now += .milliseconds(1)
+            events += b.push(packet(slice, timestamp: 3000, marker: false), now: now)
+            #expect(b.depacketizer.bufferedBytes <= configuration.maxUnitBytes + 1204)
+        }
+        let dropped = events.filter { if case .dropped(_, .unitTooLarge) = $0 { true } else { false } }
+        #expect(dropped.count == 1)
+        #expect(events.contains(.pli(.unitTooLarge)))
+        #expect(b.depacketizer.unitsTooLarge == 1)
+        #expect(!events.contains { $0.isUnit })
+        // The next key frame, on a new timestamp, comes out whole.
+        now += .milliseconds(1)
+        let recovered = b.push(packet(idr, timestamp: 6000, marker: true), now: now)
+        let units = recovered.compactMap { if case .accessUnit(let u) = $0 { u } else { nil } }
+        #expect(units.count == 1 && units.first?.isKeyframe == true && units.first?.timestamp == 6000)
+        #expect(b.depacketizer.unitsTooLarge == 1)
+    }
+}
+
+extension H264FrameBuilderEvent {
+    fileprivate var isUnit: Bool { if case .accessUnit = self { true } else { false } }
 }

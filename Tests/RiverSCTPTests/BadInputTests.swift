@@ -49,6 +49,62 @@ extension LiveAssociationTests {
             try await pair.shutdown()
         }
 
+        /// A peer may not make us hold a channel per stream id: OPENs past `maxChannels` are
+        /// refused (no ACK, the stream reset, counted), and the channels within it keep working.
+        @Test func opensPastTheChannelCapAreRefusedAndCounted() async throws {
+            var server = SCTPConfiguration(role: .server)
+            server.maxChannels = 3
+            let pair = try LoopbackPair(server: server)
+            try await pair.run { pair in
+                for i in 0..<6 { _ = try pair.client.openChannel(label: "c\(i)") }
+            }
+            #expect(try await pair.wait { $0.server.statistics.channelsRefused == 3 })
+            // The refused ones close on the client once their streams are reset.
+            #expect(try await pair.wait { $0.channelsClosed[.client]?.count == 3 })
+            let (opened, count) = try await pair.run {
+                ($0.opened[.server]?.count ?? 0, $0.server.openChannelCount)
+            }
+            #expect(opened == 3 && count == 3)
+            // Our own opens count against the same cap.
+            let refusedLocally = try await pair.run { pair in
+                (try? pair.server.openChannel(label: "ours")) == nil
+            }
+            #expect(refusedLocally)
+            try await pair.run { pair in try pair.client.channels[0]!.send(.text("still fine")) }
+            #expect(try await pair.wait { $0.received[.server]?.count == 1 })
+            try await pair.shutdown()
+        }
+
+        /// What the association queues for sending is bounded across channels, not only per
+        /// channel.
+        @Test func sendsPastTheAssociationsBudgetFailAndAreCounted() async throws {
+            var server = SCTPConfiguration(role: .server)
+            server.sendBufferSize = 64 << 10
+            server.maxBufferedAmount = 256 << 10
+            let pair = try LoopbackPair(server: server)
+            try await pair.run { pair in
+                _ = try pair.client.openChannel(label: "a")
+                _ = try pair.client.openChannel(label: "b")
+            }
+            #expect(try await pair.wait { $0.opened[.server]?.count == 2 })
+            let failures = try await pair.run { pair in
+                let channels = pair.opened[.server]!
+                var failures = 0
+                for i in 0..<40 {
+                    do {
+                        try channels[i % 2].send(.binary([UInt8](repeating: 1, count: 60 << 10)))
+                    } catch {
+                        failures += 1
+                    }
+                }
+                return failures
+            }
+            #expect(failures > 0)
+            let statistics = try await pair.run { $0.server.statistics }
+            #expect(statistics.sendsOverBudget == failures)
+            try await pair.shutdown()
+        }
+
         /// SCTP garbage inside what would be valid DTLS: random bytes, truncated and bit-flipped
         /// copies of real packets, wrong ports; then packets with valid checksums and random
         /// chunks. Nothing crashes, checksum and length failures are counted, the victim keeps

@@ -46,3 +46,19 @@ import Testing
     #expect(text.contains(#"river_datagrams_dropped_total{reason="unrouted"} 5"#))
     #expect(text.contains(#"river_datagrams_dropped_total{reason="session"} 2"#))
 }
+
+@Suite struct DecodeQueueTests {
+    @Test func aFullQueueEvictsItsOldestAndCountsIt() {
+        var queue = DecodeQueue<Int>(capacity: 3)
+        #expect((1...3).compactMap { queue.push($0) } == [])
+        #expect(queue.push(4) == 1)
+        #expect(queue.push(5) == 2)
+        #expect(queue.jobs == [3, 4, 5] && queue.dropped == 2)
+        #expect(queue.takeAll() == [3, 4, 5])
+        #expect(queue.push(6) == nil && queue.jobs == [6] && queue.dropped == 2)
+    }
+
+    @Test func theDefaultBoundIsAFewFrames() {
+        #expect(MediaWorker.maxQueuedUnits == 4)
+    }
+}

@@ -48,7 +48,11 @@ final class MemoryPeer {
 
     // MARK: Driving the engine
 
+    /// Size of the last datagram sent to the engine.
+    private(set) var lastSent = 0
+
     func send(_ bytes: [UInt8], from source: TransportAddress = MemoryPeer.address) {
+        lastSent = bytes.count
         engine.handle(
             .datagram(Datagram(source: source, kind: DatagramKind.classify(bytes), bytes: bytes)),
             now: now)

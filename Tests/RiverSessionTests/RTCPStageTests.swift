@@ -126,3 +126,62 @@ import Testing
         #expect(stage.nextDeadline == .milliseconds(2500))
     }
 }
+
+@Suite struct NACKResponderLimitTests {
+    func packet(_ sequence: UInt16, bytes: Int = 100) -> RTPPacket {
+        RTPPacket(
+            payloadType: 102, sequenceNumber: sequence, timestamp: 0, ssrc: 9,
+            payload: [UInt8](repeating: 1, count: bytes - 12))
+    }
+
+    func nack(_ sequenceNumbers: [UInt16]) -> RTCPPacket {
+        .nack(RTCPGenericNACK(senderSSRC: 1, mediaSSRC: 9, lostSequenceNumbers: sequenceNumbers))
+    }
+
+    @Test func aPacketIsResentOncePerIntervalHoweverOftenItIsNamed() {
+        var stage = NACKResponder(ssrc: 9)
+        for i in 0..<20 { stage.sent(rtp: packet(UInt16(i)), now: .zero) }
+        var out = RTCPStageOutput()
+        stage.received(rtcp: nack([3, 3, 4]), now: .seconds(1), into: &out)
+        stage.received(rtcp: nack([3, 4]), now: .seconds(1) + .milliseconds(99), into: &out)
+        #expect(out.retransmissions.map(\.sequenceNumber) == [3, 4])
+        #expect(stage.refused.duplicate == 2)  // the NACK's own encoding already merged the repeated 3
+        stage.received(rtcp: nack([3]), now: .seconds(1) + .milliseconds(100), into: &out)
+        #expect(out.retransmissions.map(\.sequenceNumber) == [3, 4, 3])
+    }
+
+    @Test func oneNACKIsCappedAndResendsSpendOnlyWhatSendingEarned() {
+        var configuration = NACKResponder.Configuration()
+        configuration.maxPerNACK = 4
+        configuration.burstBytes = 1_000_000
+        var stage = NACKResponder(ssrc: 9, configuration: configuration)
+        // 10 packets of 100 bytes sent: 500 bytes of credit, five resends.
+        for i in 0..<10 { stage.sent(rtp: packet(UInt16(i)), now: .zero) }
+        #expect(stage.tokens == 500)
+        var out = RTCPStageOutput()
+        stage.received(rtcp: nack(Array(0..<10)), now: .zero, into: &out)
+        #expect(out.retransmissions.map(\.sequenceNumber) == [0, 1, 2, 3])
+        #expect(stage.refused.overCap == 6)
+        stage.received(rtcp: nack(Array(4..<10)), now: .zero, into: &out)
+        #expect(out.retransmissions.count == 5)
+        #expect(stage.refused.overBudget == 3 && stage.tokens == 0 && stage.refused.overCap == 8)
+        #expect(stage.retransmittedBytes == 500)
+        // A compound is capped as a whole too.
+        configuration.maxPerCompound = 6
+        var compound = NACKResponder(ssrc: 9, configuration: configuration)
+        for i in 0..<10 { compound.sent(rtp: packet(UInt16(i)), now: .zero) }
+        var both = RTCPStageOutput()
+        compound.startCompound()
+        compound.received(rtcp: nack(Array(0..<4)), now: .zero, into: &both)
+        compound.received(rtcp: nack(Array(4..<8)), now: .zero, into: &both)
+        #expect(both.retransmissions.count == 5 && compound.refused.overCap == 2)  // 6 considered, 5 afforded
+        compound.startCompound()
+        compound.received(rtcp: nack([8]), now: .zero, into: &both)
+        #expect(compound.refused.overCap == 2 && compound.refused.overBudget == 2)
+        // The bucket holds at most burstBytes.
+        configuration.burstBytes = 150
+        var small = NACKResponder(ssrc: 9, configuration: configuration)
+        for i in 0..<10 { small.sent(rtp: packet(UInt16(i)), now: .zero) }
+        #expect(small.tokens == 150)
+    }
+}

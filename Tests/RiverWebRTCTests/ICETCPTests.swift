@@ -89,7 +89,7 @@ import Testing
         #expect(
             try await waitUntil { try await server.tcpConnectionCount() == 0 }, "unbound connections stay")
         #expect(try await server.counters().tcpUnbound == 2)
-        #expect(!peer.channel.isActive && !silent.channel.isActive)
+        #expect(await waitUntil { !peer.channel.isActive && !silent.channel.isActive })
         #expect(try await server.sessionCount() == 1, "the session itself is not touched")
         #expect(log.authenticatedAddresses.isEmpty)
     }

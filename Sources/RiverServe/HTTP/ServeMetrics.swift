@@ -15,6 +15,9 @@ public final class ServeMetrics: Sendable {
     public let framesReceived: CoreMetrics.Counter
     public let framesDecoded: CoreMetrics.Counter
     public let framesInferred: CoreMetrics.Counter
+    /// Access units a session's decode queue dropped because it was full (each is also answered
+    /// `decodeError`).
+    public let decodeQueueDropped: CoreMetrics.Counter
     /// Inference round trip (request sent → result back), seconds.
     public let inferenceLatency: CoreMetrics.Timer
     public let delaySeconds: CoreMetrics.Gauge
@@ -40,6 +43,7 @@ public final class ServeMetrics: Sendable {
         framesReceived = CoreMetrics.Counter(label: "river_frames_received_total", factory: factory)
         framesDecoded = CoreMetrics.Counter(label: "river_frames_decoded_total", factory: factory)
         framesInferred = CoreMetrics.Counter(label: "river_frames_inferred_total", factory: factory)
+        decodeQueueDropped = CoreMetrics.Counter(label: "river_decode_queue_dropped_total", factory: factory)
         inferenceLatency = CoreMetrics.Timer(label: "river_inference_latency_seconds", factory: factory)
         delaySeconds = CoreMetrics.Gauge(label: "river_delay_seconds", factory: factory)
         proxyQueueDepth = CoreMetrics.Gauge(label: "river_proxy_queue_depth", factory: factory)
@@ -69,7 +73,11 @@ public final class ServeMetrics: Sendable {
 
     /// Datagrams dropped so far, by reason (`unknownKind`: not STUN/DTLS/RTP/RTCP by RFC 7983;
     /// `unrouted`: from an address no session authenticated, or STUN for no session; `session`:
-    /// refused by its session, e.g. SRTP authentication failed). Takes running totals and counts
+    /// refused by its session, e.g. SRTP authentication failed; and what a session's bounds refused:
+    /// `oversize`, `unknownSSRC`, `delayLineFull`, `accessUnitTooLarge` (units), `nackDuplicate`, `nackOverCap`
+    /// and `retransmitBudget` (retransmissions not sent), `dataChannelRefused` (peer OPENs) and
+    /// `sctpSendBudget` (messages), see `SessionEngine.Counters.limitDrops`).
+    /// Takes running totals and counts
     /// what is new, so `river_datagrams_dropped_total{reason}` stays a counter.
     public func record(datagramsDropped totals: [String: Int]) {
         let increments = droppedSeen.withLock { seen in

@@ -16,8 +16,16 @@ import Synchronization
 /// and decoding never runs on the event loop), and frames the engine's scheduler sends go to the
 /// ``InferenceBackend``. Both answer the engine through its ``SessionInputs``.
 ///
-/// The decode thread sleeps until a unit arrives or the session closes; it has no timer.
+/// The decode thread sleeps until a unit arrives or the session closes; it has no timer. Its queue
+/// holds at most ``maxQueuedUnits``: a peer that sends units faster than they decode (or pictures
+/// that decode slowly) would otherwise grow it without end. When full, the oldest unit is dropped
+/// (the newest is the one still worth showing a result for), answered `decodeError` like any unit
+/// that was not decoded, which also makes the engine ask the browser for a key frame (the units
+/// after a dropped one refer to it), and counted (`river_decode_queue_dropped_total`).
 final class MediaWorker: SessionOffload {
+    /// A few frames: at 30 fps, 133 ms of backlog, well inside any delay the page shows.
+    static let maxQueuedUnits = 4
+
     private let streamID: UInt64
     private let backend: any InferenceBackend
     private let inputs: SessionInputs
@@ -27,16 +35,23 @@ final class MediaWorker: SessionOffload {
     /// Decode threads running in this process (tests watch it return to zero).
     static var liveThreads: Int { DecodeThread.live.load(ordering: .relaxed) }
 
+    /// - Parameter maxPixels: the decoder's bound on a picture (`--max-pixels`).
     init(
         streamID: UInt64, backend: any InferenceBackend, inputs: SessionInputs, metrics: ServeMetrics?,
+        maxPixels: Int = H264Decoder.defaultMaxPixels, maxQueuedUnits: Int = MediaWorker.maxQueuedUnits,
         logger: Logger
     ) {
         self.streamID = streamID
         self.backend = backend
         self.inputs = inputs
         self.metrics = metrics
-        decoder = DecodeThread(name: "decode-\(streamID)", inputs: inputs, metrics: metrics, logger: logger)
+        decoder = DecodeThread(
+            name: "decode-\(streamID)", inputs: inputs, metrics: metrics, maxPixels: maxPixels,
+            maxQueued: maxQueuedUnits, logger: logger)
     }
+
+    /// Units dropped because the decode queue was full.
+    var unitsDropped: Int { decoder.dropped }
 
     func decode(_ job: AccessUnitJob) {
         metrics?.framesReceived.increment()
@@ -60,19 +75,20 @@ final class MediaWorker: SessionOffload {
 private final class DecodeThread: Sendable {
     static let live = Atomic<Int>(0)
 
-    private struct Queue {
-        var jobs: [AccessUnitJob] = []
-        var closed = false
-    }
-
-    private let queue = Mutex(Queue())
+    private let queue: Mutex<DecodeQueue<AccessUnitJob>>
+    private let maxPixels: Int
     private let wakeup = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let inputs: SessionInputs
     private let metrics: ServeMetrics?
     private let logger: Logger
 
-    init(name: String, inputs: SessionInputs, metrics: ServeMetrics?, logger: Logger) {
+    init(
+        name: String, inputs: SessionInputs, metrics: ServeMetrics?, maxPixels: Int, maxQueued: Int,
+        logger: Logger
+    ) {
+        self.maxPixels = maxPixels
+        queue = Mutex(DecodeQueue(capacity: maxQueued))
         self.inputs = inputs
         self.metrics = metrics
         self.logger = logger
@@ -81,11 +97,18 @@ private final class DecodeThread: Sendable {
         thread.start()
     }
 
+    var dropped: Int { queue.withLock { $0.dropped } }
+
+    /// Queues a unit; past the queue's capacity the oldest queued one is dropped and answered as not
+    /// decoded (see `MediaWorker`).
     func submit(_ job: AccessUnitJob) {
-        let accepted = queue.withLock { queue in
-            guard !queue.closed else { return false }
-            queue.jobs.append(job)
-            return true
+        let (accepted, evicted) = queue.withLock { queue in
+            guard !queue.closed else { return (false, AccessUnitJob?.none) }
+            return (true, queue.push(job))
+        }
+        if let evicted {
+            metrics?.decodeQueueDropped.increment()
+            inputs.send(.decodeFailed(evicted))
         }
         if accepted { wakeup.signal() }
     }
@@ -115,16 +138,13 @@ private final class DecodeThread: Sendable {
         }
         var decoder: H264Decoder?
         do {
-            decoder = try H264Decoder()
+            decoder = try H264Decoder(maxPixels: maxPixels)
         } catch {
             logger.error("no H264 decoder: \(error); every frame of this session is answered decodeError")
         }
         while true {
             wakeup.wait()
-            let (jobs, closed) = queue.withLock { queue in
-                defer { queue.jobs.removeAll(keepingCapacity: true) }
-                return (queue.jobs, queue.closed)
-            }
+            let (jobs, closed) = queue.withLock { queue in (queue.takeAll(), queue.closed) }
             if closed { break }
             for job in jobs {
                 // A backlog must not hold up close(), which the event loop waits on.
@@ -143,5 +163,35 @@ private final class DecodeThread: Sendable {
         }
         for _ in frames { metrics?.framesDecoded.increment() }
         inputs.send(.decoded(job, frames: frames, decodeTime: Instant.now - start))
+    }
+}
+
+/// A decode thread's queue: at most `capacity` units wait; pushing onto a full queue evicts the
+/// oldest, which the caller answers (see ``MediaWorker``).
+struct DecodeQueue<Job> {
+    let capacity: Int
+    private(set) var jobs: [Job] = []
+    var closed = false
+    /// Jobs evicted so far.
+    private(set) var dropped = 0
+
+    init(capacity: Int) {
+        self.capacity = max(1, capacity)
+    }
+
+    /// Queues `job`; returns the job it evicted, if the queue was full.
+    mutating func push(_ job: Job) -> Job? {
+        var evicted: Job?
+        if jobs.count >= capacity {
+            evicted = jobs.removeFirst()
+            dropped += 1
+        }
+        jobs.append(job)
+        return evicted
+    }
+
+    mutating func takeAll() -> [Job] {
+        defer { jobs.removeAll(keepingCapacity: true) }
+        return jobs
     }
 }

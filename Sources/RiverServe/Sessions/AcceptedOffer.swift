@@ -48,6 +48,7 @@ struct AcceptedOffer {
             remoteFingerprint: fingerprint.value, videoPayloadType: negotiated.videoPayloadType,
             outgoingSSRC: outgoingSSRC, rembBitrate: rembBitrate)
         session.dataChannels = Self.dataChannels(for: negotiated, options: options)
+        session.remoteSSRCs = Set(negotiated.remoteVideoSSRCs + negotiated.remoteRTXSSRCs)
         self.session = session
     }
 

@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import NIOCore
 import RiverCore
+import RiverMedia
 import RiverResults
 import RiverSession
 import RiverWebRTC
@@ -22,15 +23,19 @@ public final class SessionService: WHIPSessionFactory {
         public var maxInFlight: Int?
         /// The backend's total worker slots, when it knows them.
         public var totalSlots: @Sendable () -> Int?
+        /// The most pixels a decoded picture may have (`--max-pixels`).
+        public var maxPixels: Int
 
         public init(
             delay: PipelineDelay, backend: any InferenceBackend, maxInFlight: Int? = nil,
-            totalSlots: @escaping @Sendable () -> Int? = { nil }
+            totalSlots: @escaping @Sendable () -> Int? = { nil },
+            maxPixels: Int = H264Decoder.defaultMaxPixels
         ) {
             self.delay = delay
             self.backend = backend
             self.maxInFlight = maxInFlight
             self.totalSlots = totalSlots
+            self.maxPixels = maxPixels
         }
     }
 
@@ -153,10 +158,12 @@ public final class SessionService: WHIPSessionFactory {
                 defer { figures.nextStreamID += 1 }
                 return figures.nextStreamID
             }
-            let (backend, metrics) = (pipeline.backend, metrics)
+            let (backend, metrics, maxPixels) = (pipeline.backend, metrics, pipeline.maxPixels)
             makeOffload = { [logger] inputs in
                 MediaWorker(
-                    streamID: streamID, backend: backend, inputs: inputs, metrics: metrics, logger: logger)
+                    streamID: streamID, backend: backend, inputs: inputs, metrics: metrics,
+                    maxPixels: maxPixels,
+                    logger: logger)
             }
         } else {
             session.echoDataChannels = true

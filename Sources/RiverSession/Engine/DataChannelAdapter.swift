@@ -25,6 +25,9 @@ final class DataChannelAdapter {
         association.onEvent = { [weak self] event in self?.handle(event) }
     }
 
+    /// The association's counters (what its bounds refused among them).
+    var statistics: SCTPAssociationStatistics { association.statistics }
+
     /// The plaintext of one DTLS application-data record: an SCTP packet.
     func receive(_ packet: [UInt8]) {
         association.receive(packet)

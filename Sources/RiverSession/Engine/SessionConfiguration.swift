@@ -40,6 +40,15 @@ public struct SessionConfiguration: Sendable {
     public var dataChannels: SCTPConfiguration?
     /// Echo every data-channel message and open `river-server` (reflect mode's transport check).
     public var echoDataChannels = false
+    /// The peer's SSRCs from the offer (`a=ssrc`, media and RTX): they always get an SRTP stream;
+    /// ``maxUnexpectedSSRCs`` others may (see `SRTPSession`).
+    public var remoteSSRCs: Set<UInt32> = []
+    public var maxUnexpectedSSRCs = 8
+    /// The most bytes of the browser's RTP the delay line holds (it holds ingress rate × delay).
+    /// 32 MiB is 10 s at 25 Mbit/s, ten times the default REMB over a 10 s delay.
+    public var delayLineByteLimit = 32 << 20
+    /// How NACKs are served: dedup, per-NACK cap and the retransmission byte budget.
+    public var nackResponder = NACKResponder.Configuration()
     /// Wall-clock seconds since the Unix epoch: the SR's NTP time and a result's `receivedAt`.
     public var wallClock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
 

@@ -40,9 +40,36 @@ public final class SessionEngine {
         public var resultsSent = 0
         /// Results that could not be sent (no channel yet, or its buffer full).
         public var resultsUndelivered = 0
+        /// SRTP/SRTCP datagrams over ``SessionEngine/maxMediaDatagram`` bytes (ICE-TCP frames).
+        public var droppedOversize = 0
+        /// SRTP/SRTCP refused because its SSRC would have passed the session's stream limit.
+        public var droppedUnknownSSRC = 0
+        /// Browser packets the delay line refused (over its byte bound): not echoed.
+        public var droppedDelayLineFull = 0
+        /// Access units dropped for passing the frame builder's byte bound.
+        public var accessUnitsTooLarge = 0
+        /// Retransmissions the NACK responder refused, by why.
+        public var nackRefused = NACKResponder.Counters()
+        /// Peer data channels refused past the association's channel cap, and SCTP sends refused
+        /// past its send budget (`SCTPConfiguration.maxChannels`, `.maxBufferedAmount`).
+        public var dataChannelsRefused = 0
+        public var sctpSendsOverBudget = 0
         public init() {}
 
         public var dropped: Int { droppedSRTP + droppedUnexpected }
+
+        /// What a bound on this session refused, by the reason `/metrics` shows
+        /// (`river_datagrams_dropped_total{reason}`). Each counts packets, except
+        /// `accessUnitTooLarge`, which counts units.
+        public var limitDrops: [String: Int] {
+            [
+                "oversize": droppedOversize, "unknownSSRC": droppedUnknownSSRC,
+                "delayLineFull": droppedDelayLineFull,
+                "accessUnitTooLarge": accessUnitsTooLarge, "nackDuplicate": nackRefused.duplicate,
+                "nackOverCap": nackRefused.overCap, "retransmitBudget": nackRefused.overBudget,
+                "dataChannelRefused": dataChannelsRefused, "sctpSendBudget": sctpSendsOverBudget,
+            ]
+        }
     }
 
     public enum State: Sendable, Equatable {
@@ -53,7 +80,23 @@ public final class SessionEngine {
     public let configuration: SessionConfiguration
     public var id: String { configuration.id }
     public private(set) var state: State = .new
-    public private(set) var counters = Counters()
+    /// The engine's own tallies and what its stages counted.
+    public var counters: Counters {
+        var counters = tallies
+        counters.droppedUnknownSSRC = srtp?.refusedUnknownSSRC ?? unknownSSRCBeforeClose
+        counters.droppedDelayLineFull = video.line.refused
+        counters.accessUnitsTooLarge = video.unitsTooLarge
+        counters.nackRefused = video.nackResponder.refused
+        let sctp = channels?.statistics ?? sctpBeforeClose
+        counters.dataChannelsRefused = sctp.channelsRefused
+        counters.sctpSendsOverBudget = sctp.sendsOverBudget
+        return counters
+    }
+    /// The association's statistics, kept when closing drops it.
+    private var sctpBeforeClose = SCTPAssociationStatistics()
+    private var tallies = Counters()
+    /// ``SRTPSession/refusedUnknownSSRC`` of the session's SRTP, kept when closing drops it.
+    private var unknownSSRCBeforeClose = 0
     /// The nominated address (USE-CANDIDATE), else the first one that passed a check.
     public private(set) var selectedAddress: TransportAddress?
     /// A nominated address media will move to once authenticated traffic arrives from it.
@@ -92,14 +135,22 @@ public final class SessionEngine {
         video = try VideoRelay(
             payloadType: configuration.videoPayloadType, outgoingSSRC: configuration.outgoingSSRC,
             rembBitrate: configuration.rembBitrate, delay: configuration.delay,
+            delayLineByteLimit: configuration.delayLineByteLimit, nackResponder: configuration.nackResponder,
             frameBuilder: configuration.inference?.frameBuilder, wallClock: configuration.wallClock)
         if let settings = configuration.inference {
             inference = InferenceStage(margin: settings.margin, maxInFlight: settings.maxInFlight)
         }
     }
 
+    /// The largest SRTP/SRTCP datagram taken. The UDP shell reads at most 2048 bytes a datagram;
+    /// an RFC 4571 frame on ICE-TCP may carry up to 64 KiB, which would let one TCP peer fill
+    /// the reorder buffer, NACK history and delay line with packets 30 times a browser's.
+    public static let maxMediaDatagram = 2048
+
     /// The delay in force.
     public var delay: Duration { video.delay }
+    /// The NACK responder as it stands (tests read its byte figures).
+    var nackResponderForTesting: NACKResponder { video.nackResponder }
     private var inferenceCounters: String { inference?.counters.description ?? "no inference" }
 
     /// One line of figures for the session's end-of-life log.
@@ -107,8 +158,15 @@ public final class SessionEngine {
         let (skipped, nacks, plis) = video.builderCounters
         return "\(video.packetsIn) packets in, \(video.senderReports.packetsSent) out, "
             + "\(video.nackResponder.retransmitted) resent, \(video.unitsOut) units, \(skipped) skipped awaiting a "
-            + "keyframe, \(nacks) NACKs, \(plis) PLIs up, \(inferenceCounters); results \(counters.resultsSent) "
-            + "sent, \(counters.resultsUndelivered) undelivered"
+            + "keyframe, \(nacks) NACKs, \(plis) PLIs up, \(inferenceCounters); results \(tallies.resultsSent) "
+            + "sent, \(tallies.resultsUndelivered) undelivered" + limitSummary
+    }
+
+    /// The bounds that refused something, if any (", refused: delayLineFull 12, …").
+    private var limitSummary: String {
+        let refused = counters.limitDrops.filter { $0.value > 0 }.sorted { $0.key < $1.key }
+        return refused.isEmpty
+            ? "" : "; refused: " + refused.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
     }
 
     // MARK: Input
@@ -177,18 +235,22 @@ public final class SessionEngine {
         switch datagram.kind {
         case .stun: receiveSTUN(datagram, now: now)
         case .dtls: receiveDTLS(datagram.bytes, from: datagram.source)
+        case .rtp where datagram.bytes.count > Self.maxMediaDatagram,
+            .rtcp where datagram.bytes.count > Self.maxMediaDatagram:
+            // (A `where` binds to one pattern only, hence twice.)
+            tallies.droppedOversize += 1
         case .rtp: receiveRTP(datagram.bytes, from: datagram.source, now: now)
         case .rtcp: receiveRTCP(datagram.bytes, from: datagram.source, now: now)
-        default: counters.droppedUnexpected += 1
+        default: tallies.droppedUnexpected += 1
         }
     }
 
     private func receiveSTUN(_ datagram: Datagram, now: Instant) {
         guard let reply = ice.handle(datagram.bytes, from: datagram.source, now: now) else {
-            counters.stunRejected += 1
+            tallies.stunRejected += 1
             return
         }
-        counters.stunAnswered += 1
+        tallies.stunAnswered += 1
         transports[datagram.source] = datagram.transport
         if authenticatedAddresses.insert(datagram.source).inserted {
             emit(.event(.addressAuthenticated(datagram.source)))
@@ -211,7 +273,7 @@ public final class SessionEngine {
 
     private func receiveDTLS(_ bytes: [UInt8], from source: TransportAddress) {
         guard let dtls else {
-            counters.droppedUnexpected += 1
+            tallies.droppedUnexpected += 1
             return
         }
         let events = dtls.receive(bytes)
@@ -229,14 +291,22 @@ public final class SessionEngine {
 
     private func receiveRTP(_ bytes: [UInt8], from source: TransportAddress, now: Instant) {
         guard let srtp else {
-            counters.droppedUnexpected += 1
+            tallies.droppedUnexpected += 1
             return
         }
-        guard let plain = try? srtp.unprotectRTP(bytes), let packet = try? RTPPacket(parsing: plain) else {
-            counters.droppedSRTP += 1
+        let plain: [UInt8]
+        do {
+            plain = try srtp.unprotectRTP(bytes)
+        } catch {
+            if case .unknownSSRC = error { return }  // counted by the SRTP session
+            tallies.droppedSRTP += 1
             return
         }
-        counters.rtpReceived += 1
+        guard let packet = try? RTPPacket(parsing: plain) else {
+            tallies.droppedSRTP += 1
+            return
+        }
+        tallies.rtpReceived += 1
         authenticated(from: source)
         video.receive(rtp: packet, now: now, into: &relayOutput)
     }
@@ -246,17 +316,21 @@ public final class SessionEngine {
     /// are per packet here, so one bad tail does not hide a NACK).
     private func receiveRTCP(_ bytes: [UInt8], from source: TransportAddress, now: Instant) {
         guard let srtp else {
-            counters.droppedUnexpected += 1
+            tallies.droppedUnexpected += 1
             return
         }
-        guard let plain = try? srtp.unprotectRTCP(bytes) else {
-            counters.droppedSRTP += 1
+        let plain: [UInt8]
+        do {
+            plain = try srtp.unprotectRTCP(bytes)
+        } catch {
+            if case .unknownSSRC = error { return }  // counted by the SRTP session
+            tallies.droppedSRTP += 1
             return
         }
-        counters.rtcpReceived += 1
+        tallies.rtcpReceived += 1
         authenticated(from: source)
         let parsed = RTCPPacket.parsePrefix(plain)
-        if parsed.error != nil { counters.malformedRTCP += 1 }
+        if parsed.error != nil { tallies.malformedRTCP += 1 }
         video.receive(rtcp: parsed.packets, now: now, into: &relayOutput)
     }
 
@@ -278,7 +352,9 @@ public final class SessionEngine {
                 do {
                     srtp = try SRTPSession(
                         profileID: keys.profileID, localKeyAndSalt: keys.localKeyAndSalt,
-                        remoteKeyAndSalt: keys.remoteKeyAndSalt)
+                        remoteKeyAndSalt: keys.remoteKeyAndSalt,
+                        expectedInboundSSRCs: configuration.remoteSSRCs,
+                        maxUnexpectedSSRCs: configuration.maxUnexpectedSSRCs)
                     state = .connected
                     emit(.event(.connected))
                     startDataChannels()
@@ -338,9 +414,9 @@ public final class SessionEngine {
         inferenceOutput.requests.removeAll(keepingCapacity: true)
         for (message, latency) in inferenceOutput.messages {
             if channels?.sendResult(message) == true {
-                counters.resultsSent += 1
+                tallies.resultsSent += 1
             } else {
-                counters.resultsUndelivered += 1
+                tallies.resultsUndelivered += 1
             }
             emit(.event(.frameFinished(message.status, inferenceLatency: latency, delay: video.delay)))
         }
@@ -350,14 +426,14 @@ public final class SessionEngine {
     private func send(rtp packet: RTPPacket) {
         guard state == .connected, let srtp, let address = selectedAddress else { return }
         guard let bytes = try? srtp.protectRTP(packet.serialized()) else { return }
-        counters.rtpSent += 1
+        tallies.rtpSent += 1
         emit(.transmit(Transmit(destination: address, transport: transport(to: address), bytes: bytes)))
     }
 
     private func send(rtcp compound: [UInt8]) {
         guard state == .connected, let srtp, let address = selectedAddress else { return }
         guard let bytes = try? srtp.protectRTCP(compound) else { return }
-        counters.rtcpSent += 1
+        tallies.rtcpSent += 1
         emit(.transmit(Transmit(destination: address, transport: transport(to: address), bytes: bytes)))
     }
 
@@ -387,6 +463,7 @@ public final class SessionEngine {
     private func close(_ reason: SessionCloseReason, now: Instant) {
         if case .closed = state { return }
         // The association's ABORT still goes out through DTLS.
+        sctpBeforeClose = channels?.statistics ?? sctpBeforeClose
         channels?.close()
         channels = nil
         if let dtls {
@@ -394,6 +471,7 @@ public final class SessionEngine {
             flushDTLS(to: nil)
         }
         dtls = nil
+        unknownSSRCBeforeClose = srtp?.refusedUnknownSSRC ?? 0
         srtp = nil
         state = .closed(reason)
         relayOutput = .init()

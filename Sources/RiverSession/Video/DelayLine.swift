@@ -6,19 +6,31 @@ import RiverCore
 /// changing one moves slower than time passes, see ``AutoDelay``), so a FIFO suffices where a heap
 /// would otherwise be needed. Packets leave with the input's own spacing, never in bursts.
 ///
+/// What it holds is bounded in bytes (``byteLimit``): it holds ingress rate × delay, and a peer
+/// that sends faster than it announced would otherwise grow it without end. An element that would
+/// pass the bound is refused and counted (``refused``); the caller decides how to recover.
+///
 /// Sans-IO: the caller supplies the time.
 public struct DelayLine<Element> {
     /// Delay applied to elements pushed from now on.
     public var delay: Duration
+    /// The most bytes held at once (as the caller sizes its elements); nil: unbounded.
+    public let byteLimit: Int?
+    /// Bytes held now.
+    public private(set) var bytes = 0
+    /// Elements refused because they would have passed ``byteLimit``.
+    public private(set) var refused = 0
 
     private var due: [Instant] = []
     private var elements: [Element?] = []
+    private var sizes: [Int] = []
     /// Index of the oldest element still held; storage before it is reclaimed in batches.
     private var head = 0
     private var lastDue: Instant = .zero
 
-    public init(delay: Duration) {
+    public init(delay: Duration, byteLimit: Int? = nil) {
         self.delay = delay
+        self.byteLimit = byteLimit
     }
 
     /// Number of elements held.
@@ -27,14 +39,21 @@ public struct DelayLine<Element> {
     /// When the oldest element is due, or nil when empty.
     public var nextDue: Instant? { head < due.count ? due[head] : nil }
 
-    /// Adds an element that arrived at `arrival`; returns when it is due. Clamped so that it never
-    /// leaves before an element pushed earlier.
+    /// Adds an element of `size` bytes that arrived at `arrival`; returns when it is due, or nil
+    /// when it would pass ``byteLimit`` (it is then dropped and counted in ``refused``). Clamped so
+    /// that it never leaves before an element pushed earlier.
     @discardableResult
-    public mutating func push(_ element: Element, arrival: Instant) -> Instant {
+    public mutating func push(_ element: Element, arrival: Instant, size: Int = 0) -> Instant? {
+        if let byteLimit, bytes + size > byteLimit {
+            refused += 1
+            return nil
+        }
         let when = max(arrival + delay, lastDue)
         lastDue = when
         due.append(when)
         elements.append(element)
+        sizes.append(size)
+        bytes += size
         return when
     }
 
@@ -42,14 +61,17 @@ public struct DelayLine<Element> {
     public mutating func popDue(now: Instant) -> Element? {
         guard head < due.count, due[head] <= now else { return nil }
         let element = elements[head].take()
+        bytes -= sizes[head]
         head += 1
         if head == due.count {
             due.removeAll(keepingCapacity: true)
             elements.removeAll(keepingCapacity: true)
+            sizes.removeAll(keepingCapacity: true)
             head = 0
         } else if head >= 1024 && head * 2 >= due.count {
             due.removeFirst(head)
             elements.removeFirst(head)
+            sizes.removeFirst(head)
             head = 0
         }
         return element

@@ -34,13 +34,19 @@ struct VideoRelay {
     private let wallClock: @Sendable () -> Double
     private(set) var packetsIn = 0
     private(set) var unitsOut = 0
+    /// The last PLI sent because the delay line refused a packet (our stream then has a hole the
+    /// receiver cannot repair from us; only a key frame from the browser heals it).
+    private var lastOverflowPLI: Instant?
+    static let overflowPLIInterval: Duration = .milliseconds(300)
 
     init(
         payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64, delay: PipelineDelay,
+        delayLineByteLimit: Int? = nil,
+        nackResponder nackConfiguration: NACKResponder.Configuration = .init(),
         frameBuilder: H264FrameBuilder.Configuration?, wallClock: @escaping @Sendable () -> Double
     ) throws(H264DepacketizerError) {
         self.payloadType = payloadType
-        line = DelayLine(delay: delay.start)
+        line = DelayLine(delay: delay.start, byteLimit: delayLineByteLimit)
         rewriter = StreamRewriter(
             outgoingSSRC: outgoingSSRC, timestampOffset: StreamRewriter.rtpUnits(delay.start))
         builder = try frameBuilder.map { c throws(H264DepacketizerError) in
@@ -54,13 +60,16 @@ struct VideoRelay {
         receiverReports = ReceiverReportGenerator(
             localSSRC: outgoingSSRC, payloadType: payloadType, rembBitrate: rembBitrate)
         senderReports = SenderReportGenerator(ssrc: outgoingSSRC, wallClock: wallClock)
-        nackResponder = NACKResponder(ssrc: outgoingSSRC)
+        nackResponder = NACKResponder(ssrc: outgoingSSRC, configuration: nackConfiguration)
         pliForwarder = PLIForwarder(localSSRC: outgoingSSRC, payloadType: payloadType)
         self.wallClock = wallClock
     }
 
     /// The delay in force (moves under `--delay auto`).
     var delay: Duration { line.delay }
+
+    /// Access units dropped for passing the depacketizer's byte bound.
+    var unitsTooLarge: Int { builder?.depacketizer.unitsTooLarge ?? 0 }
 
     var builderCounters: (skipped: Int, nacks: Int, plis: Int) {
         (
@@ -86,7 +95,9 @@ struct VideoRelay {
             line.delay = auto.update(now: now)
             autoDelay = auto
         }
-        line.push(packet, arrival: now)
+        if line.push(packet, arrival: now, size: NACKResponder.size(of: packet)) == nil {
+            delayLineOverflowed(now: now, into: &out)
+        }
         if builder != nil {
             let events = builder!.push(packet, now: now)
             handle(events, now: now, into: &out)
@@ -96,6 +107,7 @@ struct VideoRelay {
 
     /// Every packet of the compound goes to every stage.
     mutating func receive(rtcp packets: [RTCPPacket], now: Instant, into out: inout Output) {
+        nackResponder.startCompound()
         for packet in packets {
             receiverReports.received(rtcp: packet, now: now, into: &out.rtcp)
             senderReports.received(rtcp: packet, now: now, into: &out.rtcp)
@@ -124,6 +136,18 @@ struct VideoRelay {
     /// A turnaround (arrival → result) for `--delay auto`.
     mutating func record(turnaround: Duration) {
         autoDelay?.record(turnaround: turnaround)
+    }
+
+    /// A refused packet leaves a hole in our stream that the receiver's NACKs cannot fill (it was
+    /// never sent, so it is not in the history): ask the browser for a key frame, spaced like
+    /// ``PLIForwarder``'s, so the receiver recovers once the line drains.
+    private mutating func delayLineOverflowed(now: Instant, into out: inout Output) {
+        if let last = lastOverflowPLI, now - last < Self.overflowPLIInterval { return }
+        guard let upstream = receiverReports.upstreamSSRC else { return }
+        lastOverflowPLI = now
+        out.rtcp.compounds.append([
+            .pictureLossIndication(.init(senderSSRC: rewriter.outgoingSSRC, mediaSSRC: upstream))
+        ])
     }
 
     private mutating func drain(now: Instant, into out: inout Output) {

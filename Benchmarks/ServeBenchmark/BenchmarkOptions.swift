@@ -14,13 +14,17 @@ struct BenchmarkOptions {
     var workerSlots = 16
     var rounds = 1
     var clip: String
+    /// `--soak N`: N connect/disconnect cycles against one serve instead of the K measurements.
+    var soakCycles: Int?
 
     static let usage = """
         usage: ServeBenchmark --candidate PATH [--baseline PATH] [--sessions 1,4,16] [--seconds 10]
                               [--warmup SECONDS] [--idle-seconds 3] [--delay 3s] [--worker-slots 16]
-                              [--rounds 1] [--clip fixtures/h264/clip-a.h264]
+                              [--rounds 1] [--clip fixtures/h264/clip-a.h264] [--soak CYCLES]
         PATH is a `river` binary; with both, each figure is measured for both in alternation and
-        printed with the ratio candidate/baseline.
+        printed with the ratio candidate/baseline. --soak runs CYCLES WHIP sessions one after another
+        against one serve of the candidate (each connects ICE, DTLS and SCTP, streams 0.3 s, and
+        closes) and prints serve's RSS, open files and threads before and after.
         """
 
     struct Invalid: Error, CustomStringConvertible {
@@ -61,6 +65,7 @@ struct BenchmarkOptions {
             case "--worker-slots": workerSlots = try number(flag)
             case "--rounds": rounds = try number(flag)
             case "--clip": clip = try value(flag)
+            case "--soak": soakCycles = try number(flag)
             case "-h", "--help": throw Invalid(description: Self.usage)
             default: throw Invalid(description: "unknown argument \(flag)\n\(Self.usage)")
             }

@@ -15,6 +15,8 @@ final class RiverStack {
     struct Options {
         var delay: String
         var workerSlots: Int
+        /// More `river serve` arguments (flags the binary must know).
+        var serveArguments: [String] = []
     }
 
     init(binary: String, options: Options) throws {
@@ -46,7 +48,7 @@ final class RiverStack {
                 [
                     "serve", "--proxy", frontend, "--delay", options.delay, "--host", "127.0.0.1",
                     "--http-port", "0", "--udp-port", "0",
-                ], ready: "river serve: ")
+                ] + options.serveArguments, ready: "river serve: ")
             guard let http = Self.field("http", in: serveLine).flatMap(Int.init),
                 let udp = Self.field("udp", in: serveLine).flatMap(Int.init)
             else { throw SpawnedProcess.Failure(description: "cannot read serve's ports: \(serveLine)") }

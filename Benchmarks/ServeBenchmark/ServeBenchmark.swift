@@ -40,6 +40,12 @@ struct ServeBenchmark {
 
     static func run(_ options: BenchmarkOptions) throws {
         let clip = try ClipPackets(path: options.clip, payloadType: SyntheticOffer.payloadType)
+        if let cycles = options.soakCycles {
+            guard let binary = options.candidate else {
+                throw BenchmarkOptions.Invalid(description: "--soak needs --candidate")
+            }
+            return try Soak.run(binary: binary, cycles: cycles, options: options, clip: clip)
+        }
         var binaries: [(label: String, path: String)] = []
         if let baseline = options.baseline { binaries.append(("baseline", baseline)) }
         if let candidate = options.candidate { binaries.append(("candidate", candidate)) }

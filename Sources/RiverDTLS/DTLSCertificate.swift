@@ -58,8 +58,9 @@ public final class DTLSCertificate: @unchecked Sendable {
         EVP_PKEY_free(privateKey)
     }
 
-    /// SHA-256 over the DER encoding, formatted like SDP's `a=fingerprint:sha-256 AB:CD:…`.
-    static func sha256Fingerprint(of cert: OpaquePointer) -> String? {
+    /// SHA-256 over an `X509`'s DER encoding, formatted like SDP's `a=fingerprint:sha-256 AB:CD:…`
+    /// (and as browsers show a certificate's fingerprint).
+    public static func sha256Fingerprint(of cert: OpaquePointer) -> String? {
         var md = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
         var length: UInt32 = 0
         guard X509_digest(cert, EVP_sha256(), &md, &length) == 1 else { return nil }

@@ -376,7 +376,14 @@ private final class Collector: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = Array(unwrapInboundIn(data).data.readableBytesView)
+        Self.deliver(Array(unwrapInboundIn(data).data.readableBytesView), inbox: inbox, dtlsSink: dtlsSink)
+    }
+
+    /// DTLS to the sink when one is set (the data-channel client owns DTLS then), the rest to the inbox.
+    static func deliver(
+        _ bytes: [UInt8], inbox: NIOLockedValueBox<[[UInt8]]>,
+        dtlsSink: NIOLockedValueBox<(@Sendable ([UInt8]) -> Void)?>
+    ) {
         if DatagramKind.classify(bytes) == .dtls, let sink = dtlsSink.withLockedValue({ $0 }) {
             sink(bytes)
             return
@@ -397,11 +404,6 @@ private final class FrameCollector: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let bytes = Array(unwrapInboundIn(data).readableBytesView)
-        if DatagramKind.classify(bytes) == .dtls, let sink = dtlsSink.withLockedValue({ $0 }) {
-            sink(bytes)
-            return
-        }
-        inbox.withLockedValue { $0.append(bytes) }
+        Collector.deliver(Array(unwrapInboundIn(data).readableBytesView), inbox: inbox, dtlsSink: dtlsSink)
     }
 }

@@ -1,5 +1,6 @@
 import COpenSSL
 import Foundation
+import RiverDTLS
 
 /// serve's own HTTPS certificate, for when `--host` is not loopback and no `--tls-cert` is given: an
 /// ECDSA P-256 key and a self-signed certificate, made with OpenSSL once and kept in the state
@@ -72,13 +73,7 @@ enum SelfSignedCertificate {
     static func fingerprint(pem: String) -> String? {
         guard let cert = readCertificate(pem) else { return nil }
         defer { X509_free(cert) }
-        var md = [UInt8](repeating: 0, count: Int(EVP_MAX_MD_SIZE))
-        var length: UInt32 = 0
-        guard X509_digest(cert, EVP_sha256(), &md, &length) == 1 else { return nil }
-        return md[0..<Int(length)].map { byte in
-            let hex = String(byte, radix: 16, uppercase: true)
-            return byte < 16 ? "0" + hex : hex
-        }.joined(separator: ":")
+        return DTLSCertificate.sha256Fingerprint(of: cert)
     }
 
     static func isIPAddress(_ name: String) -> Bool {

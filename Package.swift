@@ -67,12 +67,7 @@ let package = Package(
             ]),
         .target(
             name: "RiverBroker",
-            dependencies: [
-                "RiverCore", "CZMQ",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
+            dependencies: ["RiverCore", "CZMQ", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "RiverServe",
             dependencies: [

@@ -16,12 +16,16 @@ public struct ClientConfiguration: Sendable {
     public var timeoutGrace: Duration
     public var initialBackoff: Duration
     public var maxBackoff: Duration
+    /// The proxy's public key and this client's pair; nil for the NULL mechanism.
+    public var curve: PeerCurve?
 
     public init(
         heartbeatInterval: Duration = .seconds(1), liveness: Int = 3,
         timeoutGrace: Duration = .milliseconds(250),
-        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8)
+        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8),
+        curve: PeerCurve? = nil
     ) {
+        self.curve = curve
         self.heartbeatInterval = heartbeatInterval
         self.liveness = liveness
         self.timeoutGrace = timeoutGrace
@@ -164,6 +168,7 @@ public final class BrokerClient: Sendable {
             socket.setOption(ZMQ_RECONNECT_IVL_MAX, 1000)
             socket.setOption(ZMQ_SNDHWM, 100_000)
             socket.setOption(ZMQ_RCVHWM, 100_000)
+            socket.useCurve(configuration.curve)
             try socket.connect(endpoint)
             return socket
         } catch {

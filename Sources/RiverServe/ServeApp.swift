@@ -80,12 +80,15 @@ public struct PipelineServeOptions: Sendable {
     public var maxInFlight: Int?
     /// Metrics to record into (`/metrics`); a fresh registry when nil.
     public var metrics: ServeMetrics?
+    /// The proxy's public key and serve's own pair; nil for the NULL mechanism.
+    public var curve: PeerCurve?
 
     public init(
         proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int? = nil,
-        metrics: ServeMetrics? = nil
+        metrics: ServeMetrics? = nil, curve: PeerCurve? = nil
     ) {
         self.proxy = proxy
+        self.curve = curve
         self.delay = delay
         self.maxInFlight = maxInFlight
         self.metrics = metrics
@@ -143,7 +146,9 @@ public enum ServeApp {
         let identity = try tlsIdentity(options, logger: logger)
         let server = try await bindUDP(options, logger: logger)
         let announced = try candidateAddresses(options)
-        let client = BrokerClient(connect: pipeline.proxy, logger: logger)
+        let client = BrokerClient(
+            connect: pipeline.proxy, configuration: ClientConfiguration(curve: pipeline.curve), logger: logger
+        )
         let metrics = pipeline.metrics ?? ServeMetrics()
         // The proxy reports its workers and queue with every heartbeat answer (CAPACITY); /metrics
         // reads the last report, and the UDP server's drop counters, when it renders.

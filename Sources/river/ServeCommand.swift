@@ -58,6 +58,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var https: HTTPSOptions
 
+    @OptionGroup var curve: CurveOptions
+
     func validate() throws {
         guard reflect != (proxy != nil) else {
             throw ValidationError("give exactly one of --reflect or --proxy <endpoint>")
@@ -87,7 +89,8 @@ struct ServeCommand: AsyncParsableCommand {
         options.tcp = noIceTcp ? .off : tcpPort.map { .port($0) } ?? .sameAsUDP
         if let proxy {
             let pipeline = PipelineServeOptions(
-                proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight)
+                proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight,
+                curve: try curve.peerCurve())
             // The web app at `/`, `/healthz` and `/metrics` (AppRoutes).
             let app = try AppRoutes()
             try await ServeApp.runPipeline(

@@ -99,7 +99,10 @@ let package = Package(
             path: "Benchmarks/InferenceBenchmark"),
         /// Broker throughput and latency, direct vs through the proxy (see README, Benchmarks).
         .executableTarget(
-            name: "BrokerBenchmark", dependencies: ["RiverBroker", "RiverCore", "CZMQ"],
+            name: "BrokerBenchmark",
+            dependencies: [
+                "RiverBroker", "RiverCore", "CZMQ", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/BrokerBenchmark"),
         .executableTarget(
             name: "WebRTCBenchmark", dependencies: ["RiverDTLS", "RiverSRTP", "RiverRTP"],

@@ -142,13 +142,14 @@ import Testing
         #expect(lines.count("proxy refused a peer") == 1, "\(lines.lines.withLock { $0 })")
     }
 
-    @Test func aWorkerWithoutCURVEReceivesNothing() async throws {
+    @Test func aWorkerWithoutCURVEReceivesNothingAndIsCounted() async throws {
         let keys = Keys()
         let proxy = try proxy(keys)
         defer { proxy.stop() }
         let stranger = try Stranger(connect: proxy.backendEndpoint, curve: nil)
         #expect(await stranger.received(within: .milliseconds(1500)) == 0)
         #expect(proxy.counters.workersAlive == 0)
+        #expect(proxy.counters.refusedWorkers >= 1)
     }
 
     @Test func aClientKeyUsedOnTheBackendIsRefused() async throws {

@@ -59,6 +59,7 @@ final class ProxyLoop: @unchecked Sendable {
     private var brokenConnections = 0
     /// Keys already logged as refused: a peer retrying every 100 ms is logged once, not per try.
     private var refusedKeysLogged = Set<CurveKey>()
+    private var keylessLogged = (frontend: false, backend: false)
     private var nextStats: Instant
     private var nextWorkerSnapshot = Instant.zero
     private var workersStale = false
@@ -221,6 +222,10 @@ final class ProxyLoop: @unchecked Sendable {
                 guard let peer = workerOnFD.removeValue(forKey: value) else { break }
                 workerFD[peer] = nil
                 core.workerMessage(from: peer, .disconnect, body: nil, now: .now)
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
+            where zap != nil && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+                // A peer without CURVE never reaches the ZAP handler: it is refused all the same.
+                refuseKeyless(on: listener.side)
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 brokenConnections += 1
                 logger.debug(
@@ -229,6 +234,28 @@ final class ProxyLoop: @unchecked Sendable {
                 break
             }
         }
+    }
+
+    /// Counts a peer that came without CURVE; the first on each side is logged.
+    private func refuseKeyless(on side: ProxySide) {
+        let first: Bool
+        switch side {
+        case .frontend:
+            refusedClients += 1
+            first = !keylessLogged.frontend
+            keylessLogged.frontend = true
+        case .backend:
+            refusedWorkers += 1
+            first = !keylessLogged.backend
+            keylessLogged.backend = true
+        }
+        guard first else { return }
+        logger.warning(
+            "proxy refused a peer",
+            metadata: [
+                "side": "\(side)", "key": "none",
+                "reason": "no CURVE (NULL mechanism); further ones are counted, not logged",
+            ])
     }
 
     private func answerZAP() {

@@ -126,9 +126,12 @@ struct Measurement {
 }
 
 /// Sends `count` requests with up to `window` in flight; returns msgs/s and latency percentiles (µs).
-func run(_ socket: BenchSocket, width: Int, height: Int, count: Int, window: Int) -> Measurement {
-    // 32x21 I420 is exactly 1 KiB; the large case is RGB24.
-    let frame = VideoFrame(packedWidth: width, height: height, format: width == 32 ? .i420 : .rgb24)
+func run(
+    _ socket: BenchSocket, width: Int, height: Int, count: Int, window: Int, format: PixelFormat? = nil
+) -> Measurement {
+    // 32x21 I420 is exactly 1 KiB; large frames are RGB24 unless said (serve sends I420).
+    let frame = VideoFrame(
+        packedWidth: width, height: height, format: format ?? (width == 32 ? .i420 : .rgb24))
     let pixels = UnsafeMutableRawBufferPointer.allocate(byteCount: frame.data.count, alignment: 64)
     defer { pixels.deallocate() }
     pixels.initializeMemory(as: UInt8.self, repeating: 7)
@@ -326,6 +329,9 @@ struct Results {
     var frameCPU: Double
     var ping: Measurement
     var framePing: Measurement
+    var i420: Measurement
+    var i420CPU: Double
+    var i420Ping: Measurement
 }
 
 @MainActor func measure(_ subject: ProxyUnderTest) -> Results {
@@ -339,14 +345,23 @@ struct Results {
     let frameCPU = (subject.cpu() - before) / Double(options.frames) * 1e6
     let ping = run(subject.socket, width: 32, height: 21, count: options.pings, window: 1)
     let framePing = run(subject.socket, width: 640, height: 480, count: options.pings / 3, window: 1)
+    before = subject.cpu()
+    let i420 = run(
+        subject.socket, width: 640, height: 480, count: options.frames, window: options.frameWindow,
+        format: .i420)
+    let i420CPU = (subject.cpu() - before) / Double(options.frames) * 1e6
+    let i420Ping = run(
+        subject.socket, width: 640, height: 480, count: options.pings / 3, window: 1, format: .i420)
     print("  \(subject.name): \(subject.counters())")
     return Results(
         name: subject.name, small: small, frames: frames, smallCPU: smallCPU, frameCPU: frameCPU, ping: ping,
-        framePing: framePing)
+        framePing: framePing, i420: i420, i420CPU: i420CPU, i420Ping: i420Ping)
 }
 
 print("river broker benchmark: direct vs through the proxy (one run, same machine)")
-print("cases: 1 KiB = 32x21 I420 (1,024 B); 640x480 RGB24 (921,600 B); window = requests in flight")
+print(
+    "cases: 1 KiB = 32x21 I420 (1,024 B); 640x480 RGB24 (921,600 B); 640x480 I420 (460,800 B, what serve sends);"
+        + " window = requests in flight")
 print("proxies: NULL and CURVE = this build (libzmq), in process; old = --old-river's river proxy\n")
 
 _ = run(direct, width: 32, height: 21, count: 5_000, window: options.window)
@@ -354,6 +369,9 @@ let directSmall = run(direct, width: 32, height: 21, count: options.small, windo
 let directFrames = run(direct, width: 640, height: 480, count: options.frames, window: options.frameWindow)
 let directPing = run(direct, width: 32, height: 21, count: options.pings, window: 1)
 let directFramePing = run(direct, width: 640, height: 480, count: options.pings / 3, window: 1)
+let directI420 = run(
+    direct, width: 640, height: 480, count: options.frames, window: options.frameWindow, format: .i420)
+let directI420Ping = run(direct, width: 640, height: 480, count: options.pings / 3, window: 1, format: .i420)
 
 var results: [Results] = []
 var subjects: [() throws -> ProxyUnderTest] = []
@@ -376,6 +394,7 @@ print(
 for (name, pick, directValue) in [
     ("1 KiB, window \(options.window), msgs/s", { (r: Results) in r.small }, directSmall),
     ("640x480 RGB, window \(options.frameWindow), frames/s", { (r: Results) in r.frames }, directFrames),
+    ("640x480 I420, window \(options.frameWindow), frames/s", { (r: Results) in r.i420 }, directI420),
 ] {
     print(
         pad(name, 32) + String(format: "%6.0f ", directValue.rate)
@@ -393,13 +412,16 @@ print(
 )
 print(pad("  1 KiB", 39) + results.map { String(format: "%9.1f ", $0.smallCPU) }.joined())
 print(pad("  640x480 RGB", 39) + results.map { String(format: "%9.1f ", $0.frameCPU) }.joined())
+print(pad("  640x480 I420", 39) + results.map { String(format: "%9.1f ", $0.i420CPU) }.joined())
 
 print("\nlatency added by the proxy, p50 / p99 (µs; direct p50 / p99 in brackets)")
 for (name, pick, directValue) in [
     ("1 KiB, one at a time", { (r: Results) in r.ping }, directPing),
     ("640x480 RGB, one at a time", { (r: Results) in r.framePing }, directFramePing),
+    ("640x480 I420, one at a time", { (r: Results) in r.i420Ping }, directI420Ping),
     ("1 KiB, window \(options.window)", { (r: Results) in r.small }, directSmall),
     ("640x480 RGB, window \(options.frameWindow)", { (r: Results) in r.frames }, directFrames),
+    ("640x480 I420, window \(options.frameWindow)", { (r: Results) in r.i420 }, directI420),
 ] {
     print(
         pad(name, 30) + String(format: "[%6.0f / %6.0f]", directValue.p50, directValue.p99)

@@ -264,3 +264,56 @@ import Testing
         #expect(CurveKey(z85: String(repeating: "~", count: 41)) == nil)
     }
 }
+
+/// The ZAP policy alone (RFC 27 frames in, reply frames and verdict out).
+@Suite struct ZAPAuthorizerTests {
+    static let client = try! CurveKeyPair.generate().publicKey
+    static let worker = try! CurveKeyPair.generate().publicKey
+    let authorizer = ZAPAuthorizer(clients: [client], workers: [worker])
+
+    func request(_ domain: String, _ key: CurveKey?, mechanism: String = "CURVE", version: String = "1.0")
+        -> [[UInt8]]
+    {
+        [
+            Array(version.utf8), [7, 7], Array(domain.utf8), Array("127.0.0.1".utf8), [],
+            Array(mechanism.utf8),
+        ] + (key.map { [$0.bytes] } ?? [])
+    }
+
+    @Test func eachKeyIsAllowedOnItsOwnSideOnly() {
+        let cases: [(String, CurveKey, Bool)] = [
+            (ZAPAuthorizer.frontendDomain, Self.client, true),
+            (ZAPAuthorizer.backendDomain, Self.worker, true),
+            (ZAPAuthorizer.backendDomain, Self.client, false),
+            (ZAPAuthorizer.frontendDomain, Self.worker, false),
+        ]
+        for (domain, key, allowed) in cases {
+            let (reply, verdict) = authorizer.answer(request(domain, key))
+            // The reply echoes version and request id; the status code is the third frame.
+            #expect(reply.count == 6 && reply[0] == Array("1.0".utf8) && reply[1] == [7, 7])
+            #expect(reply[2] == Array((allowed ? "200" : "400").utf8), "\(domain) \(key)")
+            if allowed {
+                #expect(reply[4] == Array(key.z85.utf8), "the user id is the key")
+            } else if case .refused(_, let refusedKey, let reason) = verdict {
+                #expect(refusedKey == key)
+                #expect(reason.contains("key on the"), "\(reason)")
+            } else {
+                Issue.record("\(domain) \(key) was not refused")
+            }
+        }
+    }
+
+    @Test func unknownKeysDomainsMechanismsAndVersionsAreRefused() {
+        let stranger = try! CurveKeyPair.generate().publicKey
+        let requests = [
+            request(ZAPAuthorizer.backendDomain, stranger), request("other", Self.worker),
+            request(ZAPAuthorizer.backendDomain, nil, mechanism: "PLAIN"),
+            request(ZAPAuthorizer.backendDomain, Self.worker, version: "2.0"), [[0x31]],
+        ]
+        for frames in requests {
+            let (reply, verdict) = authorizer.answer(frames)
+            #expect(reply[2] == Array("400".utf8))
+            if case .allowed = verdict { Issue.record("\(frames) was allowed") }
+        }
+    }
+}

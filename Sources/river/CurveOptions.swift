@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import RiverBroker
 
 /// `--proxy-key` and `--curve-secret`, shared by `serve` and `onnx`: CURVE to the proxy.
@@ -26,7 +27,9 @@ struct CurveOptions: ParsableArguments {
                 proxyKey: try CurveKeyFile.readPublic(proxyKey),
                 keyPair: try CurveKeyFile.readPair(curveSecret))
         } catch {
-            throw ValidationError(error.description)
+            // One line naming the file, not a usage screen: the options were right, a file is not.
+            FileHandle.standardError.write(Data("river: \(error)\n".utf8))
+            throw ExitCode.failure
         }
     }
 

@@ -64,7 +64,9 @@ struct ProxyCommand: AsyncParsableCommand {
             return ProxyCurve(
                 keyPair: try CurveKeyFile.readPair(curveSecret), clients: clients, workers: workers)
         } catch {
-            throw ValidationError(error.description)
+            // One line naming the file, not a usage screen: the options were right, a file is not.
+            FileHandle.standardError.write(Data("river proxy: \(error)\n".utf8))
+            throw ExitCode.failure
         }
     }
 

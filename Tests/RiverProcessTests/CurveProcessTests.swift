@@ -45,6 +45,21 @@ import Testing
         #expect(stderr.contains("--insecure"), "\(stderr)")
     }
 
+    @Test func aKeyFileThatCannotBeReadIsNamedInOneLine() async throws {
+        let missing = NSTemporaryDirectory() + "river-no-such-\(UUID().uuidString).key"
+        for arguments in [
+            ["proxy", "--curve-secret", missing, "--allow-clients", missing, "--allow-workers", missing],
+            [
+                "onnx", "--echo", "--connect", "tcp://127.0.0.1:1", "--proxy-key", missing, "--curve-secret",
+                missing,
+            ],
+        ] {
+            let (status, _, stderr) = try await runRiver(arguments)
+            #expect(status != 0)
+            #expect(stderr.split(separator: "\n").count == 1 && stderr.contains(missing), "\(stderr)")
+        }
+    }
+
     @Test func insecureBindsEveryInterface() async throws {
         let backend = "tcp://*:\(try freePort())"
         let proxy = try RiverProcess([

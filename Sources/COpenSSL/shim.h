@@ -21,6 +21,7 @@ static inline EVP_PKEY *river_EVP_EC_gen(const char *curve) { return EVP_EC_gen(
 static inline long river_SSL_CTX_set_min_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_min_proto_version(ctx, version); }
 static inline long river_SSL_CTX_set_max_proto_version(SSL_CTX *ctx, int version) { return SSL_CTX_set_max_proto_version(ctx, version); }
 static inline uint64_t river_SSL_OP_NO_QUERY_MTU(void) { return SSL_OP_NO_QUERY_MTU; }
+static inline uint64_t river_SSL_OP_NO_RENEGOTIATION(void) { return SSL_OP_NO_RENEGOTIATION; }
 static inline int river_MBSTRING_ASC(void) { return MBSTRING_ASC; }
 static inline ASN1_TIME *river_X509_getm_notBefore(X509 *x) { return X509_getm_notBefore(x); }
 static inline ASN1_TIME *river_X509_getm_notAfter(X509 *x) { return X509_getm_notAfter(x); }

@@ -37,7 +37,6 @@ public final class DTLSEndpoint {
     public let role: Role
     public private(set) var state: State = .handshaking
     private let expectedPeerFingerprint: String?
-    private let context: OpaquePointer
     private let ssl: OpaquePointer
     private let sink = DatagramSink()
     private let readBIO: OpaquePointer
@@ -53,24 +52,15 @@ public final class DTLSEndpoint {
         self.role = role
         self.expectedPeerFingerprint = expectedPeerFingerprint.map(Self.normalize)
         ERR_clear_error()
-        guard let ctx = SSL_CTX_new(role == .server ? DTLS_server_method() : DTLS_client_method()) else {
-            throw .openSSL("SSL_CTX_new", lastOpenSSLError())
-        }
-        var ok = river_SSL_CTX_set_min_proto_version(ctx, DTLS1_2_VERSION) == 1
-        ok = ok && SSL_CTX_use_certificate(ctx, certificate.x509) == 1
-        ok = ok && SSL_CTX_use_PrivateKey(ctx, certificate.privateKey) == 1
-        ok = ok && SSL_CTX_check_private_key(ctx) == 1
-        // Returns 0 on success, unlike most of OpenSSL.
-        ok = ok && SSL_CTX_set_tlsext_use_srtp(ctx, srtpProfiles) == 0
-        guard ok else {
-            SSL_CTX_free(ctx)
-            throw .openSSL("SSL_CTX set-up", lastOpenSSLError())
-        }
-        // Self-signed certificates: accept any chain here, then compare the fingerprint ourselves.
-        SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT) { _, _ in 1 }
+        // The server role (every session) shares one context; a client (tests, tools) makes its
+        // own, whose only reference the SSL takes over below.
+        let ctx =
+            role == .server
+            ? try DTLSContext.shared(certificate: certificate, srtpProfiles: srtpProfiles)
+            : try DTLSContext.make(role: role, certificate: certificate, srtpProfiles: srtpProfiles)
+        defer { if role == .client { SSL_CTX_free(ctx) } }
         guard let ssl = SSL_new(ctx), let rbio = BIO_new(BIO_s_mem()), let wbio = makeDatagramBIO(sink: sink)
         else {
-            SSL_CTX_free(ctx)
             throw .openSSL("SSL_new/BIO_new", lastOpenSSLError())
         }
         // An empty read BIO means "no datagram yet" (retry), not end of file.
@@ -79,14 +69,12 @@ public final class DTLSEndpoint {
         _ = SSL_set_options(ssl, river_SSL_OP_NO_QUERY_MTU())
         _ = river_SSL_set_mtu(ssl, dtlsMTU)
         if role == .server { SSL_set_accept_state(ssl) } else { SSL_set_connect_state(ssl) }
-        self.context = ctx
         self.ssl = ssl
         self.readBIO = rbio
     }
 
     deinit {
-        SSL_free(ssl)  // frees both BIOs
-        SSL_CTX_free(context)
+        SSL_free(ssl)  // frees both BIOs, and its reference to the shared context
     }
 
     /// Client role: sends the first ClientHello. A server waits for ``receive(_:)``.

@@ -16,8 +16,16 @@ public struct ICELiteResponder: Sendable {
     /// with USE-CANDIDATE), where media goes. `nil` until the browser nominates.
     public private(set) var selectedAddress: TransportAddress?
     public private(set) var consent: ConsentFreshness
+    /// The last valid check from each remote address: consent is per pair (RFC 7675 §5.1), so
+    /// checks from one address never keep another alive.
+    public private(set) var lastCheck: [TransportAddress: Instant] = [:]
+    /// Remote addresses one session may use; checks from more are not answered (a peer has a
+    /// handful of candidates, and each address costs the shell a route).
+    public var maxAddresses = 8
     /// Datagrams that were STUN but were not answered (bad integrity, wrong user, …).
     public private(set) var rejectedCount = 0
+    /// Valid checks refused because ``maxAddresses`` addresses are known already.
+    public private(set) var addressesRefused = 0
     private let key: [UInt8]
 
     public init(
@@ -72,6 +80,12 @@ public struct ICELiteResponder: Sendable {
             return nil
         }
 
+        if lastCheck[source] == nil && lastCheck.count >= maxAddresses {
+            rejectedCount += 1
+            addressesRefused += 1
+            return nil
+        }
+        lastCheck[source] = now
         consent.refresh(at: now)
         var newlySelected: TransportAddress?
         // A lite agent is always controlled; the controlling browser's USE-CANDIDATE nominates
@@ -87,9 +101,18 @@ public struct ICELiteResponder: Sendable {
             response: response.serialized(integrityKey: key, fingerprint: true), newlySelected: newlySelected)
     }
 
-    /// Whether consent has lapsed: no valid check for ``ConsentFreshness/timeout`` (RFC 7675 §5.1).
+    /// Whether consent has lapsed: no valid check for ``ConsentFreshness/timeout`` (RFC 7675 §5.1)
+    /// from `address` (the pair media goes on), or from anywhere while no pair carries media.
     /// The session shell closes and frees the session when this turns true.
-    public func consentExpired(at now: Instant) -> Bool { consent.isExpired(at: now) }
+    public func consentExpired(at now: Instant, for address: TransportAddress? = nil) -> Bool {
+        consent.isExpired(at: now) || now >= consentDeadline(for: address)
+    }
+
+    /// When consent for `address` runs out unless another valid check arrives from it.
+    public func consentDeadline(for address: TransportAddress?) -> Instant {
+        guard let address, let last = lastCheck[address] else { return consent.deadline }
+        return last + consent.timeout
+    }
 
     static func usernameMatches(_ username: String, local: String, remote: String?) -> Bool {
         guard let colon = username.firstIndex(of: ":") else { return false }

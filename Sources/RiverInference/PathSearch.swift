@@ -3,30 +3,29 @@ import Foundation
 /// Finds files that live in the repository (the venv's ONNX Runtime, the default model) when the
 /// caller gave no explicit path.
 ///
-/// Searched: the current directory and its ancestors, then the running executable's directory and
-/// its ancestors, so `.build/release/river` works when run from anywhere inside the repository.
+/// Searched: the running executable's directory and its ancestors up to the repository root (the
+/// first that holds `Package.swift`), so `.build/release/river` finds them from wherever it is
+/// started. Never the current directory, nor anything above the repository: a `.venv` or
+/// `models/` planted in a directory a user happens to run river from, or in a shared parent like
+/// `/tmp`, would otherwise be loaded into the worker. Outside a repository only the executable's
+/// own directory is searched; give `--model` and `RIVER_ORT_LIB` there.
 public enum PathSearch {
-    /// Directories to search, nearest first, without duplicates.
-    public static func roots(
-        currentDirectory: String = FileManager.default.currentDirectoryPath,
-        executable: String? = PathSearch.executablePath()
-    ) -> [String] {
+    /// Directories to search, nearest first.
+    public static func roots(executable: String? = PathSearch.executablePath()) -> [String] {
+        guard let executable else { return [] }
+        let start = URL(fileURLWithPath: executable).deletingLastPathComponent().standardizedFileURL
         var roots: [String] = []
-        func addAncestors(of start: String) {
-            var url = URL(fileURLWithPath: start).standardizedFileURL
-            while true {
-                let path = url.path
-                if !roots.contains(path) { roots.append(path) }
-                let parent = url.deletingLastPathComponent().standardizedFileURL
-                if parent.path == path || path == "/" { break }
-                url = parent
+        var url = start
+        while true {
+            roots.append(url.path)
+            if FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
+                return roots
             }
+            let parent = url.deletingLastPathComponent().standardizedFileURL
+            if parent.path == url.path { break }
+            url = parent
         }
-        addAncestors(of: currentDirectory)
-        if let executable {
-            addAncestors(of: URL(fileURLWithPath: executable).deletingLastPathComponent().path)
-        }
-        return roots
+        return [start.path]
     }
 
     /// The path of the running program (Linux: `/proc/self/exe`).

@@ -128,17 +128,27 @@ public enum OfferAnswer {
         return nil
     }
 
+    /// The first H264 format river can receive. One pass over the attributes first, so the work
+    /// is linear in the offer's size, however many formats and attributes it lists.
     static func chooseH264(_ video: MediaDescription, profiles: [String]) throws(SDPError) -> H264Format {
+        var rtpmaps: [Substring: Substring] = [:]
+        var fmtps: [Substring: Substring] = [:]
+        for attribute in video.attributes where attribute.name == "rtpmap" || attribute.name == "fmtp" {
+            guard let value = attribute.value, let space = value.firstIndex(of: " ") else { continue }
+            let format = value[..<space]
+            let rest = value[value.index(after: space)...]
+            if attribute.name == "rtpmap" {
+                if rtpmaps[format] == nil { rtpmaps[format] = rest }
+            } else if fmtps[format] == nil {
+                fmtps[format] = rest
+            }
+        }
         var offered: [String] = []
         for format in video.formats {
-            guard let pt = UInt8(format), pt < 128 else { continue }
-            let rtpmap = video.attributes("rtpmap").first { $0.hasPrefix("\(format) ") }
-            guard let rtpmap else { continue }
-            let encoding = rtpmap.dropFirst(format.count + 1)
+            guard let pt = UInt8(format), pt < 128, let encoding = rtpmaps[format[...]] else { continue }
             offered.append(String(encoding))
             guard encoding.uppercased().hasPrefix("H264/90000") else { continue }
-            let fmtp = video.attributes("fmtp").first { $0.hasPrefix("\(format) ") }
-            let h264 = H264Format(payloadType: pt, fmtp: fmtp.map { String($0.dropFirst(format.count + 1)) })
+            let h264 = H264Format(payloadType: pt, fmtp: fmtps[format[...]].map(String.init))
             offered[offered.count - 1] += " pm=\(h264.packetizationMode) \(h264.profileLevelID)"
             if h264.packetizationMode == 1 && profiles.contains(h264.profile) { return h264 }
         }
@@ -253,8 +263,9 @@ public enum OfferAnswer {
     /// `a=ssrc` ids of a section, split into media SSRCs and FID (RTX) SSRCs.
     static func ssrcs(_ section: MediaDescription) -> ([UInt32], [UInt32]) {
         var all: [UInt32] = []
+        var seen = Set<UInt32>()
         for value in section.attributes("ssrc") {
-            if let id = value.split(separator: " ").first.flatMap({ UInt32($0) }), !all.contains(id) {
+            if let id = value.split(separator: " ").first.flatMap({ UInt32($0) }), seen.insert(id).inserted {
                 all.append(id)
             }
         }
@@ -263,6 +274,7 @@ public enum OfferAnswer {
             let parts = value.split(separator: " ")
             if parts.first == "FID", parts.count >= 3 { rtx += parts.dropFirst(2).compactMap { UInt32($0) } }
         }
-        return (all.filter { !rtx.contains($0) }, rtx)
+        let rtxSet = Set(rtx)
+        return (all.filter { !rtxSet.contains($0) }, rtx)
     }
 }

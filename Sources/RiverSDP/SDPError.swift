@@ -29,7 +29,8 @@ public enum SDPError: Error, Equatable, CustomStringConvertible {
             "the offer has no active m=video section; river receives one H264 video track"
         case .noCompatibleH264(let mid, let offered):
             "m=video (mid \(mid)) offers no H264 with packetization-mode=1 and profile-level-id "
-                + "42e01f/42001f/4d001f (offered: \(offered.joined(separator: ", ")))"
+                + "42e01f/42001f/4d001f (offered: \(offered.prefix(12).map { String($0.prefix(60)) }.joined(separator: ", "))"
+                + (offered.count > 12 ? ", and \(offered.count - 12) more)" : ")")
         case .rtcpMuxRequired(let mid):
             "m-section mid \(mid) lacks a=rtcp-mux; river requires RTP and RTCP on one port"
         case .missingMid(let media):

@@ -2,6 +2,15 @@ extension SessionDescription {
     /// Parses SDP text (RFC 8866 §9). Lines may end in CRLF or a bare LF (RFC 8866 §5 asks
     /// parsers to accept both). Unknown type letters are rejected, as §5 requires of a parser that
     /// does not ignore the whole description.
+    /// Limits on what one description may hold. Real browser offers are far inside them (Chromium's
+    /// video section lists about 20 formats and 150 attributes); past them the offer is refused
+    /// with the line that crossed, so no offer costs the answerer more than a bounded amount.
+    public enum Limits {
+        public static let mediaSections = 32
+        public static let formatsPerSection = 256
+        public static let attributesPerSection = 1024
+    }
+
     public init(parsing text: String) throws(SDPError) {
         var version: Int?
         var origin: Origin?
@@ -45,11 +54,19 @@ extension SessionDescription {
                 switch type {
                 case "m":
                     media.append(section)
+                    guard media.count < Limits.mediaSections else {
+                        throw fail("more than \(Limits.mediaSections) m= sections")
+                    }
                     media.append(try Self.parseMedia(value, fail))
                     continue
                 case "c": section.connection = try Self.parseConnection(value, fail)
                 case "b": section.bandwidths.append(value)
-                case "a": section.attributes.append(Self.parseAttribute(value))
+                case "a":
+                    guard section.attributes.count < Limits.attributesPerSection else {
+                        media.append(section)
+                        throw fail("more than \(Limits.attributesPerSection) attributes in one m= section")
+                    }
+                    section.attributes.append(Self.parseAttribute(value))
                 case "i", "k": section.otherLines.append(Line(type: type, value: value))
                 default:
                     media.append(section)
@@ -69,7 +86,11 @@ extension SessionDescription {
             case "c": connection = try Self.parseConnection(value, fail)
             case "b": bandwidths.append(value)
             case "t": timings.append(value)
-            case "a": attributes.append(Self.parseAttribute(value))
+            case "a":
+                guard attributes.count < Limits.attributesPerSection else {
+                    throw fail("more than \(Limits.attributesPerSection) session-level attributes")
+                }
+                attributes.append(Self.parseAttribute(value))
             case "m": media.append(try Self.parseMedia(value, fail))
             case "i", "u", "e", "p", "r", "z", "k": otherLines.append(Line(type: type, value: value))
             default: throw fail("unknown line type \(type)=")
@@ -117,6 +138,9 @@ extension SessionDescription {
                 throw fail("m= port count \(parts[1]) is not a number")
             }
             portCount = n
+        }
+        guard parts.count - 3 <= Limits.formatsPerSection else {
+            throw fail("m= lists \(parts.count - 3) formats; at most \(Limits.formatsPerSection)")
         }
         return MediaDescription(
             media: parts[0], port: port, portCount: portCount, proto: parts[2],

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import NIOPosix
 import RiverBroker
+import RiverCore
 import RiverMedia
 import RiverSession
 import RiverWebRTC
@@ -28,6 +29,8 @@ public struct ServeOptions: Sendable {
     public var https: HTTPS?
     /// The ICE-TCP port (RFC 6544 passive candidates, for networks that block UDP).
     public var tcp: WebRTCServer.Configuration.TCPPort = .sameAsUDP
+    /// Admission caps and session lifetimes.
+    public var limits = SessionService.Limits()
 
     /// Where serve's HTTPS certificate comes from.
     public enum HTTPS: Sendable, Equatable {
@@ -115,8 +118,10 @@ public enum ServeApp {
         let server = try await bindUDP(options, logger: logger)
         let announced = try candidateAddresses(options)
         let service = SessionService(
-            server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate, logger: logger)
-        let router = Router()
+            server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
+            limits: options.limits,
+            logger: logger)
+        let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
         Signalling.addDataChannelDebugRoute(to: router)
@@ -140,7 +145,7 @@ public enum ServeApp {
     /// `river serve: http=… udp=…` line as reflect once both sockets are bound.
     public static func runPipeline(
         _ options: ServeOptions, pipeline: PipelineServeOptions, logger: Logger, services: [any Service] = [],
-        addRoutes: @Sendable (Router<BasicRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
+        addRoutes: @Sendable (Router<ServeRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
     ) async throws {
         try warmUp(decoder: true, logger: logger)
         let identity = try tlsIdentity(options, logger: logger)
@@ -157,7 +162,8 @@ public enum ServeApp {
             if let counters = try? await server.counters() {
                 metrics.record(datagramsDropped: [
                     "unknownKind": counters.droppedUnknownKind, "unrouted": counters.droppedUnrouted,
-                    "session": counters.droppedBySessions,
+                    "session": counters.droppedBySessions, "addressInUse": counters.droppedAddressInUse,
+                    "unwritable": counters.droppedUnwritable,
                 ])
             }
         }
@@ -166,11 +172,29 @@ public enum ServeApp {
             pipeline: .init(
                 delay: pipeline.delay, backend: client, maxInFlight: pipeline.maxInFlight,
                 totalSlots: { client.capacity?.totalSlots }),
-            metrics: metrics, logger: logger)
-        let router = Router()
+            metrics: metrics, limits: options.limits, logger: logger)
+        let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
         Signalling.addDataChannelDebugRoute(to: router)
+        // Readiness, unlike /healthz (liveness): a session started now would get results only
+        // with a proxy that answers and at least one worker behind it.
+        router.get("/readyz") { _, _ -> Response in
+            let capacity = client.capacity
+            let fresh = capacity.map { Instant.now - $0.learnedAt < .seconds(3) } ?? false
+            let workers = fresh ? capacity?.workers ?? 0 : 0
+            let reason =
+                !fresh ? "no answer from the proxy" : workers == 0 ? "no worker behind the proxy" : nil
+            var headers = HTTPFields()
+            headers[.contentType] = "application/json"
+            headers[.cacheControl] = "no-store"
+            let body =
+                "{\"ready\": \(reason == nil), \"workers\": \(workers)"
+                + (reason.map { ", \"reason\": \"\($0)\"" } ?? "") + "}\n"
+            return Response(
+                status: reason == nil ? .ok : .serviceUnavailable, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: body)))
+        }
         do {
             try addRoutes(router, metrics)
         } catch {
@@ -208,7 +232,7 @@ public enum ServeApp {
     /// The line ends with `urls=` (where a browser opens the page, ``pageURLs(_:port:https:)``)
     /// and, with HTTPS, `sha256=` (the certificate's fingerprint).
     private static func run(
-        _ services: [any Service], router: Router<BasicRequestContext>, options: ServeOptions,
+        _ services: [any Service], router: Router<ServeRequestContext>, options: ServeOptions,
         identity: TLSIdentity?, logger: Logger, announcement: @escaping @Sendable (Int) -> String
     ) async throws {
         let http = HTTPService(

@@ -72,6 +72,9 @@ public final class WebRTCServer: Sendable {
         public var tcpUnbound = 0
         /// Packets for a TCP peer that was not reading (its socket over the high-water mark).
         public var droppedUnwritable = 0
+        /// Checks for one session from an address another live session holds: never answered, so
+        /// one session cannot take another's address (and with it its media).
+        public var droppedAddressInUse = 0
     }
 
     /// What the owner of a session hears, on the event loop: the event, the engine's counters, and
@@ -185,7 +188,8 @@ public final class WebRTCServer: Sendable {
     ///
     /// - Parameters:
     ///   - makeOffload: builds the session's decode/inference worker (nil for reflect) around the
-    ///     inputs that feed the engine back; called once, on the event loop.
+    ///     inputs that feed the engine back; called once, on the event loop, when the session
+    ///     connects, so a session that never gets past ICE and DTLS costs no thread or decoder.
     ///   - onEvent: the owner's view of the session's events, on the event loop.
     public func open(
         _ session: SessionConfiguration,
@@ -263,6 +267,8 @@ public final class WebRTCServer: Sendable {
 final class SessionHandle {
     let engine: SessionEngine
     var offload: (any SessionOffload)?
+    /// Builds `offload` once the session connects.
+    var makeOffload: (() -> any SessionOffload)?
     let onEvent: WebRTCServer.EventHandler
     let logger: Logger
     /// The socket address or TCP connection behind each transport address the engine knows.
@@ -321,13 +327,15 @@ final class ServerState {
         byUfrag[ufrag] = session
         if let makeOffload {
             let identity = ObjectIdentifier(session)
-            session.offload = makeOffload(
-                SessionInputs { input in
-                    eventLoop.execute {
-                        guard let session = find(), ObjectIdentifier(session) == identity else { return }
-                        box.value.input(input, to: session)
-                    }
-                })
+            session.makeOffload = {
+                makeOffload(
+                    SessionInputs { input in
+                        eventLoop.execute {
+                            guard let session = find(), ObjectIdentifier(session) == identity else { return }
+                            box.value.input(input, to: session)
+                        }
+                    })
+            }
         }
         drain(session)
     }
@@ -349,6 +357,10 @@ final class ServerState {
                 let source = byAddress[address]?.address ?? TransportAddress(address)
             else {
                 counters.droppedUnrouted += 1
+                return
+            }
+            if let owner = byAddress[address]?.session, owner !== session {
+                counters.droppedAddressInUse += 1
                 return
             }
             check(bytes, from: source, route: .udp(address), transport: .udp, for: session)
@@ -483,6 +495,8 @@ final class ServerState {
             if case .udp(let socket) = session.sockets[address] { byAddress[socket] = (session, address) }
         case .connected:
             session.logger.info("connected")
+            session.offload = session.makeOffload?()
+            session.makeOffload = nil
         case .closed(let reason):
             session.logger.info("closed: \(reason)")
             unregister(session)
@@ -508,6 +522,7 @@ final class ServerState {
         }
         session.offload?.close()
         session.offload = nil
+        session.makeOffload = nil
     }
 
     /// One timer per session, moved only when the engine's deadline moves.

@@ -23,6 +23,14 @@ struct HTTPSOptions: ParsableArguments {
         guard (tlsCert == nil) == (tlsKey == nil) else {
             throw ValidationError("give --tls-cert and --tls-key together")
         }
+        // Loaded once here, so `up` fails before it starts any child, naming the file.
+        if let tlsCert, let tlsKey {
+            do {
+                _ = try TLSIdentity(.files(certificate: tlsCert, key: tlsKey))
+            } catch {
+                throw ValidationError("\(error)")
+            }
+        }
     }
 
     /// nil for plain HTTP: on loopback without a certificate.

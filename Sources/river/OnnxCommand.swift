@@ -62,7 +62,15 @@ struct OnnxCommand: AsyncParsableCommand {
                     try InferenceEngine(modelPath: path, options: options)
                 }
                 handler = EnginePool(engines).handler
-                logger.info("model loaded", metadata: ["model": "\(path)", "slots": "\(slots)"])
+                // Both paths as resolved, so a deployer sees exactly which files were loaded.
+                let runtime = try ORTRuntime.shared()
+                logger.info(
+                    "model loaded",
+                    metadata: [
+                        "model": "\(URL(fileURLWithPath: path).standardizedFileURL.path)",
+                        "slots": "\(slots)",
+                        "onnxruntime": "\(runtime.libraryPath) (\(runtime.version))",
+                    ])
             } catch {
                 logger.error("cannot load the model: \(error)")
                 throw ExitCode.failure

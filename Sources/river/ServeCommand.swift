@@ -60,6 +60,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var curve: CurveOptions
 
+    @OptionGroup var limits: SessionLimitOptions
+
     func validate() throws {
         guard reflect != (proxy != nil) else {
             throw ValidationError("give exactly one of --reflect or --proxy <endpoint>")
@@ -69,6 +71,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard (maxInFlight ?? 1) >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         try https.validate()
+        try limits.validate()
         guard !(noIceTcp && tcpPort != nil) else {
             throw ValidationError("give --tcp-port or --no-ice-tcp, not both")
         }
@@ -86,6 +89,7 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, httpPort: httpPort, udpPort: udpPort, publicIPs: publicIP, rembBitrate: rembBitrate,
             consentTimeout: .seconds(consentTimeout),
             token: try AccessToken.load(token: token, file: tokenFile), https: https.mode(host: host))
+        options.limits = limits.limits
         options.tcp = noIceTcp ? .off : tcpPort.map { .port($0) } ?? .sameAsUDP
         if let proxy {
             let pipeline = PipelineServeOptions(

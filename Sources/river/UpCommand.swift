@@ -78,6 +78,8 @@ struct UpCommand: AsyncParsableCommand {
 
     @OptionGroup var https: HTTPSOptions
 
+    @OptionGroup var limits: SessionLimitOptions
+
     func validate() throws {
         let parts = inputSize.split(separator: "x")
         guard parts.count == 2, parts.allSatisfy({ (Int($0) ?? 0) > 0 }) else {
@@ -86,6 +88,7 @@ struct UpCommand: AsyncParsableCommand {
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         try https.validate()
+        try limits.validate()
         // Checked here, before any child starts, rather than by serve after the proxy and a worker.
         do {
             _ = try PipelineDelay(parsing: delay)
@@ -151,7 +154,7 @@ struct UpCommand: AsyncParsableCommand {
         if noIceTcp { serveOptions += ["--no-ice-tcp"] }
         if let token { serveOptions += ["--token", token] }
         if let tokenFile { serveOptions += ["--token-file", tokenFile] }
-        let serveArguments = serveOptions + https.arguments + keys.serveArguments
+        let serveArguments = serveOptions + https.arguments + limits.arguments + keys.serveArguments
         let delay = delay
         let servePID = Announcement<pid_t>()
         let serve = ChildService(

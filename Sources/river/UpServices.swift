@@ -65,6 +65,9 @@ struct ChildService: Service, CustomStringConvertible {
             _ = await child.exited()
             throw error
         }
+        // Restarts back off (1, 2, 4 … 30 s); a child that ran a minute starts the count again.
+        var failures = 0
+        var started = ContinuousClock.now
         while true {
             let watched = child
             let status = await whileRunning(watched) { await watched.exited() }
@@ -79,15 +82,27 @@ struct ChildService: Service, CustomStringConvertible {
                 try? await gracefulShutdown()
                 return
             }
+            // The dead child's lifeline is ours to close, or each restart would keep one fd.
+            child.stop(grace: .zero)
             guard restarts else { throw UpFailure(child.failureReport()) }
+            failures = ContinuousClock.now - started >= Self.stableRun ? 1 : failures + 1
+            guard failures <= Self.maxRestarts else {
+                throw UpFailure(
+                    "\(child.failureReport())\nriver up: the \(role) failed \(failures) times in a row; giving up"
+                )
+            }
+            let wait = Self.restartDelay(after: failures)
             FileHandle.standardError.write(
-                Data("river up: \(role) \(child.pid) exited (\(status)); restarting in 1 s\n".utf8))
+                Data(
+                    "river up: \(role) \(child.pid) exited (\(status)); restarting in \(wait.components.seconds) s\n"
+                        .utf8))
             do {
-                try await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(1)) }
+                try await cancelWhenGracefulShutdown { try await Task.sleep(for: wait) }
             } catch {
                 return
             }
             child = try ServiceChild(name: name, executable: executable, arguments: arguments)
+            started = ContinuousClock.now
             print("river up: \(role) restarted pid=\(child.pid)")
             fflush(nil)
         }
@@ -104,6 +119,16 @@ struct ChildService: Service, CustomStringConvertible {
     }
 
     private var stopping: Bool { Task.isShuttingDownGracefully || Task.isCancelled }
+
+    /// Consecutive quick failures after which `up` stops restarting and fails.
+    static let maxRestarts = 6
+    /// A child that ran this long before dying counts as a fresh first failure.
+    static let stableRun: Duration = .seconds(60)
+
+    /// 1 s after the first failure, doubling up to 30 s.
+    static func restartDelay(after failures: Int) -> Duration {
+        .seconds(min(30, 1 << min(max(failures - 1, 0), 5)))
+    }
 }
 
 /// Why `river up` stopped on its own: a child's failure report, for stderr.

@@ -137,4 +137,19 @@ import Testing
             "\(child.output)")
         #expect(!child.output.contains("river serve: http="))
     }
+
+    /// `river up` checks its certificate before it starts any child.
+    @Test func upRefusesABadCertificateBeforeStartingAnything() async throws {
+        let child = try ChildProcess(
+            try riverBinary(),
+            [
+                "up", "--http-port", "0", "--udp-port", "0", "--tls-cert", "no/such/cert.pem", "--tls-key",
+                "no/such/key.pem",
+            ])
+        defer { child.stop() }
+        let status = await child.waitForExit(timeout: .seconds(20))
+        #expect(status != nil && status != 0)
+        #expect(child.output.contains("no/such/cert.pem: no such file (--tls-cert)"), "\(child.output)")
+        #expect(!child.output.contains("[proxy]") && !child.output.contains("[onnx]"), "\(child.output)")
+    }
 }

@@ -66,4 +66,30 @@ import Testing
             "\(child.output)")
         #expect(child.output.contains("choose another with \(option)"), "\(child.output)")
     }
+
+    /// Past `--max-sessions`, a WHIP offer gets 503 with Retry-After and allocates nothing.
+    @Test func offersPastMaxSessionsGet503WithRetryAfter() async throws {
+        let serve = try await ServeProcess(extraArguments: ["--max-sessions", "1"])
+        defer { serve.stop() }
+        let offer = try String(
+            contentsOf: repositoryRoot.appendingPathComponent(
+                "Tests/RiverSDPTests/Fixtures/chromium-video-sendrecv.sdp"), encoding: .utf8)
+        let first = try await serve.request("POST", "/whip", body: offer, contentType: "application/sdp")
+        #expect(first.status == 201, "\(first.body)")
+        let second = try await serve.request("POST", "/whip", body: offer, contentType: "application/sdp")
+        #expect(second.status == 503, "\(second.body)")
+        #expect(second.headers["Retry-After"] as? String == "5", "\(second.headers)")
+        #expect(second.body.contains("--max-sessions"))
+        #expect(try await serve.sessionCount() == 1)
+    }
+
+    /// Live but not ready: with no proxy answering, /healthz is 200 and /readyz 503 with the reason.
+    @Test func withoutAProxyServeIsLiveButNotReady() async throws {
+        let serve = try await ServeProcess(mode: ["--proxy", "tcp://127.0.0.1:9"])
+        defer { serve.stop() }
+        #expect(try await serve.request("GET", "/healthz").status == 200)
+        let ready = try await serve.request("GET", "/readyz")
+        #expect(ready.status == 503, "\(ready.body)")
+        #expect(ready.body.contains("no answer from the proxy"), "\(ready.body)")
+    }
 }

@@ -34,6 +34,8 @@ import Testing
         #expect(try await up.get("/..%2FPackage.swift").status == 404)
         let health = try await up.get("/healthz")
         #expect(health.status == 200, "\(health.body)")
+        let ready = try await up.get("/readyz")
+        #expect(ready.status == 200 && ready.body.contains("\"workers\": 1"), "\(ready.body)")
         let metrics = try await up.get("/metrics")
         #expect(metrics.status == 200)
         #expect(metrics.contentType.hasPrefix("text/plain"), "\(metrics.contentType)")
@@ -108,12 +110,28 @@ import Testing
     func restartsAWorker() async throws {
         let up = try await UpProcess(["--delay", "1s"])
         defer { up.stop() }
-        let worker = try #require(up.pids["onnx"])
-        kill(worker, SIGKILL)
-        let restarted = try await eventually(timeout: .seconds(30)) {
-            up.child.output.contains("river up: worker restarted pid=")
+        let upPID = up.child.process.processIdentifier
+        func openFiles() -> Int {
+            (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(upPID)/fd").count) ?? -1
         }
-        #expect(restarted, "\(up.child.output)")
+        let before = openFiles()
+        var worker = try #require(up.pids["onnx"])
+        // Twice: the second restart waits longer (back-off), and neither leaves an fd behind.
+        for (round, wait) in [(1, "1 s"), (2, "2 s")] {
+            kill(worker, SIGKILL)
+            let restarted = try await eventually(timeout: .seconds(30)) {
+                up.child.output.components(separatedBy: "river up: worker restarted pid=").count == round + 1
+            }
+            #expect(restarted, "\(up.child.output)")
+            #expect(up.child.output.contains("restarting in \(wait)"), "\(up.child.output)")
+            let line = up.child.output.components(separatedBy: "river up: worker restarted pid=").last ?? ""
+            worker = try #require(Int32(line.prefix { $0.isNumber }))
+            // Let the new worker get ready before the next kill.
+            try await Task.sleep(for: .seconds(2))
+        }
+        #expect(
+            openFiles() == before,
+            "river up's open files: \(before) before, \(openFiles()) after two restarts")
         #expect(up.child.process.isRunning)
         #expect(processAlive(try #require(up.pids["serve"])))
     }

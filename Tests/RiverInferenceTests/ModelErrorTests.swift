@@ -40,12 +40,12 @@ import Testing
         #expect(throws: InferenceError.runtimeNotFound(tried: ["RIVER_ORT_LIB=/nope/libonnxruntime.so"])) {
             try PathSearch.onnxRuntimeLibrary(environment: ["RIVER_ORT_LIB": "/nope/libonnxruntime.so"])
         }
-        // Without it, the venv is found from any directory inside the repository.
+        // Without it, the venv is found from the executable's place in the repository.
         let found = try PathSearch.onnxRuntimeLibrary(
             environment: [:],
-            roots: PathSearch.roots(
-                currentDirectory: "\(InferenceFixtures.repoRoot)/Sources/RiverInference", executable: nil))
-        #expect(found.contains("/.venv/lib") && found.contains("libonnxruntime.so"))
+            roots: PathSearch.roots(executable: "\(InferenceFixtures.repoRoot)/.build/debug/river"))
+        #expect(
+            found.hasPrefix("\(InferenceFixtures.repoRoot)/.venv/lib") && found.contains("libonnxruntime.so"))
         // Outside any repository nothing is found, and the error lists where it looked.
         let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -58,10 +58,27 @@ import Testing
     }
 
     @Test func defaultModelIsFoundFromTheExecutablesAncestors() throws {
-        let roots = PathSearch.roots(
-            currentDirectory: "/", executable: "\(InferenceFixtures.repoRoot)/.build/release/river")
+        let roots = PathSearch.roots(executable: "\(InferenceFixtures.repoRoot)/.build/release/river")
         #expect(
             try PathSearch.defaultModel(roots: roots)
                 == "\(InferenceFixtures.repoRoot)/models/centerface.onnx")
+        // The search stops at the repository: nothing above it.
+        #expect(roots.last == InferenceFixtures.repoRoot)
+    }
+
+    /// A `.venv` planted where river is started from, or above the repository, is never loaded.
+    @Test func aPlantedVenvOutsideTheRepositoryIsNotSearched() throws {
+        let planted = try InferenceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: planted) }
+        let capi = planted.appendingPathComponent(".venv/lib/python3.11/site-packages/onnxruntime/capi")
+        try FileManager.default.createDirectory(at: capi, withIntermediateDirectories: true)
+        FileManager.default.createFile(
+            atPath: capi.appendingPathComponent("libonnxruntime.so.1").path, contents: Data())
+        let binary = planted.appendingPathComponent("bin/river").path
+        // An executable outside any repository searches only its own directory.
+        #expect(PathSearch.roots(executable: binary) == [planted.appendingPathComponent("bin").path])
+        #expect(throws: InferenceError.self) {
+            try PathSearch.onnxRuntimeLibrary(environment: [:], roots: PathSearch.roots(executable: binary))
+        }
     }
 }

@@ -118,7 +118,7 @@ import Testing
             try first.key.write(toFile: key, atomically: true, encoding: .utf8)
             let identity = try TLSIdentity(.files(certificate: cert, key: key))
 
-            let router = Router()
+            let router = Router(context: ServeRequestContext.self)
             router.get("/hello") { _, _ in "hello" }
             let bound = AsyncStream<Int>.makeStream()
             let http = HTTPService(

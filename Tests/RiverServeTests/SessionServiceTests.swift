@@ -28,12 +28,22 @@ import Testing
         }
     }
 
-    static func service(pipeline: Bool) async throws -> SessionService {
+    /// Limits that let a test post as fast as it likes from one address.
+    static var unlimited: SessionService.Limits {
+        var limits = SessionService.Limits()
+        limits.postsPerSecond = 10_000
+        limits.postBurst = 10_000
+        return limits
+    }
+
+    static func service(pipeline: Bool, limits: SessionService.Limits = unlimited) async throws
+        -> SessionService
+    {
         let server = try await WebRTCServer.bind(.init(host: "127.0.0.1", port: 0))
         return SessionService(
             server: server, candidateAddresses: ["127.0.0.1"], rembBitrate: 2_500_000,
             pipeline: pipeline ? .init(delay: .fixed(.seconds(3)), backend: Unreachable()) : nil,
-            logger: Logger(label: "test"))
+            limits: limits, logger: Logger(label: "test"))
     }
 
     @Test(arguments: [false, true])
@@ -42,7 +52,7 @@ import Testing
         defer { Task { try? await service.server.shutdown() } }
         let offer = try Self.fixture("chromium-video-sendrecv")
         for _ in 0..<30 {
-            let (id, answer) = try await service.createSession(offer: offer)
+            let (id, answer) = try await service.createSession(offer: offer, from: "127.0.0.1")
             #expect(answer.contains("a=ice-lite"))
             #expect(answer.contains("a=setup:passive"))
             #expect(answer.contains("127.0.0.1 \(service.server.port) typ host"))
@@ -68,7 +78,8 @@ import Testing
                 Int($0.dropFirst("a=max-message-size:".count))
             })
         let accepted = try AcceptedOffer(
-            offer: offer, port: 40_000, tcpPort: 40_000, candidateAddresses: ["127.0.0.1"], rembBitrate: 2_500_000)
+            offer: offer, port: 40_000, tcpPort: 40_000, candidateAddresses: ["127.0.0.1"],
+            rembBitrate: 2_500_000)
         #expect(accepted.negotiated.dataChannelMid == "1")
         let sctp = try #require(accepted.session.dataChannels)
         #expect(sctp.role == .server)
@@ -77,7 +88,7 @@ import Testing
 
         let service = try await Self.service(pipeline: false)
         defer { Task { try? await service.server.shutdown() } }
-        let (id, answer) = try await service.createSession(offer: offer)
+        let (id, answer) = try await service.createSession(offer: offer, from: "127.0.0.1")
         #expect(answer.contains("a=group:BUNDLE 0 1"))
         #expect(answer.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel"))
         #expect(!answer.contains("a=bundle-only"))
@@ -87,10 +98,13 @@ import Testing
     @Test func rejectsOffersRiverCannotServe() async throws {
         let service = try await Self.service(pipeline: false)
         defer { Task { try? await service.server.shutdown() } }
-        await #expect(throws: OfferRejected.self) { try await service.createSession(offer: "not sdp") }
+        await #expect(throws: OfferRejected.self) {
+            try await service.createSession(offer: "not sdp", from: "127.0.0.1")
+        }
         // sendonly video: nothing to send back into.
         let error = await #expect(throws: OfferRejected.self) {
-            try await service.createSession(offer: try Self.fixture("chromium-video-sendonly"))
+            try await service.createSession(
+                offer: try Self.fixture("chromium-video-sendonly"), from: "127.0.0.1")
         }
         #expect(error?.reason.contains("sendrecv") == true)
         #expect(try await service.sessionCount() == 0)
@@ -110,5 +124,54 @@ import Testing
         for (error, status) in cases {
             #expect(BrokerClient.outcome(.failure(error)) == .failed(status), "\(error)")
         }
+    }
+}
+
+/// Admission in front of a real ``WebRTCServer``: refused offers allocate nothing, and a session
+/// that never connects costs no decoder thread and leaves at its connect timeout.
+@Suite(.serialized) struct SessionAdmissionTests {
+    @Test func offersPastTheCapsAreRefusedAndAllocateNothing() async throws {
+        var limits = SessionServiceTests.unlimited
+        limits.sessions = 3
+        limits.sessionsPerAddress = 2
+        let service = try await SessionServiceTests.service(pipeline: true, limits: limits)
+        defer { Task { try? await service.server.shutdown() } }
+        let offer = try SessionServiceTests.fixture("chromium-video-sendrecv")
+        _ = try await service.createSession(offer: offer, from: "192.0.2.1")
+        _ = try await service.createSession(offer: offer, from: "192.0.2.1")
+        let perAddress = await #expect(throws: SessionRefused.self) {
+            try await service.createSession(offer: offer, from: "192.0.2.1")
+        }
+        #expect(perAddress?.status == .tooManyRequests)
+        _ = try await service.createSession(offer: offer, from: "192.0.2.2")
+        let full = await #expect(throws: SessionRefused.self) {
+            try await service.createSession(offer: offer, from: "192.0.2.3")
+        }
+        #expect(full?.status == .serviceUnavailable)
+        #expect(full?.retryAfter == 5)
+        #expect(try await service.sessionCount() == 3)
+        // None of them connected: no decoder thread exists for any.
+        #expect(MediaWorker.liveThreads == 0)
+        #expect(try await service.debugCounters()["pipelineThreads"] == 0)
+    }
+
+    @Test func aSessionThatNeverConnectsLeavesAtItsConnectTimeout() async throws {
+        var limits = SessionServiceTests.unlimited
+        limits.connectTimeout = .milliseconds(300)
+        limits.sessions = 1
+        let service = try await SessionServiceTests.service(pipeline: true, limits: limits)
+        defer { Task { try? await service.server.shutdown() } }
+        let offer = try SessionServiceTests.fixture("chromium-video-sendrecv")
+        _ = try await service.createSession(offer: offer, from: "192.0.2.1")
+        await #expect(throws: SessionRefused.self) {
+            try await service.createSession(offer: offer, from: "192.0.2.9")
+        }
+        let deadline = ContinuousClock.now + .seconds(5)
+        while try await service.sessionCount() > 0 && ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        #expect(try await service.sessionCount() == 0)
+        // Its slot is free again.
+        _ = try await service.createSession(offer: offer, from: "192.0.2.9")
     }
 }

@@ -204,10 +204,20 @@ import Testing
         #expect(await waitUntil { log.contains(.addressAuthenticated(second.transportAddress)) })
         #expect(try await reflection(of: 1, at: peer)?.ssrc == session.outgoingSSRC)
         #expect(await second.receive(.rtp, timeout: .milliseconds(300)) == nil)
-        // Nominating the new pair moves media there.
+        // Nominating the new pair alone does not move media: the check might be spoofed.
         try await second.send(second.bindingRequest(to: session, nominate: true, asUfrag: peer.ufrag))
         #expect(await second.receive(.stun) != nil)
-        #expect(try await reflection(of: 2, at: second)?.ssrc == session.outgoingSSRC)
+        #expect(try await reflection(of: 2, at: peer)?.ssrc == session.outgoingSSRC)
+        #expect(await second.receive(.rtp, timeout: .milliseconds(300)) == nil)
+        // Authenticated SRTP from the nominated address does: media moves there.
+        try await second.send(
+            srtp.protectRTP(
+                RTPPacket(
+                    marker: true, payloadType: FakePeer.payloadType, sequenceNumber: 3, timestamp: 27_000,
+                    ssrc: FakePeer.ssrc, payload: [1, 2, 3]
+                ).serialized()))
+        _ = await second.receive(.rtp, timeout: .seconds(2))  // the reflection of that packet
+        #expect(try await reflection(of: 4, at: second)?.ssrc == session.outgoingSSRC)
         #expect(await peer.receive(.rtp, timeout: .milliseconds(300)) == nil)
         #expect(try await server.routeCount() == 3, "the ufrag and both addresses")
     }

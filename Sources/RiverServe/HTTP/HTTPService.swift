@@ -18,13 +18,13 @@ import UnixSignals
 /// times a second (the timer and the task hops on the Swift concurrency pool). Here the `Date`
 /// header (RFC 9110 §6.6.1) is formatted when a response needs it, at most once per second, so an
 /// idle server sleeps. Everything else is what `Application` does: each request gets a
-/// `BasicRequestContext` with the request's logger, an error the router did not turn into a
+/// ``ServeRequestContext`` (the request's logger and peer address), an error the router did not turn into a
 /// response becomes a 500, and `Server: river` is set.
 ///
 /// With a ``TLSIdentity`` it speaks HTTPS (``HTTPSChannel``: plain HTTP stays open to loopback
 /// peers) and reloads the certificate on SIGHUP. A connection idle for a minute is closed.
 struct HTTPService: Service, CustomStringConvertible {
-    let responder: RouterResponder<BasicRequestContext>
+    let responder: RouterResponder<ServeRequestContext>
     let host: String
     let port: Int
     let identity: TLSIdentity?
@@ -33,7 +33,7 @@ struct HTTPService: Service, CustomStringConvertible {
     var description: String { "http" }
 
     init(
-        router: Router<BasicRequestContext>, host: String, port: Int, identity: TLSIdentity?, logger: Logger,
+        router: Router<ServeRequestContext>, host: String, port: Int, identity: TLSIdentity?, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void
     ) {
         responder = router.buildResponder()
@@ -64,6 +64,8 @@ struct HTTPService: Service, CustomStringConvertible {
         }
     }
 
+    static let maxConnections = 512
+
     private var builder: HTTPServerBuilder {
         let configuration = HTTP1Channel.Configuration(idleTimeout: .seconds(60))
         guard let identity else { return .http1(configuration: configuration) }
@@ -79,10 +81,15 @@ struct HTTPService: Service, CustomStringConvertible {
     private func serve() async throws {
         let (responder, logger) = (self.responder, self.logger)
         let server = try builder.buildServer(
-            configuration: ServerConfiguration(address: .hostname(host, port: port), serverName: "river"),
+            configuration: ServerConfiguration(
+                address: .hostname(host, port: port), serverName: "river",
+                // Past this many open connections the server stops accepting until some close, so
+                // idle or slow clients cannot take every file descriptor.
+                availableConnectionsDelegate: MaximumAvailableConnections(Self.maxConnections, logger: logger)
+            ),
             eventLoopGroup: MultiThreadedEventLoopGroup.singleton, logger: logger,
             responder: { request, responseWriter, channel in
-                let context = BasicRequestContext(source: .init(channel: channel, logger: logger))
+                let context = ServeRequestContext(source: .init(channel: channel, logger: logger))
                 var response: Response
                 do {
                     response = try await responder.respond(to: request, context: context)

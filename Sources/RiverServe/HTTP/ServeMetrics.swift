@@ -60,6 +60,13 @@ public final class ServeMetrics: Sendable {
         ).increment()
     }
 
+    /// Counts a WHIP offer refused before anything was allocated for it, by ``Admission`` reason.
+    func sessionRefused(reason: String) {
+        CoreMetrics.Counter(
+            label: "river_sessions_refused_total", dimensions: [("reason", reason)], factory: factory
+        ).increment()
+    }
+
     /// Datagrams dropped so far, by reason (`unknownKind`: not STUN/DTLS/RTP/RTCP by RFC 7983;
     /// `unrouted`: from an address no session authenticated, or STUN for no session; `session`:
     /// refused by its session, e.g. SRTP authentication failed). Takes running totals and counts

@@ -3,9 +3,10 @@ import RiverSCTP
 
 /// Creates and ends media sessions for the WHIP routes; the reflect service is one.
 public protocol WHIPSessionFactory: Sendable {
-    /// Answers an SDP offer and starts a session. Throws ``OfferRejected`` for a malformed or
-    /// unsupported offer (sent back as `400` with the reason).
-    func createSession(offer: String) async throws -> (id: String, answer: String)
+    /// Answers an SDP offer from `address` (the peer's IP, nil when unknown) and starts a
+    /// session. Throws ``OfferRejected`` for a malformed or unsupported offer (sent back as `400`
+    /// with the reason), ``SessionRefused`` when admission says no (`503`/`429`).
+    func createSession(offer: String, from address: String?) async throws -> (id: String, answer: String)
     /// Ends a session; false when no session has that id.
     func endSession(id: String) async throws -> Bool
     /// Live sessions (the debug endpoint and tests read it).
@@ -16,6 +17,14 @@ public protocol WHIPSessionFactory: Sendable {
 
 extension WHIPSessionFactory {
     public func debugCounters() async throws -> [String: Int] { ["sessions": try await sessionCount()] }
+}
+
+/// No session now, whatever the offer: the server or this address is at its limit.
+public struct SessionRefused: Error, CustomStringConvertible {
+    /// 503 (every slot taken) or 429 (this address).
+    public var status: HTTPResponse.Status
+    public var retryAfter: Int?
+    public var description: String
 }
 
 /// An offer river cannot answer; `reason` is a sentence for the person who sent it.
@@ -34,7 +43,7 @@ public enum Signalling {
     /// Offers larger than this are refused; real offers are a few kilobytes.
     public static let maxOfferBytes = 64 * 1024
 
-    public static func addRoutes<Context: RequestContext>(
+    public static func addRoutes<Context: RemoteAddressRequestContext>(
         to router: Router<Context>, sessions: some WHIPSessionFactory
     ) {
         router.post("/whip") { request, context -> Response in
@@ -48,12 +57,17 @@ public enum Signalling {
             let body = try await request.collectBody(upTo: maxOfferBytes)
             let offer = String(buffer: body)
             do {
-                let (id, answer) = try await sessions.createSession(offer: offer)
+                let address = context.remoteAddress.flatMap(Admission.key(of:))
+                let (id, answer) = try await sessions.createSession(offer: offer, from: address)
                 var headers = HTTPFields()
                 headers[.contentType] = "application/sdp"
                 headers[.location] = "/whip/\(id)"
                 return Response(
                     status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer)))
+            } catch let refused as SessionRefused {
+                var response = text(refused.status, "\(refused.description)\n")
+                if let retry = refused.retryAfter { response.headers[.retryAfter] = "\(retry)" }
+                return response
             } catch let rejected as OfferRejected {
                 context.logger.info("offer rejected: \(rejected.reason)")
                 return text(.badRequest, "offer rejected: \(rejected.reason)\n")

@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import NIOCore
+import RiverCore
 import RiverResults
 import RiverSession
 import RiverWebRTC
@@ -35,6 +36,9 @@ public final class SessionService: WHIPSessionFactory {
 
     private struct Figures {
         var sessions = 0
+        /// Sessions past DTLS: the ones that share worker slots.
+        var connected: Set<String> = []
+        var admission: Admission
         var nextStreamID: UInt64 = 1
         var resultsSent = 0
         var resultsUndelivered = 0
@@ -46,14 +50,36 @@ public final class SessionService: WHIPSessionFactory {
     public let pipeline: Pipeline?
     public let metrics: ServeMetrics?
     private let logger: Logger
-    private let figures = Mutex(Figures())
+    private let figures: Mutex<Figures>
     /// Heap trimming runs here, never on the media loop.
     private let trimQueue = DispatchQueue(label: "river.heap-trim")
 
+    /// Admission limits (``Admission``) and the lifetime of a session.
+    public struct Limits: Sendable {
+        public var sessions = 64
+        public var sessionsPerAddress = 8
+        public var postsPerSecond = 2.0
+        public var postBurst = 10.0
+        /// Close a session that has not connected this long after its offer.
+        public var connectTimeout: Duration = .seconds(10)
+        /// Close any session this long after its offer (nil: no limit).
+        public var maxLifetime: Duration?
+        public init() {}
+    }
+
+    public let limits: Limits
+
     public init(
         server: WebRTCServer, candidateAddresses: [String], rembBitrate: UInt64, pipeline: Pipeline? = nil,
-        metrics: ServeMetrics? = nil, logger: Logger
+        metrics: ServeMetrics? = nil, limits: Limits = .init(), logger: Logger
     ) {
+        self.limits = limits
+        figures = Mutex(
+            Figures(
+                admission: Admission(
+                    .init(
+                        sessions: limits.sessions, sessionsPerAddress: limits.sessionsPerAddress,
+                        postsPerSecond: limits.postsPerSecond, postBurst: limits.postBurst))))
         self.server = server
         self.candidateAddresses = candidateAddresses
         self.rembBitrate = rembBitrate
@@ -62,11 +88,46 @@ public final class SessionService: WHIPSessionFactory {
         self.logger = logger
     }
 
-    public func createSession(offer: String) async throws -> (id: String, answer: String) {
-        let accepted = try AcceptedOffer(
-            offer: offer, port: server.port, tcpPort: server.tcpPort, candidateAddresses: candidateAddresses,
-            rembBitrate: rembBitrate)
+    public func createSession(offer: String, from address: String?) async throws -> (
+        id: String, answer: String
+    ) {
+        // Admission first: a refused offer allocates nothing, not even a parse of its SDP.
+        let peer = address ?? "unknown"
+        let verdict = figures.withLock { $0.admission.admit(address: peer, now: .now) }
+        switch verdict {
+        case .admitted: break
+        case .full:
+            metrics?.sessionRefused(reason: verdict.reason)
+            throw SessionRefused(
+                status: .serviceUnavailable, retryAfter: 5,
+                description:
+                    "every session slot is taken (--max-sessions \(limits.sessions)); try again later")
+        case .addressFull:
+            metrics?.sessionRefused(reason: verdict.reason)
+            throw SessionRefused(
+                status: .tooManyRequests, retryAfter: 5,
+                description:
+                    "this address holds \(limits.sessionsPerAddress) sessions (--max-sessions-per-address); end one first"
+            )
+        case .tooFast(let retryAfter):
+            metrics?.sessionRefused(reason: verdict.reason)
+            throw SessionRefused(
+                status: .tooManyRequests, retryAfter: retryAfter,
+                description: "too many offers from this address")
+        }
+        let accepted: AcceptedOffer
+        do {
+            accepted = try AcceptedOffer(
+                offer: offer, port: server.port, tcpPort: server.tcpPort,
+                candidateAddresses: candidateAddresses,
+                rembBitrate: rembBitrate)
+        } catch {
+            figures.withLock { $0.admission.ended(address: peer) }
+            throw error
+        }
         var session = accepted.session
+        session.connectTimeout = limits.connectTimeout
+        session.maxLifetime = limits.maxLifetime
         let id = session.id
         let logger = {
             var logger = self.logger
@@ -83,7 +144,8 @@ public final class SessionService: WHIPSessionFactory {
                 let totalSlots = pipeline.totalSlots
                 inference.maxInFlight = { [weak self] in
                     SessionConfiguration.Inference.fairShare(
-                        totalSlots: totalSlots(), sessions: self?.figures.withLock { $0.sessions } ?? 1)
+                        totalSlots: totalSlots(), sessions: self?.figures.withLock { $0.connected.count } ?? 1
+                    )
                 }
             }
             session.inference = inference
@@ -106,10 +168,10 @@ public final class SessionService: WHIPSessionFactory {
         metrics?.sessions.record(count)
         do {
             try await server.open(session, makeOffload: makeOffload) { [self] event, counters, summary in
-                sessionEvent(event, counters: counters, summary: summary, logger: logger)
+                sessionEvent(event, id: id, from: peer, counters: counters, summary: summary, logger: logger)
             }
         } catch {
-            sessionEnded()
+            sessionEnded(id: id, from: peer)
             throw error
         }
         let negotiated = accepted.negotiated
@@ -121,7 +183,8 @@ public final class SessionService: WHIPSessionFactory {
     }
 
     private func sessionEvent(
-        _ event: SessionEvent, counters: SessionEngine.Counters, summary: () -> String, logger: Logger
+        _ event: SessionEvent, id: String, from peer: String, counters: SessionEngine.Counters,
+        summary: () -> String, logger: Logger
     ) {
         switch event {
         case .frameFinished(let status, let latency, let delay):
@@ -139,17 +202,21 @@ public final class SessionService: WHIPSessionFactory {
                 $0.resultsSent += counters.resultsSent
                 $0.resultsUndelivered += counters.resultsUndelivered
             }
-            sessionEnded()
+            sessionEnded(id: id, from: peer)
             // Once the session's last references (its decode thread, queued jobs) are gone.
             trimQueue.asyncAfter(deadline: .now() + .seconds(1)) { HeapTrim.releaseFreedMemory() }
-        case .addressAuthenticated, .connected, .channelOpened:
+        case .connected:
+            figures.withLock { _ = $0.connected.insert(id) }
+        case .addressAuthenticated, .channelOpened:
             break
         }
     }
 
-    private func sessionEnded() {
+    private func sessionEnded(id: String, from peer: String) {
         let count = figures.withLock { figures in
             figures.sessions -= 1
+            figures.connected.remove(id)
+            figures.admission.ended(address: peer)
             return figures.sessions
         }
         metrics?.sessions.record(count)

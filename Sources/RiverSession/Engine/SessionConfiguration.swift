@@ -21,6 +21,11 @@ public struct SessionConfiguration: Sendable {
     /// Close a session whose peer is silent this long (RFC 7675 suggests 30 s; WebRTC peers check
     /// every few seconds, so 10 s frees dead sessions sooner).
     public var consentTimeout: Duration = .seconds(10)
+    /// Close a session that has not reached DTLS connected this long after it was created: a WHIP
+    /// POST costs an engine and a DTLS context, so one that never connects must not hold them.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Close a session this long after it was created, whatever it does (nil: no limit).
+    public var maxLifetime: Duration?
 
     /// The negotiated video payload type and the SSRC our answer announced.
     public var videoPayloadType: UInt8

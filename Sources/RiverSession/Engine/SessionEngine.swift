@@ -56,6 +56,8 @@ public final class SessionEngine {
     public private(set) var counters = Counters()
     /// The nominated address (USE-CANDIDATE), else the first one that passed a check.
     public private(set) var selectedAddress: TransportAddress?
+    /// A nominated address media will move to once authenticated traffic arrives from it.
+    public private(set) var pendingAddress: TransportAddress?
     /// Every address that authenticated with our ICE credentials.
     public private(set) var authenticatedAddresses: Set<TransportAddress> = []
     /// The transport each authenticated address used (RFC 6544: a TCP pair answers on its
@@ -79,6 +81,8 @@ public final class SessionEngine {
         self.configuration = configuration
         self.sctpExecutor = sctpExecutor
         lastNow = now
+        connectBy = now + configuration.connectTimeout
+        endBy = configuration.maxLifetime.map { now + $0 }
         ice = ICELiteResponder(
             localUfrag: configuration.localUfrag, localPwd: configuration.localPassword,
             remoteUfrag: configuration.remoteUfrag, consentTimeout: configuration.consentTimeout, now: now)
@@ -149,7 +153,8 @@ public final class SessionEngine {
     /// The earliest instant at which a timer inside the engine wants to run.
     public var nextDeadline: Instant? {
         guard case .closed = state else {
-            var next: Instant? = ice.consent.deadline
+            var next = Instant.earliest(ice.consentDeadline(for: selectedAddress), endBy)
+            if state != .connected { next = Instant.earliest(next, connectBy) }
             if let dtls, let due = dtls.nextTimeout(now: lastNow) { next = Instant.earliest(next, due) }
             next = Instant.earliest(next, video.nextDeadline)
             next = Instant.earliest(next, inference?.nextDeadline)
@@ -160,6 +165,10 @@ public final class SessionEngine {
 
     /// The time of the latest input, which DTLS needs to turn OpenSSL's "time left" into a deadline.
     private var lastNow: Instant = .zero
+    /// DTLS must be connected by then (``SessionConfiguration/connectTimeout``).
+    private let connectBy: Instant
+    /// The end of the session's lifetime, if it has one.
+    private let endBy: Instant?
 
     // MARK: Transport
 
@@ -168,8 +177,8 @@ public final class SessionEngine {
         switch datagram.kind {
         case .stun: receiveSTUN(datagram, now: now)
         case .dtls: receiveDTLS(datagram.bytes, from: datagram.source)
-        case .rtp: receiveRTP(datagram.bytes, now: now)
-        case .rtcp: receiveRTCP(datagram.bytes, now: now)
+        case .rtp: receiveRTP(datagram.bytes, from: datagram.source, now: now)
+        case .rtcp: receiveRTCP(datagram.bytes, from: datagram.source, now: now)
         default: counters.droppedUnexpected += 1
         }
     }
@@ -185,8 +194,16 @@ public final class SessionEngine {
             emit(.event(.addressAuthenticated(datagram.source)))
         }
         // Media follows the nominated pair (USE-CANDIDATE); before nomination, the first address
-        // that passed a check, so later checks on other pairs do not make media hop around.
-        if reply.newlySelected != nil || selectedAddress == nil { selectedAddress = datagram.source }
+        // that passed a check, so later checks on other pairs do not make media hop around. Once
+        // media flows, a nomination of another address only marks it: media moves there when
+        // SRTP from it authenticates, so one spoofed check cannot aim the session's media at a
+        // third party.
+        if selectedAddress == nil || (reply.newlySelected != nil && srtp == nil) {
+            selectedAddress = datagram.source
+            pendingAddress = nil
+        } else if reply.newlySelected != nil, reply.newlySelected != selectedAddress {
+            pendingAddress = datagram.source
+        }
         emit(
             .transmit(
                 Transmit(destination: datagram.source, transport: datagram.transport, bytes: reply.response)))
@@ -202,7 +219,15 @@ public final class SessionEngine {
         handle(events)
     }
 
-    private func receiveRTP(_ bytes: [UInt8], now: Instant) {
+    /// Authenticated SRTP or SRTCP from `source`: a nominated address that sends it becomes the
+    /// media address.
+    private func authenticated(from source: TransportAddress) {
+        guard source == pendingAddress else { return }
+        selectedAddress = source
+        pendingAddress = nil
+    }
+
+    private func receiveRTP(_ bytes: [UInt8], from source: TransportAddress, now: Instant) {
         guard let srtp else {
             counters.droppedUnexpected += 1
             return
@@ -212,13 +237,14 @@ public final class SessionEngine {
             return
         }
         counters.rtpReceived += 1
+        authenticated(from: source)
         video.receive(rtp: packet, now: now, into: &relayOutput)
     }
 
     /// The compound is parsed once; its packets go to every RTCP stage. A malformed packet ends
     /// the compound, but the valid packets before it still count (RFC 3550 §6.1 validity checks
     /// are per packet here, so one bad tail does not hide a NACK).
-    private func receiveRTCP(_ bytes: [UInt8], now: Instant) {
+    private func receiveRTCP(_ bytes: [UInt8], from source: TransportAddress, now: Instant) {
         guard let srtp else {
             counters.droppedUnexpected += 1
             return
@@ -228,6 +254,7 @@ public final class SessionEngine {
             return
         }
         counters.rtcpReceived += 1
+        authenticated(from: source)
         let parsed = RTCPPacket.parsePrefix(plain)
         if parsed.error != nil { counters.malformedRTCP += 1 }
         video.receive(rtcp: parsed.packets, now: now, into: &relayOutput)
@@ -271,8 +298,16 @@ public final class SessionEngine {
 
     private func handleTimeout(now: Instant) {
         lastNow = now
-        if ice.consentExpired(at: now) {
+        if ice.consentExpired(at: now, for: selectedAddress) {
             close(.consentExpired, now: now)
+            return
+        }
+        if state != .connected && now >= connectBy {
+            close(.connectTimeout, now: now)
+            return
+        }
+        if let endBy, now >= endBy {
+            close(.lifetimeExceeded, now: now)
             return
         }
         if let dtls, let due = dtls.nextTimeout(now: now), due <= now {

@@ -86,6 +86,10 @@ public enum SessionCloseReason: Sendable, Equatable {
     case dtlsFailed(String)
     /// The server shut down.
     case serverShutdown
+    /// DTLS had not connected within ``SessionConfiguration/connectTimeout``.
+    case connectTimeout
+    /// The session reached ``SessionConfiguration/maxLifetime``.
+    case lifetimeExceeded
 }
 
 /// What the engine tells its owner besides bytes and work.

@@ -55,12 +55,10 @@ public final class TLSIdentity: Sendable {
             let files = try SelfSignedCertificate.ensure(in: directory, names: names)
             (certificatePath, keyPath, created) = (files.certificate, files.key, files.created)
         }
-        let pem: String
-        do {
-            pem = try String(contentsOfFile: certificatePath, encoding: .utf8)
-        } catch {
-            throw TLSSetupError(
-                "cannot read the certificate \(certificatePath): \(Self.reason(error)) (--tls-cert)")
+        try Self.checkReadable(certificatePath, what: "certificate", option: "--tls-cert")
+        try Self.checkReadable(keyPath, what: "key", option: "--tls-key")
+        guard let pem = try? String(contentsOfFile: certificatePath, encoding: .utf8) else {
+            throw TLSSetupError("the certificate \(certificatePath) is not text (PEM) (--tls-cert)")
         }
         let chain: [NIOSSLCertificate]
         do {
@@ -70,9 +68,6 @@ public final class TLSIdentity: Sendable {
         }
         guard !chain.isEmpty, let fingerprint = SelfSignedCertificate.fingerprint(pem: pem) else {
             throw TLSSetupError("the certificate \(certificatePath) holds no PEM certificate (--tls-cert)")
-        }
-        guard FileManager.default.isReadableFile(atPath: keyPath) else {
-            throw TLSSetupError("cannot read the key \(keyPath) (--tls-key)")
         }
         let key: NIOSSLPrivateKey
         do {
@@ -94,11 +89,13 @@ public final class TLSIdentity: Sendable {
         }
     }
 
-    private static func reason(_ error: any Error) -> String {
-        let cocoa = error as NSError
-        if let posix = cocoa.userInfo[NSUnderlyingErrorKey] as? NSError, posix.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(posix.code)))
+    private static func checkReadable(_ path: String, what: String, option: String) throws {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
+            throw TLSSetupError("cannot read the \(what) \(path): no such file (\(option))")
         }
-        return cocoa.localizedDescription
+        guard !isDirectory.boolValue, FileManager.default.isReadableFile(atPath: path) else {
+            throw TLSSetupError("cannot read the \(what) \(path): not a readable file (\(option))")
+        }
     }
 }

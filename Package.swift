@@ -67,12 +67,7 @@ let package = Package(
             ]),
         .target(
             name: "RiverBroker",
-            dependencies: [
-                "RiverCore", "CZMQ",
-                .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOPosix", package: "swift-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]),
+            dependencies: ["RiverCore", "CZMQ", .product(name: "Logging", package: "swift-log")]),
         .target(
             name: "RiverServe",
             dependencies: [
@@ -104,7 +99,10 @@ let package = Package(
             path: "Benchmarks/InferenceBenchmark"),
         /// Broker throughput and latency, direct vs through the proxy (see README, Benchmarks).
         .executableTarget(
-            name: "BrokerBenchmark", dependencies: ["RiverBroker", "RiverCore", "CZMQ"],
+            name: "BrokerBenchmark",
+            dependencies: [
+                "RiverBroker", "RiverCore", "CZMQ", .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Benchmarks/BrokerBenchmark"),
         .executableTarget(
             name: "WebRTCBenchmark", dependencies: ["RiverDTLS", "RiverSRTP", "RiverRTP"],

@@ -11,13 +11,9 @@ import PackageDescription
 ///     mkdir -p corpus/h264 && .build/release/FuzzH264Depacketizer corpus/h264 -max_total_time=300
 ///     mkdir -p corpus/rtp && .build/release/FuzzRTPPacket corpus/rtp -max_total_time=300
 ///     mkdir -p corpus/rtcp && .build/release/FuzzRTCPPacket corpus/rtcp -max_total_time=300
-///     mkdir -p corpus/zmtp && .build/release/FuzzZMTPConnection corpus/zmtp -max_total_time=300
 ///     mkdir -p corpus/sdp && .build/release/FuzzSDP corpus/sdp -dict=sdp.dict -max_total_time=300
-///
-/// `FuzzZMTPConnection` links the proxy's two ZMTP codec files (symlinks) into itself.
 let package = Package(
     name: "river-fuzz",
-    dependencies: [.package(url: "https://github.com/apple/swift-nio", from: "2.80.0")],
     targets: [
         .target(name: "FuzzDriver"),
         .target(name: "RiverCore"),
@@ -27,9 +23,6 @@ let package = Package(
         .executableTarget(name: "FuzzRTCPPacket", dependencies: ["RiverRTP", "FuzzDriver"]),
         .target(name: "RiverSDP"),
         .executableTarget(name: "FuzzSDP", dependencies: ["RiverSDP", "FuzzDriver"]),
-        .executableTarget(
-            name: "FuzzZMTPConnection",
-            dependencies: ["FuzzDriver", .product(name: "NIOCore", package: "swift-nio")]),
     ],
     swiftLanguageModes: [.v6]
 )

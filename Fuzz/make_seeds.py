@@ -1,8 +1,7 @@
 #!/usr/bin/env python3
 """Seeds the fuzz corpora from the RTP fixtures (run scripts/make_h264_fixtures.sh first) and the SDP ones.
 
-corpus/zmtp: what a libzmq DEALER sends a ROUTER (RFC 23 greeting, READY, messages, a PING), after
-FuzzZMTPConnection's chunk-size byte. corpus/rtp: real datagrams from ffmpeg's RTP muxer. corpus/h264: runs of those packets written in
+corpus/rtp: real datagrams from ffmpeg's RTP muxer. corpus/h264: runs of those packets written in
 FuzzH264Depacketizer's script format (mode byte, then 2-byte length, flags, payload per packet).
 corpus/sdp: the real browser offers of RiverSDPTests (Chromium's and Firefox's bundle-only one).
 """
@@ -24,7 +23,7 @@ def packets(name):
     return out
 
 
-for d in ("corpus/rtp", "corpus/h264", "corpus/rtcp", "corpus/zmtp", "corpus/sdp"):
+for d in ("corpus/rtp", "corpus/h264", "corpus/rtcp", "corpus/sdp"):
     os.makedirs(os.path.join(here, d), exist_ok=True)
 for clip, mode in (("clip-a.ffrtp", 1), ("clip-b.ffrtp", 0)):
     ps = packets(clip)
@@ -50,25 +49,6 @@ for name, seed in (("rr", rr), ("pli", pli), ("nack", nack), ("compound", rr + p
     open(os.path.join(here, "corpus/rtcp", name), "wb").write(seed)
 
 
-def zmtp_frame(body, more=False, command=False):
-    flags = (1 if more else 0) | (4 if command else 0)
-    if len(body) <= 255:
-        return bytes([flags, len(body)]) + body
-    return bytes([flags | 2]) + struct.pack("!Q", len(body)) + body
-
-
-def zmtp_property(name, value):
-    return bytes([len(name)]) + name + struct.pack("!I", len(value)) + value
-
-
-greeting = bytes([0xFF, 0, 0, 0, 0, 0, 0, 0, 1, 0x7F, 3, 1]) + b"NULL".ljust(20, b"\0") + bytes(32)
-ready = zmtp_frame(b"\x05READY" + zmtp_property(b"Socket-Type", b"DEALER") + zmtp_property(b"Identity", b""),
-                   command=True)
-messages = zmtp_frame(b"RV\x02\x02") + zmtp_frame(b"RV\x02\x03" + bytes(60), more=True) + zmtp_frame(bytes(300))
-ping = zmtp_frame(b"\x04PING\x00\x0actx", command=True)
-for chunk in (0, 6, 63):
-    stream = bytes([chunk]) + greeting + ready + messages + ping + messages
-    open(os.path.join(here, "corpus/zmtp", f"dealer-{chunk}"), "wb").write(stream)
 sdp_fixtures = os.path.join(here, "..", "Tests", "RiverSDPTests", "Fixtures")
 for name in sorted(os.listdir(sdp_fixtures)):
     if name.endswith(".sdp"):

@@ -86,12 +86,15 @@ public struct PipelineServeOptions: Sendable {
     /// The most pixels a decoded picture may have (`--max-pixels`); larger streams' frames are
     /// answered `decodeError`.
     public var maxPixels: Int
+    /// The proxy's public key and serve's own pair; nil for the NULL mechanism.
+    public var curve: PeerCurve?
 
     public init(
         proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int? = nil,
-        metrics: ServeMetrics? = nil, maxPixels: Int = H264Decoder.defaultMaxPixels
+        metrics: ServeMetrics? = nil, maxPixels: Int = H264Decoder.defaultMaxPixels, curve: PeerCurve? = nil
     ) {
         self.proxy = proxy
+        self.curve = curve
         self.delay = delay
         self.maxInFlight = maxInFlight
         self.metrics = metrics
@@ -152,7 +155,9 @@ public enum ServeApp {
         let identity = try tlsIdentity(options, logger: logger)
         let server = try await bindUDP(options, logger: logger)
         let announced = try candidateAddresses(options)
-        let client = BrokerClient(connect: pipeline.proxy, logger: logger)
+        let client = BrokerClient(
+            connect: pipeline.proxy, configuration: ClientConfiguration(curve: pipeline.curve), logger: logger
+        )
         let metrics = pipeline.metrics ?? ServeMetrics()
         // The proxy reports its workers and queue with every heartbeat answer (CAPACITY); /metrics
         // reads the last report, and the UDP server's drop counters, when it renders.

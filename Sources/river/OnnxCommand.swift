@@ -22,6 +22,8 @@ struct OnnxCommand: AsyncParsableCommand {
 
     @OptionGroup var modelOptions: ModelOptions
 
+    @OptionGroup var curve: CurveOptions
+
     @Option(help: "Requests this worker runs at once (one model session each).")
     var slots = 1
 
@@ -76,7 +78,8 @@ struct OnnxCommand: AsyncParsableCommand {
         }
         let connect = connect
         let configuration = WorkerConfiguration(
-            slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness)
+            slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness,
+            curve: try curve.peerCurve())
         let ready =
             "river onnx connect=\(connect) slots=\(slots)"
             + (modelOptions.inputSize.map { " input=\($0)" } ?? "") + (echo ? " echo" : "")

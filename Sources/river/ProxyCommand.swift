@@ -10,11 +10,24 @@ struct ProxyCommand: AsyncParsableCommand {
         commandName: "proxy",
         abstract: "Balance inference requests from clients over workers, least busy first.")
 
-    @Option(help: "Endpoint clients (river serve) connect to.")
-    var frontend = "tcp://*:5555"
+    @Option(
+        help: "Endpoint clients (river serve) connect to; e.g. tcp://*:5555 for other hosts (with CURVE).")
+    var frontend = "tcp://127.0.0.1:5555"
 
-    @Option(help: "Endpoint workers (river onnx) connect to.")
-    var backend = "tcp://*:5556"
+    @Option(help: "Endpoint workers (river onnx) connect to; e.g. tcp://*:5556 for other hosts (with CURVE).")
+    var backend = "tcp://127.0.0.1:5556"
+
+    @Option(help: "The proxy's secret key file (NAME.key from river keys): every connection is CURVE.")
+    var curveSecret: String?
+
+    @Option(help: "Public key file of an allowed client, or a directory of .pub files; repeatable.")
+    var allowClients: [String] = []
+
+    @Option(help: "Public key file of an allowed worker, or a directory of .pub files; repeatable.")
+    var allowWorkers: [String] = []
+
+    @Flag(help: "Allow a non-loopback endpoint without CURVE: anyone reaching it can take frames.")
+    var insecure = false
 
     @Option(help: "Heartbeat interval to workers, in milliseconds (workers must use the same).")
     var heartbeatMs = 1000
@@ -32,6 +45,29 @@ struct ProxyCommand: AsyncParsableCommand {
         guard heartbeatMs > 0 else { throw ValidationError("--heartbeat-ms must be positive") }
         guard liveness > 0 else { throw ValidationError("--liveness must be positive") }
         guard queueLimit > 0 else { throw ValidationError("--queue-limit must be positive") }
+        if curveSecret == nil, !(allowClients.isEmpty && allowWorkers.isEmpty) {
+            throw ValidationError("--allow-clients and --allow-workers need --curve-secret")
+        }
+        if curveSecret != nil, allowClients.isEmpty || allowWorkers.isEmpty {
+            throw ValidationError("with --curve-secret, give --allow-clients and --allow-workers")
+        }
+    }
+
+    /// The key pair and allow lists read from their files; nil without --curve-secret.
+    func proxyCurve() throws -> ProxyCurve? {
+        guard let curveSecret else { return nil }
+        do throws(CurveKeyError) {
+            var clients = Set<CurveKey>()
+            var workers = Set<CurveKey>()
+            for path in allowClients { clients.formUnion(try CurveKeyFile.readPublicKeys(path)) }
+            for path in allowWorkers { workers.formUnion(try CurveKeyFile.readPublicKeys(path)) }
+            return ProxyCurve(
+                keyPair: try CurveKeyFile.readPair(curveSecret), clients: clients, workers: workers)
+        } catch {
+            // One line naming the file, not a usage screen: the options were right, a file is not.
+            FileHandle.standardError.write(Data("river proxy: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
     }
 
     func run() async throws {
@@ -40,18 +76,26 @@ struct ProxyCommand: AsyncParsableCommand {
         let configuration = ProxyConfiguration(
             heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness, queueLimit: queueLimit)
         let statsInterval: Duration? = statsSeconds > 0 ? .seconds(statsSeconds) : nil
+        let curve = try proxyCurve()
+        let insecure = insecure
         let proxy = ThreadedPart("proxy") {
             let proxy: BrokerProxy
             do {
                 proxy = try BrokerProxy(
-                    frontend: frontend, backend: backend, configuration: configuration, logger: logger,
-                    statsInterval: statsInterval)
+                    frontend: frontend, backend: backend, configuration: configuration, curve: curve,
+                    insecure: insecure, logger: logger, statsInterval: statsInterval)
+            } catch let error as BrokerProxyError {
+                // One line a person can act on (`river proxy: refusing to bind ...`).
+                FileHandle.standardError.write(Data("river proxy: \(error)\n".utf8))
+                throw ExitCode.failure
             } catch {
                 logger.error("proxy cannot start: \(error)")
                 throw ExitCode.failure
             }
             // Tests and scripts read the bound endpoints from this line.
-            print("river proxy frontend=\(proxy.frontendEndpoint) backend=\(proxy.backendEndpoint)")
+            print(
+                "river proxy frontend=\(proxy.frontendEndpoint) backend=\(proxy.backendEndpoint)"
+                    + " mechanism=\(proxy.isCurve ? "CURVE" : "NULL")")
             fflush(nil)
             // Stopping closes the listeners and every client and worker connection.
             return { proxy.stop() }

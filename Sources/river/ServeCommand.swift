@@ -64,6 +64,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var https: HTTPSOptions
 
+    @OptionGroup var curve: CurveOptions
+
     @OptionGroup var limits: SessionLimitOptions
 
     func validate() throws {
@@ -101,7 +103,7 @@ struct ServeCommand: AsyncParsableCommand {
         if let proxy {
             let pipeline = PipelineServeOptions(
                 proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight,
-                maxPixels: maxPixels)
+                maxPixels: maxPixels, curve: try curve.peerCurve())
             // The web app at `/`, `/healthz` and `/metrics` (AppRoutes).
             let app = try AppRoutes()
             try await ServeApp.runPipeline(

@@ -109,13 +109,31 @@ struct UpCommand: AsyncParsableCommand {
 
     func run() async throws {
         let executable = try Self.ownExecutable()
+        let keys: UpKeys
+        do {
+            keys = try UpKeys.make(backend: backend, stateDirectory: https.stateDir)
+        } catch {
+            FileHandle.standardError.write(Data("river up: cannot make CURVE keys: \(error)\n".utf8))
+            throw ExitCode.failure
+        }
+        defer { keys.removeEphemeral() }
+        if keys.isKept {
+            // Workers on other hosts need the proxy's public key, and the proxy needs theirs.
+            print(
+                "river up: proxy public key \(keys.proxyPublic); workers on other hosts: "
+                    + "river onnx --connect tcp://THIS-HOST:PORT --proxy-key proxy.pub --curve-secret W.key, "
+                    + "with W.pub (river keys --out W) copied into \(keys.workersDirectory) before up starts")
+            fflush(nil)
+        }
         let startTimeout = Duration.seconds(startTimeout)
         let proxyReady = Announcement<(frontend: String, backend: String, pid: pid_t)>()
         let workerReady = Announcement<pid_t>()
 
         let proxy = ChildService(
             name: "proxy", role: "proxy", executable: executable, startTimeout: startTimeout,
-            arguments: { [backend] in ["proxy", "--frontend", "tcp://127.0.0.1:*", "--backend", backend] },
+            arguments: { [backend] in
+                ["proxy", "--frontend", "tcp://127.0.0.1:*", "--backend", backend] + keys.proxyArguments
+            },
             readyPrefix: "river proxy "
         ) { child, line in
             guard let frontend = Self.field("frontend", in: line),
@@ -126,6 +144,7 @@ struct UpCommand: AsyncParsableCommand {
 
         let workerOptions =
             ["--input-size", inputSize, "--threads", "\(threads)"] + (model.map { ["--model", $0] } ?? [])
+            + keys.workerArguments
         var worker = ChildService(
             name: "onnx", role: "worker", executable: executable, startTimeout: startTimeout,
             arguments: { ["onnx", "--connect", try await proxyReady.value().backend] + workerOptions },
@@ -146,7 +165,7 @@ struct UpCommand: AsyncParsableCommand {
         if noIceTcp { serveOptions += ["--no-ice-tcp"] }
         if let token { serveOptions += ["--token", token] }
         if let tokenFile { serveOptions += ["--token-file", tokenFile] }
-        let serveArguments = serveOptions + https.arguments + limits.arguments
+        let serveArguments = serveOptions + https.arguments + limits.arguments + keys.serveArguments
         let delay = delay
         let servePID = Announcement<pid_t>()
         let serve = ChildService(

@@ -234,8 +234,8 @@ import Testing
         #expect(worker.counters.malformed == 0)
     }
 
-    /// Bytes that are not ZMTP at all (an HTTP client, a port scanner) on either port: that
-    /// connection is closed and counted, and everyone else is served.
+    /// Bytes that are not ZMTP at all (an HTTP client, a port scanner) on either port: libzmq
+    /// closes that connection, the proxy counts it, and everyone else is served.
     @Test func nonZMTPConnectionsAreClosedCountedAndEveryoneElseIsServed() async throws {
         let proxy = try BrokerProxy(
             frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
@@ -258,7 +258,7 @@ import Testing
                 let fd = try connectTCP(endpoint)
                 defer { close(fd) }
                 _ = stray.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
-                // The proxy's greeting arrives first; then the proxy hangs up.
+                // libzmq's greeting starts (its 10-byte signature); then the proxy hangs up.
                 var buffer = [UInt8](repeating: 0, count: 4096)
                 var total = 0
                 while true {
@@ -266,7 +266,7 @@ import Testing
                     if n <= 0 { break }
                     total += n
                 }
-                #expect(total >= 64, "the greeting came first")
+                #expect(total >= 10, "the greeting came first")
                 closed += 1
             }
             if case .success = await client.attempt(budget: .seconds(5)).0 {

@@ -135,4 +135,35 @@ import Testing
         #expect(up.child.process.isRunning)
         #expect(processAlive(try #require(up.pids["serve"])))
     }
+
+    /// Even on one host, up's proxy is CURVE with keys up made for its own children: a local
+    /// process that connects to its backend without one of them never registers, so it is sent
+    /// no frames.
+    @Test func aStrangerOnUpsBackendGetsNoFrames() async throws {
+        try await BrowserSlot.shared.hold { try await strangerGetsNoFrames() }
+    }
+
+    func strangerGetsNoFrames() async throws {
+        let up = try await UpProcess(["--delay", "1s"])
+        defer { up.stop() }
+        func workersAlive() async throws -> Int? {
+            let metrics = try await up.get("/metrics").body
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix("river_workers_alive ") }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "") }.map { Int($0) }
+        }
+        // serve learns the workers behind the proxy at each heartbeat (1 s).
+        var alive: Int?
+        for _ in 0..<50 where alive != 1 {
+            alive = try await workersAlive()
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        try #require(alive == 1, "up's own worker did not register")
+        let stranger = try ChildProcess(
+            try riverBinary(),
+            ["onnx", "--connect", up.backend, "--echo", "--slots", "8", "--name", "stranger"])
+        defer { stranger.stop() }
+        try await Task.sleep(for: .seconds(3))
+        #expect(stranger.process.isRunning, "\(stranger.output)")
+        #expect(try await workersAlive() == 1, "the stranger registered with up's proxy")
+    }
 }

@@ -16,12 +16,16 @@ public struct ClientConfiguration: Sendable {
     public var timeoutGrace: Duration
     public var initialBackoff: Duration
     public var maxBackoff: Duration
+    /// The proxy's public key and this client's pair; nil for the NULL mechanism.
+    public var curve: PeerCurve?
 
     public init(
         heartbeatInterval: Duration = .seconds(1), liveness: Int = 3,
         timeoutGrace: Duration = .milliseconds(250),
-        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8)
+        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8),
+        curve: PeerCurve? = nil
     ) {
+        self.curve = curve
         self.heartbeatInterval = heartbeatInterval
         self.liveness = liveness
         self.timeoutGrace = timeoutGrace
@@ -164,6 +168,7 @@ public final class BrokerClient: Sendable {
             socket.setOption(ZMQ_RECONNECT_IVL_MAX, 1000)
             socket.setOption(ZMQ_SNDHWM, 100_000)
             socket.setOption(ZMQ_RCVHWM, 100_000)
+            socket.useCurve(configuration.curve)
             try socket.connect(endpoint)
             return socket
         } catch {
@@ -187,6 +192,11 @@ public final class BrokerClient: Sendable {
         var ready: [(Waiter, Result<BrokerReply, BrokerError>)] = []
         var unsent = FIFO<Outgoing>()
         var published: (capacity: BrokerCapacity?, heardAt: Instant?) = (nil, nil)
+        // The first heartbeat goes as soon as a connection is up, and so does one the socket
+        // refused (no connection yet: ZMQ_IMMEDIATE; a CURVE handshake takes a few milliseconds),
+        // not an interval later: its CAPACITY answer is what tells serve a worker is there
+        // (/readyz, the in-flight share).
+        var heartbeatOwed = true
 
         while !loop.isStopping {
             poll.removeAll()
@@ -194,7 +204,7 @@ public final class BrokerClient: Sendable {
             if let socket { poll.add(socket) }
             // While requests wait for a connection, look again every 5 ms.
             poll.wait(
-                until: unsent.isEmpty
+                until: unsent.isEmpty && !heartbeatOwed
                     ? core.nextWakeup : min(core.nextWakeup, .now + .milliseconds(5)))
             if poll.readable(0) { loop.wakeup.reset() }
 
@@ -219,18 +229,23 @@ public final class BrokerClient: Sendable {
             case .none:
                 break
             case .sendHeartbeat:
-                socket?.send(WireCodec.encode(.heartbeat), more: false)
+                heartbeatOwed = true
             case .disconnect:
                 logger.warning("proxy silent, reconnecting", metadata: ["endpoint": "\(endpoint)"])
                 socket?.close()
                 socket = nil
+                heartbeatOwed = false
                 for done in core.dropAll() { ready.append(finish(done, body: nil)) }
                 unsent = FIFO()
+            }
+            if heartbeatOwed, let socket {
+                heartbeatOwed = !socket.send(WireCodec.encode(.heartbeat), more: false)
             }
             if socket == nil, let at = core.liveness.reconnectAt, now >= at {
                 socket = makeSocket()
                 reconnects += 1
                 core.liveness.reconnected(now: now)
+                heartbeatOwed = true
             }
             var counters = core.counters
             counters.reconnects = reconnects

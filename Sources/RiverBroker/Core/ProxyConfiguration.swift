@@ -48,8 +48,13 @@ public struct ProxyCounters: Sendable, Equatable {
     public var unknownReplies = 0
     /// Messages that could not be sent (peer gone or its queue full).
     public var sendFailures = 0
-    /// Connections closed because the peer broke ZMTP (not a ZMTP 3 peer, oversized frame, ...).
+    /// Connections whose ZMTP handshake failed (not a ZeroMQ peer, a mechanism mismatch, ...).
     public var brokenConnections = 0
+    /// CURVE handshakes refused on the frontend: the key is not an allowed client key.
+    public var refusedClients = 0
+    /// CURVE handshakes refused on the backend: the key is not an allowed worker key (a client
+    /// key included).
+    public var refusedWorkers = 0
 
     /// Requests waiting for a slot now.
     public var queueDepth = 0

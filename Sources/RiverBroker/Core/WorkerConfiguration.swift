@@ -11,11 +11,15 @@ public struct WorkerConfiguration: Sendable {
     /// First and largest wait before reconnecting after the proxy went silent.
     public var initialBackoff: Duration
     public var maxBackoff: Duration
+    /// The proxy's public key and this worker's pair; nil for the NULL mechanism.
+    public var curve: PeerCurve?
 
     public init(
         slots: Int = 1, name: String = "worker", heartbeatInterval: Duration = .seconds(1), liveness: Int = 3,
-        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8)
+        initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8),
+        curve: PeerCurve? = nil
     ) {
+        self.curve = curve
         self.slots = max(1, min(Int(UInt16.max), slots))
         self.name = name
         self.heartbeatInterval = heartbeatInterval

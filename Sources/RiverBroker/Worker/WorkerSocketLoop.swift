@@ -36,6 +36,7 @@ final class WorkerSocketLoop {
     private var core: WorkerCore<Arrival, SlotPool.Completion>
     private var connection: Connection?
     private var frames: [Frame] = []
+    private let curve: PeerCurve?
 
     init(
         endpoint: String, configuration: WorkerConfiguration, logger: Logger, context: ZMQContext,
@@ -47,6 +48,7 @@ final class WorkerSocketLoop {
         self.mailbox = mailbox
         self.pool = pool
         self.loop = loop
+        self.curve = configuration.curve
         core = WorkerCore(configuration: configuration, now: Instant.now)
     }
 
@@ -197,6 +199,7 @@ final class WorkerSocketLoop {
             socket.setOption(ZMQ_RECONNECT_IVL_MAX, 1000)
             socket.setOption(ZMQ_SNDHWM, 100_000)
             socket.setOption(ZMQ_RCVHWM, 100_000)
+            socket.useCurve(curve)
             let address =
                 "inproc://river-worker-\(UInt(bitPattern: ObjectIdentifier(self).hashValue))-\(generation)"
             guard zmq_socket_monitor(socket.handle, address, ZMQ_EVENT_CONNECTED) == 0 else {

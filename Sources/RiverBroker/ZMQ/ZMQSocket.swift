@@ -22,10 +22,13 @@ final class ZMQContext: @unchecked Sendable {
     // @unchecked: libzmq documents zmq_ctx_* as thread-safe, and the pointer is never reassigned.
     let handle: UnsafeMutableRawPointer
 
-    init() {
+    /// - Parameter threadNamePrefix: shown before libzmq's I/O thread names (`1/ZMQbg/IO/0`), so
+    ///   `top -H` and the benchmark can tell the proxy's I/O thread from a client's.
+    init(threadNamePrefix: Int32? = nil) {
         handle = zmq_ctx_new()!
         // Ending the process must not wait for unsent messages to peers that are gone.
         zmq_ctx_set(handle, ZMQ_BLOCKY, 0)
+        if let threadNamePrefix { zmq_ctx_set(handle, ZMQ_THREAD_NAME_PREFIX, threadNamePrefix) }
     }
 
     deinit { zmq_ctx_term(handle) }

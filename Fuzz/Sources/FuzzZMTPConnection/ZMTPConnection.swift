@@ -1,1 +1,0 @@
-../../../Sources/RiverBroker/ZMTP/ZMTPConnection.swift

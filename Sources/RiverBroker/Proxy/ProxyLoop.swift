@@ -222,9 +222,12 @@ final class ProxyLoop: @unchecked Sendable {
                 guard let peer = workerOnFD.removeValue(forKey: value) else { break }
                 workerFD[peer] = nil
                 core.workerMessage(from: peer, .disconnect, body: nil, now: .now)
-            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL
-            where zap != nil && value == ZMQ_PROTOCOL_ERROR_ZMTP_MECHANISM_MISMATCH:
+            case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL where zap != nil,
+                ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL where zap != nil:
                 // A peer without CURVE never reaches the ZAP handler: it is refused all the same.
+                // Which event it shows as depends on which side reads the other's greeting first
+                // (a mechanism mismatch here, or the peer hanging up mid-handshake), so on a CURVE
+                // socket every failed handshake is a refusal.
                 refuseKeyless(on: listener.side)
             case ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL, ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL:
                 brokenConnections += 1
@@ -254,7 +257,8 @@ final class ProxyLoop: @unchecked Sendable {
             "proxy refused a peer",
             metadata: [
                 "side": "\(side)", "key": "none",
-                "reason": "no CURVE (NULL mechanism); further ones are counted, not logged",
+                "reason":
+                    "no CURVE handshake (NULL mechanism, or broken off); further ones are counted, not logged",
             ])
     }
 

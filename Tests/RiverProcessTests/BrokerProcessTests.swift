@@ -131,6 +131,26 @@ import Testing
 }
 
 extension BrokerProcessTests {
+    /// An idle proxy is quiet: its counters line comes again only when a figure changed.
+    @Test func anIdleProxyLogsItsCountersOnce() async throws {
+        let process = Process()
+        process.executableURL = riverBinary
+        process.arguments = [
+            "proxy", "--frontend", "tcp://127.0.0.1:\(try freePort())", "--backend",
+            "tcp://127.0.0.1:\(try freePort())", "--stats-seconds", "1",
+        ]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        try await Task.sleep(for: .milliseconds(3500))
+        kill(process.processIdentifier, SIGTERM)
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        let lines = text.split(separator: "\n").filter { $0.contains("proxy counters") }
+        #expect(lines.count == 1, "\(text)")
+    }
+
     /// `river proxy` and `river onnx` stopped by a signal, as `river up`, systemd or Ctrl-C stop them:
     /// each stops cleanly (the proxy closes its connections, the worker leaves the proxy) and exits
     /// with status 0 within a few seconds.

@@ -330,19 +330,23 @@ final class ProxyLoop: @unchecked Sendable {
         return counters
     }
 
+    /// What the last counters line said: an idle proxy logs nothing new.
+    private var lastLogged: [String: String] = [:]
+
     private func logCounters() {
         let c = counters
-        logger.info(
-            "proxy counters",
-            metadata: [
-                "queue": "\(c.queueDepth)", "workers": "\(c.workersAlive)", "free_slots": "\(c.freeSlots)",
-                "requests": "\(c.requests)", "answered": "\(c.answered)", "expired": "\(c.expired)",
-                "overloaded": "\(c.overloaded)", "worker_lost": "\(c.workerLost)",
-                "redispatched": "\(c.redispatched)",
-                "malformed": "\(c.malformedFromClients)/\(c.malformedFromWorkers)",
-                "broken_connections": "\(c.brokenConnections)",
-                "refused": "\(c.refusedClients)/\(c.refusedWorkers)",
-            ])
+        let fields = [
+            "queue": "\(c.queueDepth)", "workers": "\(c.workersAlive)", "free_slots": "\(c.freeSlots)",
+            "requests": "\(c.requests)", "answered": "\(c.answered)", "expired": "\(c.expired)",
+            "overloaded": "\(c.overloaded)", "worker_lost": "\(c.workerLost)",
+            "redispatched": "\(c.redispatched)",
+            "malformed": "\(c.malformedFromClients)/\(c.malformedFromWorkers)",
+            "broken_connections": "\(c.brokenConnections)",
+            "refused": "\(c.refusedClients)/\(c.refusedWorkers)",
+        ]
+        guard fields != lastLogged else { return }
+        lastLogged = fields
+        logger.info("proxy counters", metadata: fields.mapValues { .string($0) })
         for worker in core.workerStats {
             logger.info(
                 "proxy worker",

@@ -90,7 +90,10 @@ public final class SessionEngine {
             rembBitrate: configuration.rembBitrate, delay: configuration.delay,
             frameBuilder: configuration.inference?.frameBuilder, wallClock: configuration.wallClock)
         if let settings = configuration.inference {
-            inference = InferenceStage(margin: settings.margin, maxInFlight: settings.maxInFlight)
+            // Under `--delay auto` the delay is chosen to cover the turnaround plus AutoDelay's
+            // headroom, so the deadline keeps that same headroom rather than the fixed delay's.
+            inference = InferenceStage(
+                margin: video.autoHeadroom ?? settings.margin, maxInFlight: settings.maxInFlight)
         }
     }
 

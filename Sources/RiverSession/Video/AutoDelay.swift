@@ -6,7 +6,7 @@ import RiverCore
 /// **The rule.** With T the turnarounds (a frame complete → its result ready) of the last
 /// ``Configuration/window`` frames:
 ///
-///     target = p99(T) + headroom + jitterFactor × J + repair
+///     target = p99(T) + headroom + J + repair
 ///     repair = RTT + repairFrames × frame interval   while loss was seen in the last lossMemory, else 0
 ///
 /// - *headroom* (10 ms): a result must be ready this long before its frame leaves the line. Under
@@ -57,8 +57,10 @@ public struct AutoDelay: Sendable {
         /// A result must be ready this long before its frame leaves; the inference deadline
         /// margin of an auto session.
         public var headroom: Duration = .milliseconds(10)
-        /// Multiplies the turnaround's jitter J.
-        public var jitterFactor: Double = 2
+        /// Multiplies the turnaround's jitter J. One J: the p99 already holds the spread seen, J
+        /// only guards against its drifting, and a bursty turnaround would otherwise be counted
+        /// twice.
+        public var jitterFactor: Double = 1
         /// Frame intervals a repair takes beyond the round trip (SCTP's three missing reports).
         public var repairFrames: Int = 3
         /// How long one loss keeps the repair term in the margin.

@@ -118,17 +118,27 @@ struct NetworkEndToEndTests {
         defer { try? FileManager.default.removeItem(at: state) }
         let up = try await Self.startUp(in: lab, state: state, delay: "auto")
 
-        func settled(_ view: ViewSummary, _ name: String) throws -> Double {
+        var sessions = 0
+        func settled(_ view: ViewSummary, _ name: String) async throws -> Double {
             let settling = try #require(view.settling(from: 5000, band: 30), "\(name): no delays: \(view)")
             print(
                 "network auto \(name): settled within \(Int(settling.settlingTime)) ms at \(Int(settling.delay)) ms "
                     + "(p5 \(Int(settling.p5)), p95 \(Int(settling.p95))); turnaround \(view.turnaround); "
                     + "coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup)); statuses \(view.statuses)"
             )
+            // serve's end-of-session line: what the delay was made of (RTT, repair).
+            _ = try await eventually(timeout: .seconds(5)) {
+                up.child.output.split(separator: "\n").filter { $0.contains("delay auto ") }.count > sessions
+            }
+            sessions += 1
+            let made = up.child.output.split(separator: "\n").last { $0.contains("delay auto ") }
+            print(
+                "network auto \(name), serve: \(made.map { $0.split(separator: ";").last ?? "" } ?? "no summary line")"
+            )
             return settling.delay
         }
         let (clean, _) = try await Self.session("auto clean", lab: lab, up: up)
-        let cleanDelay = try settled(clean, "clean")
+        let cleanDelay = try await settled(clean, "clean")
         #expect(clean.coverage >= 0.99, "clean: \(clean)")
         #expect(clean.wrongFrameDrawn == 0)
 
@@ -139,7 +149,7 @@ struct NetworkEndToEndTests {
             try? lab.clear(host: .server)
         }
         let (lossy, _) = try await Self.session("auto loss 5%", lab: lab, up: up)
-        let lossyDelay = try settled(lossy, "loss 5%")
+        let lossyDelay = try await settled(lossy, "loss 5%")
         #expect(lossy.coverage >= 0.95, "loss 5%: \(lossy)")
         #expect(lossy.wrongFrameDrawn == 0)
         // The repair term is a round trip and three frame intervals (100 ms at 30 fps).

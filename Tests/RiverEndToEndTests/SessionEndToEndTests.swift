@@ -61,7 +61,14 @@ import Testing
             "river e2e delay auto: settled within \(Int(settling.settlingTime)) ms of the first frame at "
                 + "\(Int(settling.delay)) ms (p5 \(Int(settling.p5)), p95 \(Int(settling.p95))); turnaround "
                 + "p50 \(view.turnaround["p50"] ?? -1) p99 \(p99) ms; coverage \(view.coverage) "
-                + "(\(view.exact)/\(view.afterWarmup)); statuses \(view.statuses)")
+                + "(\(view.exact)/\(view.afterWarmup)); statuses \(view.statuses); load "
+                + ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"))
+        // serve's end-of-session line says what the delay was made of (logged once the page hangs up).
+        _ = try await eventually(timeout: .seconds(5)) { up.child.output.contains("delay auto ") }
+        let made = up.child.output.split(separator: "\n").last { $0.contains("delay auto ") }
+        print(
+            "river e2e delay auto, serve: \(made.map { $0.split(separator: ";").last ?? "" } ?? "no summary line")"
+        )
         #expect(settling.settlingTime <= 5000, "settled after \(settling.settlingTime) ms")
         #expect(settling.p95 - settling.p5 <= 30, "the delay wandered after 5 s: \(settling)")
         #expect(settling.delay <= p99 + 2 * frameInterval, "settled at \(settling.delay) ms, p99 \(p99) ms")

@@ -107,7 +107,18 @@ public final class SessionEngine {
         return "\(video.packetsIn) packets in, \(video.senderReports.packetsSent) out, "
             + "\(video.nackResponder.retransmitted) resent, \(video.unitsOut) units, \(skipped) skipped awaiting a "
             + "keyframe, \(nacks) NACKs, \(plis) PLIs up, \(inferenceCounters); results \(counters.resultsSent) "
-            + "sent, \(counters.resultsUndelivered) undelivered"
+            + "sent, \(counters.resultsUndelivered) undelivered" + autoSummary
+    }
+
+    /// Under `--delay auto`: the delay and what it was made of at the end.
+    private var autoSummary: String {
+        guard let auto = video.auto else { return "" }
+        let margin = auto.margin(now: lastNow)
+        func ms(_ d: Duration?) -> String { d.map { "\($0.nanosecondsClamped / 1_000_000) ms" } ?? "?" }
+        return
+            "; delay auto \(ms(auto.delay)), target p99 \(ms(auto.p99)) + headroom \(ms(margin.headroom)) + "
+            + "jitter \(ms(margin.jitter)) + repair \(ms(margin.repair)) (RTT \(ms(auto.roundTrip)), "
+            + "frame \(ms(auto.frameInterval)))"
     }
 
     // MARK: Input

@@ -124,7 +124,8 @@ struct NetworkEndToEndTests {
             print(
                 "network auto \(name): settled within \(Int(settling.settlingTime)) ms at \(Int(settling.delay)) ms "
                     + "(p5 \(Int(settling.p5)), p95 \(Int(settling.p95))); turnaround \(view.turnaround); "
-                    + "coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup)); statuses \(view.statuses)"
+                    + "coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup)), \(view.timelyCoverage) of the "
+                    + "frames inference took; statuses \(view.statuses)"
             )
             // serve's end-of-session line: what the delay was made of (RTT, repair).
             _ = try await eventually(timeout: .seconds(5)) {

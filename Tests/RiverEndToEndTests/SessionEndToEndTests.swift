@@ -57,12 +57,15 @@ import Testing
         let settling = try #require(view.settling(from: 5000, band: 20), "no delays measured: \(view)")
         let p99 = try #require(view.turnaround["p99"], "no turnarounds: \(view)")
         let frameInterval = 1000.0 / 30  // the pan clip's 30 fps
-        print(
-            "river e2e delay auto: settled within \(Int(settling.settlingTime)) ms of the first frame at "
-                + "\(Int(settling.delay)) ms (p5 \(Int(settling.p5)), p95 \(Int(settling.p95))); turnaround "
-                + "p50 \(view.turnaround["p50"] ?? -1) p99 \(p99) ms; coverage \(view.coverage) "
-                + "(\(view.exact)/\(view.afterWarmup)); statuses \(view.statuses); load "
-                + ((try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"))
+        let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"
+        let settled =
+            "settled within \(Int(settling.settlingTime)) ms of the first frame at \(Int(settling.delay)) ms "
+            + "(p5 \(Int(settling.p5)), p95 \(Int(settling.p95)))"
+        let turnaround = "turnaround p50 \(view.turnaround["p50"] ?? -1) p99 \(p99) ms"
+        let coverage =
+            "coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup)), \(view.timelyCoverage) of the "
+            + "frames inference took; statuses \(view.statuses)"
+        print("river e2e delay auto: \(settled); \(turnaround); \(coverage); load \(load)")
         // serve's end-of-session line says what the delay was made of (logged once the page hangs up).
         _ = try await eventually(timeout: .seconds(5)) { up.child.output.contains("delay auto ") }
         let made = up.child.output.split(separator: "\n").last { $0.contains("delay auto ") }

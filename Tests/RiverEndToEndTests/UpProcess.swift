@@ -159,6 +159,12 @@ struct ViewSummary: CustomStringConvertible {
     var framesDecoded: Int { raw["framesDecoded"] as? Int ?? 0 }
     var delay: [String: Double] { (raw["delay"] as? [String: Any] ?? [:]).compactMapValues { $0 as? Double } }
     var statuses: [String: Int] { raw["statuses"] as? [String: Int] ?? [:] }
+    /// Coverage among the frames inference took (all but `saturated` ones, which a busy worker
+    /// turned away whatever the delay): the part of coverage that the delay decides.
+    var timelyCoverage: Double {
+        let taken = afterWarmup - (statuses["saturated"] ?? 0)
+        return taken > 0 ? Double(exact) / Double(taken) : 0
+    }
     /// (page receive wall time ms, status or nil, measured delay ms or nil) per displayed frame.
     /// The session's getStats figures (session_check.py's `network`).
     var network: [String: Any] { raw["network"] as? [String: Any] ?? [:] }

@@ -85,6 +85,20 @@ import Testing
         }
     }
 
+    /// A slow start (the key frame and a cold worker: 300 ms) sets the first estimate, then leaves
+    /// the window after 30 more turnarounds instead of holding the p99 for 100 frames.
+    @Test func aSlowStartLeavesTheWindowOnceTheStreamRuns() {
+        var auto = AutoDelay()
+        let decisions = Self.run(&auto, frames: 0..<150) { $0 < 5 ? .milliseconds(300) : .milliseconds(40) }
+        #expect(decisions[5].decision == .init(delay: .milliseconds(310), appliesToHeld: true))
+        #expect(auto.p99 == .milliseconds(40))
+        // By 5 s the delay is at the target, J no longer remembering the step down.
+        let last = decisions.last!
+        #expect(last.at < .seconds(5))
+        #expect(last.decision.delay - auto.target(now: last.at)! < .milliseconds(1))
+        #expect(last.decision.delay < .milliseconds(51), "\(last.decision.delay)")
+    }
+
     @Test func theMarginGrowsWithTheTurnaroundsJitter() {
         var steady = AutoDelay()
         var jittery = AutoDelay()

@@ -32,7 +32,10 @@ import RiverCore
 /// ceiling) until ``Configuration/firstEstimateSamples`` turnarounds give a first target. Nothing
 /// has left the line yet, so the delay can then be set straight to the target (or to the time
 /// already held, if that is longer) and applied to the packets already held
-/// (``Decision/appliesToHeld``): no one has seen the old schedule, so this is no step.
+/// (``Decision/appliesToHeld``): no one has seen the old schedule, so this is no step. Those first
+/// turnarounds (a key frame, a cold decoder, the first requests) leave the window once
+/// ``Configuration/warmUpSamples`` more have come: a nearest-rank p99 of fewer than 100 samples is
+/// their maximum, so one slow start would otherwise hold the delay up for 100 frames.
 ///
 /// **Slew.** After that the delay moves towards the target at bounded rates, never in steps: it
 /// shrinks by at most ``Configuration/maxSlewDown`` seconds per second (the output plays 10 %
@@ -54,6 +57,8 @@ public struct AutoDelay: Sendable {
         public var maximum: Duration = .seconds(10)
         /// Turnarounds needed for the first estimate (their maximum, as the p99 of so few).
         public var firstEstimateSamples: Int = 5
+        /// Turnarounds after the first estimate's, after which those leave the window.
+        public var warmUpSamples: Int = 30
         /// A result must be ready this long before its frame leaves; the inference deadline
         /// margin of an auto session.
         public var headroom: Duration = .milliseconds(10)
@@ -107,6 +112,7 @@ public struct AutoDelay: Sendable {
     public private(set) var frameInterval: Duration?
     private var samples: [Duration] = []
     private var next = 0
+    private var recorded = 0
     private var lastTurnaround: Duration?
     private var lastFrameTimestamp: UInt32?
     private var lastLoss: Instant?
@@ -126,6 +132,13 @@ public struct AutoDelay: Sendable {
         } else {
             samples[next] = turnaround
             next = (next + 1) % configuration.window
+        }
+        recorded += 1
+        // The ring has not wrapped yet (the window is longer), so the first ones are at the front.
+        if recorded == configuration.firstEstimateSamples + configuration.warmUpSamples, next == 0,
+            samples.count > configuration.firstEstimateSamples
+        {
+            samples.removeFirst(configuration.firstEstimateSamples)
         }
         if let last = lastTurnaround {
             let deviation = turnaround > last ? turnaround - last : last - turnaround

@@ -86,7 +86,7 @@ import Testing
     }
 
     /// A slow start (the key frame and a cold worker: 300 ms) sets the first estimate, then leaves
-    /// the window after 30 more turnarounds instead of holding the p99 for 100 frames.
+    /// the window after 10 more turnarounds instead of holding the p99 for 100 frames.
     @Test func aSlowStartLeavesTheWindowOnceTheStreamRuns() {
         var auto = AutoDelay()
         let decisions = Self.run(&auto, frames: 0..<150) { $0 < 5 ? .milliseconds(300) : .milliseconds(40) }
@@ -111,6 +111,18 @@ import Testing
         let jitter = jittery.margin(now: now).jitter
         #expect(jitter > .milliseconds(28) && jitter <= .milliseconds(30), "\(jitter)")
         #expect(jittery.target(now: now)! - steady.target(now: now)! == jitter)
+    }
+
+    /// A heavy tail (one frame in 20 at 60 ms, the rest at 10 ms): half the p50-to-p99 distance
+    /// outweighs J, since slow frames cluster and the next window's p99 may be higher.
+    @Test func theMarginGrowsWithAHeavyTail() {
+        var auto = AutoDelay()
+        Self.run(&auto, frames: 0..<300) { $0 % 20 == 0 ? .milliseconds(60) : .milliseconds(10) }
+        let now = Instant.seconds(10)
+        #expect(auto.p50 == .milliseconds(10) && auto.p99 == .milliseconds(60))
+        #expect(auto.jitter < .milliseconds(25))
+        #expect(auto.margin(now: now).jitter == .milliseconds(25))
+        #expect(auto.target(now: now) == .milliseconds(95))
     }
 
     @Test func lossAddsARepairOfOneRoundTripAndThreeFrames() {

@@ -54,7 +54,7 @@ import Testing
         let result = try await runSessionCheck(baseURL: up.baseURL, seconds: 20, warmup: 3)
         #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
         let view = try #require(try views(result).first)
-        let settling = try #require(view.settling(from: 5000, band: 20), "no delays measured: \(view)")
+        let settling = try #require(view.settling(from: 5000, band: 30), "no delays measured: \(view)")
         let p99 = try #require(view.turnaround["p99"], "no turnarounds: \(view)")
         let frameInterval = 1000.0 / 30  // the pan clip's 30 fps
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"
@@ -73,7 +73,7 @@ import Testing
             "river e2e delay auto, serve: \(made.map { $0.split(separator: ";").last ?? "" } ?? "no summary line")"
         )
         #expect(settling.settlingTime <= 5000, "settled after \(settling.settlingTime) ms")
-        #expect(settling.p95 - settling.p5 <= 30, "the delay wandered after 5 s: \(settling)")
+        #expect(settling.p95 - settling.p5 <= 50, "the delay wandered after 5 s: \(settling)")
         #expect(settling.delay <= p99 + 2 * frameInterval, "settled at \(settling.delay) ms, p99 \(p99) ms")
         #expect(view.coverage >= 0.99, "coverage \(view.coverage): \(view.statuses)")
         #expect(view.wrongFrameDrawn == 0)

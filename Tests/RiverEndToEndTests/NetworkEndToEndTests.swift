@@ -18,12 +18,12 @@ struct NetworkEndToEndTests {
         let readyLine: String
     }
 
-    static func startUp(in lab: NetworkLab, state: URL) async throws -> RemoteUp {
+    static func startUp(in lab: NetworkLab, state: URL, delay: String = "2s") async throws -> RemoteUp {
         let up = try lab.start(
             in: .server,
             [
                 try riverBinary().path, "up", "--host", "0.0.0.0", "--http-port", "0", "--udp-port", "0",
-                "--state-dir", state.path, "--delay", "2s",
+                "--state-dir", state.path, "--delay", delay,
             ])
         let deadline = ContinuousClock.now + .seconds(120)
         var line: Substring?
@@ -104,6 +104,57 @@ struct NetworkEndToEndTests {
         #expect(tcp.wrongFrameDrawn == 0)
         Self.expectDelayOnTarget(tcp, "udp blocked")
         #expect((result["connectSeconds"] as? Double ?? .infinity) < 15)
+    }
+
+    /// `--delay auto` across the lab, clean and then with 5 % UDP loss both ways: under loss the
+    /// delay grows to cover repairs (a lost result message waits for SCTP's fast retransmit, and
+    /// those behind it on the ordered channel wait too), so ≥ 95 % of displayed frames still carry
+    /// their own result, and it settles longer than on the clean path.
+    @Test func autoDelayGrowsToCoverRepairsUnderLoss() async throws {
+        let lab = try NetworkLab.create()
+        defer { lab.remove() }
+        let state = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "river-net-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: state) }
+        let up = try await Self.startUp(in: lab, state: state, delay: "auto")
+
+        var sessions = 0
+        func settled(_ view: ViewSummary, _ name: String) async throws -> Double {
+            let settling = try #require(view.settling(from: 5000, band: 30), "\(name): no delays: \(view)")
+            print(
+                "network auto \(name): settled within \(Int(settling.settlingTime)) ms at \(Int(settling.delay)) ms "
+                    + "(p5 \(Int(settling.p5)), p95 \(Int(settling.p95))); turnaround \(view.turnaround); "
+                    + "coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup)), \(view.timelyCoverage) of the "
+                    + "frames inference took; statuses \(view.statuses)"
+            )
+            // serve's end-of-session line: what the delay was made of (RTT, repair).
+            _ = try await eventually(timeout: .seconds(5)) {
+                up.child.output.split(separator: "\n").filter { $0.contains("delay auto ") }.count > sessions
+            }
+            sessions += 1
+            let made = up.child.output.split(separator: "\n").last { $0.contains("delay auto ") }
+            print(
+                "network auto \(name), serve: \(made.map { $0.split(separator: ";").last ?? "" } ?? "no summary line")"
+            )
+            return settling.delay
+        }
+        let (clean, _) = try await Self.session("auto clean", lab: lab, up: up)
+        let cleanDelay = try await settled(clean, "clean")
+        #expect(clean.coverage >= 0.99, "clean: \(clean)")
+        #expect(clean.wrongFrameDrawn == 0)
+
+        try lab.addLoss(host: .client, percent: 5)
+        try lab.addLoss(host: .server, percent: 5)
+        defer {
+            try? lab.clear(host: .client)
+            try? lab.clear(host: .server)
+        }
+        let (lossy, _) = try await Self.session("auto loss 5%", lab: lab, up: up)
+        let lossyDelay = try await settled(lossy, "loss 5%")
+        #expect(lossy.coverage >= 0.95, "loss 5%: \(lossy)")
+        #expect(lossy.wrongFrameDrawn == 0)
+        // The repair term is a round trip and three frame intervals (100 ms at 30 fps).
+        #expect(lossyDelay >= cleanDelay + 50, "loss 5%: settled at \(lossyDelay) ms, clean \(cleanDelay) ms")
     }
 
     /// Bound to `::`, serve announces the host's IPv4 and IPv6 addresses, and never loopback.

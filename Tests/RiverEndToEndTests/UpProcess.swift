@@ -159,6 +159,12 @@ struct ViewSummary: CustomStringConvertible {
     var framesDecoded: Int { raw["framesDecoded"] as? Int ?? 0 }
     var delay: [String: Double] { (raw["delay"] as? [String: Any] ?? [:]).compactMapValues { $0 as? Double } }
     var statuses: [String: Int] { raw["statuses"] as? [String: Int] ?? [:] }
+    /// Coverage among the frames inference took (all but `saturated` ones, which a busy worker
+    /// turned away whatever the delay): the part of coverage that the delay decides.
+    var timelyCoverage: Double {
+        let taken = afterWarmup - (statuses["saturated"] ?? 0)
+        return taken > 0 ? Double(exact) / Double(taken) : 0
+    }
     /// (page receive wall time ms, status or nil, measured delay ms or nil) per displayed frame.
     /// The session's getStats figures (session_check.py's `network`).
     var network: [String: Any] { raw["network"] as? [String: Any] ?? [:] }
@@ -169,10 +175,39 @@ struct ViewSummary: CustomStringConvertible {
         let after = times.filter { $0 >= first + warmup }
         return zip(after, after.dropFirst()).map { $1 - $0 }.max() ?? .infinity
     }
-    var timeline: [(at: Double, status: String?, delay: Double?)] {
+    var timeline: [(at: Double, status: String?, delay: Double?, turnaround: Double?)] {
         (raw["timeline"] as? [[Any]] ?? []).map {
-            ($0[0] as? Double ?? 0, $0[1] as? String, $0.count > 2 ? $0[2] as? Double : nil)
+            (
+                $0[0] as? Double ?? 0, $0[1] as? String, $0.count > 2 ? $0[2] as? Double : nil,
+                $0.count > 3 ? $0[3] as? Double : nil
+            )
         }
+    }
+    /// The server's frame-received → result-ready times of the displayed frames' own results after
+    /// the warm-up (`n`, `p50`, `p99`, `max`, ms).
+    var turnaround: [String: Double] {
+        (raw["turnaround"] as? [String: Any] ?? [:]).compactMapValues { $0 as? Double }
+    }
+
+    /// How a moving delay (`--delay auto`) settled: `delay`, the median of the delays the page
+    /// measured on frames shown from `from` ms after the first displayed frame; `p5`/`p95` of
+    /// those; and `settlingTime`, ms from the first displayed frame to the first frame after which
+    /// the measured delay stays within `band` ms of `delay` (a single frame outside, shown late by
+    /// the browser, does not count as leaving). Nil without measured delays.
+    func settling(from: Double, band: Double) -> (
+        delay: Double, p5: Double, p95: Double, settlingTime: Double
+    )? {
+        let frames = timeline
+        guard let first = frames.first?.at else { return nil }
+        let late = frames.filter { $0.at >= first + from }.compactMap(\.delay).sorted()
+        guard !late.isEmpty else { return nil }
+        let settled = late[late.count / 2]
+        let p5 = late[late.count * 5 / 100]
+        let p95 = late[min(late.count - 1, late.count * 95 / 100)]
+        let delays = frames.compactMap { frame in frame.delay.map { (frame.at, abs($0 - settled) > band) } }
+        let outside = delays.indices.dropLast().last { delays[$0].1 && delays[$0 + 1].1 }
+        let settledAt = outside.map { delays[min(delays.count - 1, $0 + 2)].0 } ?? first
+        return (settled, p5, p95, settledAt - first)
     }
     var description: String {
         var shown = raw

@@ -39,40 +39,6 @@ private func ns(_ n: UInt64) -> Instant { .nanoseconds(n) }
     #expect(line.count == 0)
 }
 
-@Test func autoDelayHoldsUntilEnoughSamplesThenSettlesAtP99PlusMargin() {
-    var config = AutoDelay.Configuration()
-    config.start = .seconds(2)
-    config.margin = .milliseconds(100)
-    var auto = AutoDelay(config)
-    #expect(auto.update(now: .zero) == .seconds(2))
-    for i in 0..<29 { auto.record(turnaround: .milliseconds(i)) }
-    #expect(auto.update(now: .seconds(1)) == .seconds(2))  // too few samples: unchanged
-    for _ in 0..<271 { auto.record(turnaround: .milliseconds(50)) }
-    // p99 of the window is 50 ms, target 150 ms; 10 % slew: 100 ms per second.
-    #expect(auto.target == .milliseconds(150))
-    #expect(auto.update(now: .seconds(2)) == .milliseconds(1900))
-    var now = Instant.seconds(2)
-    var previous = auto.delay
-    while auto.delay > .milliseconds(150) {
-        now += .milliseconds(100)
-        let d = auto.update(now: now)
-        #expect(previous - d <= .milliseconds(10))  // never a step: 10 ms per 100 ms at most
-        previous = d
-    }
-    #expect(auto.delay == .milliseconds(150))
-}
-
-@Test func autoDelayGrowsWhenResultsComeLate() {
-    var config = AutoDelay.Configuration()
-    config.start = .milliseconds(300)
-    config.minimumSamples = 1
-    var auto = AutoDelay(config)
-    auto.update(now: .zero)
-    for _ in 0..<100 { auto.record(turnaround: .milliseconds(900)) }
-    #expect(auto.update(now: .seconds(1)) == .milliseconds(550))  // 25 % slew up
-    #expect(auto.update(now: .seconds(10)) == .milliseconds(1050))  // target reached, not passed
-}
-
 @Test func delayParsing() throws {
     #expect(try PipelineDelay(parsing: "3s") == .fixed(.seconds(3)))
     #expect(try PipelineDelay(parsing: "800ms") == .fixed(.milliseconds(800)))

@@ -125,6 +125,41 @@ import Testing
         #expect(sr.ntpTime >> 32 == 1_700_000_000 + 2_208_988_800)
         #expect(stage.nextDeadline == .milliseconds(2500))
     }
+
+    /// RFC 3550 §6.4.1: RTT = arrival of the report − when the echoed SR left − DLSR.
+    @Test func receptionReportsOnOurStreamGiveTheRoundTripAndLoss() {
+        var stage = SenderReportGenerator(ssrc: 9, wallClock: { 1_700_000_000.25 })
+        stage.sent(rtp: packet(1, ssrc: 9), now: .seconds(1))
+        var out = RTCPStageOutput()
+        stage.handleTimeout(now: .milliseconds(1500), into: &out)
+        guard case .senderReport(let sr) = out.compounds.first?.first else {
+            Issue.record("expected a sender report, got \(out.compounds)")
+            return
+        }
+        let lsr = NTPTime.middle32(sr.ntpTime)
+        // The browser held the SR 0.5 s (32768/65536) and its report arrives 540 ms after the SR
+        // left: 40 ms round trip.
+        let block = RTCPReceptionReport(
+            ssrc: 9, fractionLost: 13, lastSenderReport: lsr, delaySinceLastSenderReport: 32_768)
+        stage.received(
+            rtcp: .receiverReport(.init(ssrc: 77, reports: [block])), now: .milliseconds(2040), into: &out)
+        #expect(stage.receptionReports == 1)
+        #expect(
+            stage.lastReception
+                == .init(fractionLost: 13, roundTrip: .milliseconds(40), at: .milliseconds(2040)))
+        // A block in the browser's own SR counts too; one about another stream, or echoing no SR
+        // of ours, gives no RTT.
+        let other = RTCPReceptionReport(ssrc: 8, lastSenderReport: lsr)
+        let unknown = RTCPReceptionReport(ssrc: 9, lastSenderReport: lsr &+ 1)
+        stage.received(
+            rtcp: .senderReport(
+                .init(
+                    ssrc: 77, ntpTime: 0, rtpTime: 0, packetCount: 0, octetCount: 0,
+                    reports: [other, unknown])),
+            now: .seconds(3), into: &out)
+        #expect(stage.receptionReports == 2)
+        #expect(stage.lastReception == .init(fractionLost: 0, roundTrip: nil, at: .seconds(3)))
+    }
 }
 
 @Suite struct NACKResponderLimitTests {

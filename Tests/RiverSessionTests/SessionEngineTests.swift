@@ -116,6 +116,73 @@ import Testing
         #expect(peer.units.first?.outputTimestamp == first.timestamp &+ 180_000)
     }
 
+    /// `--delay auto` through the engine: results 40 ms after each frame completes. The first
+    /// packets leave after the first five turnarounds rather than at the 2 s start, the delay
+    /// settles at p99 + 10 ms headroom with the deadlines keeping that headroom, and once the
+    /// browser reports loss on our stream (with an RTT from its report) it grows to cover a repair.
+    @Test func autoDelayStartsFromTheFirstTurnaroundsAndGrowsToCoverRepairsUnderLoss() throws {
+        let peer = try MemoryPeer { configuration in
+            configuration.delay = .auto(start: .seconds(2))
+            var inference = SessionConfiguration.Inference()
+            inference.maxInFlight = { 4 }
+            configuration.inference = inference
+        }
+        try peer.connect()
+        let start = peer.now
+        let interval = Duration.nanoseconds(33_333_333)
+        var answers: [(due: Instant, id: UInt64)] = []
+        var decoded = 0
+        var asked = 0
+        var senderReports = 0
+        var lossReported = false
+        func frame(_ job: AccessUnitJob) -> VideoFrame {
+            VideoFrame(packedWidth: 64, height: 48, format: .i420, rtpTimestamp: job.outputTimestamp)
+        }
+        let reply = InferenceOutcome.reply(detections: [], compute: .milliseconds(30))
+        for (i, packets) in try clipFrames(count: 300).enumerated() {
+            let at = start + interval * i
+            for answer in answers where answer.due <= at {
+                peer.advance(to: answer.due)
+                peer.input(.inferred(id: answer.id, reply))
+            }
+            answers.removeAll { $0.due <= at }
+            peer.advance(to: at)
+            for packet in packets { try peer.send(rtp: packet) }
+            for job in peer.units[decoded...] {
+                peer.input(.decoded(job, frames: [frame(job)], decodeTime: .zero))
+            }
+            decoded = peer.units.count
+            for request in peer.requests[asked...] {
+                answers.append((peer.now + .milliseconds(40), request.id))
+            }
+            asked = peer.requests.count
+            // From 6 s on, the browser answers our next SR with 5 % loss and no time held.
+            let srs = peer.rtcpReceived.compactMap { if case .senderReport(let sr) = $0 { sr } else { nil } }
+            if at >= start + .seconds(6), !lossReported, srs.count > senderReports, let sr = srs.last {
+                lossReported = true
+                let block = RTCPReceptionReport(
+                    ssrc: 0xBEEF, fractionLost: 13, lastSenderReport: NTPTime.middle32(sr.ntpTime))
+                try peer.send(rtcp: [.receiverReport(.init(ssrc: MemoryPeer.ssrc, reports: [block]))])
+            }
+            senderReports = srs.count
+            if i == 170 {
+                // 5.7 s in: settled at 40 + 10 ms, and deadlines keep the 10 ms headroom.
+                #expect(peer.engine.delay == .milliseconds(50))
+                let job = try #require(peer.units.last)
+                #expect(peer.requests.last?.deadline == job.arrival + .milliseconds(40))
+            }
+        }
+        let first = try #require(peer.rtpReceived.first)
+        #expect(first.at - start < .milliseconds(300), "the first packet left \(first.at - start) in")
+        #expect(lossReported)
+        // 50 ms + RTT (0–33 ms: the SR left within the frame before it was answered) + 3 frames.
+        let delay = peer.engine.delay
+        #expect(delay >= .milliseconds(150) && delay <= .milliseconds(184), "\(delay)")
+        // The line kept its order through the reschedule and the slews: consecutive numbers.
+        let numbers = peer.rtpReceived.map(\.packet.sequenceNumber)
+        #expect(zip(numbers, numbers.dropFirst()).allSatisfy { $1 == $0 &+ 1 })
+    }
+
     @Test func everyDecodedFrameEndsInExactlyOneResult() throws {
         let peer = try pipelinePeer(delay: .seconds(1), maxInFlight: 1)
         try peer.connect()

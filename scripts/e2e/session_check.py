@@ -11,7 +11,11 @@ per displayed frame, see Sources/RiverServe/App/view.js), hangs up, and prints o
 
     {"state": "live", "views": [{"displayed", "afterWarmup", "exact", "coverage", "withBox",
       "accurate", "accuracy", "delay": {...}, "wrongFrameDrawn", "unreadable", "statuses",
-      "framesDecoded", "timeline": [[receivedWall, status], ...]}, ...], "stopped": true}
+      "framesDecoded", "turnaround": {...},
+      "timeline": [[receivedWall, status, delay, turnaround], ...]}, ...], "stopped": true}
+
+`turnaround` is the server's frame-received → result-ready time (`timings.total`) of the displayed
+frames' own results after the warm-up; `delay` the page's receive time minus the server's.
 
 The caller (RiverEndToEndTests) asserts on it; this script asserts nothing.
 """
@@ -90,6 +94,7 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
         errors.append(math.hypot(dx, dy) / width)
     accurate = sum(1 for e in errors if e <= tolerance)
     delays = [f["delay"] for f in after if f["delay"] is not None and math.isfinite(f["delay"])]
+    turnarounds = [f["turnaround"] for f in after if f.get("turnaround") is not None]
     statuses: dict[str, int] = {}
     for f in after:
         key = f["status"] or "none"
@@ -107,6 +112,8 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
         "delay": {"n": len(delays), "min": min(delays, default=None), "p5": percentile(delays, 5),
                   "p50": percentile(delays, 50), "p95": percentile(delays, 95), "max": max(delays, default=None)},
         # A box drawn as a frame's own that came from another frame's result.
+        "turnaround": {"n": len(turnarounds), "p50": percentile(turnarounds, 50),
+                       "p99": percentile(turnarounds, 99), "max": max(turnarounds, default=None)},
         "wrongFrameDrawn": sum(1 for f in frames if f["drawn"] == "exact" and f["drawnFrom"] != f["rtpTimestamp"]),
         "staleDrawn": sum(1 for f in frames if f["drawn"] == "stale"),
         "unreadable": sum(1 for f in after if f["clipFrame"] is None),
@@ -118,7 +125,8 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
         # getStats of the session's peer connection: loss, NACKs and freezes both ways, and the pair.
         "network": view.get("network") or {},
         "timeline": [[round(f["receivedWall"]), f["status"],
-                      None if f["delay"] is None or not math.isfinite(f["delay"]) else round(f["delay"])]
+                      None if f["delay"] is None or not math.isfinite(f["delay"]) else round(f["delay"]),
+                      None if f.get("turnaround") is None else round(f["turnaround"], 1)]
                      for f in frames],
     }
 

@@ -16,8 +16,9 @@ export class SessionView {
     this.results = new ResultStore();
     this.stats = new Stats();
     /**
-     * One entry per displayed frame: {rtpTimestamp, receivedWall, delay, exact, status, drawn,
-     * drawnFrom, box, clipFrame}. `exact`: the frame's own result is `ok`; `status`: the status of
+     * One entry per displayed frame: {rtpTimestamp, receivedWall, delay, turnaround, exact, status,
+     * drawn, drawnFrom, box, clipFrame}. `turnaround`: the own result's `timings.total` (frame
+     * received → result ready at the server, ms), or null. `exact`: the frame's own result is `ok`; `status`: the status of
      * the frame's own message (null if none came); `box`: centre of the first detection; `drawn` is 'exact' (the frame's own result), 'stale' (an older
      * result, dashed and labelled) or 'none'; `drawnFrom` is the RTP timestamp of the result drawn.
      */
@@ -58,6 +59,7 @@ export class SessionView {
       rtpTimestamp: md.rtpTimestamp,
       receivedWall,
       delay,
+      turnaround: own?.timings?.total ?? null,
       exact,
       status: own ? own.status : null,
       drawn,

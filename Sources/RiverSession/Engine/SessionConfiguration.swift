@@ -54,7 +54,9 @@ public struct SessionConfiguration: Sendable {
 
     public struct Inference: Sendable {
         public var frameBuilder = H264FrameBuilder.Configuration()
-        /// Subtracted from a frame's departure to get its inference deadline.
+        /// Subtracted from a frame's departure to get its inference deadline, under a fixed delay.
+        /// Under `--delay auto` the deadline keeps ``AutoDelay``'s headroom instead, which the
+        /// delay is chosen to cover.
         public var margin: Duration = .milliseconds(50)
         /// Requests out at once; read on the engine's loop at every scheduling round.
         public var maxInFlight: @Sendable () -> Int = { 1 }

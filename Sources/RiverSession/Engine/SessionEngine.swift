@@ -138,7 +138,10 @@ public final class SessionEngine {
             delayLineByteLimit: configuration.delayLineByteLimit, nackResponder: configuration.nackResponder,
             frameBuilder: configuration.inference?.frameBuilder, wallClock: configuration.wallClock)
         if let settings = configuration.inference {
-            inference = InferenceStage(margin: settings.margin, maxInFlight: settings.maxInFlight)
+            // Under `--delay auto` the delay is chosen to cover the turnaround plus AutoDelay's
+            // headroom, so the deadline keeps that same headroom rather than the fixed delay's.
+            inference = InferenceStage(
+                margin: video.autoHeadroom ?? settings.margin, maxInFlight: settings.maxInFlight)
         }
     }
 
@@ -159,7 +162,7 @@ public final class SessionEngine {
         return "\(video.packetsIn) packets in, \(video.senderReports.packetsSent) out, "
             + "\(video.nackResponder.retransmitted) resent, \(video.unitsOut) units, \(skipped) skipped awaiting a "
             + "keyframe, \(nacks) NACKs, \(plis) PLIs up, \(inferenceCounters); results \(tallies.resultsSent) "
-            + "sent, \(tallies.resultsUndelivered) undelivered" + limitSummary
+            + "sent, \(tallies.resultsUndelivered) undelivered" + limitSummary + autoSummary
     }
 
     /// The bounds that refused something, if any (", refused: delayLineFull 12, …").
@@ -167,6 +170,17 @@ public final class SessionEngine {
         let refused = counters.limitDrops.filter { $0.value > 0 }.sorted { $0.key < $1.key }
         return refused.isEmpty
             ? "" : "; refused: " + refused.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+    }
+
+    /// Under `--delay auto`: the delay and what it was made of at the end.
+    private var autoSummary: String {
+        guard let auto = video.auto else { return "" }
+        let margin = auto.margin(now: lastNow)
+        func ms(_ d: Duration?) -> String { d.map { "\($0.nanosecondsClamped / 1_000_000) ms" } ?? "?" }
+        return
+            "; delay auto \(ms(auto.delay)), target p99 \(ms(auto.p99)) + headroom \(ms(margin.headroom)) + "
+            + "jitter \(ms(margin.jitter)) + repair \(ms(margin.repair)) (RTT \(ms(auto.roundTrip)), "
+            + "frame \(ms(auto.frameInterval)))"
     }
 
     // MARK: Input

@@ -136,6 +136,9 @@ struct InferenceStage {
                 out.requests.append(InferenceJob(id: id, frame: frame, deadline: deadline))
             case .drop(let id, let reason):
                 guard let info = frames.removeValue(forKey: id) else { continue }
+                // It waited past its deadline, so its turnaround would have been longer still:
+                // `--delay auto` must hear of it as it hears of late answers.
+                if reason != .saturated { out.turnarounds.append(now - info.arrival) }
                 emit(
                     message(info, status: reason == .saturated ? .saturated : .expired, delay: delay),
                     latency: nil, into: &out)

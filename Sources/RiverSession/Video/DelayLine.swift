@@ -57,6 +57,18 @@ public struct DelayLine<Element> {
         return when
     }
 
+    /// Sets the delay and applies it to the elements already held too: every due time moves by the
+    /// change in delay, as if each element had been pushed with the new one. All move by the same
+    /// amount, so their order and spacing are kept. What has already left is not affected, so a
+    /// caller does this only before anything has left (``AutoDelay``'s first estimate), when no one
+    /// has seen the old schedule; afterwards a change would be a step.
+    public mutating func reschedule(delay newDelay: Duration) {
+        let change = newDelay - delay
+        delay = newDelay
+        for i in head..<due.count { due[i] = due[i] + change }
+        lastDue = lastDue + change
+    }
+
     /// Removes and returns the oldest element if it is due at `now`.
     public mutating func popDue(now: Instant) -> Element? {
         guard head < due.count, due[head] <= now else { return nil }

@@ -71,6 +71,13 @@ struct VideoRelay {
     /// Access units dropped for passing the depacketizer's byte bound.
     var unitsTooLarge: Int { builder?.depacketizer.unitsTooLarge ?? 0 }
 
+    /// Under `--delay auto`, the inference deadline's margin: the headroom ``AutoDelay`` keeps, so
+    /// that the scheduler's "on time" and the delay's agree. Nil for a fixed delay.
+    var autoHeadroom: Duration? { autoDelay?.configuration.headroom }
+
+    /// The `--delay auto` state, for logs and tests.
+    var auto: AutoDelay? { autoDelay }
+
     var builderCounters: (skipped: Int, nacks: Int, plis: Int) {
         (
             builder?.unitsSkippedAwaitingKeyframe ?? 0, builder?.repair.nacksSent ?? 0,
@@ -92,7 +99,12 @@ struct VideoRelay {
         receiverReports.received(rtp: packet, now: now)
         pliForwarder.received(rtp: packet, now: now)
         if var auto = autoDelay {
-            line.delay = auto.update(now: now)
+            let decision = auto.update(now: now)
+            if decision.appliesToHeld {
+                line.reschedule(delay: decision.delay)
+            } else {
+                line.delay = decision.delay
+            }
             autoDelay = auto
         }
         if line.push(packet, arrival: now, size: NACKResponder.size(of: packet)) == nil {
@@ -108,12 +120,21 @@ struct VideoRelay {
     /// Every packet of the compound goes to every stage.
     mutating func receive(rtcp packets: [RTCPPacket], now: Instant, into out: inout Output) {
         nackResponder.startCompound()
+        let reports = senderReports.receptionReports
+        let resent = nackResponder.retransmitted
         for packet in packets {
             receiverReports.received(rtcp: packet, now: now, into: &out.rtcp)
             senderReports.received(rtcp: packet, now: now, into: &out.rtcp)
             nackResponder.received(rtcp: packet, now: now, into: &out.rtcp)
             pliForwarder.received(rtcp: packet, now: now, into: &out.rtcp)
         }
+        guard autoDelay != nil else { return }
+        // What the browser says of our stream: the RTT and loss on the path results take.
+        if senderReports.receptionReports != reports, let reception = senderReports.lastReception {
+            if let rtt = reception.roundTrip { autoDelay!.record(roundTrip: rtt) }
+            if reception.fractionLost > 0 { autoDelay!.recordLoss(now: now) }
+        }
+        if nackResponder.retransmitted != resent { autoDelay!.recordLoss(now: now) }
     }
 
     mutating func handleTimeout(now: Instant, into out: inout Output) {
@@ -133,7 +154,7 @@ struct VideoRelay {
         handle(events, now: now, into: &out)
     }
 
-    /// A turnaround (arrival → result) for `--delay auto`.
+    /// A turnaround (frame complete → result) for `--delay auto`.
     mutating func record(turnaround: Duration) {
         autoDelay?.record(turnaround: turnaround)
     }
@@ -164,11 +185,13 @@ struct VideoRelay {
             switch event {
             case .accessUnit(let unit):
                 unitsOut += 1
+                autoDelay?.record(frameTimestamp: unit.timestamp)
                 out.units.append(
                     AccessUnitJob(
                         annexB: unit.annexB, outputTimestamp: rewriter.outputTimestamp(unit.timestamp),
                         arrival: now, receivedAt: wallClock() * 1000))
             case .nack(let sequenceNumbers):
+                autoDelay?.recordLoss(now: now)  // the path to the browser loses packets
                 guard let upstream = receiverReports.upstreamSSRC else { continue }
                 out.rtcp.compounds.append([
                     .nack(

@@ -1,4 +1,3 @@
-import NIOCore
 import RiverCore
 
 /// Encodes and decodes the header frame of river's broker messages (see `docs/protocol.md`).
@@ -245,15 +244,6 @@ protocol HeaderWriter {
     mutating func u32(_ value: UInt32)
     mutating func u64(_ value: UInt64)
     mutating func bytes(_ value: [UInt8])
-}
-
-/// The proxy writes headers straight into the buffer that goes to the socket.
-extension ByteBuffer: HeaderWriter {
-    mutating func u8(_ value: UInt8) { writeInteger(value) }
-    mutating func u16(_ value: UInt16) { writeInteger(value) }
-    mutating func u32(_ value: UInt32) { writeInteger(value) }
-    mutating func u64(_ value: UInt64) { writeInteger(value) }
-    mutating func bytes(_ value: [UInt8]) { writeBytes(value) }
 }
 
 /// Big-endian writes into a growing array, for libzmq's sockets.

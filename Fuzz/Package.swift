@@ -14,7 +14,11 @@ import PackageDescription
 ///     mkdir -p corpus/zmtp && .build/release/FuzzZMTPConnection corpus/zmtp -max_total_time=300
 ///     mkdir -p corpus/sdp && .build/release/FuzzSDP corpus/sdp -dict=sdp.dict -max_total_time=300
 ///
-/// `FuzzZMTPConnection` links the proxy's two ZMTP codec files (symlinks) into itself.
+/// `FuzzZMTPConnection` links the proxy's two ZMTP codec files (symlinks) into itself; likewise
+/// `FuzzDCEP` (RiverSCTP's DCEP parser and channel parameters, no usrsctp), `FuzzBrokerWire`
+/// (RiverBroker's `Wire/`, no NIO or libzmq) and `FuzzSCTPPacketCheck` (the check before usrsctp,
+/// which needs only its CRC32c). `Sources/RiverICE`, `COpenSSL` and `CUsrsctp` are symlinks too.
+/// `scripts/fuzz_all.sh` (from the repository root) builds, seeds and runs them all, as CI does.
 let package = Package(
     name: "river-fuzz",
     dependencies: [.package(url: "https://github.com/apple/swift-nio", from: "2.80.0")],
@@ -30,6 +34,13 @@ let package = Package(
         .executableTarget(
             name: "FuzzZMTPConnection",
             dependencies: ["FuzzDriver", .product(name: "NIOCore", package: "swift-nio")]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CUsrsctp", pkgConfig: "usrsctp", providers: [.apt(["libusrsctp-dev"])]),
+        .target(name: "RiverICE", dependencies: ["RiverCore", "COpenSSL"]),
+        .executableTarget(name: "FuzzSTUN", dependencies: ["RiverICE", "RiverCore", "FuzzDriver"]),
+        .executableTarget(name: "FuzzDCEP", dependencies: ["FuzzDriver"]),
+        .executableTarget(name: "FuzzBrokerWire", dependencies: ["RiverCore", "FuzzDriver"]),
+        .executableTarget(name: "FuzzSCTPPacketCheck", dependencies: ["CUsrsctp", "FuzzDriver"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,3 +1,4 @@
+import Foundation
 import RiverCore
 import Testing
 
@@ -134,6 +135,23 @@ private func sampleRequest() -> RequestHeader {
         bytes[3] = 77
         #expect(throws: ProtocolError.unknownType(77)) { try decode(bytes) }
         #expect(throws: ProtocolError.badSignature) { try decode([0x47, 0x45, 0x54, 0x20]) }
+    }
+
+    /// FuzzBrokerWire's first finding (kept as Fuzz/make_seeds.py's `ready-bad-utf8` seed): a READY
+    /// name of invalid UTF-8 decoded with U+FFFD replacements, which re-encoded longer and to
+    /// another name. It is now refused; and a long name is cut on a scalar boundary, not inside one.
+    @Test func readyNameMustBeUTF8() throws {
+        let finding = [UInt8](
+            Data(
+                base64Encoded: "wAAAAABSVgIBJCQkJCQkJCQkJCQkJCQkJCQk+/v7+/skJCQkJCQkJCQkJCQkIQAECHdvcmtlci0x")!
+        )
+        #expect(throws: ProtocolError.badField("READY name is not UTF-8")) {
+            try decode(Array(finding[5...]))
+        }
+        let long = String(repeating: "\u{E9}", count: 200)  // 400 bytes of UTF-8, 2 per scalar
+        let header = WireCodec.encode(.ready(slots: 1, name: long))
+        #expect(header[6] == 254)
+        #expect(try decode(header) == .ready(slots: 1, name: String(repeating: "\u{E9}", count: 127)))
     }
 
     /// Random headers must only ever decode or throw, never trap.

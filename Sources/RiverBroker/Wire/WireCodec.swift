@@ -51,7 +51,11 @@ public enum WireCodec {
             let nameLength = Int(reader.u8())
             try reader.need(nameLength, field: "READY name")
             guard slots > 0 else { throw .badField("READY announces 0 slots") }
-            let name = String(decoding: reader.bytes(nameLength), as: UTF8.self)
+            // Strict, as docs/protocol.md says UTF-8: replacing bad bytes with U+FFFD (3 bytes each)
+            // made a name that re-encodes longer than it arrived, and differently (found by FuzzBrokerWire).
+            guard let name = String(validating: reader.bytes(nameLength), as: UTF8.self) else {
+                throw .badField("READY name is not UTF-8")
+            }
             return .ready(slots: slots, name: name)
         case .request:
             return .request(try decodeRequest(&reader, bodyCount: bodyCount))
@@ -147,6 +151,18 @@ public enum WireCodec {
 
     // MARK: Encoding
 
+    /// READY's name as it goes on the wire: at most 255 bytes, cut before the first Unicode scalar
+    /// that would not fit, so a long name still arrives as valid UTF-8 the decoder accepts.
+    static func readyName(_ name: String) -> [UInt8] {
+        var utf8: [UInt8] = []
+        for scalar in name.unicodeScalars {
+            let encoded = Array(String(scalar).utf8)
+            guard utf8.count + encoded.count <= 255 else { break }
+            utf8 += encoded
+        }
+        return utf8
+    }
+
     /// The header frame for `message`.
     public static func encode(_ message: WireMessage) -> [UInt8] {
         var writer = ByteWriter(capacity: requestLength)
@@ -164,7 +180,7 @@ public enum WireCodec {
         case .heartbeat, .disconnect:
             break
         case .ready(let slots, let name):
-            let utf8 = Array(name.utf8.prefix(255))
+            let utf8 = Self.readyName(name)
             writer.u16(slots)
             writer.u8(UInt8(utf8.count))
             writer.bytes(utf8)

@@ -1,0 +1,1 @@
+../../../Sources/RiverBroker/Wire/ProtocolError.swift

@@ -1,0 +1,1 @@
+../../../Sources/RiverSCTP/DCEPMessage.swift

@@ -59,8 +59,9 @@ import Testing
         let location = try #require(created.headers["Location"] as? String)
         let id = String(location.dropFirst("/whip/".count))
         #expect(location.hasPrefix("/whip/") && id.count >= 26, "\(location)")  // ≥ 128 bits
+        // The session exists; its decode thread comes only once it connects (admission).
         let live = try await get(serve, "/debug/sessions", token: Self.token)
-        #expect(live.1.contains("\"sessions\": 1") && live.1.contains("\"pipelineThreads\": 1"), "\(live.1)")
+        #expect(live.1.contains("\"sessions\": 1") && live.1.contains("\"pipelineThreads\": 0"), "\(live.1)")
 
         #expect(try await serve.request("DELETE", location).status == 401)
         #expect(try await serve.request("DELETE", location, headers: good).status == 200)

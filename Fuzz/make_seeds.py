@@ -176,4 +176,7 @@ data_chunk = struct.pack("!BBHIHHI", 0, 3, 16 + len(data), 1, 0, 0, 50) + data
 write("sctp", "init", b"\0" + sctp(init))
 write("sctp", "data-dcep-open", b"\0" + sctp(data_chunk + bytes((4 - len(data_chunk) % 4) % 4), 0x0BADCAFE))
 write("sctp", "fix-port-and-crc", b"\3" + sctp(init)[:2] + b"\x13\x89" + sctp(init)[4:])
+# FuzzSDP's finding, kept as a regression input (RiverSDPTests' crInsideALineIsRefused): a CR inside a
+# line, once kept in the m= proto and written back where a stray CR is dropped.
+open(os.path.join(here, "corpus/sdp", "cr-inside-line"), "wb").write(b"v=0\no=- 3 2 I 4 2\ns=\nt=\nm=D 4 \r ")
 print("seeded", file=sys.stderr)

@@ -34,6 +34,12 @@ extension SessionDescription {
             var line = rawLine[...]
             while line.last == "\r" { line = line.dropLast() }
             if line.isEmpty { continue }
+            // A CR inside the line is refused as well: kept in a value ("m=video 9 \r x"), it was
+            // written back before the line end and read as a stray CR there, so the round trip
+            // changed the description (FuzzSDP found "m=D 4 \r ").
+            if line.contains("\r") {
+                throw .malformed(line: lineNumber, text: String(line), reason: "CR inside a line")
+            }
             let bytes = line.utf8
             guard bytes.count >= 2, bytes[bytes.index(after: bytes.startIndex)] == UInt8(ascii: "="),
                 let type = line.first, type.isASCII, type.isLowercase

@@ -5,6 +5,16 @@ import Testing
 
 /// Mangled real offers must give an answer or a typed error, never a crash.
 @Suite struct SDPFuzzTests {
+    /// FuzzSDP's finding (kept as Fuzz/make_seeds.py's `cr-inside-line` seed): a CR inside a line
+    /// went into the m= proto and was written back before the line end, where the parser drops
+    /// stray CRs, so write → parse → write was not stable. A CR inside a line is now refused.
+    @Test func crInsideALineIsRefused() {
+        let finding = "v=0\no=- 3 2 I 4 2\ns=\nt=\nm=D 4 \r "
+        #expect(throws: SDPError.malformed(line: 5, text: "m=D 4 \r ", reason: "CR inside a line")) {
+            try SessionDescription(parsing: finding)
+        }
+    }
+
     @Test(arguments: Fixture.allCases)
     func mangledOffersNeverCrash(_ fixture: Fixture) throws {
         let lines = try fixture.text.split(separator: "\r\n").map(String.init)

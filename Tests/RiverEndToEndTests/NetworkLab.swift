@@ -59,7 +59,7 @@ final class NetworkLab: Sendable {
         var addresses6: [Host: String] = [:]
         for host in Host.allCases {
             addresses[host] = fields[host.rawValue]
-            addresses6[host] = fields[host.rawValue + "6"]
+            addresses6[host] = fields[host.rawValue + "6"].map(Self.canonicalIPv6)
         }
         let lab = NetworkLab(name: name, addresses: addresses, addresses6: addresses6)
         guard addresses.count == 3, addresses6.count == 3 else {
@@ -67,6 +67,15 @@ final class NetworkLab: Sendable {
             throw LabError("lab.sh up printed no addresses:\n\(output)")
         }
         return lab
+    }
+
+    /// RFC 5952's text form (leading zeros dropped), as `inet_ntop` and river print addresses.
+    static func canonicalIPv6(_ text: String) -> String {
+        var address = in6_addr()
+        guard inet_pton(AF_INET6, text, &address) == 1 else { return text }
+        var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN))
+        guard inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count)) != nil else { return text }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     func address(_ host: Host) -> String { addresses[host]! }

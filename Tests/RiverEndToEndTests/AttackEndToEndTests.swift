@@ -85,7 +85,7 @@ import Testing
             "attack: flood statuses \(flood); honest coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup))"
         )
         #expect(
-            view.timelyCoverage >= 0.93 && view.coverage >= 0.8,
+            view.timelyCoverage >= 0.93 && view.coverage >= 0.7,
             "the honest session lost its results: \(view)")
         #expect(view.wrongFrameDrawn == 0)
         // The flood was refused: at most 3 more sessions beside the honest one, the rest 503/429.

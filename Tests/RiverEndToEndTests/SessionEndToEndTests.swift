@@ -23,7 +23,7 @@ import Testing
         // Frames the worker had no slot for (saturated: on 2 cores the browser, serve, CURVE and the
         // model share the CPU) are set apart; every frame inference took must carry its result.
         #expect(
-            view.timelyCoverage >= 0.95 && view.coverage >= 0.8, "coverage \(view.coverage): \(view.statuses)"
+            view.timelyCoverage >= 0.95 && view.coverage >= 0.7, "coverage \(view.coverage): \(view.statuses)"
         )
         #expect(view.withBox >= view.exact * 9 / 10, "frames with a result but no face: \(view)")
         #expect(view.accuracy >= 0.90, "box centres within 2.5 % of the width: \(view.accuracy)")
@@ -83,7 +83,7 @@ import Testing
         #expect(settling.delay < 1000, "settled at \(settling.delay) ms")
         #expect(settling.delay <= p99 + 4 * frameInterval, "settled at \(settling.delay) ms, p99 \(p99) ms")
         #expect(
-            view.timelyCoverage >= 0.97 && view.coverage >= 0.8, "coverage \(view.coverage): \(view.statuses)"
+            view.timelyCoverage >= 0.97 && view.coverage >= 0.7, "coverage \(view.coverage): \(view.statuses)"
         )
         #expect(view.wrongFrameDrawn == 0)
         #expect(view.accuracy >= 0.90, "\(view)")

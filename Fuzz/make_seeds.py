@@ -130,7 +130,7 @@ write("dcep", "open-empty", dcep_open(b""))
 # Broker header frames (docs/protocol.md): control byte (0xC0: frame count and body length from the
 # header), body length, header.
 def wire(msg_type, fields=b"", body=0, control=0xC0):
-    return struct.pack("!BI", control, body) + b"RV\x02" + bytes([msg_type]) + fields
+    return struct.pack("!BI", control, body) + b"RV\x03" + bytes([msg_type]) + fields
 
 
 def request(fmt, width, height, planes, byte_count, request_id=7):
@@ -140,18 +140,20 @@ def request(fmt, width, height, planes, byte_count, request_id=7):
     return head + struct.pack("!I", byte_count)
 
 
-write("wire", "ready", wire(1, struct.pack("!HB", 4, 8) + b"worker-1"))
+write("wire", "ready", wire(1, struct.pack("!HHHB", 4, 256, 192, 8) + b"worker-1"))
+write("wire", "ready-any-size", wire(1, struct.pack("!HHHB", 1, 0, 0, 2) + b"w2"))
 write("wire", "heartbeat", wire(2))
 write("wire", "request-i420", wire(3, request(1, 640, 480, [(640, 0), (320, 307200), (320, 384000)], 460800), 460800))
 write("wire", "request-rgb24", wire(3, request(2, 33, 17, [(100, 0)], 1700), 1700))
 write("wire", "reply", wire(4, struct.pack("!QBBHIII", 7, 0, 0, 0, 120, 30, 9000), 42, 0x82))
 write("wire", "error", wire(5, struct.pack("!QBBH", 7, 5, 0, 0), 16, 0x82))
 write("wire", "disconnect", wire(6))
-write("wire", "capacity", wire(7, struct.pack("!HHII", 2, 1, 8, 3)))
+write("wire", "capacity", wire(7, struct.pack("!HHIIHH", 2, 1, 8, 3, 256, 192)))
 # FuzzBrokerWire's finding, kept as a regression input (RiverBrokerTests' readyNameMustBeUTF8): a READY
-# name of invalid UTF-8, once decoded with replacements that re-encoded differently.
-write("wire", "ready-bad-utf8", base64.b64decode(
-    "wAAAAABSVgIBJCQkJCQkJCQkJCQkJCQkJCQk+/v7+/skJCQkJCQkJCQkJCQkIQAECHdvcmtlci0x"))
+# name of invalid UTF-8, once decoded with replacements that re-encoded differently. Found in version
+# 2; the same slots and name in version 3's layout (no input size).
+found = base64.b64decode("wAAAAABSVgIBJCQkJCQkJCQkJCQkJCQkJCQk+/v7+/skJCQkJCQkJCQkJCQkIQAECHdvcmtlci0x")[9:]
+write("wire", "ready-bad-utf8", wire(1, found[:2] + bytes(4) + found[2:3] + found[3:3 + found[2]]))
 
 
 # SCTP (RFC 4960 §3): 5000 → 5000, CRC32c stored least significant byte first. A leading control

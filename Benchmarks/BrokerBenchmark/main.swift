@@ -1,9 +1,9 @@
 // Broker benchmark: client ↔ worker directly vs through `river proxy`, in one run, side by side:
-// the proxy with the NULL mechanism, with CURVE (RFC 26, every message encrypted both ways), and,
-// given `--old-river PATH`, an older build's `river proxy` as a process (e.g. the ZMTP-on-SwiftNIO
-// proxy before libzmq, from a `git worktree` release build).
+// the proxy with the NULL mechanism and with CURVE (RFC 26, every message encrypted both ways).
+// (Until wire version 3 it also ran an older build's proxy as a process, `--old-river`; version 3
+// peers refuse version 2 ones, so that comparison's figures stay in the README.)
 //
-//   swift run -c release BrokerBenchmark [--small N] [--frames N] [--pings N] [--old-river PATH]
+//   swift run -c release BrokerBenchmark [--small N] [--frames N] [--pings N]
 //
 // The worker is the real `BrokerWorker` answering at once (the `river onnx --echo` handler); the
 // proxy is the real `BrokerProxy`. The client is a bare DEALER (via proxy) or ROUTER (direct: the
@@ -23,15 +23,10 @@ struct Options {
     var pings = 3_000
     var window = 64
     var frameWindow = 8
-    var oldRiver: String?
 
     init() {
         var arguments = CommandLine.arguments.dropFirst().makeIterator()
         while let flag = arguments.next() {
-            if flag == "--old-river" {
-                oldRiver = arguments.next()
-                continue
-            }
             guard let value = arguments.next().flatMap(Int.init) else { fatalError("\(flag) needs a number") }
             switch flag {
             case "--small": small = value
@@ -50,7 +45,12 @@ final class BenchSocket {
     let routed: Bool
     var peer: [UInt8] = []
 
-    init(context: UnsafeMutableRawPointer, type: Int32, curve: PeerCurve? = nil) {
+    /// `curve`: this socket is a CURVE client of that server key; `curveServer`: it is a CURVE
+    /// server with that key pair (the direct CURVE path, where the benchmark stands in for a proxy).
+    init(
+        context: UnsafeMutableRawPointer, type: Int32, curve: PeerCurve? = nil,
+        curveServer: CurveKeyPair? = nil
+    ) {
         handle = zmq_socket(context, type)!
         routed = type == ZMQ_ROUTER
         var zero: Int32 = 0
@@ -64,6 +64,13 @@ final class BenchSocket {
                 (ZMQ_CURVE_SECRETKEY, curve.keyPair.secretKey),
             ] {
                 _ = key.bytes.withUnsafeBytes { zmq_setsockopt(handle, option, $0.baseAddress, 32) }
+            }
+        }
+        if let curveServer {
+            var one: Int32 = 1
+            zmq_setsockopt(handle, ZMQ_CURVE_SERVER, &one, 4)
+            _ = curveServer.secretKey.bytes.withUnsafeBytes {
+                zmq_setsockopt(handle, ZMQ_CURVE_SECRETKEY, $0.baseAddress, 32)
             }
         }
     }
@@ -192,8 +199,7 @@ func cpuSeconds(pid: String, _ counts: (String) -> Bool) -> Double {
 struct ProxyUnderTest {
     var name: String
     var socket: BenchSocket
-    /// The proxy's CPU seconds so far: its loop thread and libzmq I/O thread in this process, or
-    /// every thread of the old proxy's process.
+    /// The proxy's CPU seconds so far: its loop thread and libzmq I/O thread in this process.
     var cpu: () -> Double
     var counters: () -> String
     var stop: () -> Void
@@ -206,18 +212,26 @@ let echo: WorkHandler = { request in
 }
 let slots = max(options.window, options.frameWindow)
 
-// Direct: the worker connects to the benchmark's ROUTER as if it were a proxy.
-let direct = BenchSocket(context: context, type: ZMQ_ROUTER)
-zmq_bind(direct.handle, "tcp://127.0.0.1:*")
-var endpoint = [CChar](repeating: 0, count: 256)
-var size = endpoint.count
-zmq_getsockopt(direct.handle, ZMQ_LAST_ENDPOINT, &endpoint, &size)
-let directWorker = BrokerWorker(
-    connect: String(decoding: endpoint.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
-    // The benchmark's ROUTER never heartbeats; a long interval keeps the worker from giving up on it.
-    configuration: WorkerConfiguration(slots: slots, name: "direct", heartbeatInterval: .seconds(600)),
-    handler: echo)
-direct.awaitReady()
+/// Direct: the worker connects to the benchmark's ROUTER as if it were a proxy, with NULL or, to
+/// compare with the CURVE proxy, with CURVE (then only the proxy's own decrypt and encrypt differ).
+@MainActor func directPath(curve: Bool) throws -> (BenchSocket, BrokerWorker) {
+    let serverKeys = try CurveKeyPair.generate()
+    let socket = BenchSocket(context: context, type: ZMQ_ROUTER, curveServer: curve ? serverKeys : nil)
+    zmq_bind(socket.handle, "tcp://127.0.0.1:*")
+    var endpoint = [CChar](repeating: 0, count: 256)
+    var size = endpoint.count
+    zmq_getsockopt(socket.handle, ZMQ_LAST_ENDPOINT, &endpoint, &size)
+    let worker = BrokerWorker(
+        connect: String(decoding: endpoint.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self),
+        // The benchmark's ROUTER never heartbeats; a long interval keeps the worker from giving up on it.
+        configuration: WorkerConfiguration(
+            slots: slots, name: "direct", heartbeatInterval: .seconds(600),
+            curve: curve
+                ? PeerCurve(proxyKey: serverKeys.publicKey, keyPair: try CurveKeyPair.generate()) : nil),
+        handler: echo)
+    socket.awaitReady()
+    return (socket, worker)
+}
 
 let inProcessProxyThreads: (String) -> Bool = {
     $0 == "river-proxy" || $0.hasPrefix("\(BrokerProxy.ioThreadNamePrefix)/ZMQbg")
@@ -265,137 +279,87 @@ let quiet = {
         })
 }
 
-/// An older build's `river proxy` as a process (NULL), with this build's worker behind it.
-@MainActor func oldProxy(_ binary: String) throws -> ProxyUnderTest {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: binary)
-    process.arguments = [
-        "proxy", "--frontend", "tcp://127.0.0.1:*", "--backend", "tcp://127.0.0.1:*", "--stats-seconds", "0",
-    ]
-    let output = Pipe()
-    process.standardOutput = output
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    // The ready line: `river proxy frontend=tcp://… backend=tcp://…`.
-    var line = ""
-    while !line.hasSuffix("\n") {
-        let byte = output.fileHandleForReading.readData(ofLength: 1)
-        guard !byte.isEmpty else { fatalError("\(binary) proxy exited before it was ready") }
-        line += String(decoding: byte, as: UTF8.self)
-    }
-    func field(_ name: String) -> String {
-        line.split(separator: " ").first { $0.hasPrefix("\(name)=") }.map {
-            String($0.dropFirst(name.count + 1)).trimmingCharacters(in: .whitespacesAndNewlines)
-        } ?? ""
-    }
-    let worker = BrokerWorker(
-        connect: field("backend"), configuration: WorkerConfiguration(slots: slots, name: "old"),
-        handler: echo)
-    let socket = BenchSocket(context: context, type: ZMQ_DEALER)
-    zmq_connect(socket.handle, field("frontend"))
-    awaitWorker(socket)
-    let pid = "\(process.processIdentifier)"
-    return ProxyUnderTest(
-        name: "old", socket: socket, cpu: { cpuSeconds(pid: pid) { _ in true } },
-        counters: { "(another process)" },
-        stop: {
-            worker.stop()
-            process.terminate()
-            process.waitUntilExit()
-        })
-}
+/// The frames measured: what serve sent before wire version 3 (640×480 I420), what it sends now to
+/// a 256×192 model (scaled to fit as it decodes), and RGB24 for scale.
+let frameCases: [(name: String, width: Int, height: Int, format: PixelFormat)] = [
+    ("640x480 RGB", 640, 480, .rgb24),
+    ("640x480 I420", 640, 480, .i420),
+    ("256x192 I420", 256, 192, .i420),
+]
 
-/// Sends one small request at a time until one is answered: the worker has registered.
-func awaitWorker(_ socket: BenchSocket) {
-    let frame = VideoFrame(packedWidth: 32, height: 21, format: .i420)
-    var pixels = frame.data
-    let header = try! RequestHeader(frame: frame, requestID: 1, streamID: 1, budgetMicros: 1_000_000)
-    while true {
-        pixels.withUnsafeMutableBytes { socket.send(header: WireCodec.encode(.request(header)), pixels: $0) }
-        switch socket.receive() {
-        case .reply: return
-        case .heartbeat: socket.answerHeartbeat()
-        default: usleep(50_000)
-        }
-    }
-}
-
-/// What one proxy measured, in the order of the rows printed.
+/// What one proxy (or the direct path) measured: 1 KiB messages, then each frame case.
 struct Results {
     var name: String
     var small: Measurement
-    var frames: Measurement
-    var smallCPU: Double
-    var frameCPU: Double
     var ping: Measurement
-    var framePing: Measurement
-    var i420: Measurement
-    var i420CPU: Double
-    var i420Ping: Measurement
+    var smallCPU: Double
+    /// Per frame case, in `frameCases` order: pipelined, one at a time, proxy CPU per request (µs).
+    var frames: [Measurement]
+    var framePings: [Measurement]
+    var frameCPU: [Double]
 }
 
-@MainActor func measure(_ subject: ProxyUnderTest) -> Results {
-    _ = run(subject.socket, width: 32, height: 21, count: 5_000, window: options.window)
-    var before = subject.cpu()
-    let small = run(subject.socket, width: 32, height: 21, count: options.small, window: options.window)
-    let smallCPU = (subject.cpu() - before) / Double(options.small) * 1e6
-    before = subject.cpu()
-    let frames = run(
-        subject.socket, width: 640, height: 480, count: options.frames, window: options.frameWindow)
-    let frameCPU = (subject.cpu() - before) / Double(options.frames) * 1e6
-    let ping = run(subject.socket, width: 32, height: 21, count: options.pings, window: 1)
-    let framePing = run(subject.socket, width: 640, height: 480, count: options.pings / 3, window: 1)
-    before = subject.cpu()
-    let i420 = run(
-        subject.socket, width: 640, height: 480, count: options.frames, window: options.frameWindow,
-        format: .i420)
-    let i420CPU = (subject.cpu() - before) / Double(options.frames) * 1e6
-    let i420Ping = run(
-        subject.socket, width: 640, height: 480, count: options.pings / 3, window: 1, format: .i420)
-    print("  \(subject.name): \(subject.counters())")
-    return Results(
-        name: subject.name, small: small, frames: frames, smallCPU: smallCPU, frameCPU: frameCPU, ping: ping,
-        framePing: framePing, i420: i420, i420CPU: i420CPU, i420Ping: i420Ping)
+@MainActor func measure(_ socket: BenchSocket, name: String, cpu: () -> Double) -> Results {
+    _ = run(socket, width: 32, height: 21, count: 5_000, window: options.window)
+    var before = cpu()
+    let small = run(socket, width: 32, height: 21, count: options.small, window: options.window)
+    let smallCPU = (cpu() - before) / Double(options.small) * 1e6
+    let ping = run(socket, width: 32, height: 21, count: options.pings, window: 1)
+    var results = Results(
+        name: name, small: small, ping: ping, smallCPU: smallCPU, frames: [], framePings: [], frameCPU: [])
+    for frame in frameCases {
+        before = cpu()
+        results.frames.append(
+            run(
+                socket, width: frame.width, height: frame.height, count: options.frames,
+                window: options.frameWindow, format: frame.format))
+        results.frameCPU.append((cpu() - before) / Double(options.frames) * 1e6)
+        results.framePings.append(
+            run(
+                socket, width: frame.width, height: frame.height, count: options.pings / 3, window: 1,
+                format: frame.format))
+    }
+    return results
 }
 
 print("river broker benchmark: direct vs through the proxy (one run, same machine)")
 print(
-    "cases: 1 KiB = 32x21 I420 (1,024 B); 640x480 RGB24 (921,600 B); 640x480 I420 (460,800 B, what serve sends);"
+    "cases: 1 KiB = 32x21 I420 (1,024 B); 640x480 RGB24 (921,600 B); 640x480 I420 (460,800 B, what serve"
+        + " sent before wire version 3); 256x192 I420 (73,728 B, what serve sends a 256x192 model);"
         + " window = requests in flight")
-print("proxies: NULL and CURVE = this build (libzmq), in process; old = --old-river's river proxy\n")
+print("proxies: NULL and CURVE = this build (libzmq), in process\n")
 
-_ = run(direct, width: 32, height: 21, count: 5_000, window: options.window)
-let directSmall = run(direct, width: 32, height: 21, count: options.small, window: options.window)
-let directFrames = run(direct, width: 640, height: 480, count: options.frames, window: options.frameWindow)
-let directPing = run(direct, width: 32, height: 21, count: options.pings, window: 1)
-let directFramePing = run(direct, width: 640, height: 480, count: options.pings / 3, window: 1)
-let directI420 = run(
-    direct, width: 640, height: 480, count: options.frames, window: options.frameWindow, format: .i420)
-let directI420Ping = run(direct, width: 640, height: 480, count: options.pings / 3, window: 1, format: .i420)
-
+var directs: [Results] = []
+for curve in [false, true] {
+    let (socket, worker) = try directPath(curve: curve)
+    directs.append(measure(socket, name: curve ? "direct CURVE" : "direct", cpu: { 0 }))
+    worker.stop()
+}
 var results: [Results] = []
-var subjects: [() throws -> ProxyUnderTest] = []
-if let old = options.oldRiver { subjects.append { try oldProxy(old) } }
-subjects.append { try inProcessProxy(curve: false) }
-subjects.append { try inProcessProxy(curve: true) }
-for make in subjects {
+for curve in [false, true] {
     // One at a time: a proxy never competes with another for the cores.
-    let subject = try make()
-    results.append(measure(subject))
+    let subject = try inProcessProxy(curve: curve)
+    results.append(measure(subject.socket, name: subject.name, cpu: subject.cpu))
+    print("  \(subject.name): \(subject.counters())")
     subject.stop()
 }
+let directResults = directs[0]
 
 let pad = { (s: String, n: Int) in s.padding(toLength: n, withPad: " ", startingAt: 0) }
-let baseline = results.first { $0.name == "old" } ?? results.first { $0.name == "NULL" }!
-print(
-    "\nthroughput (pipelined)          direct "
-        + results.map { pad(String(repeating: " ", count: max(0, 9 - $0.name.count)) + $0.name, 10) }.joined()
-)
-for (name, pick, directValue) in [
-    ("1 KiB, window \(options.window), msgs/s", { (r: Results) in r.small }, directSmall),
-    ("640x480 RGB, window \(options.frameWindow), frames/s", { (r: Results) in r.frames }, directFrames),
-    ("640x480 I420, window \(options.frameWindow), frames/s", { (r: Results) in r.i420 }, directI420),
-] {
+let baseline = results[0]
+let columns = results.map { pad(String(repeating: " ", count: max(0, 9 - $0.name.count)) + $0.name, 10) }
+    .joined()
+var throughput: [(String, (Results) -> Measurement)] = [
+    ("1 KiB, window \(options.window), msgs/s", { $0.small })
+]
+var oneAtATime: [(String, (Results) -> Measurement)] = [("1 KiB, one at a time", { $0.ping })]
+for (i, frame) in frameCases.enumerated() {
+    throughput.append(("\(frame.name), window \(options.frameWindow), frames/s", { $0.frames[i] }))
+    oneAtATime.append(("\(frame.name), one at a time", { $0.framePings[i] }))
+}
+print("\nthroughput (pipelined)          direct " + columns)
+for (name, pick) in throughput {
+    let directValue = pick(directResults)
     print(
         pad(name, 32) + String(format: "%6.0f ", directValue.rate)
             + results.map { String(format: "%9.0f ", pick($0).rate) }.joined())
@@ -406,30 +370,28 @@ for (name, pick, directValue) in [
         pad("  ratio to \(baseline.name)", 39)
             + results.map { String(format: "%9.2f ", pick($0).rate / pick(baseline).rate) }.joined())
 }
-print(
-    "\nproxy CPU per request (µs)" + String(repeating: " ", count: 13)
-        + results.map { pad(String(repeating: " ", count: max(0, 9 - $0.name.count)) + $0.name, 10) }.joined()
-)
+print("\nproxy CPU per request (µs)" + String(repeating: " ", count: 13) + columns)
 print(pad("  1 KiB", 39) + results.map { String(format: "%9.1f ", $0.smallCPU) }.joined())
-print(pad("  640x480 RGB", 39) + results.map { String(format: "%9.1f ", $0.frameCPU) }.joined())
-print(pad("  640x480 I420", 39) + results.map { String(format: "%9.1f ", $0.i420CPU) }.joined())
+for (i, frame) in frameCases.enumerated() {
+    print(pad("  \(frame.name)", 39) + results.map { String(format: "%9.1f ", $0.frameCPU[i]) }.joined())
+}
 
-print("\nlatency added by the proxy, p50 / p99 (µs; direct p50 / p99 in brackets)")
-for (name, pick, directValue) in [
-    ("1 KiB, one at a time", { (r: Results) in r.ping }, directPing),
-    ("640x480 RGB, one at a time", { (r: Results) in r.framePing }, directFramePing),
-    ("640x480 I420, one at a time", { (r: Results) in r.i420Ping }, directI420Ping),
-    ("1 KiB, window \(options.window)", { (r: Results) in r.small }, directSmall),
-    ("640x480 RGB, window \(options.frameWindow)", { (r: Results) in r.frames }, directFrames),
-    ("640x480 I420, window \(options.frameWindow)", { (r: Results) in r.i420 }, directI420),
-] {
+print(
+    "\nlatency added by the proxy, p50 / p99 (µs; direct p50 / p99 in brackets; CURVE also against"
+        + " direct CURVE, whose client and worker encrypt as through the proxy)")
+let pipelined = throughput.map { (String($0.0.split(separator: ",").first!) + ", pipelined", $0.1) }
+for (name, pick) in oneAtATime + pipelined {
+    let plain = pick(directs[0])
+    let curved = pick(directs[1])
     print(
-        pad(name, 30) + String(format: "[%6.0f / %6.0f]", directValue.p50, directValue.p99)
+        pad(name, 30) + String(format: "[%6.0f / %6.0f]", plain.p50, plain.p99)
             + results.map {
                 String(
-                    format: "  %@ %+6.0f / %+6.0f", $0.name, pick($0).p50 - directValue.p50,
-                    pick($0).p99 - directValue.p99)
-            }.joined())
+                    format: "  %@ %+6.0f / %+6.0f", $0.name, pick($0).p50 - plain.p50,
+                    pick($0).p99 - plain.p99)
+            }.joined()
+            + String(
+                format: "  CURVE vs direct CURVE [%6.0f / %6.0f] %+6.0f / %+6.0f", curved.p50, curved.p99,
+                pick(results[1]).p50 - curved.p50, pick(results[1]).p99 - curved.p99))
 }
-directWorker.stop()
 exit(0)

@@ -94,3 +94,33 @@ public enum VideoFrameError: Error, Equatable, CustomStringConvertible {
         }
     }
 }
+
+/// A picture's width and height in pixels.
+public struct FrameSize: Sendable, Hashable, CustomStringConvertible {
+    public var width: Int
+    public var height: Int
+
+    public init(width: Int, height: Int) {
+        self.width = width
+        self.height = height
+    }
+
+    public var description: String { "\(width)x\(height)" }
+
+    /// This size scaled down, aspect kept, to fit inside `box`: the picture a letterbox of `box`
+    /// would hold, without its margins. Never scaled up: a picture that already fits is returned
+    /// as it is. One side comes out equal to the box's, so a letterbox of `box` over the result
+    /// is a 1:1 copy.
+    public func fitted(into box: FrameSize) -> FrameSize {
+        guard width > 0, height > 0, box.width > 0, box.height > 0 else { return self }
+        let scale = min(Double(box.width) / Double(width), Double(box.height) / Double(height))
+        guard scale < 1 else { return self }
+        return FrameSize(
+            width: min(box.width, max(1, Int((Double(width) * scale).rounded()))),
+            height: min(box.height, max(1, Int((Double(height) * scale).rounded()))))
+    }
+}
+
+extension VideoFrame {
+    public var size: FrameSize { FrameSize(width: width, height: height) }
+}

@@ -123,19 +123,26 @@ public final class InferenceEngine {
         throw unsupported
     }
 
+    /// The input every frame is letterboxed into: the model's fixed size, or the `inputSize`
+    /// option for a model with symbolic dims; nil when the input follows each frame's size. A worker
+    /// announces it, so that frames arrive already scaled to fit (docs/protocol.md, READY).
+    public var inputSize: FrameSize? {
+        if let fixed = fixedInputSize { return FrameSize(width: fixed.width, height: fixed.height) }
+        return options.inputSize.map {
+            FrameSize(width: Self.roundUpTo32($0.width), height: Self.roundUpTo32($0.height))
+        }
+    }
+
+    private static func roundUpTo32(_ n: Int) -> Int { max(32, (n + 31) / 32 * 32) }
+
     /// The letterbox for a frame of this size.
     public func letterbox(frameWidth: Int, frameHeight: Int) -> Letterbox {
-        if let fixed = fixedInputSize {
+        if let input = inputSize {
             return Letterbox(
-                frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: fixed.width,
-                inputHeight: fixed.height)
+                frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: input.width,
+                inputHeight: input.height)
         }
-        let roundUp = { (n: Int) in max(32, (n + 31) / 32 * 32) }
-        if let wanted = options.inputSize {
-            return Letterbox(
-                frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: roundUp(wanted.width),
-                inputHeight: roundUp(wanted.height))
-        }
+        let roundUp = Self.roundUpTo32
         return Letterbox(
             frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: roundUp(frameWidth),
             inputHeight: roundUp(frameHeight), allowUpscale: false)

@@ -66,15 +66,24 @@ public final class H264Decoder {
     /// Decodes one access unit; returns the pictures it completed (one, with low delay and no
     /// B-frames), each with `rtpTimestamp`. Throws when libavcodec rejects the data or conceals errors
     /// in the picture: the caller should then ask the sender for a keyframe.
-    public func decode(_ accessUnit: [UInt8], rtpTimestamp: UInt32) throws(MediaError) -> [VideoFrame] {
+    ///
+    /// With `box`, a picture larger than it comes out scaled down (libswscale, aspect kept) to fit
+    /// inside: the model input a worker announced, so the wire carries no pixel the model would
+    /// throw away (``RiverCore/FrameSize/fitted(into:)``).
+    public func decode(_ accessUnit: [UInt8], rtpTimestamp: UInt32, fittingInto box: FrameSize? = nil)
+        throws(MediaError) -> [VideoFrame]
+    {
         var frames: [VideoFrame] = []
-        try decode(accessUnit, rtpTimestamp: rtpTimestamp) { (frame: VideoFrame) in frames.append(frame) }
+        try decode(accessUnit, rtpTimestamp: rtpTimestamp, fittingInto: box) { (frame: VideoFrame) in
+            frames.append(frame)
+        }
         return frames
     }
 
-    /// Like ``decode(_:rtpTimestamp:)`` but hands each picture to `body` (no array per unit).
+    /// Like ``decode(_:rtpTimestamp:fittingInto:)`` but hands each picture to `body` (no array per unit).
     public func decode(
-        _ accessUnit: [UInt8], rtpTimestamp: UInt32, _ body: (VideoFrame) throws(MediaError) -> Void
+        _ accessUnit: [UInt8], rtpTimestamp: UInt32, fittingInto box: FrameSize? = nil,
+        _ body: (VideoFrame) throws(MediaError) -> Void
     ) throws(MediaError) {
         guard !accessUnit.isEmpty else { return }
         try checkPictureSize(accessUnit, rtpTimestamp: rtpTimestamp)
@@ -99,7 +108,7 @@ public final class H264Decoder {
             errors += 1
             throw .decodeFailed(rtpTimestamp: rtpTimestamp, code: sent, message: ffmpegMessage(sent))
         }
-        try receiveFrames(fallbackTimestamp: rtpTimestamp, body)
+        try receiveFrames(fallbackTimestamp: rtpTimestamp, fittingInto: box, body)
     }
 
     /// Reads the unit's SPS, if it has one, and refuses the unit while the stream's pictures are
@@ -122,13 +131,16 @@ public final class H264Decoder {
     public func flush() throws(MediaError) -> [VideoFrame] {
         var frames: [VideoFrame] = []
         _ = avcodec_send_packet(context, nil)
-        try receiveFrames(fallbackTimestamp: 0) { (frame: VideoFrame) in frames.append(frame) }
+        try receiveFrames(fallbackTimestamp: 0, fittingInto: nil) { (frame: VideoFrame) in
+            frames.append(frame)
+        }
         return frames
     }
 
-    private func receiveFrames(fallbackTimestamp: UInt32, _ body: (VideoFrame) throws(MediaError) -> Void)
-        throws(MediaError)
-    {
+    private func receiveFrames(
+        fallbackTimestamp: UInt32, fittingInto box: FrameSize?,
+        _ body: (VideoFrame) throws(MediaError) -> Void
+    ) throws(MediaError) {
         while true {
             let status = avcodec_receive_frame(context, frame)
             if status == river_AVERROR_EAGAIN() || status == river_AVERROR_EOF() { return }
@@ -147,21 +159,24 @@ public final class H264Decoder {
                 throw .corruptPicture(rtpTimestamp: timestamp)
             }
             framesDecoded += 1
-            try body(try packedI420(timestamp: timestamp))
+            try body(try packedI420(timestamp: timestamp, fittingInto: box))
         }
     }
 
     /// Copies the decoder's picture into one tightly packed I420 buffer (the layout VideoFrame and the
-    /// broker use). libavcodec pads its rows and reuses its buffers, so one copy is unavoidable.
-    private func packedI420(timestamp: UInt32) throws(MediaError) -> VideoFrame {
+    /// broker use). libavcodec pads its rows and reuses its buffers, so one copy is unavoidable; when
+    /// the picture must shrink to fit `box`, swscale's scaling is that copy.
+    private func packedI420(timestamp: UInt32, fittingInto box: FrameSize?) throws(MediaError) -> VideoFrame {
         let f = frame.pointee
         let width = Int(f.width)
         let height = Int(f.height)
         let format = AVPixelFormat(rawValue: f.format)
-        guard format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P else {
-            // 4:2:2 / 4:4:4 / high bit depth streams: let swscale make I420 of them.
+        let size = FrameSize(width: width, height: height)
+        let fitted = box.map { size.fitted(into: $0) } ?? size
+        guard fitted == size, format == AV_PIX_FMT_YUV420P || format == AV_PIX_FMT_YUVJ420P else {
+            // Scaling, and 4:2:2 / 4:4:4 / high bit depth streams: let swscale make I420 of them.
             if converter == nil { converter = PixelConverter() }
-            return try converter!.convert(frame, to: .i420, rtpTimestamp: timestamp)
+            return try converter!.convert(frame, to: .i420, size: fitted, rtpTimestamp: timestamp)
         }
         let cw = (width + 1) / 2
         let ch = (height + 1) / 2

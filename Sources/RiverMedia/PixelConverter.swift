@@ -1,16 +1,24 @@
 import CFFmpeg
 import RiverCore
 
-/// Converts pictures between pixel formats with libswscale, at the same size (I420 → RGB24 for
-/// models, and any decoder output → I420).
+/// Converts pictures between pixel formats with libswscale (I420 → RGB24 for models, and any decoder
+/// output → I420, scaled down to the model's input size when the worker asked for it).
 ///
-/// Keeps one `SwsContext` and rebuilds it only when the source size or format changes (a resolution
-/// change mid-stream), so steady-state conversion allocates only the output buffer.
+/// Keeps one `SwsContext` and rebuilds it only when the source or destination size or format
+/// changes (a resolution change mid-stream), so steady-state conversion allocates only the output
+/// buffer.
 ///
 /// Not `Sendable`: the swscale context is a C object; keep a converter on one thread.
 public final class PixelConverter {
     private var context: OpaquePointer?
-    private var key: (width: Int32, height: Int32, src: Int32, dst: Int32) = (0, 0, -1, -1)
+    private var key: Key?
+
+    private struct Key: Equatable {
+        var source: FrameSize
+        var sourceFormat: Int32
+        var destination: FrameSize
+        var destinationFormat: Int32
+    }
 
     public init() {}
 
@@ -23,7 +31,9 @@ public final class PixelConverter {
             throw .conversionFailed("unsupported source format \(frame.format)")
         }
         let ctx = try context(
-            width: frame.width, height: frame.height, from: AV_PIX_FMT_YUV420P, to: AV_PIX_FMT_RGB24)
+            Key(
+                source: frame.size, sourceFormat: AV_PIX_FMT_YUV420P.rawValue, destination: frame.size,
+                destinationFormat: AV_PIX_FMT_RGB24.rawValue))
         let width = frame.width
         let height = frame.height
         let outStride = width * 3
@@ -52,16 +62,22 @@ public final class PixelConverter {
         }
     }
 
-    /// A packed copy of a decoder picture in `format`.
-    func convert(_ frame: UnsafeMutablePointer<AVFrame>, to format: PixelFormat, rtpTimestamp: UInt32)
-        throws(MediaError) -> VideoFrame
-    {
-        let width = Int(frame.pointee.width)
+    /// A packed copy of a decoder picture in `format`, at `size` (default: the picture's own).
+    func convert(
+        _ frame: UnsafeMutablePointer<AVFrame>, to format: PixelFormat, size: FrameSize? = nil,
+        rtpTimestamp: UInt32
+    ) throws(MediaError) -> VideoFrame {
         let height = Int(frame.pointee.height)
+        let source = FrameSize(width: Int(frame.pointee.width), height: height)
+        let destination = size ?? source
         let dstFormat = format == .i420 ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_RGB24
         let ctx = try context(
-            width: width, height: height, from: AVPixelFormat(rawValue: frame.pointee.format), to: dstFormat)
-        var out = VideoFrame(packedWidth: width, height: height, format: format, rtpTimestamp: rtpTimestamp)
+            Key(
+                source: source, sourceFormat: frame.pointee.format, destination: destination,
+                destinationFormat: dstFormat.rawValue))
+        var out = VideoFrame(
+            packedWidth: destination.width, height: destination.height, format: format,
+            rtpTimestamp: rtpTimestamp)
         let strides = out.strides.map { Int32($0) }
         let offsets = out.offsets
         out.data.withUnsafeMutableBufferPointer { dst in
@@ -74,20 +90,23 @@ public final class PixelConverter {
         return out
     }
 
-    private func context(width: Int, height: Int, from src: AVPixelFormat, to dst: AVPixelFormat)
-        throws(MediaError) -> OpaquePointer
-    {
-        let k = (Int32(width), Int32(height), src.rawValue, dst.rawValue)
-        if let context, key == k { return context }
+    private func context(_ wanted: Key) throws(MediaError) -> OpaquePointer {
+        if let context, key == wanted { return context }
         sws_freeContext(context)
-        // SWS_BICUBIC matches the ffmpeg command line's default, so results compare with `ffmpeg -pix_fmt`.
-        context = sws_getContext(k.0, k.1, src, k.0, k.1, dst, SWS_BICUBIC, nil, nil, nil)
+        // SWS_BICUBIC matches the ffmpeg command line's default, so results compare with `ffmpeg -pix_fmt`;
+        // it also filters over the whole footprint when scaling down, so a smaller picture does not alias.
+        context = sws_getContext(
+            Int32(wanted.source.width), Int32(wanted.source.height),
+            AVPixelFormat(rawValue: wanted.sourceFormat),
+            Int32(wanted.destination.width), Int32(wanted.destination.height),
+            AVPixelFormat(rawValue: wanted.destinationFormat), SWS_BICUBIC, nil, nil, nil)
         guard let context else {
-            key = (0, 0, -1, -1)
+            key = nil
             throw .conversionFailed(
-                "no swscale path from format \(src.rawValue) to \(dst.rawValue) at \(width)x\(height)")
+                "no swscale path from format \(wanted.sourceFormat) \(wanted.source) to "
+                    + "\(wanted.destinationFormat) \(wanted.destination)")
         }
-        key = k
+        key = wanted
         return context
     }
 }

@@ -10,6 +10,9 @@ public enum H264FrameBuilderEvent: Sendable, Equatable {
     case pli(PLIReason)
     /// An access unit was dropped and why (for metrics and logs; nothing to send).
     case dropped(timestamp: UInt32, H264DepacketizerError)
+    /// A complete access unit held back until the next keyframe: it refers to a picture the
+    /// decoder never got, so it is not decoded (its owner may still say so about its frame).
+    case skipped(timestamp: UInt32)
 }
 
 /// Rebuilds H.264 access units from one stream's RTP packets and drives its loss repair: the receive
@@ -96,6 +99,7 @@ public struct H264FrameBuilder: Sendable {
                     }
                     if awaitingKeyframe {
                         unitsSkippedAwaitingKeyframe += 1
+                        events.append(.skipped(timestamp: au.timestamp))
                     } else {
                         events.append(.accessUnit(au))
                     }

@@ -52,6 +52,7 @@ struct OnnxCommand: AsyncParsableCommand {
     func run() async throws {
         let logger = Logger(label: "river.onnx")
         let handler: WorkHandler
+        var input: FrameSize?
         if echo {
             handler = Self.echoHandler(delay: .milliseconds(echoDelayMs))
         } else {
@@ -62,6 +63,7 @@ struct OnnxCommand: AsyncParsableCommand {
                     try InferenceEngine(modelPath: path, options: options)
                 }
                 handler = EnginePool(engines).handler
+                input = engines.first?.inputSize
                 // Both paths as resolved, so a deployer sees exactly which files were loaded.
                 let runtime = try ORTRuntime.shared()
                 logger.info(
@@ -79,10 +81,10 @@ struct OnnxCommand: AsyncParsableCommand {
         let connect = connect
         let configuration = WorkerConfiguration(
             slots: slots, name: name, heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness,
-            curve: try curve.peerCurve())
+            curve: try curve.peerCurve(), input: input)
         let ready =
-            "river onnx connect=\(connect) slots=\(slots)"
-            + (modelOptions.inputSize.map { " input=\($0)" } ?? "") + (echo ? " echo" : "")
+            "river onnx connect=\(connect) slots=\(slots)" + (input.map { " input=\($0)" } ?? "")
+            + (echo ? " echo" : "")
         let worker = ThreadedPart("onnx") {
             let worker = BrokerWorker(
                 connect: connect, configuration: configuration, logger: logger, handler: handler)

@@ -276,6 +276,29 @@ private struct Harness {
         #expect(left.first?.totalSlots == 2)
     }
 
+    /// CAPACITY's input size: the largest width and the largest height the workers announced, or
+    /// none as soon as one worker takes any size; it follows workers as they come and go.
+    @Test func capacityCarriesTheLargestAnnouncedInput() {
+        var h = Harness()
+        func input(_ h: inout Harness) -> FrameSize?? {
+            h.core.clientMessage(from: peer("c"), .heartbeat, body: nil, now: h.now)
+            return h.take().compactMap {
+                if case .toClient(_, .capacity(let capacity), _) = $0 { return capacity.input }
+                return nil
+            }.first
+        }
+        #expect(input(&h) == .some(nil))
+        h.worker("a", .ready(slots: 1, name: "a", input: FrameSize(width: 256, height: 192)))
+        #expect(input(&h) == FrameSize(width: 256, height: 192))
+        h.worker("b", .ready(slots: 1, name: "b", input: FrameSize(width: 192, height: 256)))
+        #expect(input(&h) == FrameSize(width: 256, height: 256))
+        h.worker("c", .ready(slots: 1, name: "c"))
+        #expect(input(&h) == .some(nil))
+        h.worker("c", .disconnect)
+        _ = h.take()
+        #expect(input(&h) == FrameSize(width: 256, height: 256))
+    }
+
     @Test func heartbeatsGoToEveryWorkerEachInterval() {
         var h = Harness()
         h.worker("a", .ready(slots: 1, name: "a"))

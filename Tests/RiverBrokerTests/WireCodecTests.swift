@@ -25,6 +25,7 @@ private func sampleRequest() -> RequestHeader {
     @Test func everyMessageRoundTrips() throws {
         let messages: [(WireMessage, Int, Int)] = [
             (.ready(slots: 3, name: "gpu-0"), 1, 0),
+            (.ready(slots: 1, name: "cpu", input: FrameSize(width: 256, height: 192)), 1, 0),
             (.heartbeat, 1, 0),
             (.disconnect, 1, 0),
             (.request(sampleRequest()), 2, 460_800),
@@ -37,6 +38,12 @@ private func sampleRequest() -> RequestHeader {
             ),
             (.error(ErrorHeader(requestID: 5, code: .workerLost)), 2, 4),
             (.capacity(ProxyCapacity(workers: 2, totalSlots: 5, freeSlots: 3)), 1, 0),
+            (
+                .capacity(
+                    ProxyCapacity(
+                        workers: 1, totalSlots: 1, freeSlots: 1, input: FrameSize(width: 640, height: 640))),
+                1, 0
+            ),
         ]
         for (message, frames, body) in messages {
             let bytes = WireCodec.encode(message)
@@ -46,26 +53,51 @@ private func sampleRequest() -> RequestHeader {
 
     @Test func capacityLayoutAndChecks() throws {
         let bytes = WireCodec.encode(.capacity(ProxyCapacity(workers: 2, totalSlots: 5, freeSlots: 3)))
-        #expect(bytes == [0x52, 0x56, 2, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 3])
+        #expect(bytes == [0x52, 0x56, 3, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 3, 0, 0, 0, 0])
+        let sized = ProxyCapacity(
+            workers: 1, totalSlots: 1, freeSlots: 0, input: FrameSize(width: 256, height: 192))
+        #expect(WireCodec.encode(.capacity(sized))[16...] == [1, 0, 0, 192])
         let queued = ProxyCapacity(workers: 1, totalSlots: 1, freeSlots: 0, queued: 0x0102)
         #expect(WireCodec.encode(.capacity(queued))[4..<8] == [0, 1, 1, 2])
         #expect(try decode(WireCodec.encode(.capacity(queued))) == .capacity(queued))
         #expect(throws: ProtocolError.badField("CAPACITY has 6 free of 5 slots")) {
-            try decode([0x52, 0x56, 2, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 6])
+            try decode([0x52, 0x56, 3, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 6, 0, 0, 0, 0])
         }
-        #expect(throws: ProtocolError.truncated(field: "CAPACITY header", need: 16, got: 12)) {
+        #expect(throws: ProtocolError.badField("CAPACITY input size 256x0")) {
+            try decode([0x52, 0x56, 3, 7, 0, 2, 0, 0, 0, 0, 0, 5, 0, 0, 0, 5, 1, 0, 0, 0])
+        }
+        #expect(throws: ProtocolError.truncated(field: "CAPACITY header", need: 20, got: 12)) {
             try decode(Array(bytes.prefix(12)))
         }
     }
 
-    /// Version 2 added CAPACITY; every version-1 message, whatever its type, is refused by version.
-    @Test func versionOneMessagesAreRefused() {
+    /// Version 3 moved READY's name to make room for the input size; every message of an older
+    /// version, whatever its type, is refused by version rather than misread.
+    @Test func olderVersionsAreRefused() {
         for message in [WireMessage.heartbeat, .ready(slots: 1, name: "old"), .disconnect] {
-            var bytes = WireCodec.encode(message)
-            #expect(bytes[2] == 2)
-            bytes[2] = 1
-            #expect(throws: ProtocolError.unsupportedVersion(1)) { try decode(bytes) }
+            for old: UInt8 in [1, 2] {
+                var bytes = WireCodec.encode(message)
+                #expect(bytes[2] == 3)
+                bytes[2] = old
+                #expect(throws: ProtocolError.unsupportedVersion(old)) { try decode(bytes) }
+            }
         }
+    }
+
+    /// READY: slots, then the input size (0×0: any size), then the name, and nothing after it.
+    @Test func readyLayoutAndChecks() throws {
+        let bytes = WireCodec.encode(.ready(slots: 2, name: "w", input: FrameSize(width: 320, height: 240)))
+        #expect(bytes == [0x52, 0x56, 3, 1, 0, 2, 1, 64, 0, 240, 1, 0x77])
+        #expect(WireCodec.encode(.ready(slots: 2, name: "w"))[6..<10] == [0, 0, 0, 0])
+        #expect(throws: ProtocolError.badField("READY input size 0x240")) {
+            try decode([0x52, 0x56, 3, 1, 0, 2, 0, 0, 0, 240, 1, 0x77])
+        }
+        #expect(throws: ProtocolError.badField("READY has 1 bytes after its name")) {
+            try decode(bytes + [0])
+        }
+        // A size the field cannot hold goes as none: that worker then takes frames of any size.
+        let huge = WireCodec.encode(.ready(slots: 1, name: "w", input: FrameSize(width: 70_000, height: 10)))
+        #expect(try decode(huge) == .ready(slots: 1, name: "w"))
     }
 
     @Test func requestHeaderDescribesAFrame() throws {
@@ -89,9 +121,9 @@ private func sampleRequest() -> RequestHeader {
 
     @Test func otherVersionsAreRefusedWithBadVersion() {
         var bytes = WireCodec.encode(.heartbeat)
-        bytes[2] = 3
-        #expect(throws: ProtocolError.unsupportedVersion(3)) { try decode(bytes) }
-        #expect(ProtocolError.unsupportedVersion(3).errorCode == .badVersion)
+        bytes[2] = 4
+        #expect(throws: ProtocolError.unsupportedVersion(4)) { try decode(bytes) }
+        #expect(ProtocolError.unsupportedVersion(4).errorCode == .badVersion)
     }
 
     @Test func truncatedHeadersNameTheField() {
@@ -145,12 +177,14 @@ private func sampleRequest() -> RequestHeader {
             Data(
                 base64Encoded: "wAAAAABSVgIBJCQkJCQkJCQkJCQkJCQkJCQk+/v7+/skJCQkJCQkJCQkJCQkIQAECHdvcmtlci0x")!
         )
-        #expect(throws: ProtocolError.badField("READY name is not UTF-8")) {
-            try decode(Array(finding[5...]))
-        }
+        // Found in version 2; the same slots and name in version 3's layout (no input size).
+        let fields = Array(finding[9...])
+        let name = fields[3..<(3 + Int(fields[2]))]
+        let header3: [UInt8] = [0x52, 0x56, 3, 1] + fields[0..<2] + [0, 0, 0, 0] + [fields[2]] + name
+        #expect(throws: ProtocolError.badField("READY name is not UTF-8")) { try decode(header3) }
         let long = String(repeating: "\u{E9}", count: 200)  // 400 bytes of UTF-8, 2 per scalar
         let header = WireCodec.encode(.ready(slots: 1, name: long))
-        #expect(header[6] == 254)
+        #expect(header[10] == 254)
         #expect(try decode(header) == .ready(slots: 1, name: String(repeating: "\u{E9}", count: 127)))
     }
 

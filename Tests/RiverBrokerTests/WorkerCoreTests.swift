@@ -17,11 +17,11 @@ private struct Harness {
     var core: Core
     var now = Instant.seconds(1)
 
-    init(slots: Int = 2) {
+    init(slots: Int = 2, input: FrameSize? = nil) {
         core = Core(
             configuration: WorkerConfiguration(
                 slots: slots, name: "w", heartbeatInterval: .milliseconds(100), liveness: 3,
-                initialBackoff: .milliseconds(250), maxBackoff: .seconds(1)),
+                initialBackoff: .milliseconds(250), maxBackoff: .seconds(1), input: input),
             now: now)
     }
 
@@ -92,6 +92,13 @@ private struct Harness {
         h.core.connected(now: h.now)
         #expect(h.sent() == [.ready(slots: 3, name: "w")])
         #expect(h.core.counters.reregistrations == 0)
+    }
+
+    @Test func readyAnnouncesTheModelInputSize() {
+        var h = Harness(slots: 1, input: FrameSize(width: 256, height: 192))
+        _ = h.take()
+        h.core.connected(now: h.now)
+        #expect(h.sent() == [.ready(slots: 1, name: "w", input: FrameSize(width: 256, height: 192))])
     }
 
     @Test func heartbeatsEveryIntervalAndNotBefore() {

@@ -31,4 +31,16 @@ import Testing
             width: 4, height: 4, format: .rgb24, strides: [16], offsets: [0],
             data: [UInt8](repeating: 0, count: 60))
     }
+
+}
+
+@Test func sizesFitInsideABoxWithTheirAspectAndNeverGrow() {
+    let box = FrameSize(width: 256, height: 192)
+    #expect(FrameSize(width: 640, height: 480).fitted(into: box) == box)
+    #expect(FrameSize(width: 1280, height: 720).fitted(into: box) == FrameSize(width: 256, height: 144))
+    #expect(FrameSize(width: 480, height: 640).fitted(into: box) == FrameSize(width: 144, height: 192))
+    #expect(FrameSize(width: 641, height: 481).fitted(into: box) == box)
+    #expect(FrameSize(width: 200, height: 100).fitted(into: box) == FrameSize(width: 200, height: 100))
+    #expect(FrameSize(width: 4000, height: 1).fitted(into: box) == FrameSize(width: 256, height: 1))
+    #expect(FrameSize(width: 0, height: 10).fitted(into: box) == FrameSize(width: 0, height: 10))
 }

@@ -30,6 +30,13 @@ import Testing
         #expect(view.wrongFrameDrawn == 0)
         #expect(view.unreadable * 20 <= view.afterWarmup, "bar code unreadable on \(view.unreadable) frames")
         #expect(result["stopped"] as? Bool == true)
+        // Frames cross the wire scaled down to the worker's 256×192 input, as I420: 73,728 bytes
+        // each rather than the camera's 460,800 (docs/protocol.md, Frame size).
+        let metrics = try await up.get("/metrics").body
+        let requests = try #require(prometheusValue(metrics, "river_inference_requests_total"), "\(metrics)")
+        let bytes = try #require(prometheusValue(metrics, "river_inference_request_bytes_total"))
+        print("river e2e bytes per frame on the wire: \(Int(bytes / requests)) (\(Int(requests)) requests)")
+        #expect(requests > 100 && bytes == requests * 256 * 192 * 3 / 2, "\(bytes) bytes in \(requests)")
     }
 
     /// `river up --token-file`: the page takes the token from `#token=`, sends it with its offer,

@@ -220,3 +220,10 @@ func views(_ result: [String: Any]) throws -> [ViewSummary] {
     let views = try #require(result["views"] as? [[String: Any]], "no views: \(result)")
     return views.map(ViewSummary.init)
 }
+
+/// The value of an unlabelled counter or gauge in Prometheus text, or nil when it is not there.
+func prometheusValue(_ text: String, _ name: String) -> Double? {
+    text.split(separator: "\n").first { $0.hasPrefix("\(name) ") }.flatMap {
+        Double($0.split(separator: " ").last ?? "")
+    }
+}

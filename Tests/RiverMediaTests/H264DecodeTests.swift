@@ -119,6 +119,55 @@ import Testing
         #expect(md5s == reference)
     }
 
+    /// Frames scaled down to a worker's input as they decode: the picture that fits the box, aspect
+    /// kept (640×480 and 320×240 both into 256×192), never scaled up (into 1280×720 the pictures are
+    /// the decoder's own, bit for bit), and the same picture: an 8×6 grid of luma block means matches
+    /// the full-size decode's.
+    @Test func picturesAreScaledDownToFitABox() throws {
+        let box = FrameSize(width: 256, height: 192)
+        for clip in ["clip-a", "clip-b"] {
+            let units = try H264Fixtures.accessUnits(clip)
+            let full = try H264Decoder()
+            let fitted = try H264Decoder()
+            let large = try H264Decoder()
+            let reference = try H264Fixtures.referenceMD5s("\(clip).framemd5")
+            var unscaled: [String] = []
+            for (i, unit) in units.enumerated() {
+                let whole = try full.decode(unit, rtpTimestamp: UInt32(i))
+                let small = try fitted.decode(unit, rtpTimestamp: UInt32(i), fittingInto: box)
+                unscaled += try large.decode(
+                    unit, rtpTimestamp: UInt32(i), fittingInto: FrameSize(width: 1280, height: 720)
+                )
+                .map { md5Hex($0.data) }
+                #expect(whole.count == small.count)
+                for (a, b) in zip(whole, small) {
+                    #expect(b.size == box && b.format == .i420 && b.rtpTimestamp == a.rtpTimestamp)
+                    #expect(b.data.count == 256 * 192 * 3 / 2)
+                    let difference = zip(blockMeans(a), blockMeans(b)).map { abs($0 - $1) }.max() ?? 255
+                    #expect(difference < 6, "\(clip) frame \(i): block means differ by \(difference)")
+                }
+            }
+            #expect(unscaled == reference)
+        }
+    }
+
+    /// Mean luma of each cell of an 8×6 grid over the picture.
+    private func blockMeans(_ frame: VideoFrame) -> [Double] {
+        var means: [Double] = []
+        for gy in 0..<6 {
+            for gx in 0..<8 {
+                let (x0, x1) = (gx * frame.width / 8, (gx + 1) * frame.width / 8)
+                let (y0, y1) = (gy * frame.height / 6, (gy + 1) * frame.height / 6)
+                var sum = 0
+                for y in y0..<y1 {
+                    for x in x0..<x1 { sum += Int(frame.data[frame.offsets[0] + y * frame.strides[0] + x]) }
+                }
+                means.append(Double(sum) / Double((x1 - x0) * (y1 - y0)))
+            }
+        }
+        return means
+    }
+
     @Test func garbageIsATypedErrorNotACrash() throws {
         let decoder = try H264Decoder()
         var rng = SplitMix64(seed: 7)

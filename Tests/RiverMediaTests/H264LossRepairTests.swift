@@ -25,6 +25,7 @@ struct LossyPath {
         var nacked: [UInt16: Int] = [:]  // sequence number → times asked for
         var plis: [PLIReason] = []
         var dropped = 0
+        var skipped = 0
         var duplicatesSent = 0
         var reordered = 0
     }
@@ -79,6 +80,7 @@ struct LossyPath {
                     }
                 case .pli(let reason): result.plis.append(reason)
                 case .dropped: result.dropped += 1
+                case .skipped: result.skipped += 1
                 }
             }
         }

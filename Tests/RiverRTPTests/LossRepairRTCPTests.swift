@@ -39,7 +39,8 @@ import Testing
         #expect(b.push(unit(2, 0x41), now: .milliseconds(33)).count == 1)  // P
         #expect(b.decoderFailed(now: .milliseconds(40)) == [.pli(.decoderError)])
         #expect(
-            b.push(unit(3, 0x41), now: .milliseconds(66)).isEmpty, "a P-frame after the failure is held back")
+            b.push(unit(3, 0x41), now: .milliseconds(66)) == [.skipped(timestamp: 9000)],
+            "a P-frame after the failure is held back")
         let events = b.push(unit(4, 0x65), now: .milliseconds(99))
         guard case .accessUnit(let au) = events.first else {
             Issue.record("\(events)")

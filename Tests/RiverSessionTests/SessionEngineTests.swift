@@ -217,6 +217,38 @@ import Testing
         #expect(peer.rtcpReceived.contains { if case .pictureLossIndication = $0 { true } else { false } })
     }
 
+    /// Frames that are never decoded are still shown, so each is told why: a decoder failure holds
+    /// the P-frames after it back until the next keyframe (clip-b has one at unit 30), and every one
+    /// of them ends in a `decodeError` message. A failure reported late, for a unit from before the
+    /// keyframe that has healed the decoder since, holds nothing back.
+    @Test func framesThatAreNotDecodedAreToldSo() throws {
+        let peer = try pipelinePeer(delay: .seconds(1))
+        try peer.connect()
+        let frames = try clipFrames(count: 36)
+        func send(_ range: Range<Int>) throws {
+            for frame in frames[range] {
+                for packet in frame { try peer.send(rtp: packet) }
+                peer.advance(by: .milliseconds(33))
+            }
+        }
+        func notDecoded() -> Int {
+            peer.events.filter { if case .frameFinished(.decodeError, _, _) = $0 { true } else { false } }
+                .count
+        }
+        try send(0..<3)
+        #expect(peer.units.count == 3)
+        peer.input(.decodeFailed(peer.units[2]))
+        try send(3..<30)
+        #expect(peer.units.count == 3, "P-frames after a decoder failure are held back")
+        #expect(notDecoded() == 1 + 27)
+        try send(30..<33)
+        #expect(peer.units.count == 6, "the keyframe and what follows it are decoded")
+        peer.input(.decodeFailed(peer.units[1]))
+        try send(33..<36)
+        #expect(peer.units.count == 9, "a late failure from before the keyframe skips nothing")
+        #expect(notDecoded() == 1 + 27 + 1)
+    }
+
     @Test func receiverFeedbackIsAnsweredAndUpstreamLossIsNACKed() throws {
         let peer = try pipelinePeer(delay: .zero)
         try peer.connect()

@@ -43,14 +43,18 @@ public struct BrokerCapacity: Sendable, Equatable {
     public var freeSlots: Int
     /// Requests waiting in the proxy for a free slot when it answered.
     public var queued: Int
+    /// What frames should be scaled down to fit before they are sent (``ProxyCapacity/input``).
+    public var input: FrameSize?
     /// When the client received the figure. The proxy answers each client heartbeat
     /// (`ClientConfiguration.heartbeatInterval`), so it is at most about one interval old while
     /// the connection lives.
     public var learnedAt: Instant
 
     public init(
-        workers: Int, totalSlots: Int, freeSlots: Int, queued: Int = 0, learnedAt: Instant
+        workers: Int, totalSlots: Int, freeSlots: Int, queued: Int = 0, input: FrameSize? = nil,
+        learnedAt: Instant
     ) {
+        self.input = input
         self.workers = workers
         self.totalSlots = totalSlots
         self.freeSlots = freeSlots
@@ -255,7 +259,7 @@ public final class BrokerClient: Sendable {
                     BrokerCapacity(
                         workers: Int(capacity.workers), totalSlots: Int(capacity.totalSlots),
                         freeSlots: Int(capacity.freeSlots), queued: Int(capacity.queued),
-                        learnedAt: heardAt)
+                        input: capacity.input, learnedAt: heardAt)
                 }
             }
             let capacity = published.capacity

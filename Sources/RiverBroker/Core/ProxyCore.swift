@@ -47,6 +47,7 @@ public struct ProxyCore<Payload> {
     private struct Worker {
         var name: String
         var slots: Int
+        var input: FrameSize?
         var free: Int
         /// Bumped at each (re-)registration; free-slot entries from an older epoch are stale.
         var epoch: UInt64
@@ -150,9 +151,9 @@ public struct ProxyCore<Payload> {
     public mutating func workerMessage(
         from peer: PeerID, _ message: WireMessage, body: Payload?, now: Instant
     ) {
-        if case .ready(let slots, let name) = message {
+        if case .ready(let slots, let name, let input) = message {
             if workers[peer] != nil { lose(peer, now: now, reason: "re-registered") }
-            register(peer, slots: Int(slots), name: name, now: now)
+            register(peer, slots: Int(slots), name: name, input: input, now: now)
             drain(now: now)
             updateGauges()
             return
@@ -252,13 +253,22 @@ public struct ProxyCore<Payload> {
     public var capacity: ProxyCapacity {
         var total = 0
         var free = 0
+        // The largest input side by side: any frame scaled to fit it is no smaller than what any
+        // worker's model takes. One worker taking any size means frames go at their own size.
+        var input: FrameSize? = workers.isEmpty ? nil : FrameSize(width: 0, height: 0)
         for worker in workers.values {
             total += worker.slots
             free += worker.free
+            if let size = worker.input, let merged = input {
+                input = FrameSize(
+                    width: max(merged.width, size.width), height: max(merged.height, size.height))
+            } else {
+                input = nil
+            }
         }
         return ProxyCapacity(
             workers: UInt16(clamping: workers.count), totalSlots: UInt32(clamping: total),
-            freeSlots: UInt32(clamping: free), queued: UInt16(clamping: queue.count))
+            freeSlots: UInt32(clamping: free), queued: UInt16(clamping: queue.count), input: input)
     }
 
     /// True when the scheduling invariant holds: nothing waits while a slot is free.
@@ -266,11 +276,12 @@ public struct ProxyCore<Payload> {
 
     // MARK: Internals
 
-    private mutating func register(_ peer: PeerID, slots: Int, name: String, now: Instant) {
+    private mutating func register(_ peer: PeerID, slots: Int, name: String, input: FrameSize?, now: Instant)
+    {
         let epoch = nextEpoch
         nextEpoch += 1
         workers[peer] = Worker(
-            name: name, slots: slots, free: slots, epoch: epoch, expiresAt: now + expiryWindow)
+            name: name, slots: slots, input: input, free: slots, epoch: epoch, expiresAt: now + expiryWindow)
         for _ in 0..<slots { freeSlots.append((peer, epoch)) }
         compactFreeSlotsIfNeeded()
     }

@@ -1,3 +1,5 @@
+import RiverCore
+
 /// Settings of a worker's connection to the proxy (`BrokerWorker`, and `WorkerCore` in tests).
 public struct WorkerConfiguration: Sendable {
     /// Announced in READY; the proxy sends at most this many requests at once, and the worker
@@ -5,6 +7,9 @@ public struct WorkerConfiguration: Sendable {
     public var slots: Int
     /// Shown in the proxy's logs.
     public var name: String
+    /// The model's input size, announced in READY so that clients scale frames down to it before
+    /// sending them; nil for a model that takes frames of any size.
+    public var input: FrameSize?
     /// Must match the proxy's.
     public var heartbeatInterval: Duration
     public var liveness: Int
@@ -17,9 +22,10 @@ public struct WorkerConfiguration: Sendable {
     public init(
         slots: Int = 1, name: String = "worker", heartbeatInterval: Duration = .seconds(1), liveness: Int = 3,
         initialBackoff: Duration = .milliseconds(250), maxBackoff: Duration = .seconds(8),
-        curve: PeerCurve? = nil
+        curve: PeerCurve? = nil, input: FrameSize? = nil
     ) {
         self.curve = curve
+        self.input = input
         self.slots = max(1, min(Int(UInt16.max), slots))
         self.name = name
         self.heartbeatInterval = heartbeatInterval

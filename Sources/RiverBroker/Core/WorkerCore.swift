@@ -185,7 +185,11 @@ public struct WorkerCore<Job, Answer> {
 
     private mutating func sendReady(now: Instant) {
         lastReadyAt = now
-        outputs.append(.send(.ready(slots: UInt16(configuration.slots), name: configuration.name)))
+        outputs.append(
+            .send(
+                .ready(
+                    slots: UInt16(configuration.slots), name: configuration.name, input: configuration.input))
+        )
     }
 
     /// Starts waiting jobs while a slot is free; one whose deadline already passed is answered

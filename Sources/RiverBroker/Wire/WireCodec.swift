@@ -7,15 +7,16 @@ import RiverCore
 /// All integers are big-endian.
 public enum WireCodec {
     /// The protocol version this build speaks. Peers answer any other version with ERROR(badVersion).
-    /// Version 2 added CAPACITY (proxy → client); version 1 peers are refused, as any other.
-    public static let version: UInt8 = 2
+    /// Version 2 added CAPACITY (proxy → client); version 3 added the model input size to READY and
+    /// CAPACITY. Older peers are refused, as any other version.
+    public static let version: UInt8 = 3
     /// Every header starts with "RV", then the version, then the type.
     static let signature: (UInt8, UInt8) = (0x52, 0x56)
     static let prefixLength = 4
     static let requestLength = 64
     static let replyLength = 28
     static let errorLength = 16
-    static let capacityLength = 16
+    static let capacityLength = 20
 
     // MARK: Decoding
 
@@ -46,8 +47,9 @@ public enum WireCodec {
             }
             return type == .heartbeat ? .heartbeat : .disconnect
         case .ready:
-            try reader.need(3, field: "READY slots/name length")
+            try reader.need(7, field: "READY slots/input size/name length")
             let slots = reader.u16()
+            let input = try inputSize(&reader, of: type)
             let nameLength = Int(reader.u8())
             try reader.need(nameLength, field: "READY name")
             guard slots > 0 else { throw .badField("READY announces 0 slots") }
@@ -56,7 +58,10 @@ public enum WireCodec {
             guard let name = String(validating: reader.bytes(nameLength), as: UTF8.self) else {
                 throw .badField("READY name is not UTF-8")
             }
-            return .ready(slots: slots, name: name)
+            guard reader.remaining == 0 else {
+                throw .badField("READY has \(reader.remaining) bytes after its name")
+            }
+            return .ready(slots: slots, name: name, input: input)
         case .request:
             return .request(try decodeRequest(&reader, bodyCount: bodyCount))
         case .capacity:
@@ -65,9 +70,11 @@ public enum WireCodec {
             let queued = reader.u16()
             let total = reader.u32()
             let free = reader.u32()
+            let input = try inputSize(&reader, of: type)
             guard free <= total else { throw .badField("CAPACITY has \(free) free of \(total) slots") }
             return .capacity(
-                ProxyCapacity(workers: workers, totalSlots: total, freeSlots: free, queued: queued))
+                ProxyCapacity(
+                    workers: workers, totalSlots: total, freeSlots: free, queued: queued, input: input))
         case .reply:
             try reader.need(replyLength - prefixLength, field: "REPLY header")
             let id = reader.u64()
@@ -86,6 +93,29 @@ public enum WireCodec {
             guard let code = ErrorCode(rawValue: rawCode) else { throw .badField("ERROR code \(rawCode)") }
             return .error(ErrorHeader(requestID: id, code: code))
         }
+    }
+
+    /// A model input size: width and height, both 0 for none (a model that takes any size).
+    private static func inputSize(_ reader: inout ByteReader, of type: MessageType) throws(ProtocolError)
+        -> FrameSize?
+    {
+        let width = reader.u16()
+        let height = reader.u16()
+        guard width > 0 || height > 0 else { return nil }
+        guard width > 0, height > 0 else { throw .badField("\(type) input size \(width)x\(height)") }
+        return FrameSize(width: Int(width), height: Int(height))
+    }
+
+    private static func writeInputSize<Writer: HeaderWriter>(_ size: FrameSize?, into writer: inout Writer) {
+        // Sizes past the field are sent as none: a worker with such an input takes any frame.
+        guard let size, let width = UInt16(exactly: size.width), let height = UInt16(exactly: size.height),
+            width > 0, height > 0
+        else {
+            writer.u32(0)
+            return
+        }
+        writer.u16(width)
+        writer.u16(height)
     }
 
     private static func decodeRequest(
@@ -179,9 +209,10 @@ public enum WireCodec {
         switch message {
         case .heartbeat, .disconnect:
             break
-        case .ready(let slots, let name):
+        case .ready(let slots, let name, let input):
             let utf8 = Self.readyName(name)
             writer.u16(slots)
+            writeInputSize(input, into: &writer)
             writer.u8(UInt8(utf8.count))
             writer.bytes(utf8)
         case .request(let h):
@@ -217,6 +248,7 @@ public enum WireCodec {
             writer.u16(c.queued)
             writer.u32(c.totalSlots)
             writer.u32(c.freeSlots)
+            writeInputSize(c.input, into: &writer)
         }
     }
 }

@@ -2,7 +2,8 @@ import RiverCore
 
 /// The seven message types of river's broker protocol (see `docs/protocol.md`).
 public enum MessageType: UInt8, Sendable, CustomStringConvertible {
-    /// Worker → proxy: "I am here and can hold `slots` requests at once."
+    /// Worker → proxy: "I am here, can hold `slots` requests at once, and my model takes pictures of
+    /// this size" (or any size).
     case ready = 1
     /// Both ways between proxy and worker, and client → proxy (answered with CAPACITY): liveness.
     case heartbeat = 2
@@ -194,18 +195,26 @@ public struct ProxyCapacity: Sendable, Equatable {
     public var freeSlots: UInt32
     /// Requests waiting in the proxy for a free slot (saturates at 65,535).
     public var queued: UInt16
+    /// The size a frame should be scaled down to fit before it is sent: the largest model input
+    /// the registered workers announced, side by side, or nil when one of them takes any size (or
+    /// none is registered). A frame that fits loses nothing any worker would use.
+    public var input: FrameSize?
 
-    public init(workers: UInt16, totalSlots: UInt32, freeSlots: UInt32, queued: UInt16 = 0) {
+    public init(
+        workers: UInt16, totalSlots: UInt32, freeSlots: UInt32, queued: UInt16 = 0, input: FrameSize? = nil
+    ) {
         self.workers = workers
         self.totalSlots = totalSlots
         self.freeSlots = freeSlots
         self.queued = queued
+        self.input = input
     }
 }
 
 /// A decoded header frame. Bodies (pixels, documents, texts) stay in their own frames.
 public enum WireMessage: Sendable, Equatable {
-    case ready(slots: UInt16, name: String)
+    /// `input`: the model's input size, nil for a model that takes frames of any size.
+    case ready(slots: UInt16, name: String, input: FrameSize? = nil)
     case heartbeat
     case request(RequestHeader)
     case reply(ReplyHeader)

@@ -15,6 +15,10 @@ public final class ServeMetrics: Sendable {
     public let framesReceived: CoreMetrics.Counter
     public let framesDecoded: CoreMetrics.Counter
     public let framesInferred: CoreMetrics.Counter
+    /// Frames sent for inference, and their pixel bytes (what crosses the wire to a worker: frames
+    /// go scaled down to the models' input, docs/protocol.md).
+    public let inferenceRequests: CoreMetrics.Counter
+    public let inferenceRequestBytes: CoreMetrics.Counter
     /// Access units a session's decode queue dropped because it was full (each is also answered
     /// `decodeError`).
     public let decodeQueueDropped: CoreMetrics.Counter
@@ -43,6 +47,9 @@ public final class ServeMetrics: Sendable {
         framesReceived = CoreMetrics.Counter(label: "river_frames_received_total", factory: factory)
         framesDecoded = CoreMetrics.Counter(label: "river_frames_decoded_total", factory: factory)
         framesInferred = CoreMetrics.Counter(label: "river_frames_inferred_total", factory: factory)
+        inferenceRequests = CoreMetrics.Counter(label: "river_inference_requests_total", factory: factory)
+        inferenceRequestBytes = CoreMetrics.Counter(
+            label: "river_inference_request_bytes_total", factory: factory)
         decodeQueueDropped = CoreMetrics.Counter(label: "river_decode_queue_dropped_total", factory: factory)
         inferenceLatency = CoreMetrics.Timer(label: "river_inference_latency_seconds", factory: factory)
         delaySeconds = CoreMetrics.Gauge(label: "river_delay_seconds", factory: factory)

@@ -10,9 +10,19 @@ public protocol InferenceBackend: Sendable {
     func infer(
         _ frame: VideoFrame, streamID: UInt64, deadline: Instant,
         completion: @escaping @Sendable (InferenceOutcome) -> Void)
+
+    /// The size decoded frames should be scaled down to fit before they are sent (the models'
+    /// input, docs/protocol.md), or nil to send them at their own size. Read once per unit decoded.
+    var frameBox: FrameSize? { get }
+}
+
+extension InferenceBackend {
+    public var frameBox: FrameSize? { nil }
 }
 
 extension BrokerClient: InferenceBackend {
+    public var frameBox: FrameSize? { capacity?.input }
+
     public func infer(
         _ frame: VideoFrame, streamID: UInt64, deadline: Instant,
         completion: @escaping @Sendable (InferenceOutcome) -> Void

@@ -13,8 +13,9 @@ import Synchronization
 
 /// A pipeline session's off-loop work (DESIGN.md, data path steps 3–4 after the frame builder):
 /// access units are decoded on the session's own thread (libavcodec contexts stay on one thread,
-/// and decoding never runs on the event loop), and frames the engine's scheduler sends go to the
-/// ``InferenceBackend``. Both answer the engine through its ``SessionInputs``.
+/// and decoding never runs on the event loop), scaled down there to the models' input size when the
+/// backend knows it (``InferenceBackend/frameBox``), and frames the engine's scheduler sends go to
+/// the ``InferenceBackend``. Both answer the engine through its ``SessionInputs``.
 ///
 /// The decode thread sleeps until a unit arrives or the session closes; it has no timer. Its queue
 /// holds at most ``maxQueuedUnits``: a peer that sends units faster than they decode (or pictures
@@ -46,7 +47,8 @@ final class MediaWorker: SessionOffload {
         self.inputs = inputs
         self.metrics = metrics
         decoder = DecodeThread(
-            name: "decode-\(streamID)", inputs: inputs, metrics: metrics, maxPixels: maxPixels,
+            name: "decode-\(streamID)", backend: backend, inputs: inputs, metrics: metrics,
+            maxPixels: maxPixels,
             maxQueued: maxQueuedUnits, logger: logger)
     }
 
@@ -59,6 +61,8 @@ final class MediaWorker: SessionOffload {
     }
 
     func infer(_ job: InferenceJob) {
+        metrics?.inferenceRequests.increment()
+        metrics?.inferenceRequestBytes.increment(by: job.frame.data.count)
         let (inputs, id) = (inputs, job.id)
         backend.infer(job.frame, streamID: streamID, deadline: job.deadline) { outcome in
             inputs.send(.inferred(id: id, outcome))
@@ -77,6 +81,7 @@ private final class DecodeThread: Sendable {
 
     private let queue: Mutex<DecodeQueue<AccessUnitJob>>
     private let maxPixels: Int
+    private let backend: any InferenceBackend
     private let wakeup = DispatchSemaphore(value: 0)
     private let finished = DispatchSemaphore(value: 0)
     private let inputs: SessionInputs
@@ -84,10 +89,11 @@ private final class DecodeThread: Sendable {
     private let logger: Logger
 
     init(
-        name: String, inputs: SessionInputs, metrics: ServeMetrics?, maxPixels: Int, maxQueued: Int,
-        logger: Logger
+        name: String, backend: any InferenceBackend, inputs: SessionInputs, metrics: ServeMetrics?,
+        maxPixels: Int, maxQueued: Int, logger: Logger
     ) {
         self.maxPixels = maxPixels
+        self.backend = backend
         queue = Mutex(DecodeQueue(capacity: maxQueued))
         self.inputs = inputs
         self.metrics = metrics
@@ -156,7 +162,9 @@ private final class DecodeThread: Sendable {
 
     private func decode(_ job: AccessUnitJob, with decoder: H264Decoder?) {
         let start = Instant.now
-        guard let decoder, let frames = try? decoder.decode(job.annexB, rtpTimestamp: job.outputTimestamp)
+        guard let decoder,
+            let frames = try? decoder.decode(
+                job.annexB, rtpTimestamp: job.outputTimestamp, fittingInto: backend.frameBox)
         else {
             inputs.send(.decodeFailed(job))
             return

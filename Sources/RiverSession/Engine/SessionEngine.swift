@@ -196,7 +196,7 @@ public final class SessionEngine {
                 into: &inferenceOutput)
         case .decodeFailed(let job):
             inference?.decodeFailed(job, delay: video.delay, into: &inferenceOutput)
-            video.decoderFailed(now: now, into: &relayOutput)
+            video.decoderFailed(outputTimestamp: job.outputTimestamp, now: now, into: &relayOutput)
         case .inferred(let id, let outcome):
             inference?.inferred(id: id, outcome, delay: video.delay, now: now, into: &inferenceOutput)
         case .close(let reason):
@@ -421,6 +421,12 @@ public final class SessionEngine {
         relayOutput.rtcp = RTCPStageOutput()
         for unit in relayOutput.units { emit(.decode(unit)) }
         relayOutput.units.removeAll(keepingCapacity: true)
+        for (timestamp, receivedAt) in relayOutput.undecodable {
+            inference?.notDecoded(
+                outputTimestamp: timestamp, receivedAt: receivedAt, delay: video.delay, into: &inferenceOutput
+            )
+        }
+        relayOutput.undecodable.removeAll(keepingCapacity: true)
 
         for turnaround in inferenceOutput.turnarounds { video.record(turnaround: turnaround) }
         inferenceOutput.turnarounds.removeAll(keepingCapacity: true)

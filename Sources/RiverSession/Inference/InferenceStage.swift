@@ -78,9 +78,17 @@ struct InferenceStage {
 
     mutating func decodeFailed(_ job: AccessUnitJob, delay: Duration, into out: inout Output) {
         counters.decodeErrors += 1
+        notDecoded(outputTimestamp: job.outputTimestamp, receivedAt: job.receivedAt, delay: delay, into: &out)
+    }
+
+    /// A frame that was never decoded (dropped, or held back until a keyframe, or refused by the
+    /// decoder) is still shown: its message says `decodeError`.
+    mutating func notDecoded(
+        outputTimestamp: UInt32, receivedAt: Double, delay: Duration, into out: inout Output
+    ) {
         emit(
             ResultMessage(
-                rtpTimestamp: job.outputTimestamp, receivedAt: job.receivedAt, width: 0, height: 0,
+                rtpTimestamp: outputTimestamp, receivedAt: receivedAt, width: 0, height: 0,
                 status: .decodeError, delay: Self.milliseconds(delay)), latency: nil, into: &out)
     }
 

@@ -20,6 +20,10 @@ struct VideoRelay {
         var rtp: [RTPPacket] = []
         var rtcp: RTCPStageOutput = .init()
         var units: [AccessUnitJob] = []
+        /// Units that will not be decoded (dropped, or held back until a keyframe), by output RTP
+        /// timestamp and wall-clock arrival: their frames are still shown, so the page is told why
+        /// they have no result.
+        var undecodable: [(outputTimestamp: UInt32, receivedAt: Double)] = []
     }
 
     let payloadType: UInt8
@@ -34,6 +38,9 @@ struct VideoRelay {
     private let wallClock: @Sendable () -> Double
     private(set) var packetsIn = 0
     private(set) var unitsOut = 0
+    /// Output timestamp of the last keyframe sent to the decoder: a failure of a unit before it
+    /// needs no new keyframe (this one already resets the decoder).
+    private var lastKeyframeOut: UInt32?
     /// The last PLI sent because the delay line refused a packet (our stream then has a hole the
     /// receiver cannot repair from us; only a key frame from the browser heals it).
     private var lastOverflowPLI: Instant?
@@ -147,9 +154,13 @@ struct VideoRelay {
         senderReports.handleTimeout(now: now, into: &out.rtcp)
     }
 
-    /// The decoder rejected a unit: ask for a key frame and hold units back until one comes.
-    mutating func decoderFailed(now: Instant, into out: inout Output) {
+    /// The decoder rejected the unit with this output timestamp: ask for a key frame and hold units
+    /// back until one comes, unless a keyframe was sent to the decoder after that unit. Decoding
+    /// runs a few units behind, so a failure often reports on a unit from before the keyframe that
+    /// already healed it; waiting for yet another keyframe would skip good frames for nothing.
+    mutating func decoderFailed(outputTimestamp: UInt32, now: Instant, into out: inout Output) {
         guard builder != nil else { return }
+        if let key = lastKeyframeOut, Int32(bitPattern: outputTimestamp &- key) < 0 { return }
         let events = builder!.decoderFailed(now: now)
         handle(events, now: now, into: &out)
     }
@@ -186,10 +197,12 @@ struct VideoRelay {
             case .accessUnit(let unit):
                 unitsOut += 1
                 autoDelay?.record(frameTimestamp: unit.timestamp)
+                let timestamp = rewriter.outputTimestamp(unit.timestamp)
+                if unit.isKeyframe { lastKeyframeOut = timestamp }
                 out.units.append(
                     AccessUnitJob(
-                        annexB: unit.annexB, outputTimestamp: rewriter.outputTimestamp(unit.timestamp),
-                        arrival: now, receivedAt: wallClock() * 1000))
+                        annexB: unit.annexB, outputTimestamp: timestamp, arrival: now,
+                        receivedAt: wallClock() * 1000))
             case .nack(let sequenceNumbers):
                 autoDelay?.recordLoss(now: now)  // the path to the browser loses packets
                 guard let upstream = receiverReports.upstreamSSRC else { continue }
@@ -204,8 +217,9 @@ struct VideoRelay {
                 out.rtcp.compounds.append([
                     .pictureLossIndication(.init(senderSSRC: rewriter.outgoingSSRC, mediaSSRC: upstream))
                 ])
-            case .dropped:
-                break  // counted by the depacketizer; the frame builder already asked for a key frame
+            case .dropped(let timestamp, _), .skipped(let timestamp):
+                // Counted by the depacketizer and the frame builder, which asked for a key frame.
+                out.undecodable.append((rewriter.outputTimestamp(timestamp), wallClock() * 1000))
             }
         }
     }

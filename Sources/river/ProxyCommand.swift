@@ -38,6 +38,18 @@ struct ProxyCommand: AsyncParsableCommand {
     @Option(help: "Requests that may wait for a free worker slot; more are answered ERROR(overloaded).")
     var queueLimit = 256
 
+    @Option(help: "Of the queue, requests one client may have waiting; more are answered ERROR(overloaded).")
+    var clientQueueLimit = 64
+
+    @Option(help: "Slots one worker may announce; a READY with more registers this many.")
+    var maxSlotsPerWorker = 64
+
+    @Option(help: "Registered workers at most; READY from one more is ignored and counted.")
+    var maxWorkers = 1024
+
+    @Option(help: "Longest deadline a request may ask for, in seconds; longer budgets are cut to it.")
+    var maxBudgetSeconds = 60
+
     @Option(help: "Seconds between counter log lines (0: never).")
     var statsSeconds = 10
 
@@ -45,6 +57,11 @@ struct ProxyCommand: AsyncParsableCommand {
         guard heartbeatMs > 0 else { throw ValidationError("--heartbeat-ms must be positive") }
         guard liveness > 0 else { throw ValidationError("--liveness must be positive") }
         guard queueLimit > 0 else { throw ValidationError("--queue-limit must be positive") }
+        guard clientQueueLimit > 0, maxSlotsPerWorker > 0, maxWorkers > 0, maxBudgetSeconds > 0 else {
+            throw ValidationError(
+                "--client-queue-limit, --max-slots-per-worker, --max-workers and --max-budget-seconds must be positive"
+            )
+        }
         if curveSecret == nil, !(allowClients.isEmpty && allowWorkers.isEmpty) {
             throw ValidationError("--allow-clients and --allow-workers need --curve-secret")
         }
@@ -74,7 +91,9 @@ struct ProxyCommand: AsyncParsableCommand {
         let logger = Logger(label: "river.proxy")
         let (frontend, backend) = (frontend, backend)
         let configuration = ProxyConfiguration(
-            heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness, queueLimit: queueLimit)
+            heartbeatInterval: .milliseconds(heartbeatMs), liveness: liveness, queueLimit: queueLimit,
+            clientQueueLimit: clientQueueLimit, maxSlotsPerWorker: maxSlotsPerWorker, maxWorkers: maxWorkers,
+            maxBudget: .seconds(maxBudgetSeconds))
         let statsInterval: Duration? = statsSeconds > 0 ? .seconds(statsSeconds) : nil
         let curve = try proxyCurve()
         let insecure = insecure

@@ -146,6 +146,30 @@ import Testing
         #expect(proxy.counters.dispatched == 1, "the expired request was never dispatched")
     }
 
+    /// A worker that hangs past the deadline: the proxy answers ERROR(expired) at the deadline
+    /// (before the client's own timeout, deadline + 250 ms), and the hung slot is not given out
+    /// again until the worker answers; then the late answer is dropped and the slot serves again.
+    @Test func inFlightRequestsPastTheirDeadlineAreAnsweredExpiredAndTheSlotWaits() async throws {
+        let proxy = try BrokerProxy(
+            frontend: "tcp://127.0.0.1:*", backend: "tcp://127.0.0.1:*", statsInterval: nil)
+        defer { proxy.stop() }
+        let worker = BrokerWorker(
+            connect: proxy.backendEndpoint, configuration: WorkerConfiguration(slots: 1),
+            handler: sleepyHandler("w", delay: .milliseconds(900)))
+        defer { worker.stop() }
+        let client = BrokerClient(connect: proxy.frontendEndpoint)
+        defer { client.close() }
+        #expect(await waitUntil { proxy.counters.freeSlots == 1 })
+        let (first, elapsed) = await client.attempt(budget: .milliseconds(150))
+        #expect(Outcome(first) == .rejected(.expired))
+        #expect(elapsed < .milliseconds(380), "the proxy answered at the deadline: \(elapsed)")
+        #expect(proxy.counters.expiredInFlight == 1 && proxy.counters.freeSlots == 0)
+        // The next one waits for the hung slot, which frees when the late answer arrives.
+        let (second, _) = await client.attempt(budget: .seconds(5))
+        #expect(Outcome(second) == .reply("{\"worker\":\"w\"}"))
+        #expect(proxy.counters.lateReplies == 1 && proxy.counters.answered == 1)
+    }
+
     /// Garbage on both proxy sockets is refused and counted while a real client and worker keep
     /// being served.
     @Test func malformedMessagesAreRefusedCountedAndEveryoneElseIsServed() async throws {

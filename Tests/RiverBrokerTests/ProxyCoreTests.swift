@@ -131,6 +131,91 @@ private struct Harness {
         #expect(h.dispatched().map(\.2) == [2])
     }
 
+    /// A worker holding a request past its deadline: the client hears ERROR(expired) at the
+    /// deadline, the slot stays taken (a hung worker gets nothing more), and a late answer is dropped
+    /// and gives the slot back.
+    @Test func inFlightRequestsExpireAtTheirDeadlineAndAHungWorkerKeepsNoSlot() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.client(1, budgetMs: 80)
+        let held = h.dispatched()
+        #expect(held.map(\.2) == [1])
+        #expect(h.core.nextWakeup() <= h.now + .milliseconds(80))
+        h.advance(.milliseconds(90))
+        let out = h.take()
+        #expect(
+            out.contains {
+                if case .toClient(_, .error(let e), _) = $0 { return e.code == .expired && e.requestID == 1 }
+                return false
+            }, "\(out)")
+        #expect(h.core.counters.expiredInFlight == 1 && h.core.counters.expired == 1)
+        h.client(2, budgetMs: 5000)
+        #expect(h.dispatched().isEmpty, "the hung worker's slot is not given out again")
+        #expect(h.core.workerStats.first?.busy == 1)
+        h.worker("a", reply(held[0].1))
+        let after = h.take()
+        #expect(!after.contains { if case .toClient(_, .reply, _) = $0 { true } else { false } })
+        #expect(
+            after.contains { if case .toWorker(_, .request, .payload(2)) = $0 { true } else { false } },
+            "the late answer gave the slot back: \(after)")
+        #expect(h.core.counters.lateReplies == 1 && h.core.counters.unknownReplies == 0)
+    }
+
+    /// A request the shell could not send to its worker: the worker is dropped as unreachable and
+    /// the request goes to another; the dropped one is told to register again when it speaks.
+    @Test func aFailedSendDropsTheWorkerAndDispatchesAgain() {
+        var h = Harness()
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.worker("b", .ready(slots: 1, name: "b"))
+        h.client(1, budgetMs: 5000)
+        let first = h.dispatched()
+        #expect(first.map(\.0) == [peer("a")])
+        h.core.workerUnreachable(peer("a"), now: h.now)
+        #expect(h.dispatched().map { [$0.0 == peer("b"), $0.2 == 1] } == [[true, true]])
+        #expect(h.core.counters.workersUnreachable == 1 && h.core.counters.redispatched == 1)
+        #expect(h.core.capacity.workers == 1)
+        h.worker("a", .heartbeat)
+        #expect(h.take().contains { if case .toWorker(_, .disconnect, _) = $0 { true } else { false } })
+    }
+
+    @Test func oneClientCannotHoldMoreThanItsShareOfTheQueue() {
+        var h = Harness(ProxyConfiguration(queueLimit: 10, clientQueueLimit: 2))
+        h.worker("a", .ready(slots: 1, name: "a"))
+        h.client(9, from: "greedy")
+        _ = h.take()
+        for id in 1...3 { h.client(UInt64(id), from: "greedy") }
+        let refused = h.take().compactMap { output -> UInt64? in
+            if case .toClient(_, .error(let e), _) = output, e.code == .overloaded { return e.requestID }
+            return nil
+        }
+        #expect(refused == [3])
+        h.client(4, from: "other")
+        #expect(h.take().isEmpty, "another client still finds room")
+        #expect(h.core.counters.clientQueueFull == 1 && h.core.counters.queueDepth == 3)
+    }
+
+    @Test func slotsWorkersAndBudgetsAreCapped() {
+        var h = Harness(
+            ProxyConfiguration(
+                heartbeatInterval: .milliseconds(100), maxSlotsPerWorker: 8, maxWorkers: 2,
+                maxBudget: .seconds(2)))
+        h.worker("a", .ready(slots: 65_535, name: "a"))
+        h.worker("b", .ready(slots: 1, name: "b"))
+        h.worker("c", .ready(slots: 1, name: "c"))
+        #expect(h.core.capacity.workers == 2 && h.core.capacity.totalSlots == 9)
+        #expect(h.core.counters.slotsCapped == 1 && h.core.counters.workersRefused == 1)
+        // A known worker may always register again.
+        h.worker("b", .ready(slots: 2, name: "b"))
+        #expect(h.core.capacity.totalSlots == 10 && h.core.counters.workersRefused == 1)
+        h.client(1, budgetMs: 3_600_000)
+        let sent = h.take().compactMap { output -> UInt32? in
+            if case .toWorker(_, .request(let header), _) = output { return header.budgetMicros }
+            return nil
+        }
+        #expect(sent.count == 1 && sent[0] <= 2_000_000, "\(sent)")
+        #expect(h.core.counters.budgetsCapped == 1)
+    }
+
     @Test func withoutWorkersRequestsAreAnsweredNoWorker() {
         var h = Harness()
         h.client(1)

@@ -7,11 +7,28 @@ public struct ProxyConfiguration: Sendable {
     /// Requests that may wait for a free slot; more are answered ERROR(overloaded). Each holds its
     /// pixels (0.9 MB for 640x480 RGB), so this bounds the proxy's memory too.
     public var queueLimit: Int = 256
+    /// Of the queue, what one client may hold; more from it are answered ERROR(overloaded), so one
+    /// busy client cannot fill the queue for everyone.
+    public var clientQueueLimit: Int = 64
+    /// The most slots one worker may announce; a READY above it registers this many.
+    public var maxSlotsPerWorker: Int = 64
+    /// Registered workers at most; READY from one more is ignored (and counted) until one leaves.
+    public var maxWorkers: Int = 1024
+    /// The longest deadline a request may ask for; a longer budget is cut to this.
+    public var maxBudget: Duration = .seconds(60)
 
-    public init(heartbeatInterval: Duration = .seconds(1), liveness: Int = 3, queueLimit: Int = 256) {
+    public init(
+        heartbeatInterval: Duration = .seconds(1), liveness: Int = 3, queueLimit: Int = 256,
+        clientQueueLimit: Int = 64, maxSlotsPerWorker: Int = 64, maxWorkers: Int = 1024,
+        maxBudget: Duration = .seconds(60)
+    ) {
         self.heartbeatInterval = heartbeatInterval
         self.liveness = liveness
         self.queueLimit = queueLimit
+        self.clientQueueLimit = clientQueueLimit
+        self.maxSlotsPerWorker = maxSlotsPerWorker
+        self.maxWorkers = maxWorkers
+        self.maxBudget = maxBudget
     }
 }
 
@@ -26,10 +43,26 @@ public struct ProxyCounters: Sendable, Equatable {
     /// Worker ERROR answers (the handler threw) forwarded to clients.
     public var failed = 0
     /// Requests answered ERROR(expired): their deadline passed while they waited (in the proxy's
-    /// queue, or inside a worker).
+    /// queue, or inside a worker, or while a worker held them without answering).
     public var expired = 0
+    /// Of those, requests a worker held past their deadline: the proxy answered for it, and the
+    /// slot stays taken until the worker answers (``lateReplies``), so a hung worker gets no more.
+    public var expiredInFlight = 0
+    /// Answers that came after the proxy had answered the request expired: dropped, slot returned.
+    public var lateReplies = 0
     /// Requests answered ERROR(overloaded): the queue was full.
     public var overloaded = 0
+    /// Of those, requests refused because their client already held its share of the queue.
+    public var clientQueueFull = 0
+    /// READYs announcing more than the slot cap (registered with the cap), and READYs ignored
+    /// because the worker cap was reached.
+    public var slotsCapped = 0
+    public var workersRefused = 0
+    /// Requests whose budget was longer than the cap (their deadline was cut to it).
+    public var budgetsCapped = 0
+    /// Workers dropped because a request could not be sent to them (gone, or at the high-water
+    /// mark): what they held is dispatched again once or answered workerLost.
+    public var workersUnreachable = 0
     /// Requests answered ERROR(workerLost).
     public var workerLost = 0
     /// Requests answered ERROR(noWorker): no worker was registered.

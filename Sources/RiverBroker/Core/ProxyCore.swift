@@ -70,7 +70,14 @@ public struct ProxyCore<Payload> {
     private var workers: [PeerID: Worker] = [:]
     private var freeSlots = FIFO<(worker: PeerID, epoch: UInt64)>()
     private var queue = FIFO<Request>()
+    /// Queued requests per client, for ``ProxyConfiguration/clientQueueLimit``.
+    private var queuedByClient: [PeerID: Int] = [:]
     private var inFlight: [UInt64: InFlight] = [:]
+    /// Tickets answered expired while a worker held them: the slot stays the worker's until it
+    /// answers (then the answer is dropped and the slot returns). At most one per slot.
+    private var overdue: [UInt64: PeerID] = [:]
+    /// A lower bound of the earliest in-flight deadline (as for the queue); nil: none in flight.
+    private var earliestInFlightDeadline: Instant?
     private var nextTicket: UInt64 = 1
     private var nextEpoch: UInt64 = 1
     private var nextHeartbeatAt: Instant
@@ -101,9 +108,13 @@ public struct ProxyCore<Payload> {
                 return
             }
             counters.requests += 1
+            var budget = header.budget
+            if budget > configuration.maxBudget {
+                budget = configuration.maxBudget
+                counters.budgetsCapped += 1
+            }
             let request = Request(
-                client: client, header: header, payload: body, arrivedAt: now,
-                deadline: now + header.budget)
+                client: client, header: header, payload: body, arrivedAt: now, deadline: now + budget)
             guard request.deadline > now else {
                 answer(request, .expired, "deadline already passed on arrival")
                 counters.expired += 1
@@ -119,10 +130,15 @@ public struct ProxyCore<Payload> {
             } else if queue.count >= configuration.queueLimit {
                 answer(request, .overloaded, "queue full (\(configuration.queueLimit) waiting)")
                 counters.overloaded += 1
+            } else if queuedByClient[client, default: 0] >= configuration.clientQueueLimit {
+                answer(
+                    request, .overloaded,
+                    "this client's share of the queue is full (\(configuration.clientQueueLimit) waiting)")
+                counters.overloaded += 1
+                counters.clientQueueFull += 1
             } else {
-                queue.append(request)
+                enqueue(request, atHead: false)
                 counters.queued += 1
-                earliestQueuedDeadline = Instant.earliest(earliestQueuedDeadline, request.deadline)
             }
         case .heartbeat:
             // The answer proves the proxy alive and, so that an idle client too keeps a fresh
@@ -151,9 +167,18 @@ public struct ProxyCore<Payload> {
     public mutating func workerMessage(
         from peer: PeerID, _ message: WireMessage, body: Payload?, now: Instant
     ) {
-        if case .ready(let slots, let name, let input) = message {
+        if case .ready(let announced, let name, let input) = message {
+            guard workers[peer] != nil || workers.count < configuration.maxWorkers else {
+                counters.workersRefused += 1
+                return
+            }
+            var slots = Int(announced)
+            if slots > configuration.maxSlotsPerWorker {
+                slots = configuration.maxSlotsPerWorker
+                counters.slotsCapped += 1
+            }
             if workers[peer] != nil { lose(peer, now: now, reason: "re-registered") }
-            register(peer, slots: Int(slots), name: name, input: input, now: now)
+            register(peer, slots: slots, name: name, input: input, now: now)
             drain(now: now)
             updateGauges()
             return
@@ -171,7 +196,7 @@ public struct ProxyCore<Payload> {
         case .heartbeat, .ready:
             break
         case .reply(var header):
-            guard let flight = finish(ticket: header.requestID, from: peer) else { break }
+            guard let flight = finish(ticket: header.requestID, from: peer, now: now) else { break }
             workers[peer]!.answered += 1
             counters.answered += 1
             header.requestID = flight.request.header.requestID
@@ -180,7 +205,7 @@ public struct ProxyCore<Payload> {
                 .toClient(flight.request.client, .reply(header), body.map { .payload($0) } ?? .none))
             drain(now: now)
         case .error(var header):
-            guard let flight = finish(ticket: header.requestID, from: peer) else { break }
+            guard let flight = finish(ticket: header.requestID, from: peer, now: now) else { break }
             if header.code == .expired {
                 workers[peer]!.expired += 1
                 counters.expired += 1
@@ -215,7 +240,21 @@ public struct ProxyCore<Payload> {
 
     // MARK: Time
 
-    /// Sends due heartbeats, expires silent workers and answers queued requests whose deadline passed.
+    /// A request could not be sent to `peer` (gone, or at its high-water mark): the worker is
+    /// dropped as unreachable, and what it held, that request included, is dispatched again once
+    /// or answered workerLost. If it is alive, its next message is answered DISCONNECT and it
+    /// registers again.
+    public mutating func workerUnreachable(_ peer: PeerID, now: Instant) {
+        guard workers[peer] != nil else { return }
+        counters.workersUnreachable += 1
+        lose(peer, now: now, reason: "unreachable")
+        answerQueuedIfNoWorker()
+        drain(now: now)
+        updateGauges()
+    }
+
+    /// Sends due heartbeats, expires silent workers, and answers requests whose deadline passed,
+    /// queued or held by a worker.
     public mutating func tick(now: Instant) {
         if now >= nextHeartbeatAt {
             for peer in workers.keys { outputs.append(.toWorker(peer, .heartbeat, .none)) }
@@ -228,6 +267,7 @@ public struct ProxyCore<Payload> {
         }
         if !dead.isEmpty { answerQueuedIfNoWorker() }
         if let due = earliestQueuedDeadline, now >= due { expireQueued(now: now) }
+        if let due = earliestInFlightDeadline, now >= due { expireInFlight(now: now) }
         drain(now: now)
         updateGauges()
     }
@@ -235,6 +275,7 @@ public struct ProxyCore<Payload> {
     /// When `tick` next has work to do.
     public func nextWakeup() -> Instant {
         var wake = earliestQueuedDeadline.map { min(nextHeartbeatAt, $0) } ?? nextHeartbeatAt
+        if let due = earliestInFlightDeadline { wake = min(wake, due) }
         for worker in workers.values { wake = min(wake, worker.expiresAt) }
         return wake
     }
@@ -298,6 +339,7 @@ public struct ProxyCore<Payload> {
                         expired: worker.expired, lost: worker.lost + held.count), reason
                 ))
         }
+        overdue = overdue.filter { $0.value != peer }
         var retry: [Request] = []
         for (ticket, flight) in held {
             inFlight[ticket] = nil
@@ -312,10 +354,7 @@ public struct ProxyCore<Payload> {
             }
         }
         // Retries go to the head of the queue: they have waited longest.
-        for request in retry.reversed() {
-            queue.prepend(request)
-            earliestQueuedDeadline = Instant.earliest(earliestQueuedDeadline, request.deadline)
-        }
+        for request in retry.reversed() { enqueue(request, atHead: true) }
     }
 
     /// After the last worker left, what waits in the queue can only expire: answer it now.
@@ -325,6 +364,7 @@ public struct ProxyCore<Payload> {
             answer(request, .noWorker, "the last worker left")
             counters.noWorker += 1
         }
+        queuedByClient.removeAll()
         earliestQueuedDeadline = nil
     }
 
@@ -342,12 +382,14 @@ public struct ProxyCore<Payload> {
         while let head = queue.first {
             if head.deadline <= now {
                 _ = queue.popFirst()
+                leftQueue(head)
                 answer(head, .expired, "deadline passed while waiting for a worker")
                 counters.expired += 1
                 continue
             }
             guard let slot = takeFreeSlot() else { return }
             _ = queue.popFirst()
+            leftQueue(head)
             dispatch(head, to: slot, now: now)
         }
         earliestQueuedDeadline = nil
@@ -360,23 +402,65 @@ public struct ProxyCore<Payload> {
         header.requestID = ticket
         header.budgetMicros = (request.deadline - now).wireMicros
         inFlight[ticket] = InFlight(request: request, worker: peer, dispatchedAt: now)
+        earliestInFlightDeadline = Instant.earliest(earliestInFlightDeadline, request.deadline)
         workers[peer]!.dispatched += 1
         counters.dispatched += 1
         outputs.append(.toWorker(peer, .request(header), .payload(request.payload)))
     }
 
-    /// Ends the ticket's flight and frees the worker's slot; nil for tickets not held by `peer`.
-    private mutating func finish(ticket: UInt64, from peer: PeerID) -> InFlight? {
+    /// Ends the ticket's flight and frees the worker's slot; nil for tickets not held by `peer`
+    /// (a late answer to a request already answered expired only frees the slot).
+    private mutating func finish(ticket: UInt64, from peer: PeerID, now: Instant) -> InFlight? {
         guard let flight = inFlight[ticket], flight.worker == peer else {
-            counters.unknownReplies += 1
+            if overdue[ticket] == peer {
+                overdue[ticket] = nil
+                counters.lateReplies += 1
+                returnSlot(of: peer)
+                drain(now: now)
+            } else {
+                counters.unknownReplies += 1
+            }
             return nil
         }
         inFlight[ticket] = nil
-        if let worker = workers[peer] {
-            workers[peer]!.free += 1
-            freeSlots.append((peer, worker.epoch))
-        }
+        returnSlot(of: peer)
         return flight
+    }
+
+    private mutating func returnSlot(of peer: PeerID) {
+        guard let worker = workers[peer] else { return }
+        workers[peer]!.free += 1
+        freeSlots.append((peer, worker.epoch))
+    }
+
+    /// Answers requests a worker has held past their deadline; their slots stay taken (see
+    /// ``overdue``), so a worker that hangs on every request soon gets no more.
+    private mutating func expireInFlight(now: Instant) {
+        var earliest: Instant?
+        for (ticket, flight) in inFlight.sorted(by: { $0.key < $1.key }) {
+            guard flight.request.deadline <= now else {
+                earliest = Instant.earliest(earliest, flight.request.deadline)
+                continue
+            }
+            inFlight[ticket] = nil
+            overdue[ticket] = flight.worker
+            workers[flight.worker]?.expired += 1
+            answer(flight.request, .expired, "deadline passed while worker \(flight.worker) held the request")
+            counters.expired += 1
+            counters.expiredInFlight += 1
+        }
+        earliestInFlightDeadline = earliest
+    }
+
+    private mutating func enqueue(_ request: Request, atHead: Bool) {
+        if atHead { queue.prepend(request) } else { queue.append(request) }
+        queuedByClient[request.client, default: 0] += 1
+        earliestQueuedDeadline = Instant.earliest(earliestQueuedDeadline, request.deadline)
+    }
+
+    private mutating func leftQueue(_ request: Request) {
+        let left = queuedByClient[request.client, default: 1] - 1
+        queuedByClient[request.client] = left > 0 ? left : nil
     }
 
     private mutating func expireQueued(now: Instant) {
@@ -392,6 +476,7 @@ public struct ProxyCore<Payload> {
         }
         earliestQueuedDeadline = earliest
         for request in expired {
+            leftQueue(request)
             answer(request, .expired, "deadline passed while waiting for a worker")
             counters.expired += 1
         }

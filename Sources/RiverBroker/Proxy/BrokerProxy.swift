@@ -93,9 +93,6 @@ public final class BrokerProxy: Sendable {
         let router = try ZMQSocket(context, type: ZMQ_ROUTER)
         // A send to a peer that is gone or full fails instead of vanishing, so it is counted.
         router.setOption(ZMQ_ROUTER_MANDATORY, 1)
-        // Bounds what one peer can make the proxy buffer (the old codec's limit).
-        var maxSize: Int64 = 64 << 20
-        zmq_setsockopt(router.handle, ZMQ_MAXMSGSIZE, &maxSize, 8)
         // A connection that never finishes its handshake (a port scanner) is closed after this.
         router.setOption(ZMQ_HANDSHAKE_IVL, 5000)
         if endpoint.host.contains(":") { router.setOption(ZMQ_IPV6, 1) }

@@ -167,18 +167,27 @@ final class ProxyLoop: @unchecked Sendable {
         workerOnFD[fd] = peer
     }
 
+    /// Sends what the core asked for. A request that cannot go to its worker makes the core drop
+    /// that worker and dispatch again, so this repeats until a round sends everything; each repeat
+    /// has one worker fewer, so it ends.
     private func sendOutputs() {
-        guard !core.outputs.isEmpty else { return }
         var failures = 0
-        for output in core.outputs {
-            switch output {
-            case .toClient(let peer, let message, let body):
-                if !send(message, body, to: peer, on: frontend.router) { failures += 1 }
-            case .toWorker(let peer, let message, let body):
-                if !send(message, body, to: peer, on: backend.router) { failures += 1 }
+        while !core.outputs.isEmpty {
+            var unreachable: [PeerID] = []
+            let outputs = core.outputs
+            core.outputs.removeAll(keepingCapacity: true)
+            for output in outputs {
+                switch output {
+                case .toClient(let peer, let message, let body):
+                    if !send(message, body, to: peer, on: frontend.router) { failures += 1 }
+                case .toWorker(let peer, let message, let body):
+                    guard !send(message, body, to: peer, on: backend.router) else { continue }
+                    failures += 1
+                    if case .request = message, !unreachable.contains(peer) { unreachable.append(peer) }
+                }
             }
+            for peer in unreachable { core.workerUnreachable(peer, now: .now) }
         }
-        core.outputs.removeAll(keepingCapacity: true)
         if failures > 0 {
             core.countSendFailures(failures)
             publish(now: .now)
@@ -337,9 +346,13 @@ final class ProxyLoop: @unchecked Sendable {
         let c = counters
         let fields = [
             "queue": "\(c.queueDepth)", "workers": "\(c.workersAlive)", "free_slots": "\(c.freeSlots)",
-            "requests": "\(c.requests)", "answered": "\(c.answered)", "expired": "\(c.expired)",
-            "overloaded": "\(c.overloaded)", "worker_lost": "\(c.workerLost)",
-            "redispatched": "\(c.redispatched)",
+            "requests": "\(c.requests)", "answered": "\(c.answered)",
+            "expired": "\(c.expired) (\(c.expiredInFlight) held by a worker, \(c.lateReplies) answered late)",
+            "overloaded": "\(c.overloaded) (\(c.clientQueueFull) over a client's share)",
+            "worker_lost": "\(c.workerLost)", "redispatched": "\(c.redispatched)",
+            "capped":
+                "slots \(c.slotsCapped), budgets \(c.budgetsCapped), workers refused \(c.workersRefused)",
+            "unreachable_workers": "\(c.workersUnreachable)", "send_failures": "\(c.sendFailures)",
             "malformed": "\(c.malformedFromClients)/\(c.malformedFromWorkers)",
             "broken_connections": "\(c.brokenConnections)",
             "refused": "\(c.refusedClients)/\(c.refusedWorkers)",

@@ -36,6 +36,11 @@ final class ZMQContext: @unchecked Sendable {
 
 /// One libzmq socket. Not thread-safe: it lives on one I/O thread from creation to `close`.
 final class ZMQSocket {
+    /// The largest message any broker socket takes (`ZMQ_MAXMSGSIZE`; a larger one closes the
+    /// connection it came on): a 4096×4096 RGB24 frame is 48 MiB. Set on every socket, proxy,
+    /// workers and clients alike, so no peer makes another buffer more.
+    static let maxMessageBytes: Int64 = 64 << 20
+
     let handle: UnsafeMutableRawPointer
     private var closed = false
 
@@ -43,6 +48,8 @@ final class ZMQSocket {
         guard let handle = zmq_socket(context.handle, type) else { throw ZMQError("zmq_socket") }
         self.handle = handle
         setOption(ZMQ_LINGER, 0)
+        var maxSize = Self.maxMessageBytes
+        zmq_setsockopt(handle, ZMQ_MAXMSGSIZE, &maxSize, MemoryLayout<Int64>.size)
     }
 
     deinit {

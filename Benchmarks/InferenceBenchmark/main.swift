@@ -1,7 +1,12 @@
 // Worker path vs bare ONNX Runtime, side by side in one run.
 //
 //   swift run -c release InferenceBenchmark [--model PATH] [--threads N] [--frames N] [--size WxH]
+//       [--input WxH]
 //
+// `--size` is the frame; `--input` the model input of a model with symbolic dims (as `river onnx
+// --input-size`). With `--input`, the frames that fit it (what serve sends since wire version 3, a
+// 1:1 letterbox copy for the worker) are measured in the same run after the full-size ones, so the
+// worker's cost per frame before and after shows side by side.
 // The worker path is `InferenceEngine.run(frame:)`: letterbox pre-processing from an RGB24 or I420
 // frame, the ORT run, and decoding. The bare run is `ORTSession.run` on an already-filled tensor of
 // the same shape, same model, same threads. Runs alternate (bare, worker, bare, …) so machine noise
@@ -17,6 +22,7 @@ struct Arguments {
     var frames = 60
     var width = 640
     var height = 480
+    var input: Size?
 
     init() {
         var args = CommandLine.arguments.dropFirst().makeIterator()
@@ -29,6 +35,9 @@ struct Arguments {
             case "--size":
                 let parts = value.split(separator: "x").compactMap { Int($0) }
                 if parts.count == 2 { (width, height) = (parts[0], parts[1]) }
+            case "--input":
+                let parts = value.split(separator: "x").compactMap { Int($0) }
+                if parts.count == 2 { input = Size(width: parts[0], height: parts[1]) }
             default:
                 FileHandle.standardError.write(Data("unknown flag \(flag)\n".utf8))
                 exit(2)
@@ -81,7 +90,8 @@ func milliseconds(_ d: Duration) -> Double {
 func main() throws {
     let arguments = Arguments()
     let modelPath = try arguments.model ?? PathSearch.defaultModel()
-    let options = InferenceOptions(session: SessionOptions(intraOpThreads: arguments.threads))
+    let options = InferenceOptions(
+        session: SessionOptions(intraOpThreads: arguments.threads), inputSize: arguments.input)
     let engine = try InferenceEngine(modelPath: modelPath, options: options)
     let bareSession = try ORTSession(
         modelPath: modelPath, options: options.session, runtime: engine.session.runtime)
@@ -90,7 +100,13 @@ func main() throws {
         "ORT \(engine.session.runtime.version), model \(engine.modelName), intra-op threads \(arguments.threads), spinning off"
     )
 
-    for frame in try testFrames(width: arguments.width, height: arguments.height) {
+    var frames = try testFrames(width: arguments.width, height: arguments.height)
+    let size = FrameSize(width: arguments.width, height: arguments.height)
+    if let box = engine.inputSize, size.fitted(into: box) != size {
+        let fitted = size.fitted(into: box)
+        frames += try testFrames(width: fitted.width, height: fitted.height).filter { $0.format == .i420 }
+    }
+    for frame in frames {
         let box = engine.letterbox(frameWidth: frame.width, frameHeight: frame.height)
         let shape: [Int64] = [1, 3, Int64(box.inputHeight), Int64(box.inputWidth)]
         let tensor = Preprocessor(normalization: engine.adapter.normalization)
@@ -133,7 +149,7 @@ func main() throws {
         print(
             """
 
-            \(frame.width)x\(frame.height) \(frame.format) -> input \(box.inputWidth)x\(box.inputHeight), \
+            \(frame.width)x\(frame.height) \(frame.format) (\(frame.data.count) bytes) -> input \(box.inputWidth)x\(box.inputHeight), \
             \(arguments.frames) frames each, interleaved (\(found) detection(s) per frame); medians (means)
               bare ORT run           \(format(1000 / bareMedian, 1)) fps  \(format(bareMedian)) ms (\(format(mean(bare))))
               worker path            \(format(1000 / workerMedian, 1)) fps  \(format(workerMedian)) ms (\(format(mean(worker))))

@@ -54,7 +54,7 @@ struct OnnxCommand: AsyncParsableCommand {
         let handler: WorkHandler
         var input: FrameSize?
         if echo {
-            handler = Self.echoHandler(delay: .milliseconds(echoDelayMs))
+            handler = Self.echoHandler(delay: .milliseconds(echoDelayMs), name: name)
         } else {
             do {
                 let path = try modelOptions.modelPath()
@@ -96,12 +96,16 @@ struct OnnxCommand: AsyncParsableCommand {
         try await Lifecycle.run([worker], logger: logger)
     }
 
-    /// Answers `{"echo":true,"bytes":N}` after `delay`, touching no pixels.
-    static func echoHandler(delay: Duration) -> WorkHandler {
+    /// Answers `{"echo":true,"bytes":N,"worker":"NAME"}` after `delay`, touching no pixels (the
+    /// name tells a test which worker took a request).
+    static func echoHandler(delay: Duration, name: String) -> WorkHandler {
+        let name = String(decoding: try! JSONEncoder().encode(name), as: UTF8.self)
         let seconds = delay / .seconds(1)
         return { request in
             if seconds > 0 { Thread.sleep(forTimeInterval: seconds) }
-            return WorkResult(document: Array("{\"echo\":true,\"bytes\":\(request.header.byteCount)}".utf8))
+            return WorkResult(
+                document: Array(
+                    "{\"echo\":true,\"bytes\":\(request.header.byteCount),\"worker\":\(name)}".utf8))
         }
     }
 }

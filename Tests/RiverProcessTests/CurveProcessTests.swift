@@ -113,7 +113,9 @@ import Testing
         let end = ContinuousClock.now + .seconds(15)
         while answered < 20, ContinuousClock.now < end {
             if case .success(let reply) = await client.attempt(budget: .seconds(1)).0 {
-                #expect(String(decoding: reply.document, as: UTF8.self) == "{\"echo\":true,\"bytes\":768}")
+                #expect(
+                    String(decoding: reply.document, as: UTF8.self).hasPrefix("{\"echo\":true,\"bytes\":768,")
+                )
                 answered += 1
             }
         }

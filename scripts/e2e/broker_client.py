@@ -14,6 +14,12 @@ ERROR. It prints one JSON line with what it saw and exits 0 when that held, 1 ot
 
 With `--silent-ms`, it only sends a few requests and heartbeats and checks that nothing at all
 comes back within that time (a client whose key the proxy does not allow).
+
+With `--run-seconds S --timeline FILE`, it keeps `--window` requests in flight for S seconds,
+whatever happens to workers and the proxy meanwhile, and writes every request's fate to FILE as
+JSON: [sent, answered, outcome, worker] (wall-clock seconds; outcome "reply", an error code, or
+"timeout" when nothing came within the budget + 250 ms, as river's own client gives up; worker from
+an echo worker's document).
 """
 
 import argparse
@@ -100,6 +106,8 @@ def main():
     parser.add_argument("--kill-pid", type=int)
     parser.add_argument("--kill-after", type=int, default=300)
     parser.add_argument("--silent-ms", type=int)
+    parser.add_argument("--run-seconds", type=float)
+    parser.add_argument("--timeline")
     args = parser.parse_args()
 
     context = zmq.Context()
@@ -124,6 +132,9 @@ def main():
                 received += 1
         print(json.dumps({"received": received}))
         return 0 if received == 0 else 1
+
+    if args.run_seconds is not None:
+        return run_for(socket, poller, args)
 
     # Registration: CAPACITY answers each HEARTBEAT.
     capacity = None
@@ -194,6 +205,56 @@ def main():
     }
     print(json.dumps(result))
     return 0 if missing == 0 and duplicates == 0 and unknown == 0 and malformed == 0 else 1
+
+
+def run_for(socket, poller, args):
+    """The `--run-seconds` mode: a steady window of requests through whatever happens."""
+    budget = args.budget_ms / 1000
+    in_flight = {}  # id -> wall-clock send time
+    timeline = []
+    next_id = 1
+    end = time.time() + args.run_seconds
+    last_heartbeat = 0
+    while time.time() < end or in_flight:
+        now = time.time()
+        while now < end and len(in_flight) < args.window:
+            try:
+                socket.send_multipart(request(next_id, args.budget_ms * 1000), zmq.DONTWAIT)
+            except zmq.Again:
+                break
+            in_flight[next_id] = now
+            next_id += 1
+        for request_id, sent in list(in_flight.items()):
+            if now - sent > budget + 0.25:
+                timeline.append([sent, now, "timeout", None])
+                del in_flight[request_id]
+        if now - last_heartbeat > 1:
+            try:
+                socket.send(prefix(HEARTBEAT), zmq.DONTWAIT)
+            except zmq.Again:
+                pass
+            last_heartbeat = now
+        if not poller.poll(20):
+            continue
+        try:
+            kind, fields = parse(socket.recv_multipart())
+        except ValueError:
+            timeline.append([time.time(), time.time(), "malformed", None])
+            continue
+        if kind not in (REPLY, ERROR) or fields["id"] not in in_flight:
+            continue
+        sent = in_flight.pop(fields["id"])
+        worker = None
+        if kind == REPLY:
+            try:
+                worker = json.loads(fields["document"]).get("worker")
+            except ValueError:
+                pass
+        timeline.append([sent, time.time(), "reply" if kind == REPLY else fields["code"], worker])
+    with open(args.timeline, "w") as f:
+        json.dump(timeline, f)
+    print(json.dumps({"requests": next_id - 1, "recorded": len(timeline)}))
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,15 +16,23 @@ struct BenchmarkOptions {
     var clip: String
     /// `--soak N`: N connect/disconnect cycles against one serve instead of the K measurements.
     var soakCycles: Int?
+    /// `--attack nack-flood --port HTTP`: one hostile session against a serve already running (see
+    /// `NACKFlood`), for AttackEndToEndTests.
+    var attack: String?
+    var port: Int?
 
     static let usage = """
         usage: ServeBenchmark --candidate PATH [--baseline PATH] [--sessions 1,4,16] [--seconds 10]
                               [--warmup SECONDS] [--idle-seconds 3] [--delay 3s] [--worker-slots 16]
                               [--rounds 1] [--clip fixtures/h264/clip-a.h264] [--soak CYCLES]
+               ServeBenchmark --attack nack-flood --port HTTP [--seconds 10]
         PATH is a `river` binary; with both, each figure is measured for both in alternation and
         printed with the ratio candidate/baseline. --soak runs CYCLES WHIP sessions one after another
         against one serve of the candidate (each connects ICE, DTLS and SCTP, streams 0.3 s, and
-        closes) and prints serve's RSS, open files and threads before and after.
+        closes) and prints serve's RSS, open files and threads before and after. --attack streams
+        the clip to the serve at 127.0.0.1:HTTP and, after a 3 s warm-up, sends SRTCP NACKs for
+        about 8,000 packets with every frame for --seconds; it prints one JSON line with the bytes
+        it sent and received over the flood.
         """
 
     struct Invalid: Error, CustomStringConvertible {
@@ -66,9 +74,15 @@ struct BenchmarkOptions {
             case "--rounds": rounds = try number(flag)
             case "--clip": clip = try value(flag)
             case "--soak": soakCycles = try number(flag)
+            case "--attack": attack = try value(flag)
+            case "--port": port = try number(flag)
             case "-h", "--help": throw Invalid(description: Self.usage)
             default: throw Invalid(description: "unknown argument \(flag)\n\(Self.usage)")
             }
+        }
+        if let attack {
+            guard attack == "nack-flood", port != nil else { throw Invalid(description: Self.usage) }
+            return
         }
         guard baseline != nil || candidate != nil else { throw Invalid(description: Self.usage) }
         for path in [baseline, candidate].compactMap({ $0 })

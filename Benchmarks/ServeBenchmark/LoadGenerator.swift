@@ -130,19 +130,33 @@ final class LoadGenerator: @unchecked Sendable {
             guard ready > 0 else { continue }
             for index in descriptors.indices where descriptors[index].revents & Int16(POLLIN) != 0 {
                 var batch: [[UInt8]] = []
+                var bytes = 0
+                var video: (ssrc: UInt32, sequence: UInt16)?
                 while true {
                     let n = buffer.withUnsafeMutableBytes {
                         recv(descriptors[index].fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
                     }
                     if n <= 0 { break }
-                    // RFC 7983: 0–3 STUN, 20–63 DTLS; 128–191 is serve's SRTP/SRTCP, dropped here.
+                    bytes += n
+                    // RFC 7983: 0–3 STUN, 20–63 DTLS; 128–191 is serve's SRTP/SRTCP, dropped here
+                    // (RTP's header, in the clear, says which stream and packet it was).
                     let first = buffer[0]
                     if first < 4 || (first >= 20 && first < 64) { batch.append(Array(buffer[0..<n])) }
+                    if first >= 128, first < 192, n >= 12, !(192...223).contains(buffer[1]) {
+                        let ssrc = buffer[8..<12].reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+                        video = (ssrc, UInt16(buffer[2]) << 8 | UInt16(buffer[3]))
+                    }
                 }
-                if !batch.isEmpty {
-                    let session = sessions[index]
-                    let datagrams = batch
-                    session.queue.async { session.receive(datagrams) }
+                let session = sessions[index]
+                let datagrams = batch
+                let (received, latest) = (bytes, video)
+                session.queue.async {
+                    session.bytesReceived += received
+                    if let latest {
+                        session.serveSSRC = latest.ssrc
+                        session.serveSequence = latest.sequence
+                    }
+                    if !datagrams.isEmpty { session.receive(datagrams) }
                 }
             }
         }

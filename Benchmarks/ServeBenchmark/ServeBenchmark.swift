@@ -40,6 +40,9 @@ struct ServeBenchmark {
 
     static func run(_ options: BenchmarkOptions) throws {
         let clip = try ClipPackets(path: options.clip, payloadType: SyntheticOffer.payloadType)
+        if options.attack != nil, let port = options.port {
+            return try NACKFlood.run(port: port, seconds: options.seconds, clip: clip)
+        }
         if let cycles = options.soakCycles {
             guard let binary = options.candidate else {
                 throw BenchmarkOptions.Invalid(description: "--soak needs --candidate")

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import RiverDTLS
 import RiverICE
+import RiverRTP
 import RiverSCTP
 import RiverSRTP
 
@@ -55,6 +56,17 @@ final class SyntheticSession: @unchecked Sendable {
     private var nextFrame = 0
     private var sequence = UInt16.random(in: 0...UInt16.max)
     private let timestampBase = UInt32.random(in: 0...UInt32.max)
+
+    /// Bytes this session sent and received (all of its datagrams), for the attack's accounting.
+    private(set) var bytesSent = 0
+    var bytesReceived = 0
+    /// Serve's outgoing video SSRC and highest sequence number seen (the receive thread reads them
+    /// off the RTP headers, which SRTP leaves in the clear), for the NACK flood.
+    var serveSSRC: UInt32?
+    var serveSequence: UInt16 = 0
+    /// Sequence numbers to NACK with every frame once set (the hostile mode; 0: a browser's manners).
+    var nackFloodSize = 0
+    private(set) var nacksSent = 0
 
     private var windowStart: Int?
     private var windowEnd: Int?
@@ -121,6 +133,7 @@ final class SyntheticSession: @unchecked Sendable {
         case .connected:
             if let last = lastCheck, now - last >= Self.consentInterval { sendCheck(now: now) }
             sendFrame()
+            if nackFloodSize > 0 { sendNACKFlood() }
         case .waitingForAnswer, .closed, .failed:
             break
         }
@@ -282,6 +295,23 @@ final class SyntheticSession: @unchecked Sendable {
         nextFrame += 1
     }
 
+    /// One SRTCP compound (RR + generic NACK) asking again for the last `nackFloodSize` packets serve
+    /// sent us, 17 per 4-byte pair (RFC 4585 §6.2.1): about 2 KiB for 8,000 packets.
+    private func sendNACKFlood() {
+        guard let srtp, let media = serveSSRC else { return }
+        let pairs = (0..<(nackFloodSize / 17)).map { i in
+            RTCPGenericNACK.Pair(
+                packetID: serveSequence &- UInt16(truncatingIfNeeded: (i + 1) * 17), lostBitmask: 0xFFFF)
+        }
+        let compound = RTCPPacket.serializeCompound([
+            .receiverReport(RTCPReceiverReport(ssrc: ssrc)),
+            .nack(RTCPGenericNACK(senderSSRC: ssrc, mediaSSRC: media, pairs: pairs)),
+        ])
+        guard let protected = try? srtp.protectRTCP(compound) else { return }
+        nacksSent += 1
+        send(protected)
+    }
+
     /// Counts a result whose frame was sent inside the window (matched by its timestamp).
     private func countResult(_ payload: [UInt8]) {
         guard let start = windowStart, let (output, status) = ResultScan.fields(payload) else { return }
@@ -294,7 +324,8 @@ final class SyntheticSession: @unchecked Sendable {
     }
 
     private func send(_ datagram: [UInt8]) {
-        _ = datagram.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, 0) }
+        let n = datagram.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, 0) }
+        if n > 0 { bytesSent += n }
     }
 
     static func randomToken(_ count: Int) -> String {

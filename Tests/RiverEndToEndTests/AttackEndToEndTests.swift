@@ -99,4 +99,56 @@ import Testing
         #expect(
             Self.metric(metrics, "river_datagrams_dropped_total", reason: "unknownKind") > 0, "\(metrics)")
     }
+
+    /// A NACK flood from a session of its own (ServeBenchmark --attack nack-flood: a synthetic browser
+    /// that, once its echo runs, asks again for about 8,000 packets with every frame) beside an honest
+    /// Chromium session: over the flood serve sends the attacker at most twice the bytes it receives
+    /// from it (unbounded, one 2 KiB compound would ask for about 9 MB), its refusals are counted,
+    /// and the honest session keeps its video and results.
+    @Test func aNACKFloodIsNotAmplifiedAndAnHonestSessionKeepsItsResults() async throws {
+        let attacker = repositoryRoot.appendingPathComponent(".build/debug/ServeBenchmark")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: attacker.path),
+            "build it first: swift build --build-tests (missing \(attacker.path))")
+        let up = try await UpProcess(["--delay", "2s"])
+        defer { up.stop() }
+        let port = try #require(up.baseURL.port)
+        let (result, output) = try await runSessionCheck(baseURL: up.baseURL, seconds: 16) {
+            try await Task.sleep(for: .seconds(4))
+            let child = try ChildProcess(
+                attacker, ["--attack", "nack-flood", "--port", "\(port)", "--seconds", "8"])
+            defer { child.stop() }
+            _ = await child.waitForExit(timeout: .seconds(30))
+            return child.output
+        }
+        let view = try #require(try views(result).first, "\(result)")
+        let line = output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+        let attack = try #require(
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "attacker: \(output)")
+        let sent = try #require(attack["floodSent"] as? Int, "\(attack)")
+        let received = try #require(attack["floodReceived"] as? Int, "\(attack)")
+        let compounds = attack["nackCompounds"] as? Int ?? 0
+        let metrics = try await up.get("/metrics").body
+        let refused = ["nackOverCap", "retransmitBudget", "nackDuplicate"].map {
+            ($0, Int(Self.metric(metrics, "river_datagrams_dropped_total", reason: $0)))
+        }
+        print(
+            "attack: NACK flood, \(compounds) compounds of \(attack["lostPerCompound"] ?? "?") packets: sent \(sent) B,"
+                + " received \(received) B (\(String(format: "%.2f", Double(received) / Double(max(sent, 1))))x;"
+                + " before the flood \(attack["warmupReceived"] ?? "?") / \(attack["warmupSent"] ?? "?") B);"
+                + " refused \(refused); honest coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup))")
+        #expect(attack["phase"] as? String == "connected", "\(attack)")
+        #expect(compounds >= 200, "the flood did not run: \(attack)")
+        #expect(received <= 2 * sent, "serve amplified the flood: \(received) B out for \(sent) B in")
+        #expect(refused.map(\.1).reduce(0, +) > 10_000, "\(refused)")
+        // The attacker's session is a session too: it streams video and takes its fair share of
+        // the one worker, so the honest page has frames marked saturated (about half on this
+        // 2-core machine); every frame inference took carries its result, and the video never stalls.
+        #expect(view.timelyCoverage >= 0.93, "the honest session lost its results: \(view)")
+        #expect(view.coverage >= 0.3, "\(view)")
+        #expect(view.afterWarmup > 200, "\(view)")
+        let gaps = zip(view.timeline, view.timeline.dropFirst()).map { $1.at - $0.at }
+        #expect((gaps.max() ?? 0) < 500, "the honest video stalled for \(gaps.max() ?? 0) ms")
+        #expect(view.wrongFrameDrawn == 0)
+    }
 }

@@ -16,8 +16,8 @@ struct BenchmarkOptions {
     var clip: String
     /// `--soak N`: N connect/disconnect cycles against one serve instead of the K measurements.
     var soakCycles: Int?
-    /// `--attack nack-flood --port HTTP`: one hostile session against a serve already running (see
-    /// `NACKFlood`), for AttackEndToEndTests.
+    /// `--attack KIND --port HTTP`: one hostile session against a serve already running (see
+    /// `HostilePeer`), for AttackEndToEndTests.
     var attack: String?
     var port: Int?
 
@@ -25,14 +25,14 @@ struct BenchmarkOptions {
         usage: ServeBenchmark --candidate PATH [--baseline PATH] [--sessions 1,4,16] [--seconds 10]
                               [--warmup SECONDS] [--idle-seconds 3] [--delay 3s] [--worker-slots 16]
                               [--rounds 1] [--clip fixtures/h264/clip-a.h264] [--soak CYCLES]
-               ServeBenchmark --attack nack-flood --port HTTP [--seconds 10]
+               ServeBenchmark --attack KIND --port HTTP [--seconds 10] [--delay 3s] [--clip PATH]
         PATH is a `river` binary; with both, each figure is measured for both in alternation and
         printed with the ratio candidate/baseline. --soak runs CYCLES WHIP sessions one after another
         against one serve of the candidate (each connects ICE, DTLS and SCTP, streams 0.3 s, and
         closes) and prints serve's RSS, open files and threads before and after. --attack streams
-        the clip to the serve at 127.0.0.1:HTTP and, after a 3 s warm-up, sends SRTCP NACKs for
-        about 8,000 packets with every frame for --seconds; it prints one JSON line with the bytes
-        it sent and received over the flood.
+        the clip to the serve at 127.0.0.1:HTTP and, after a 3 s warm-up, misbehaves for --seconds
+        (KIND: nack-flood, no-marker, spoofed-nomination, stream; see HostilePeer.swift); it prints
+        one JSON line of what it saw.
         """
 
     struct Invalid: Error, CustomStringConvertible {
@@ -81,7 +81,9 @@ struct BenchmarkOptions {
             }
         }
         if let attack {
-            guard attack == "nack-flood", port != nil else { throw Invalid(description: Self.usage) }
+            guard HostilePeer.kinds.contains(attack), port != nil else {
+                throw Invalid(description: Self.usage)
+            }
             return
         }
         guard baseline != nil || candidate != nil else { throw Invalid(description: Self.usage) }

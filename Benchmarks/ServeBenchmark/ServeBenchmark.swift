@@ -40,8 +40,11 @@ struct ServeBenchmark {
 
     static func run(_ options: BenchmarkOptions) throws {
         let clip = try ClipPackets(path: options.clip, payloadType: SyntheticOffer.payloadType)
-        if options.attack != nil, let port = options.port {
-            return try NACKFlood.run(port: port, seconds: options.seconds, clip: clip)
+        if let attack = options.attack, let port = options.port {
+            return try HostilePeer.run(
+                kind: attack, port: port, seconds: options.seconds,
+                delayMilliseconds: options.delayMilliseconds ?? 0,
+                clip: clip)
         }
         if let cycles = options.soakCycles {
             guard let binary = options.candidate else {

@@ -64,9 +64,19 @@ final class SyntheticSession: @unchecked Sendable {
     /// off the RTP headers, which SRTP leaves in the clear), for the NACK flood.
     var serveSSRC: UInt32?
     var serveSequence: UInt16 = 0
-    /// Sequence numbers to NACK with every frame once set (the hostile mode; 0: a browser's manners).
-    var nackFloodSize = 0
+    /// How this session misbehaves, if it does (`HostilePeer`).
+    enum Hostile {
+        case none
+        /// NACK this many of serve's packets with every frame.
+        case nackFlood(Int)
+        /// Send FU-A fragments of one timestamp, never a marker, instead of frames.
+        case noMarker
+    }
+    var hostile = Hostile.none
     private(set) var nacksSent = 0
+    private var markerlessFragments = 0
+    /// serve's UDP port, from its answer.
+    var servePort: Int { answer?.port ?? 0 }
 
     private var windowStart: Int?
     private var windowEnd: Int?
@@ -132,8 +142,13 @@ final class SyntheticSession: @unchecked Sendable {
             flushDTLS()
         case .connected:
             if let last = lastCheck, now - last >= Self.consentInterval { sendCheck(now: now) }
-            sendFrame()
-            if nackFloodSize > 0 { sendNACKFlood() }
+            switch hostile {
+            case .none: sendFrame()
+            case .nackFlood(let count):
+                sendFrame()
+                sendNACKFlood(count)
+            case .noMarker: sendMarkerlessFragments()
+            }
         case .waitingForAnswer, .closed, .failed:
             break
         }
@@ -178,17 +193,24 @@ final class SyntheticSession: @unchecked Sendable {
     /// A binding request as a controlling browser sends it (RFC 8445 §7.1.1, RFC 8489):
     /// USERNAME, PRIORITY, ICE-CONTROLLING, USE-CANDIDATE, MESSAGE-INTEGRITY, FINGERPRINT.
     private func sendCheck(now: ContinuousClock.Instant) {
-        guard let answer else { return }
+        guard answer != nil else { return }
         let transaction = STUNMessage.randomTransactionID()
+        pendingCheck = transaction
+        lastCheck = now
+        send(bindingRequest(transaction: transaction))
+    }
+
+    /// A valid check of this session, as its browser would send it (also from elsewhere, by
+    /// `HostilePeer`'s spoofer).
+    func bindingRequest(transaction: [UInt8] = STUNMessage.randomTransactionID()) -> [UInt8] {
+        guard let answer else { return [] }
         let request = STUNMessage(
             messageClass: .request, transactionID: transaction,
             attributes: [
                 .username("\(answer.ufrag):\(ufrag)"), .priority(2_122_194_687), .iceControlling(tieBreaker),
                 .useCandidate,
             ])
-        pendingCheck = transaction
-        lastCheck = now
-        send(request.serialized(integrityKey: Array(answer.password.utf8), fingerprint: true))
+        return request.serialized(integrityKey: Array(answer.password.utf8), fingerprint: true)
     }
 
     private func receiveSTUN(_ datagram: [UInt8]) {
@@ -297,9 +319,9 @@ final class SyntheticSession: @unchecked Sendable {
 
     /// One SRTCP compound (RR + generic NACK) asking again for the last `nackFloodSize` packets serve
     /// sent us, 17 per 4-byte pair (RFC 4585 §6.2.1): about 2 KiB for 8,000 packets.
-    private func sendNACKFlood() {
+    private func sendNACKFlood(_ count: Int) {
         guard let srtp, let media = serveSSRC else { return }
-        let pairs = (0..<(nackFloodSize / 17)).map { i in
+        let pairs = (0..<(count / 17)).map { i in
             RTCPGenericNACK.Pair(
                 packetID: serveSequence &- UInt16(truncatingIfNeeded: (i + 1) * 17), lostBitmask: 0xFFFF)
         }
@@ -310,6 +332,26 @@ final class SyntheticSession: @unchecked Sendable {
         guard let protected = try? srtp.protectRTCP(compound) else { return }
         nacksSent += 1
         send(protected)
+    }
+
+    /// 100 FU-A fragments of 1,100 bytes (RFC 6184 §5.8), one timestamp, no marker: only the
+    /// first of all has the start bit, none the end bit, so the access unit never completes.
+    private func sendMarkerlessFragments() {
+        guard let srtp else { return }
+        let timestamp = timestampBase &+ 0x4000_0000
+        for _ in 0..<100 {
+            var packet: [UInt8] = [
+                0x80, SyntheticOffer.payloadType, UInt8(sequence >> 8), UInt8(sequence & 0xFF),
+            ]
+            packet += [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: timestamp >> $0) }
+            packet += [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: ssrc >> $0) }
+            packet += [0x7C, markerlessFragments == 0 ? 0x85 : 0x05]
+            markerlessFragments += 1
+            packet += [UInt8](repeating: 0x11, count: 1_098)
+            sequence &+= 1
+            guard let protected = try? srtp.protectRTP(packet) else { continue }
+            send(protected)
+        }
     }
 
     /// Counts a result whose frame was sent inside the window (matched by its timestamp).

@@ -100,12 +100,20 @@ import Testing
             Self.metric(metrics, "river_datagrams_dropped_total", reason: "unknownKind") > 0, "\(metrics)")
     }
 
-    /// A NACK flood from a session of its own (ServeBenchmark --attack nack-flood: a synthetic browser
-    /// that, once its echo runs, asks again for about 8,000 packets with every frame) beside an honest
-    /// Chromium session: over the flood serve sends the attacker at most twice the bytes it receives
-    /// from it (unbounded, one 2 KiB compound would ask for about 9 MB), its refusals are counted,
-    /// and the honest session keeps its video and results.
-    @Test func aNACKFloodIsNotAmplifiedAndAnHonestSessionKeepsItsResults() async throws {
+    /// What one hostile session (`ServeBenchmark --attack KIND`, a synthetic browser built from
+    /// river's own cores) did to a live `river up --delay 2s` while an honest Chromium session ran
+    /// beside it: the honest page's view, the attacker's JSON line, `/metrics` after, and serve's
+    /// RSS before the attack and at its end.
+    struct Attack {
+        var view: ViewSummary
+        var report: [String: Any]
+        var metrics: String
+        var rss: (before: Double, after: Double)
+    }
+
+    func attackBesideAnHonestSession(_ kind: String, _ extra: [String] = [], seconds: Int = 8) async throws
+        -> Attack
+    {
         let attacker = repositoryRoot.appendingPathComponent(".build/debug/ServeBenchmark")
         try #require(
             FileManager.default.isExecutableFile(atPath: attacker.path),
@@ -113,42 +121,114 @@ import Testing
         let up = try await UpProcess(["--delay", "2s"])
         defer { up.stop() }
         let port = try #require(up.baseURL.port)
-        let (result, output) = try await runSessionCheck(baseURL: up.baseURL, seconds: 16) {
+        let serve = try #require(up.pids["serve"])
+        let (result, (output, before, after)) = try await runSessionCheck(
+            baseURL: up.baseURL, seconds: seconds + 8
+        ) {
             try await Task.sleep(for: .seconds(4))
+            let before = rssMiB(serve) ?? 0
             let child = try ChildProcess(
-                attacker, ["--attack", "nack-flood", "--port", "\(port)", "--seconds", "8"])
+                attacker,
+                ["--attack", kind, "--port", "\(port)", "--seconds", "\(seconds)", "--delay", "2s"] + extra)
             defer { child.stop() }
-            _ = await child.waitForExit(timeout: .seconds(30))
-            return child.output
+            _ = await child.waitForExit(timeout: .seconds(60))
+            return (child.output, before, rssMiB(serve) ?? 0)
         }
         let view = try #require(try views(result).first, "\(result)")
         let line = output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
-        let attack = try #require(
+        let report = try #require(
             try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "attacker: \(output)")
-        let sent = try #require(attack["floodSent"] as? Int, "\(attack)")
-        let received = try #require(attack["floodReceived"] as? Int, "\(attack)")
-        let compounds = attack["nackCompounds"] as? Int ?? 0
-        let metrics = try await up.get("/metrics").body
-        let refused = ["nackOverCap", "retransmitBudget", "nackDuplicate"].map {
-            ($0, Int(Self.metric(metrics, "river_datagrams_dropped_total", reason: $0)))
-        }
-        print(
-            "attack: NACK flood, \(compounds) compounds of \(attack["lostPerCompound"] ?? "?") packets: sent \(sent) B,"
-                + " received \(received) B (\(String(format: "%.2f", Double(received) / Double(max(sent, 1))))x;"
-                + " before the flood \(attack["warmupReceived"] ?? "?") / \(attack["warmupSent"] ?? "?") B);"
-                + " refused \(refused); honest coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup))")
-        #expect(attack["phase"] as? String == "connected", "\(attack)")
-        #expect(compounds >= 200, "the flood did not run: \(attack)")
-        #expect(received <= 2 * sent, "serve amplified the flood: \(received) B out for \(sent) B in")
-        #expect(refused.map(\.1).reduce(0, +) > 10_000, "\(refused)")
-        // The attacker's session is a session too: it streams video and takes its fair share of
-        // the one worker, so the honest page has frames marked saturated (about half on this
-        // 2-core machine); every frame inference took carries its result, and the video never stalls.
+        #expect(report["phase"] as? String == "connected", "the attacker's session did not last: \(report)")
+        return Attack(
+            view: view, report: report, metrics: try await up.get("/metrics").body, rss: (before, after))
+    }
+
+    /// The honest session beside an attacker: every frame inference took carries its result, and
+    /// its video never stalls. The attacker's session is a session too: it takes its fair share of
+    /// the one worker (`saturated` frames on the honest page, about half on this 2-core machine).
+    func expectTheHonestSessionHeld(_ view: ViewSummary) {
         #expect(view.timelyCoverage >= 0.93, "the honest session lost its results: \(view)")
         #expect(view.coverage >= 0.3, "\(view)")
         #expect(view.afterWarmup > 200, "\(view)")
         let gaps = zip(view.timeline, view.timeline.dropFirst()).map { $1.at - $0.at }
         #expect((gaps.max() ?? 0) < 500, "the honest video stalled for \(gaps.max() ?? 0) ms")
         #expect(view.wrongFrameDrawn == 0)
+    }
+
+    /// A NACK flood: with every frame the attacker asks again for about 8,000 packets (unbounded,
+    /// one 2 KiB compound would ask for about 9 MB). Over the flood serve sends it at most twice the
+    /// bytes it receives from it, and its refusals are counted.
+    @Test func aNACKFloodIsNotAmplifiedAndAnHonestSessionKeepsItsResults() async throws {
+        let attack = try await attackBesideAnHonestSession("nack-flood")
+        let (sent, received) = (attack.report["sent"] as? Int ?? 0, attack.report["received"] as? Int ?? 0)
+        let compounds = attack.report["nackCompounds"] as? Int ?? 0
+        let refused = ["nackOverCap", "retransmitBudget", "nackDuplicate"].map {
+            ($0, Int(Self.metric(attack.metrics, "river_datagrams_dropped_total", reason: $0)))
+        }
+        print(
+            "attack: NACK flood, \(compounds) compounds of \(attack.report["lostPerCompound"] ?? "?") packets: sent \(sent) B,"
+                + " received \(received) B (\(String(format: "%.2f", Double(received) / Double(max(sent, 1))))x;"
+                + " before the flood \(attack.report["warmupReceived"] ?? "?") / \(attack.report["warmupSent"] ?? "?") B);"
+                + " refused \(refused); honest coverage \(attack.view.coverage) (\(attack.view.exact)/\(attack.view.afterWarmup))"
+        )
+        #expect(compounds >= 200, "the flood did not run: \(attack.report)")
+        #expect(received <= 2 * sent, "serve amplified the flood: \(received) B out for \(sent) B in")
+        #expect(refused.map(\.1).reduce(0, +) > 10_000, "\(refused)")
+        expectTheHonestSessionHeld(attack.view)
+    }
+
+    /// A spoofed nomination: valid USE-CANDIDATE checks with the session's own credentials from a
+    /// second address. They are answered (they are valid checks), but the media stays with the
+    /// address that proves itself with SRTP: the spoofer receives no RTP, the session keeps its own.
+    @Test func aSpoofedNominationRedirectsNothing() async throws {
+        let attack = try await attackBesideAnHonestSession("spoofed-nomination")
+        let report = attack.report
+        print(
+            "attack: spoofed nomination: \(report["spoofSTUNResponses"] ?? "?") checks answered, RTP to the spoofer"
+                + " \(report["spoofRTPBytes"] ?? "?") B, to the session \(report["mediaBytesDuringSpoof"] ?? "?") B;"
+                + " its results \(report["statuses"] ?? "?"); honest coverage \(attack.view.coverage)")
+        #expect(report["spoofRTPBytes"] as? Int == 0, "\(report)")
+        #expect(
+            (report["spoofSTUNResponses"] as? Int ?? 0) > 0,
+            "the spoofed checks never reached serve: \(report)")
+        #expect((report["mediaBytesDuringSpoof"] as? Int ?? 0) > 200_000, "\(report)")
+        #expect((report["results"] as? Int ?? 0) > 100, "the attacked session lost its results: \(report)")
+        expectTheHonestSessionHeld(attack.view)
+    }
+
+    /// A stream whose one access unit never ends (FU-A fragments without a marker or an end bit,
+    /// 3.3 MB/s): the unit is dropped at its 4 MiB bound and counted, serve's memory stays bounded
+    /// (the delay line's 32 MiB bound holds what it echoes), and the honest session is untouched.
+    @Test func aStreamWithoutAMarkerIsBounded() async throws {
+        let attack = try await attackBesideAnHonestSession("no-marker")
+        let tooLarge = Self.metric(
+            attack.metrics, "river_datagrams_dropped_total", reason: "accessUnitTooLarge")
+        print(
+            "attack: no marker: \(attack.report["sent"] ?? "?") B sent in 8 s; units dropped as too large"
+                + " \(Int(tooLarge)); serve RSS \(attack.rss.before) -> \(attack.rss.after) MiB; honest coverage"
+                + " \(attack.view.coverage)")
+        #expect((attack.report["sent"] as? Int ?? 0) > 20_000_000, "\(attack.report)")
+        #expect(tooLarge >= 1, "\(attack.metrics)")
+        #expect(
+            attack.rss.after - attack.rss.before < 80,
+            "serve grew \(attack.rss.after - attack.rss.before) MiB")
+        expectTheHonestSessionHeld(attack.view)
+    }
+
+    /// An 8192×8192 SPS (fixtures/h264/huge.h264, 2 flat frames looped): each of its frames is
+    /// refused before libavcodec allocates a picture (`--max-pixels`) and answered `decodeError`;
+    /// serve's memory stays flat and the honest session is untouched.
+    @Test func an8192SquareSPSIsRefusedBeforeDecoding() async throws {
+        let clip = repositoryRoot.appendingPathComponent("fixtures/h264/huge.h264").path
+        let attack = try await attackBesideAnHonestSession("stream", ["--clip", clip])
+        let statuses = attack.report["statuses"] as? [String: Int] ?? [:]
+        print(
+            "attack: 8192x8192 SPS: its frames' statuses \(statuses); serve RSS \(attack.rss.before) ->"
+                + " \(attack.rss.after) MiB; honest coverage \(attack.view.coverage)")
+        #expect((statuses["decodeError"] ?? 0) > 100 && statuses.count == 1, "\(statuses)")
+        #expect(
+            attack.rss.after - attack.rss.before < 40,
+            "serve grew \(attack.rss.after - attack.rss.before) MiB")
+        expectTheHonestSessionHeld(attack.view)
     }
 }

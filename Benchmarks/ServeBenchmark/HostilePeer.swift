@@ -17,10 +17,12 @@ import Foundation
 /// - `spoofed-nomination`: from a second UDP socket, valid USE-CANDIDATE checks with the session's
 ///   own credentials, every 100 ms, while the first socket keeps streaming: the bytes of RTP each
 ///   socket receives meanwhile (media must stay with the address that proves itself with SRTP).
+/// - `many-channels`: opens 600 data channels at once: how many its side opened and how many serve
+///   reset (refused past its cap), while its `river` channel keeps bringing results.
 /// - `stream` (e.g. with `--clip fixtures/h264/huge.h264`, an 8192×8192 SPS): the clip as it is;
 ///   the result statuses received over the window, matched by `--delay`.
 enum HostilePeer {
-    static let kinds = ["nack-flood", "no-marker", "spoofed-nomination", "stream"]
+    static let kinds = ["nack-flood", "no-marker", "spoofed-nomination", "many-channels", "stream"]
     static let lostPerCompound = 8_000
 
     static func run(kind: String, port: Int, seconds: Int, delayMilliseconds: Int, clip: ClipPackets) throws {
@@ -49,6 +51,10 @@ enum HostilePeer {
         case "no-marker":
             session.queue.sync { session.hostile = .noMarker }
             Thread.sleep(forTimeInterval: Double(seconds))
+        case "many-channels":
+            result["channelsOpened"] = session.queue.sync { session.openChannels(600) }
+            Thread.sleep(forTimeInterval: Double(seconds))
+            result["channelsClosedByServe"] = session.queue.sync { session.channelsClosedByServe }
         case "spoofed-nomination":
             let spoof = try spoofNomination(session, seconds: seconds)
             result["spoofRTPBytes"] = spoof.rtp

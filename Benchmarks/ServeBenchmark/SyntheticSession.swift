@@ -75,6 +75,8 @@ final class SyntheticSession: @unchecked Sendable {
     var hostile = Hostile.none
     private(set) var nacksSent = 0
     private var markerlessFragments = 0
+    /// Channels of ours the peer closed (reset), for the many-channels attack.
+    private(set) var channelsClosedByServe = 0
     /// serve's UDP port, from its answer.
     var servePort: Int { answer?.port ?? 0 }
 
@@ -258,9 +260,11 @@ final class SyntheticSession: @unchecked Sendable {
     }
 
     private func startSCTP() throws {
-        let association = try SCTPAssociation(
-            configuration: SCTPConfiguration(role: .client), executor: queue
-        ) { [unowned self] packet in
+        // Room for the many-channels attack: the cap it tests is serve's, not ours.
+        var configuration = SCTPConfiguration(role: .client)
+        configuration.maxChannels = 1024
+        let association = try SCTPAssociation(configuration: configuration, executor: queue) {
+            [unowned self] packet in
             do {
                 try self.dtls?.send(packet)
             } catch {
@@ -273,6 +277,7 @@ final class SyntheticSession: @unchecked Sendable {
             case .connected: self.channelOpen = true
             case .message(let channel, let message) where channel.label == "river":
                 self.countResult(message.payload)
+            case .channelClosed(let channel) where channel.label != "river": self.channelsClosedByServe += 1
             case .closed(let reason): self.phase = .failed("SCTP closed: \(reason)")
             default: break
             }
@@ -332,6 +337,15 @@ final class SyntheticSession: @unchecked Sendable {
         guard let protected = try? srtp.protectRTCP(compound) else { return }
         nacksSent += 1
         send(protected)
+    }
+
+    /// Opens `count` more channels at once (past serve's cap, each one it refuses is reset); returns
+    /// how many our side could open.
+    func openChannels(_ count: Int) -> Int {
+        guard let sctp else { return 0 }
+        var opened = 0
+        for i in 0..<count where (try? sctp.openChannel(label: "flood-\(i)")) != nil { opened += 1 }
+        return opened
     }
 
     /// 100 FU-A fragments of 1,100 bytes (RFC 6184 §5.8), one timestamp, no marker: only the

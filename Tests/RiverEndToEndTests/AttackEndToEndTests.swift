@@ -231,4 +231,25 @@ import Testing
             "serve grew \(attack.rss.after - attack.rss.before) MiB")
         expectTheHonestSessionHeld(attack.view)
     }
+
+    /// 600 data channels at once (the peer's side opens what its streams allow, 511): serve holds
+    /// at most 16 per association, resets every other one at once (so the peer's channel closes
+    /// rather than waiting), counts each, and the attacker's own `river` channel keeps its results.
+    @Test func sixHundredDataChannelsAreCappedAndReset() async throws {
+        let attack = try await attackBesideAnHonestSession("many-channels", seconds: 5)
+        let report = attack.report
+        let opened = report["channelsOpened"] as? Int ?? 0
+        let reset = report["channelsClosedByServe"] as? Int ?? 0
+        let refused = Int(
+            Self.metric(attack.metrics, "river_datagrams_dropped_total", reason: "dataChannelRefused"))
+        print(
+            "attack: 600 data channels: \(opened) opened by the peer, \(reset) reset by serve, \(refused) refused in"
+                + " /metrics; its results \(report["statuses"] ?? "?"); honest coverage \(attack.view.coverage)"
+        )
+        #expect(opened > 400, "\(report)")
+        #expect(reset == refused && refused >= opened - 16, "\(report); refused \(refused)")
+        #expect(
+            (report["results"] as? Int ?? 0) > 100, "the attacker's own channel lost its results: \(report)")
+        expectTheHonestSessionHeld(attack.view)
+    }
 }

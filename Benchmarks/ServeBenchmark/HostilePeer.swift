@@ -17,12 +17,17 @@ import Foundation
 /// - `spoofed-nomination`: from a second UDP socket, valid USE-CANDIDATE checks with the session's
 ///   own credentials, every 100 ms, while the first socket keeps streaming: the bytes of RTP each
 ///   socket receives meanwhile (media must stay with the address that proves itself with SRTP).
+/// - `garbage`: beside each frame, 20 SRTP packets serve must refuse: 10 of new SSRCs, protected
+///   with the session's keys (past the few unexpected ones a session admits, refused before
+///   libsrtp makes a stream for each), 10 of its own SSRC that do not authenticate.
 /// - `many-channels`: opens 600 data channels at once: how many its side opened and how many serve
 ///   reset (refused past its cap), while its `river` channel keeps bringing results.
 /// - `stream` (e.g. with `--clip fixtures/h264/huge.h264`, an 8192×8192 SPS): the clip as it is;
 ///   the result statuses received over the window, matched by `--delay`.
 enum HostilePeer {
-    static let kinds = ["nack-flood", "no-marker", "spoofed-nomination", "many-channels", "stream"]
+    static let kinds = [
+        "nack-flood", "no-marker", "spoofed-nomination", "many-channels", "garbage", "stream",
+    ]
     static let lostPerCompound = 8_000
 
     static func run(kind: String, port: Int, seconds: Int, delayMilliseconds: Int, clip: ClipPackets) throws {
@@ -50,6 +55,9 @@ enum HostilePeer {
             result["lostPerCompound"] = lostPerCompound
         case "no-marker":
             session.queue.sync { session.hostile = .noMarker }
+            Thread.sleep(forTimeInterval: Double(seconds))
+        case "garbage":
+            session.queue.sync { session.hostile = .garbage }
             Thread.sleep(forTimeInterval: Double(seconds))
         case "many-channels":
             result["channelsOpened"] = session.queue.sync { session.openChannels(600) }

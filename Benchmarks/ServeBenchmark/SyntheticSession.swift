@@ -71,6 +71,9 @@ final class SyntheticSession: @unchecked Sendable {
         case nackFlood(Int)
         /// Send FU-A fragments of one timestamp, never a marker, instead of frames.
         case noMarker
+        /// Beside each frame, SRTP serve must refuse: 10 packets of new SSRCs, 10 of ours that do
+        /// not authenticate.
+        case garbage
     }
     var hostile = Hostile.none
     private(set) var nacksSent = 0
@@ -150,6 +153,9 @@ final class SyntheticSession: @unchecked Sendable {
                 sendFrame()
                 sendNACKFlood(count)
             case .noMarker: sendMarkerlessFragments()
+            case .garbage:
+                sendFrame()
+                sendGarbage()
             }
         case .waitingForAnswer, .closed, .failed:
             break
@@ -346,6 +352,26 @@ final class SyntheticSession: @unchecked Sendable {
         var opened = 0
         for i in 0..<count where (try? sctp.openChannel(label: "flood-\(i)")) != nil { opened += 1 }
         return opened
+    }
+
+    /// 10 packets of new SSRCs, protected with the session's own keys (each would cost serve a
+    /// libsrtp stream context), and 10 of ours that do not authenticate.
+    private func sendGarbage() {
+        guard let srtp else { return }
+        for i in 0..<20 {
+            let stranger = i < 10 ? UInt32.random(in: 1...UInt32.max) : ssrc
+            var packet: [UInt8] = [
+                0x80, SyntheticOffer.payloadType, UInt8(sequence >> 8), UInt8(sequence & 0xFF),
+            ]
+            packet += [0, 0, 0, 0] + [24, 16, 8, 0].map { UInt8(truncatingIfNeeded: stranger >> $0) }
+            packet += (0..<200).map { _ in UInt8.random(in: 0...255) }
+            if i < 10 {
+                guard let protected = try? srtp.protectRTP(packet) else { continue }
+                send(protected)
+            } else {
+                send(packet)
+            }
+        }
     }
 
     /// 100 FU-A fragments of 1,100 bytes (RFC 6184 §5.8), one timestamp, no marker: only the

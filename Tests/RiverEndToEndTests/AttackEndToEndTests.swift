@@ -252,4 +252,23 @@ import Testing
             (report["results"] as? Int ?? 0) > 100, "the attacker's own channel lost its results: \(report)")
         expectTheHonestSessionHeld(attack.view)
     }
+
+    /// SRTP garbage from inside a live session: authenticated packets of ever new SSRCs past the
+    /// few a session admits are refused before libsrtp makes a stream for each (`unknownSSRC`), and
+    /// its own that fail to authenticate are dropped (`session`); each is counted in /metrics and
+    /// the session lives on.
+    @Test func srtpGarbageFromASessionIsDroppedAndCounted() async throws {
+        let attack = try await attackBesideAnHonestSession("garbage", seconds: 5)
+        let unknown = Self.metric(attack.metrics, "river_datagrams_dropped_total", reason: "unknownSSRC")
+        let failed = Self.metric(attack.metrics, "river_datagrams_dropped_total", reason: "session")
+        print(
+            "attack: SRTP garbage: unknownSSRC \(Int(unknown)), session \(Int(failed)) dropped; its results"
+                + " \(attack.report["statuses"] ?? "?"); honest coverage \(attack.view.coverage)")
+        #expect(unknown > 1000, "\(attack.metrics)")
+        #expect(failed > 1000, "\(attack.metrics)")
+        #expect(
+            (attack.report["results"] as? Int ?? 0) > 100,
+            "the garbage ended the session's results: \(attack.report)")
+        expectTheHonestSessionHeld(attack.view)
+    }
 }

@@ -20,13 +20,16 @@ import Foundation
 /// - `garbage`: beside each frame, 20 SRTP packets serve must refuse: 10 of new SSRCs, protected
 ///   with the session's keys (past the few unexpected ones a session admits, refused before
 ///   libsrtp makes a stream for each), 10 of its own SSRC that do not authenticate.
+/// - `never-ack` (against `serve --reflect`, whose channels echo): opens 3 channels and sends 16 KiB
+///   on each with every frame, but never acknowledges serve's SCTP data, so everything serve echoes
+///   stays in its queue.
 /// - `many-channels`: opens 600 data channels at once: how many its side opened and how many serve
 ///   reset (refused past its cap), while its `river` channel keeps bringing results.
 /// - `stream` (e.g. with `--clip fixtures/h264/huge.h264`, an 8192×8192 SPS): the clip as it is;
 ///   the result statuses received over the window, matched by `--delay`.
 enum HostilePeer {
     static let kinds = [
-        "nack-flood", "no-marker", "spoofed-nomination", "many-channels", "garbage", "stream",
+        "nack-flood", "no-marker", "spoofed-nomination", "many-channels", "garbage", "never-ack", "stream",
     ]
     static let lostPerCompound = 8_000
 
@@ -56,6 +59,16 @@ enum HostilePeer {
         case "no-marker":
             session.queue.sync { session.hostile = .noMarker }
             Thread.sleep(forTimeInterval: Double(seconds))
+        case "never-ack":
+            session.queue.sync {
+                let channels = (0..<3).compactMap { _ in session.openEchoChannel() }
+                session.hostile = .neverAcknowledge(channels)
+            }
+            Thread.sleep(forTimeInterval: Double(seconds))
+            session.queue.sync {
+                result["echoBytesSent"] = session.echoBytesSent
+                result["dataChunksWithheld"] = session.dataChunksWithheld
+            }
         case "garbage":
             session.queue.sync { session.hostile = .garbage }
             Thread.sleep(forTimeInterval: Double(seconds))

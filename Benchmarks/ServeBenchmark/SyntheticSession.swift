@@ -1,3 +1,4 @@
+import CUsrsctp
 import Dispatch
 import Foundation
 import RiverDTLS
@@ -74,10 +75,18 @@ final class SyntheticSession: @unchecked Sendable {
         /// Beside each frame, SRTP serve must refuse: 10 packets of new SSRCs, 10 of ours that do
         /// not authenticate.
         case garbage
+        /// Never acknowledge serve's SCTP data (its DATA chunks are cut from every packet before
+        /// our association sees them, so it never SACKs them), while sending 16 KiB messages on
+        /// these echo channels with every frame (reflect mode echoes each one back).
+        case neverAcknowledge([DataChannel])
     }
     var hostile = Hostile.none
     private(set) var nacksSent = 0
     private var markerlessFragments = 0
+    private let echoLoad = [UInt8](repeating: 0x42, count: 16 << 10)
+    /// Echo messages' bytes queued on our side, and serve's DATA chunks withheld from our association.
+    private(set) var echoBytesSent = 0
+    private(set) var dataChunksWithheld = 0
     /// Channels of ours the peer closed (reset), for the many-channels attack.
     private(set) var channelsClosedByServe = 0
     /// serve's UDP port, from its answer.
@@ -156,6 +165,11 @@ final class SyntheticSession: @unchecked Sendable {
             case .garbage:
                 sendFrame()
                 sendGarbage()
+            case .neverAcknowledge(let channels):
+                sendFrame()
+                for channel in channels where (try? channel.send(binary: echoLoad)) != nil {
+                    echoBytesSent += echoLoad.count
+                }
             }
         case .waitingForAnswer, .closed, .failed:
             break
@@ -256,7 +270,11 @@ final class SyntheticSession: @unchecked Sendable {
                     phase = .failed("after the DTLS handshake: \(error)")
                 }
             case .applicationData(let packet):
-                sctp?.receive(packet)
+                if case .neverAcknowledge = hostile {
+                    if let kept = withholdingData(packet) { sctp?.receive(kept) }
+                } else {
+                    sctp?.receive(packet)
+                }
             case .failed(let error):
                 phase = .failed("DTLS: \(error)")
             case .closed:
@@ -344,6 +362,34 @@ final class SyntheticSession: @unchecked Sendable {
         nacksSent += 1
         send(protected)
     }
+
+    /// `packet` without its DATA and I-DATA chunks (RFC 4960 §3.3.1, RFC 8260), CRC32c made again;
+    /// nil when nothing else was in it. Serve's SACKs for our own data still reach our association.
+    private func withholdingData(_ packet: [UInt8]) -> [UInt8]? {
+        guard packet.count >= 16 else { return packet }
+        var kept = Array(packet[0..<12])
+        var offset = 12
+        while offset + 4 <= packet.count {
+            let length = Int(packet[offset + 2]) << 8 | Int(packet[offset + 3])
+            guard length >= 4 else { break }
+            let end = min(packet.count, offset + (length + 3) & ~3)
+            if packet[offset] == 0 || packet[offset] == 64 {
+                dataChunksWithheld += 1
+            } else {
+                kept += packet[offset..<end]
+            }
+            offset = end
+        }
+        guard kept.count > 12 else { return nil }
+        kept.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
+            raw.storeBytes(of: usrsctp_crc32c(raw.baseAddress, raw.count), toByteOffset: 8, as: UInt32.self)
+        }
+        return kept
+    }
+
+    /// One more channel for reflect mode's echo, or nil.
+    func openEchoChannel() -> DataChannel? { try? sctp?.openChannel(label: "echo") }
 
     /// Opens `count` more channels at once (past serve's cap, each one it refuses is reset); returns
     /// how many our side could open.

@@ -271,4 +271,47 @@ import Testing
             "the garbage ended the session's results: \(attack.report)")
         expectTheHonestSessionHeld(attack.view)
     }
+
+    /// A peer that never acknowledges SCTP data, against `serve --reflect` (whose channels echo):
+    /// it sends 16 KiB on three channels with every frame and cuts serve's DATA chunks out before its
+    /// association sees them. serve's echo stays within its bounds (each channel's 4 MiB, then it
+    /// stops reading, so the peer's own window closes), its memory stays flat, and an honest
+    /// Chromium session beside it keeps decoding.
+    @Test func aPeerThatNeverAcknowledgesSCTPIsHeldToItsBuffer() async throws {
+        let attacker = repositoryRoot.appendingPathComponent(".build/debug/ServeBenchmark")
+        try #require(
+            FileManager.default.isExecutableFile(atPath: attacker.path),
+            "build it first: swift build --build-tests")
+        let serve = try await ServeProcess()
+        defer { serve.stop() }
+        let pid = serve.child.process.processIdentifier
+        async let honest = runChromiumReflect(against: serve, audio: false, seconds: 14)
+        try await Task.sleep(for: .seconds(3))
+        let before = rssMiB(pid) ?? 0
+        let child = try ChildProcess(
+            attacker,
+            ["--attack", "never-ack", "--port", "\(serve.httpPort)", "--seconds", "8", "--delay", "0"])
+        defer { child.stop() }
+        _ = await child.waitForExit(timeout: .seconds(60))
+        let after = rssMiB(pid) ?? 0
+        let line = child.output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
+        let report = try #require(
+            try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+            "attacker: \(child.output)")
+        let result = try await honest
+        let samples = try #require(result["samples"] as? [[String: Any]], "\(result)")
+        let decoded = samples.map { $0["framesDecoded"] as? Int ?? 0 }
+        print(
+            "attack: never acknowledging SCTP: \(report["echoBytesSent"] ?? "?") B of echo requests sent,"
+                + " \(report["dataChunksWithheld"] ?? "?") DATA chunks of serve's withheld; serve RSS \(before) ->"
+                + " \(after) MiB; honest frames decoded \(decoded)")
+        #expect(report["phase"] as? String == "connected", "\(report)")
+        #expect(
+            (report["echoBytesSent"] as? Int ?? 0) > 4 << 20,
+            "the attack did not fill serve's buffer: \(report)")
+        #expect(after - before < 40, "serve grew \(after - before) MiB")
+        #expect(
+            decoded.count >= 8 && decoded.last! > decoded[decoded.count / 2] + 60,
+            "decoding stalled: \(decoded)")
+    }
 }

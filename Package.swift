@@ -108,7 +108,7 @@ let package = Package(
             name: "WebRTCBenchmark", dependencies: ["RiverDTLS", "RiverSRTP", "RiverRTP"],
             path: "Benchmarks/WebRTCBenchmark"),
         .executableTarget(
-            name: "DecodeBenchmark", dependencies: ["RiverRTP", "RiverMedia"],
+            name: "DecodeBenchmark", dependencies: ["RiverCore", "RiverRTP", "RiverMedia"],
             path: "Benchmarks/DecodeBenchmark"),
         .executableTarget(
             name: "SCTPBenchmark", dependencies: ["RiverSCTP"], path: "Benchmarks/SCTPBenchmark"),

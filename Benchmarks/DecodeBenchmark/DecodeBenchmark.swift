@@ -42,16 +42,21 @@ struct DecodeBenchmark {
         var ffmpegRGB: [Rate] = []
         var ours: [Rate] = []
         var oursRGB: [Rate] = []
+        var oursFitted: [Rate] = []
+        // What serve does for `river up`'s 256×192 model since wire version 3 (docs/protocol.md).
+        let box = FrameSize(width: 256, height: 192)
         for _ in 0..<3 {
             ffmpeg.append(try ffmpegRate(clip: looped.path, frames: frames))
             ffmpegRGB.append(try ffmpegRate(clip: looped.path, frames: frames, rgb: true))
             ours.append(try riverRate(datagrams, frames: frames, rgb: false))
             oursRGB.append(try riverRate(datagrams, frames: frames, rgb: true))
+            oursFitted.append(try riverRate(datagrams, frames: frames, rgb: false, fit: box))
         }
         let f = Rate.median(ffmpeg)
         let fr = Rate.median(ffmpegRGB)
         let o = Rate.median(ours)
         let r = Rate.median(oursRGB)
+        let s = Rate.median(oursFitted)
         func show(_ v: Double) -> String { String(format: "%7.1f", v) }
         func ratio(_ a: Double, _ b: Double) -> String { String(format: "%.2f", a / b) }
         print("ffmpeg -threads 1 -i clip -f null -          \(show(f.cpu)) frames/s (wall \(show(f.wall)))")
@@ -65,6 +70,9 @@ struct DecodeBenchmark {
             "river RTP → depacketize → decode → RGB24     \(show(r.cpu)) frames/s (wall \(show(r.wall)))  "
                 + "ratio \(ratio(r.cpu, fr.cpu)) vs ffmpeg rgb24, \(ratio(r.cpu, f.cpu)) vs decode only "
                 + "(wall \(ratio(r.wall, fr.wall)), \(ratio(r.wall, f.wall)))")
+        print(
+            "river … → decode → I420 fitted into \(box)  \(show(s.cpu)) frames/s (wall \(show(s.wall)))  "
+                + "ratio \(ratio(s.cpu, o.cpu)) vs decode only (wall \(ratio(s.wall, o.wall)))")
     }
 
     struct Rate {
@@ -107,7 +115,10 @@ struct DecodeBenchmark {
         return datagrams
     }
 
-    static func riverRate(_ datagrams: [[UInt8]], frames expected: Int, rgb: Bool) throws -> Rate {
+    static func riverRate(_ datagrams: [[UInt8]], frames expected: Int, rgb: Bool, fit: FrameSize? = nil)
+        throws
+        -> Rate
+    {
         var frames = 0
         var checksum = 0
         let clock = ContinuousClock()
@@ -120,7 +131,7 @@ struct DecodeBenchmark {
                 let packet = try RTPPacket(parsing: datagram)
                 for event in builder.push(packet, now: .now) {
                     guard case .accessUnit(let unit) = event else { continue }
-                    try decoder.decode(unit.annexB, rtpTimestamp: unit.timestamp) {
+                    try decoder.decode(unit.annexB, rtpTimestamp: unit.timestamp, fittingInto: fit) {
                         (frame) throws(MediaError) in
                         frames += 1
                         if rgb {

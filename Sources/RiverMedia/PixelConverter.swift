@@ -93,13 +93,16 @@ public final class PixelConverter {
     private func context(_ wanted: Key) throws(MediaError) -> OpaquePointer {
         if let context, key == wanted { return context }
         sws_freeContext(context)
-        // SWS_BICUBIC matches the ffmpeg command line's default, so results compare with `ffmpeg -pix_fmt`;
-        // it also filters over the whole footprint when scaling down, so a smaller picture does not alias.
+        // At the same size SWS_BICUBIC, the ffmpeg command line's default, so results compare with
+        // `ffmpeg -pix_fmt`. Scaling down to a model's input, SWS_BILINEAR: swscale widens its filter
+        // to the whole footprint when it shrinks, so the picture does not alias, and it costs less
+        // than bicubic (DecodeBenchmark's fitted row).
+        let flags = wanted.source == wanted.destination ? SWS_BICUBIC : SWS_BILINEAR
         context = sws_getContext(
             Int32(wanted.source.width), Int32(wanted.source.height),
             AVPixelFormat(rawValue: wanted.sourceFormat),
             Int32(wanted.destination.width), Int32(wanted.destination.height),
-            AVPixelFormat(rawValue: wanted.destinationFormat), SWS_BICUBIC, nil, nil, nil)
+            AVPixelFormat(rawValue: wanted.destinationFormat), flags, nil, nil, nil)
         guard let context else {
             key = nil
             throw .conversionFailed(

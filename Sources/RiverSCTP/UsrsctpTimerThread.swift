@@ -1,3 +1,4 @@
+import Dispatch
 import Foundation
 import RiverCore
 import Synchronization
@@ -9,7 +10,7 @@ import Synchronization
 /// learns that time passed from these ticks, and all its timers (retransmission, heartbeat,
 /// delayed SACK, shutdown) belong to associations. Ticking every 10 ms while none exists would
 /// wake an idle serve 100 times a second for nothing. So while no association is registered the
-/// thread blocks on a condition variable with no timeout, and ``associationOpened()`` wakes it.
+/// thread blocks on a semaphore with no timeout, and ``associationOpened()`` wakes it.
 /// While associations exist it ticks every `interval` and passes the milliseconds that really
 /// elapsed, not `interval`: a late wake-up (a busy machine) still moves usrsctp's clock by the
 /// true amount, and the sub-millisecond rest is carried to the next tick.
@@ -22,14 +23,18 @@ import Synchronization
 /// - The parked time is never handed to usrsctp: its clock stands still while nothing needs it
 ///   and resumes where it stopped, so a timer armed just after waking runs its full length
 ///   instead of firing at once on a tick that covers the whole idle spell.
-final class UsrsctpTimerThread: @unchecked Sendable {
-    // @unchecked: `associations`, `lingerUntil` and `parked` are only touched under `condition`;
-    // `tick` and the settings are immutable.
-    private let condition = NSCondition()
-    private var associations = 0
-    /// Set when the last association closes: ticking goes on until then.
-    private var lingerUntil: Instant?
-    private var parked = false
+final class UsrsctpTimerThread: Sendable {
+    private struct State {
+        var associations = 0
+        /// Set when the last association closes: ticking goes on until then.
+        var lingerUntil: Instant?
+        var parked = false
+    }
+
+    private let state = Mutex(State())
+    /// Signalled once per park, by the ``associationOpened()`` that ends it. A semaphore keeps
+    /// the signal even when it comes between the thread's decision to park and its wait.
+    private let wakeup = DispatchSemaphore(value: 0)
     private let ticks = Atomic<Int>(0)
     private let interval: Duration
     private let linger: Duration
@@ -49,45 +54,46 @@ final class UsrsctpTimerThread: @unchecked Sendable {
     }
 
     func associationOpened() {
-        condition.lock()
-        associations += 1
-        lingerUntil = nil
-        condition.signal()
-        condition.unlock()
+        let wasParked = state.withLock { state in
+            state.associations += 1
+            state.lingerUntil = nil
+            defer { state.parked = false }
+            return state.parked
+        }
+        if wasParked { wakeup.signal() }
     }
 
     func associationClosed() {
-        condition.lock()
-        associations -= 1
-        if associations == 0 { lingerUntil = .now + linger }
-        condition.unlock()
+        state.withLock { state in
+            state.associations -= 1
+            if state.associations == 0 { state.lingerUntil = .now + linger }
+        }
     }
 
     /// How many times `tick` has been called (for tests: it stays put while the thread is parked).
     var tickCount: Int { ticks.load(ordering: .relaxed) }
 
     /// Whether the thread is blocked waiting for an association.
-    var isParked: Bool {
-        condition.lock()
-        defer { condition.unlock() }
-        return parked
-    }
+    var isParked: Bool { state.withLock { $0.parked } }
 
     private func run() {
         let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) * 1e-18
         var last = Instant.now
         var carried: Duration = .zero
         while true {
-            condition.lock()
-            if associations == 0 && lingerUntil.map({ Instant.now >= $0 }) ?? true {
-                lingerUntil = nil
-                parked = true
-                while associations == 0 { condition.wait() }
-                parked = false
+            let park = state.withLock { state in
+                guard state.associations == 0, state.lingerUntil.map({ Instant.now >= $0 }) ?? true else {
+                    return false
+                }
+                state.lingerUntil = nil
+                state.parked = true
+                return true
+            }
+            if park {
+                wakeup.wait()
                 last = .now
                 carried = .zero
             }
-            condition.unlock()
 
             Thread.sleep(forTimeInterval: seconds)
             let now = Instant.now

@@ -59,6 +59,14 @@ struct UpCommand: AsyncParsableCommand {
     var threads = 1
 
     @Option(
+        help: """
+            Requests the worker holds at once (one model session each). Two let the next frame's \
+            transfer overlap the current one's inference, so a turnaround a little over the frame \
+            interval does not cost every other frame.
+            """)
+    var workerSlots = 2
+
+    @Option(
         help:
             "Inference requests each session keeps out at once: 2 lets the next frame wait at the proxy while the worker runs, hiding the round trip."
     )
@@ -92,6 +100,7 @@ struct UpCommand: AsyncParsableCommand {
             throw ValidationError("--input-size must look like 320x240, got '\(inputSize)'")
         }
         guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+        guard workerSlots >= 1 else { throw ValidationError("--worker-slots must be at least 1") }
         guard maxInFlight >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         guard maxPixels >= 16 * 16 else {
             throw ValidationError("--max-pixels must be at least 256 (one macroblock)")
@@ -143,7 +152,8 @@ struct UpCommand: AsyncParsableCommand {
         }
 
         let workerOptions =
-            ["--input-size", inputSize, "--threads", "\(threads)"] + (model.map { ["--model", $0] } ?? [])
+            ["--input-size", inputSize, "--threads", "\(threads)", "--slots", "\(workerSlots)"]
+            + (model.map { ["--model", $0] } ?? [])
             + keys.workerArguments
         var worker = ChildService(
             name: "onnx", role: "worker", executable: executable, startTimeout: startTimeout,

@@ -45,7 +45,7 @@ let package = Package(
         .target(name: "RiverMedia", dependencies: ["RiverCore", "RiverRTP", "CFFmpeg"]),
         /// The result schema shared by the worker and serve: what a model found in a frame, and the
         /// per-frame message the page receives (docs/results.md). Foundation only.
-        .target(name: "RiverResults"),
+        .target(name: "RiverResults", dependencies: ["RiverCore"]),
         .target(name: "RiverInference", dependencies: ["RiverCore", "RiverResults", "CONNXRuntime"]),
         /// One session engine (str0m's `Rtc` shape): ICE, DTLS, SRTP, the video relay, RTCP stages,
         /// inference scheduling and data channels, driven by `handle(input, now)` / `poll()`.

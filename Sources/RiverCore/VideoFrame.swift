@@ -95,8 +95,8 @@ public enum VideoFrameError: Error, Equatable, CustomStringConvertible {
     }
 }
 
-/// A picture's width and height in pixels.
-public struct FrameSize: Sendable, Hashable, CustomStringConvertible {
+/// A picture's width and height in pixels (also a model's input; `Size` in result documents).
+public struct FrameSize: Sendable, Hashable, Codable, CustomStringConvertible {
     public var width: Int
     public var height: Int
 

@@ -127,7 +127,7 @@ public final class InferenceEngine {
     /// option for a model with symbolic dims; nil when the input follows each frame's size. A worker
     /// announces it, so that frames arrive already scaled to fit (docs/protocol.md, READY).
     public var inputSize: FrameSize? {
-        if let fixed = fixedInputSize { return FrameSize(width: fixed.width, height: fixed.height) }
+        if let fixedInputSize { return fixedInputSize }
         return options.inputSize.map {
             FrameSize(width: Self.roundUpTo32($0.width), height: Self.roundUpTo32($0.height))
         }

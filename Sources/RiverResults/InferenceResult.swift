@@ -1,4 +1,5 @@
 import Foundation
+import RiverCore
 
 /// The result document for one frame: what `river infer` prints and what a worker sends back.
 ///
@@ -43,15 +44,8 @@ public struct InferenceResult: Codable, Sendable, Equatable {
     }
 }
 
-/// Width and height in pixels.
-public struct Size: Codable, Sendable, Equatable {
-    public var width: Int
-    public var height: Int
-    public init(width: Int, height: Int) {
-        self.width = width
-        self.height = height
-    }
-}
+/// Width and height in pixels (`{"width":…,"height":…}` in the documents).
+public typealias Size = FrameSize
 
 /// Milliseconds spent in each stage of one frame.
 public struct Timings: Codable, Sendable, Equatable {

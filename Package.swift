@@ -116,9 +116,7 @@ let package = Package(
         /// processes: serve's CPU, wakeups and RSS per session, two binaries side by side.
         .executableTarget(
             name: "ServeBenchmark",
-            dependencies: [
-                "RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP", "RiverRTP", "RiverSDP", "CUsrsctp",
-            ],
+            dependencies: ["RiverICE", "RiverDTLS", "RiverSRTP", "RiverSCTP", "RiverRTP", "RiverSDP"],
             path: "Benchmarks/ServeBenchmark"),
 
         // MARK: Tests (swift-testing), one target per module, plus end-to-end tests of the binary

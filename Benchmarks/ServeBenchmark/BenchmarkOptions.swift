@@ -32,7 +32,7 @@ struct BenchmarkOptions {
         closes) and prints serve's RSS, open files and threads before and after. --attack streams
         the clip to the serve at 127.0.0.1:HTTP and, after a 3 s warm-up, misbehaves for --seconds
         (KIND: nack-flood, no-marker, spoofed-nomination, many-channels, garbage, never-ack,
-        stream; see HostilePeer.swift); it prints one JSON line of what it saw.
+        tcp-no-read, stream; see HostilePeer.swift); it prints one JSON line of what it saw.
         """
 
     struct Invalid: Error, CustomStringConvertible {

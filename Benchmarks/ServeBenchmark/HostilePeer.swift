@@ -23,13 +23,19 @@ import Foundation
 /// - `never-ack` (against `serve --reflect`, whose channels echo): opens 3 channels and sends 16 KiB
 ///   on each with every frame, but never acknowledges serve's SCTP data, so everything serve echoes
 ///   stays in its queue.
+/// - `tcp-no-read`: moves the session onto ICE-TCP (a check, then its SRTP, over a TCP connection to
+///   serve's port), streams 3.3 MB/s there (as no-marker) and never reads that connection, with a
+///   2 KiB receive buffer: once the kernel's buffers are full, serve's writes to it must be
+///   dropped and counted, not buffered.
 /// - `many-channels`: opens 600 data channels at once: how many its side opened and how many serve
 ///   reset (refused past its cap), while its `river` channel keeps bringing results.
 /// - `stream` (e.g. with `--clip fixtures/h264/huge.h264`, an 8192×8192 SPS): the clip as it is;
 ///   the result statuses received over the window, matched by `--delay`.
 enum HostilePeer {
     static let kinds = [
-        "nack-flood", "no-marker", "spoofed-nomination", "many-channels", "garbage", "never-ack", "stream",
+        "nack-flood", "no-marker", "spoofed-nomination", "many-channels", "garbage", "never-ack",
+        "tcp-no-read",
+        "stream",
     ]
     static let lostPerCompound = 8_000
 
@@ -69,6 +75,31 @@ enum HostilePeer {
                 result["echoBytesSent"] = session.echoBytesSent
                 result["dataChunksWithheld"] = session.dataChunksWithheld
             }
+        case "tcp-no-read":
+            let fd = try connectTCP(port: session.queue.sync { session.servePort })
+            defer { close(fd) }
+            // The session's check and SRTP now go over TCP; 3.3 MB/s of fragments (as no-marker) make
+            // serve's echo fill the connection's buffers within the test.
+            session.queue.sync {
+                session.tcpSocket = fd
+                session.hostile = .noMarker
+            }
+            Thread.sleep(forTimeInterval: Double(seconds))
+            session.queue.sync {
+                session.tcpSocket = nil
+                session.hostile = .none
+            }
+            // What serve managed to put into the connection we never read.
+            var waiting = 0
+            var buffer = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes {
+                    recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
+                }
+                if n <= 0 { break }
+                waiting += n
+            }
+            result["tcpBytesWaiting"] = waiting
         case "garbage":
             session.queue.sync { session.hostile = .garbage }
             Thread.sleep(forTimeInterval: Double(seconds))
@@ -101,6 +132,26 @@ enum HostilePeer {
         result["statuses"] = counts.statuses
         let json = try JSONSerialization.data(withJSONObject: result, options: [.sortedKeys])
         print(String(decoding: json, as: UTF8.self))
+    }
+
+    /// A TCP connection to serve's media port with a receive buffer of 2 KiB, so that a peer that
+    /// never reads closes its window at once.
+    static func connectTCP(port: Int) throws -> Int32 {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw WHIPClient.Failure(description: "TCP socket: \(errnoText())") }
+        var small: Int32 = 2048
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &small, socklen_t(MemoryLayout<Int32>.size))
+        var remote = LoopbackAddress.make(port: port)
+        let connected = withUnsafePointer(to: &remote) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw WHIPClient.Failure(description: "connect TCP \(port): \(errnoText())")
+        }
+        return fd
     }
 
     /// Sends the session's own check from a second socket every 100 ms for `seconds`; returns the

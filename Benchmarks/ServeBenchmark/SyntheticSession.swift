@@ -1,4 +1,3 @@
-import CUsrsctp
 import Dispatch
 import Foundation
 import RiverDTLS
@@ -381,10 +380,15 @@ final class SyntheticSession: @unchecked Sendable {
             offset = end
         }
         guard kept.count > 12 else { return nil }
-        kept.withUnsafeMutableBytes { raw in
-            raw.storeBytes(of: 0, toByteOffset: 8, as: UInt32.self)
-            raw.storeBytes(of: usrsctp_crc32c(raw.baseAddress, raw.count), toByteOffset: 8, as: UInt32.self)
+        for i in 8..<12 { kept[i] = 0 }
+        // RFC 4960 §6.8 / RFC 3309: CRC32c, stored least significant byte first.
+        var crc: UInt32 = 0xFFFF_FFFF
+        for byte in kept {
+            crc ^= UInt32(byte)
+            for _ in 0..<8 { crc = crc & 1 != 0 ? (crc >> 1) ^ 0x82F6_3B78 : crc >> 1 }
         }
+        crc = ~crc
+        for i in 0..<4 { kept[8 + i] = UInt8(truncatingIfNeeded: crc >> (8 * i)) }
         return kept
     }
 
@@ -451,7 +455,19 @@ final class SyntheticSession: @unchecked Sendable {
         counts.statuses[status, default: 0] += 1
     }
 
+    /// Once set, everything goes over this ICE-TCP connection instead (RFC 4571: a 16-bit length
+    /// before each packet), which the hostile peer never reads.
+    var tcpSocket: Int32?
+
     private func send(_ datagram: [UInt8]) {
+        if let tcpSocket {
+            let framed = [UInt8(datagram.count >> 8), UInt8(datagram.count & 0xFF)] + datagram
+            let n = framed.withUnsafeBytes {
+                Glibc.send(tcpSocket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+            }
+            if n > 0 { bytesSent += n }
+            return
+        }
         let n = datagram.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, 0) }
         if n > 0 { bytesSent += n }
     }

@@ -314,4 +314,25 @@ import Testing
             decoded.count >= 8 && decoded.last! > decoded[decoded.count / 2] + 60,
             "decoding stalled: \(decoded)")
     }
+
+    /// A session on ICE-TCP that never reads (a check and its SRTP over a TCP connection with a
+    /// 2 KiB receive buffer, 3.3 MB/s sent there for serve to echo): once the kernel's buffers are
+    /// full, serve drops what it would write to that connection and counts it (`unwritable`), holds
+    /// nothing more for it, and the honest session is untouched.
+    @Test func anICETCPPeerThatNeverReadsIsDroppedNotBuffered() async throws {
+        let attack = try await attackBesideAnHonestSession("tcp-no-read")
+        let unwritable = Self.metric(attack.metrics, "river_datagrams_dropped_total", reason: "unwritable")
+        print(
+            "attack: ICE-TCP peer that never reads: \(attack.report["sent"] ?? "?") B sent, \(attack.report["tcpBytesWaiting"] ?? "?")"
+                + " B waiting in the kernel's buffers, \(Int(unwritable)) writes dropped; serve RSS \(attack.rss.before) ->"
+                + " \(attack.rss.after) MiB; honest coverage \(attack.view.coverage)")
+        #expect(
+            (attack.report["tcpBytesWaiting"] as? Int ?? 0) > 100_000,
+            "media never moved to TCP: \(attack.report)")
+        #expect(unwritable > 1000, "\(attack.metrics)")
+        #expect(
+            attack.rss.after - attack.rss.before < 80,
+            "serve grew \(attack.rss.after - attack.rss.before) MiB")
+        expectTheHonestSessionHeld(attack.view)
+    }
 }

@@ -20,12 +20,14 @@ struct BenchmarkOptions {
     /// `HostilePeer`), for AttackEndToEndTests.
     var attack: String?
     var port: Int?
+    /// `--every N`: with `--attack stream`, a frame every N frame intervals.
+    var every = 1
 
     static let usage = """
         usage: ServeBenchmark --candidate PATH [--baseline PATH] [--sessions 1,4,16] [--seconds 10]
                               [--warmup SECONDS] [--idle-seconds 3] [--delay 3s] [--worker-slots 16]
                               [--rounds 1] [--clip fixtures/h264/clip-a.h264] [--soak CYCLES]
-               ServeBenchmark --attack KIND --port HTTP [--seconds 10] [--delay 3s] [--clip PATH]
+               ServeBenchmark --attack KIND --port HTTP [--seconds 10] [--delay 3s] [--clip PATH] [--every N]
         PATH is a `river` binary; with both, each figure is measured for both in alternation and
         printed with the ratio candidate/baseline. --soak runs CYCLES WHIP sessions one after another
         against one serve of the candidate (each connects ICE, DTLS and SCTP, streams 0.3 s, and
@@ -76,6 +78,7 @@ struct BenchmarkOptions {
             case "--soak": soakCycles = try number(flag)
             case "--attack": attack = try value(flag)
             case "--port": port = try number(flag)
+            case "--every": every = try number(flag)
             case "-h", "--help": throw Invalid(description: Self.usage)
             default: throw Invalid(description: "unknown argument \(flag)\n\(Self.usage)")
             }

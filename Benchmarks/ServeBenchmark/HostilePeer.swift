@@ -29,8 +29,9 @@ import Foundation
 ///   dropped and counted, not buffered.
 /// - `many-channels`: opens 600 data channels at once: how many its side opened and how many serve
 ///   reset (refused past its cap), while its `river` channel keeps bringing results.
-/// - `stream` (e.g. with `--clip fixtures/h264/huge.h264`, an 8192×8192 SPS): the clip as it is;
-///   the result statuses received over the window, matched by `--delay`.
+/// - `stream` (e.g. with `--clip fixtures/h264/huge.h264`, an 8192×8192 SPS): the clip as it is,
+///   a frame every `--every` frame intervals (default 1); the result statuses received over the
+///   window, matched by `--delay`.
 enum HostilePeer {
     static let kinds = [
         "nack-flood", "no-marker", "spoofed-nomination", "many-channels", "garbage", "never-ack",
@@ -39,10 +40,13 @@ enum HostilePeer {
     ]
     static let lostPerCompound = 8_000
 
-    static func run(kind: String, port: Int, seconds: Int, delayMilliseconds: Int, clip: ClipPackets) throws {
+    static func run(
+        kind: String, port: Int, seconds: Int, delayMilliseconds: Int, every: Int, clip: ClipPackets
+    ) throws {
         let generator = try LoadGenerator(
             count: 1, clip: clip, delayTicks: UInt32(delayMilliseconds * 90))
         defer { generator.stop() }
+        generator.sessions[0].queue.sync { generator.sessions[0].frameEvery = max(1, every) }
         try generator.connect(httpPort: port, timeout: .seconds(10))
         let session = generator.sessions[0]
         func bytes() -> (sent: Int, received: Int) {

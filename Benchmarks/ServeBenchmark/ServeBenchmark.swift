@@ -43,8 +43,7 @@ struct ServeBenchmark {
         if let attack = options.attack, let port = options.port {
             return try HostilePeer.run(
                 kind: attack, port: port, seconds: options.seconds,
-                delayMilliseconds: options.delayMilliseconds ?? 0,
-                clip: clip)
+                delayMilliseconds: options.delayMilliseconds ?? 0, every: options.every, clip: clip)
         }
         if let cycles = options.soakCycles {
             guard let binary = options.candidate else {

@@ -54,6 +54,9 @@ final class SyntheticSession: @unchecked Sendable {
 
     // The sender: frame `nextFrame` of the endless loop goes out on the next tick.
     private var nextFrame = 0
+    /// Send a frame only every this many ticks (a slower camera; the hostile peer's `--every`).
+    var frameEvery = 1
+    private var ticks = 0
     private var sequence = UInt16.random(in: 0...UInt16.max)
     private let timestampBase = UInt32.random(in: 0...UInt32.max)
 
@@ -156,7 +159,9 @@ final class SyntheticSession: @unchecked Sendable {
         case .connected:
             if let last = lastCheck, now - last >= Self.consentInterval { sendCheck(now: now) }
             switch hostile {
-            case .none: sendFrame()
+            case .none:
+                ticks += 1
+                if ticks % frameEvery == 0 { sendFrame() }
             case .nackFlood(let count):
                 sendFrame()
                 sendNACKFlood(count)

@@ -303,19 +303,24 @@ public final class SessionEngine {
         pendingAddress = nil
     }
 
-    private func receiveRTP(_ bytes: [UInt8], from source: TransportAddress, now: Instant) {
+    /// `bytes` decrypted and authenticated, or nil (counted: unknown SSRCs by the SRTP session,
+    /// everything else here).
+    private func unprotected(_ bytes: [UInt8], rtcp: Bool) -> [UInt8]? {
         guard let srtp else {
             tallies.droppedUnexpected += 1
-            return
+            return nil
         }
-        let plain: [UInt8]
         do {
-            plain = try srtp.unprotectRTP(bytes)
+            return rtcp ? try srtp.unprotectRTCP(bytes) : try srtp.unprotectRTP(bytes)
         } catch {
-            if case .unknownSSRC = error { return }  // counted by the SRTP session
+            if case .unknownSSRC = error { return nil }
             tallies.droppedSRTP += 1
-            return
+            return nil
         }
+    }
+
+    private func receiveRTP(_ bytes: [UInt8], from source: TransportAddress, now: Instant) {
+        guard let plain = unprotected(bytes, rtcp: false) else { return }
         guard let packet = try? RTPPacket(parsing: plain) else {
             tallies.droppedSRTP += 1
             return
@@ -329,18 +334,7 @@ public final class SessionEngine {
     /// the compound, but the valid packets before it still count (RFC 3550 §6.1 validity checks
     /// are per packet here, so one bad tail does not hide a NACK).
     private func receiveRTCP(_ bytes: [UInt8], from source: TransportAddress, now: Instant) {
-        guard let srtp else {
-            tallies.droppedUnexpected += 1
-            return
-        }
-        let plain: [UInt8]
-        do {
-            plain = try srtp.unprotectRTCP(bytes)
-        } catch {
-            if case .unknownSSRC = error { return }  // counted by the SRTP session
-            tallies.droppedSRTP += 1
-            return
-        }
+        guard let plain = unprotected(bytes, rtcp: true) else { return }
         tallies.rtcpReceived += 1
         authenticated(from: source)
         let parsed = RTCPPacket.parsePrefix(plain)

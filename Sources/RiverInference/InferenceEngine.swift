@@ -142,10 +142,9 @@ public final class InferenceEngine {
                 frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: input.width,
                 inputHeight: input.height)
         }
-        let roundUp = Self.roundUpTo32
         return Letterbox(
-            frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: roundUp(frameWidth),
-            inputHeight: roundUp(frameHeight), allowUpscale: false)
+            frameWidth: frameWidth, frameHeight: frameHeight, inputWidth: Self.roundUpTo32(frameWidth),
+            inputHeight: Self.roundUpTo32(frameHeight), allowUpscale: false)
     }
 
     /// Pre-processes, runs and decodes one frame.

@@ -218,9 +218,7 @@ public struct ProxyCore<Payload> {
                 .toClient(flight.request.client, .error(header), body.map { .payload($0) } ?? .none))
             drain(now: now)
         case .disconnect:
-            lose(peer, now: now, reason: "disconnected")
-            answerQueuedIfNoWorker()
-            drain(now: now)
+            remove(peer, now: now, reason: "disconnected")
         case .request, .capacity:
             counters.malformedFromWorkers += 1
         }
@@ -247,9 +245,7 @@ public struct ProxyCore<Payload> {
     public mutating func workerUnreachable(_ peer: PeerID, now: Instant) {
         guard workers[peer] != nil else { return }
         counters.workersUnreachable += 1
-        lose(peer, now: now, reason: "unreachable")
-        answerQueuedIfNoWorker()
-        drain(now: now)
+        remove(peer, now: now, reason: "unreachable")
         updateGauges()
     }
 
@@ -355,6 +351,14 @@ public struct ProxyCore<Payload> {
         }
         // Retries go to the head of the queue: they have waited longest.
         for request in retry.reversed() { enqueue(request, atHead: true) }
+    }
+
+    /// A worker that left or cannot be reached: what it held goes again (``lose``), and the queue
+    /// is served by the rest, or answered if none is left.
+    private mutating func remove(_ peer: PeerID, now: Instant, reason: String) {
+        lose(peer, now: now, reason: reason)
+        answerQueuedIfNoWorker()
+        drain(now: now)
     }
 
     /// After the last worker left, what waits in the queue can only expire: answer it now.

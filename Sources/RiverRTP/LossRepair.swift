@@ -2,7 +2,8 @@ import RiverCore
 
 /// Why a picture loss indication is asked for.
 public enum PLIReason: Sendable, Equatable {
-    /// No keyframe has arrived yet (sent every ``LossRepair/Configuration/keyframeRequestInterval``).
+    /// A keyframe is needed (before the first one, or since an earlier request) and none has arrived:
+    /// repeated every ``LossRepair/Configuration/keyframeRequestInterval`` while packets keep coming.
     case noKeyframeYet
     /// A gap was not repaired by retransmission in time.
     case lossNotRepaired
@@ -26,6 +27,10 @@ public enum LossRepairEvent: Sendable, Equatable {
 /// time, it asks for retransmission of missing packets (generic NACK, RFC 4585 §6.2.1) a bounded
 /// number of times, and for a keyframe (PLI, RFC 4585 §6.3.1) when a gap is not repaired in time, when
 /// the decoder fails, and periodically until the first keyframe arrives.
+///
+/// A keyframe request can itself be lost, so it is repeated every `keyframeRequestInterval` until a
+/// keyframe arrives; only while packets keep arriving, since a sender that has gone quiet cannot
+/// answer, and its next packet re-arms the request.
 ///
 /// A packet is first NACKed `nackDelay` after its gap was seen, so packets that are merely reordered
 /// are not asked for. Retries follow every `nackInterval`, at most `maxNackRetries` times; after
@@ -54,9 +59,12 @@ public struct LossRepair: Sendable {
     public private(set) var plisSent = 0
     public private(set) var packetsGivenUp = 0
     public private(set) var packetsRepaired = 0
-    public private(set) var hasKeyframe = false
+    /// True from the start and from every keyframe request until ``keyframeReceived()``.
+    public private(set) var needsKeyframe = true
 
     private var started = false
+    /// A packet arrived since the last keyframe request (or since the start): a repeat may be sent.
+    private var arrivedSinceRequest = false
     private var highest: UInt16 = 0
     private var startedAt: Instant = .zero
     private var lastPLIAt: Instant?
@@ -85,15 +93,14 @@ public struct LossRepair: Sendable {
             }
             consider(m.seenAt + configuration.repairTimeout)
         }
-        if started && !hasKeyframe {
-            consider((lastPLIAt ?? startedAt) + configuration.keyframeRequestInterval)
-        }
+        if let repeatAt = keyframeRepeatDeadline { consider(repeatAt) }
         return deadline
     }
 
     /// A packet with `sequenceNumber` arrived at `now` (originals and retransmissions alike).
     public mutating func receive(sequenceNumber seq: UInt16, now: Instant, into out: inout [LossRepairEvent])
     {
+        arrivedSinceRequest = true
         if !started {
             started = true
             startedAt = now
@@ -134,9 +141,15 @@ public struct LossRepair: Sendable {
         tick(now: now, into: &out)
     }
 
-    /// A complete keyframe reached the decoder: periodic keyframe requests stop.
+    /// A complete keyframe reached the decoder: repeated keyframe requests stop.
     public mutating func keyframeReceived() {
-        hasKeyframe = true
+        needsKeyframe = false
+    }
+
+    /// When the keyframe request is due again, or nil if none is needed or the sender is quiet.
+    private var keyframeRepeatDeadline: Instant? {
+        guard started && needsKeyframe && arrivedSinceRequest else { return nil }
+        return (lastPLIAt ?? startedAt) + configuration.keyframeRequestInterval
     }
 
     /// The decoder rejected a unit: ask for a keyframe.
@@ -175,19 +188,20 @@ public struct LossRepair: Sendable {
         }
         if gaveUp {
             requestKeyframe(.lossNotRepaired, now: now, into: &out)
-        } else if started && !hasKeyframe
-            && now >= (lastPLIAt ?? startedAt) + configuration.keyframeRequestInterval
-        {
+        } else if let repeatAt = keyframeRepeatDeadline, now >= repeatAt {
             requestKeyframe(.noKeyframeYet, now: now, into: &out)
         }
     }
 
-    /// Asks for a keyframe unless one was asked for less than `minPLIInterval` ago.
+    /// Asks for a keyframe unless one was asked for less than `minPLIInterval` ago; either way one is
+    /// needed until ``keyframeReceived()``, and is asked for again if it does not come.
     public mutating func requestKeyframe(
         _ reason: PLIReason, now: Instant, into out: inout [LossRepairEvent]
     ) {
+        needsKeyframe = true
         if let last = lastPLIAt, now < last + configuration.minPLIInterval { return }
         lastPLIAt = now
+        arrivedSinceRequest = false
         plisSent += 1
         out.append(.pli(reason))
     }

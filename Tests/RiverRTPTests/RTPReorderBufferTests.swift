@@ -144,12 +144,41 @@ extension RTPReorderBufferTests {
         r.tick(now: .milliseconds(499), into: &out)
         #expect(out.isEmpty)
         r.tick(now: .milliseconds(500), into: &out)
+        r.receive(sequenceNumber: 2, now: .milliseconds(600), into: &out)
         r.tick(now: .milliseconds(700), into: &out)
         r.tick(now: .milliseconds(1000), into: &out)
         #expect(out == [.pli(.noKeyframeYet), .pli(.noKeyframeYet)])
         r.keyframeReceived()
+        r.receive(sequenceNumber: 3, now: .seconds(2), into: &out)
         r.tick(now: .seconds(5), into: &out)
         #expect(out.count == 2 && r.nextDeadline == nil)
+    }
+
+    /// The request itself can be lost: it is repeated until a keyframe comes, while packets still do.
+    @Test func aKeyframeRequestIsRepeatedUntilAKeyframeArrives() {
+        var r = LossRepair(configuration: config)
+        r.keyframeReceived()
+        var out: [LossRepairEvent] = []
+        r.receive(sequenceNumber: 1, now: .zero, into: &out)
+        r.receive(sequenceNumber: 3, now: .zero, into: &out)  // 2 is never repaired
+        var t = Instant.zero
+        var seq: UInt16 = 4
+        while t < .milliseconds(1400) {
+            t += .milliseconds(100)
+            r.receive(sequenceNumber: seq, now: t, into: &out)
+            seq += 1
+            r.tick(now: t, into: &out)
+        }
+        let plis = out.compactMap { if case .pli(let why) = $0 { why } else { nil } }
+        #expect(plis == [.lossNotRepaired, .noKeyframeYet, .noKeyframeYet], "at 300, 800 and 1300 ms")
+        // A sender gone quiet cannot answer: no deadline is left after the next request.
+        #expect(r.nextDeadline == .milliseconds(1800))
+        r.tick(now: .milliseconds(1800), into: &out)
+        #expect(out.last == .pli(.noKeyframeYet) && r.nextDeadline == nil)
+        r.keyframeReceived()
+        r.receive(sequenceNumber: seq, now: .seconds(3), into: &out)
+        r.tick(now: .seconds(4), into: &out)
+        #expect(r.plisSent == 4 && !r.needsKeyframe && r.nextDeadline == nil)
     }
 
     @Test func decoderErrorsAskForAKeyframeRateLimited() {

@@ -20,11 +20,9 @@ import Testing
         let p95 = try #require(delay["p95"])
         let p50 = try #require(delay["p50"])
         #expect(abs(p50 - 2000) <= 100 && abs(p5 - 2000) <= 100 && abs(p95 - 2000) <= 100, "delay \(delay)")
-        // Frames the worker had no slot for (saturated: on 2 cores the browser, serve, CURVE and the
-        // model share the CPU) are set apart; every frame inference took must carry its result.
-        #expect(
-            view.timelyCoverage >= 0.95 && view.coverage >= 0.7, "coverage \(view.coverage): \(view.statuses)"
-        )
+        // On 2 cores the browser, serve, CURVE and the model share the CPU; the scheduler's queue of
+        // three frames rides out the worker's stalls, so nearly every displayed frame has its result.
+        #expect(view.coverage >= 0.97, "coverage \(view.coverage): \(view.statuses)")
         #expect(view.withBox >= view.exact * 9 / 10, "frames with a result but no face: \(view)")
         #expect(view.accuracy >= 0.90, "box centres within 2.5 % of the width: \(view.accuracy)")
         #expect(view.wrongFrameDrawn == 0)
@@ -89,9 +87,8 @@ import Testing
         // Far below the fixed start of 2 s it replaced; the settling time is printed above.
         #expect(settling.delay < 1000, "settled at \(settling.delay) ms")
         #expect(settling.delay <= p99 + 4 * frameInterval, "settled at \(settling.delay) ms, p99 \(p99) ms")
-        #expect(
-            view.timelyCoverage >= 0.97 && view.coverage >= 0.7, "coverage \(view.coverage): \(view.statuses)"
-        )
+        // The goal is 99 %; one expired frame in a hundred is left for the load's tail.
+        #expect(view.coverage >= 0.98, "coverage \(view.coverage): \(view.statuses)")
         #expect(view.wrongFrameDrawn == 0)
         #expect(view.accuracy >= 0.90, "\(view)")
     }

@@ -179,7 +179,7 @@ import Testing
     }
 
     @Test func aFrameDroppedForItsDeadlineCountsAsALateTurnaround() throws {
-        var stage = InferenceStage(margin: .milliseconds(10), maxInFlight: { 1 })
+        var stage = InferenceStage(margin: .milliseconds(10), maxInFlight: { 1 }, maxWaiting: 3)
         var out = InferenceStage.Output()
         let frame = VideoFrame(packedWidth: 2, height: 2, format: .i420, rtpTimestamp: 1)
         func job(_ arrival: Instant) -> AccessUnitJob {

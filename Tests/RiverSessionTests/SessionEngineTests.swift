@@ -28,11 +28,14 @@ import Testing
         }
     }
 
-    func pipelinePeer(delay: Duration = .seconds(2), maxInFlight: Int = 1) throws -> MemoryPeer {
+    func pipelinePeer(delay: Duration = .seconds(2), maxInFlight: Int = 1, maxWaiting: Int = 3) throws
+        -> MemoryPeer
+    {
         try MemoryPeer { configuration in
             configuration.delay = .fixed(delay)
             var inference = SessionConfiguration.Inference()
             inference.maxInFlight = { maxInFlight }
+            inference.maxWaiting = maxWaiting
             configuration.inference = inference
         }
     }
@@ -184,7 +187,7 @@ import Testing
     }
 
     @Test func everyDecodedFrameEndsInExactlyOneResult() throws {
-        let peer = try pipelinePeer(delay: .seconds(1), maxInFlight: 1)
+        let peer = try pipelinePeer(delay: .seconds(1), maxInFlight: 1, maxWaiting: 1)
         try peer.connect()
         for frame in try clipFrames(count: 3) {
             for packet in frame { try peer.send(rtp: packet) }
@@ -194,7 +197,8 @@ import Testing
         func frame(_ job: AccessUnitJob) -> VideoFrame {
             VideoFrame(packedWidth: 64, height: 48, format: .i420, rtpTimestamp: job.outputTimestamp)
         }
-        // Three frames, one slot: the first is sent, the second waits, the third replaces it.
+        // Three frames, one slot, one place to wait: the first is sent, the second waits, the third
+        // pushes it out.
         for job in jobs { peer.input(.decoded(job, frames: [frame(job)], decodeTime: .milliseconds(3))) }
         #expect(peer.requests.count == 1)
         let detections = [
@@ -203,7 +207,7 @@ import Testing
         peer.advance(by: .milliseconds(20))
         peer.input(
             .inferred(id: peer.requests[0].id, .reply(detections: detections, compute: .milliseconds(15))))
-        #expect(peer.requests.count == 2)  // the newest waiting frame went next
+        #expect(peer.requests.count == 2)  // the waiting frame went next
         // Its answer comes after the frame's deadline (arrival + 1 s − 50 ms): expired, never shown.
         peer.advance(by: .seconds(2))
         peer.input(

@@ -60,6 +60,10 @@ public struct SessionConfiguration: Sendable {
         public var margin: Duration = .milliseconds(50)
         /// Requests out at once; read on the engine's loop at every scheduling round.
         public var maxInFlight: @Sendable () -> Int = { 1 }
+        /// Decoded frames that may wait for a slot (``InferenceScheduler/maxWaiting``): three frame
+        /// intervals at 30 fps ride out a worker that stalls for 100 ms (the CPU taken by a
+        /// browser on the same cores, a garbage collection, a slow frame) without losing a frame.
+        public var maxWaiting = 3
 
         public init() {}
 

@@ -141,7 +141,8 @@ public final class SessionEngine {
             // Under `--delay auto` the delay is chosen to cover the turnaround plus AutoDelay's
             // headroom, so the deadline keeps that same headroom rather than the fixed delay's.
             inference = InferenceStage(
-                margin: video.autoHeadroom ?? settings.margin, maxInFlight: settings.maxInFlight)
+                margin: video.autoHeadroom ?? settings.margin, maxInFlight: settings.maxInFlight,
+                maxWaiting: settings.maxWaiting)
         }
     }
 

@@ -47,10 +47,10 @@ struct InferenceStage {
     private var nextID: UInt64 = 1
     private(set) var counters = Counters()
 
-    init(margin: Duration, maxInFlight: @escaping () -> Int) {
+    init(margin: Duration, maxInFlight: @escaping () -> Int, maxWaiting: Int) {
         self.margin = margin
         self.maxInFlight = maxInFlight
-        scheduler = InferenceScheduler(maxInFlight: max(1, maxInFlight()))
+        scheduler = InferenceScheduler(maxInFlight: max(1, maxInFlight()), maxWaiting: maxWaiting)
     }
 
     var nextDeadline: Instant? { scheduler.nextDeadline }

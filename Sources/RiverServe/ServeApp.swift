@@ -31,6 +31,10 @@ public struct ServeOptions: Sendable {
     public var tcp: WebRTCServer.Configuration.TCPPort = .sameAsUDP
     /// Admission caps and session lifetimes.
     public var limits = SessionService.Limits()
+    /// `--admin-port`: serve `/metrics` and `/debug/*` (``AdminRoutes``) on plain HTTP at
+    /// 127.0.0.1 on this port (0 picks one), without the token, and not on the public port. nil
+    /// keeps them on the public port, behind the token when one is set.
+    public var adminPort: Int?
 
     /// Where serve's HTTPS certificate comes from.
     public enum HTTPS: Sendable, Equatable {
@@ -128,7 +132,8 @@ public enum ServeApp {
         let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
-        Signalling.addDataChannelDebugRoute(to: router)
+        let admin = adminRouter(options)
+        AdminRoutes.add(to: admin ?? router, sessions: service, metrics: nil)
         router.get("/") { _, _ -> Response in
             var headers = HTTPFields()
             headers[.contentType] = "text/html; charset=utf-8"
@@ -136,7 +141,7 @@ public enum ServeApp {
                 status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: ReflectPage.html)))
         }
         try await run(
-            services + [UDPServerService(server: server)], router: router, options: options,
+            services + [UDPServerService(server: server)], router: router, admin: admin, options: options,
             identity: identity,
             logger: logger
         ) { httpPort in
@@ -149,7 +154,7 @@ public enum ServeApp {
     /// `river serve: http=… udp=…` line as reflect once both sockets are bound.
     public static func runPipeline(
         _ options: ServeOptions, pipeline: PipelineServeOptions, logger: Logger, services: [any Service] = [],
-        addRoutes: @Sendable (Router<ServeRequestContext>, ServeMetrics) throws -> Void = { _, _ in }
+        addRoutes: @Sendable (Router<ServeRequestContext>) throws -> Void = { _ in }
     ) async throws {
         try warmUp(decoder: true, logger: logger)
         let identity = try tlsIdentity(options, logger: logger)
@@ -181,7 +186,8 @@ public enum ServeApp {
         let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
-        Signalling.addDataChannelDebugRoute(to: router)
+        let admin = adminRouter(options)
+        AdminRoutes.add(to: admin ?? router, sessions: service, metrics: metrics)
         // Readiness, unlike /healthz (liveness): a session started now would get results only
         // with a proxy that answers and at least one worker behind it.
         router.get("/readyz") { _, _ -> Response in
@@ -201,15 +207,17 @@ public enum ServeApp {
                 body: .init(byteBuffer: ByteBuffer(string: body)))
         }
         do {
-            try addRoutes(router, metrics)
+            try addRoutes(router)
         } catch {
             client.close()
             try? await server.shutdown()
             throw error
         }
         let parts: [any Service] = [BrokerClientService(client: client), UDPServerService(server: server)]
-        try await run(services + parts, router: router, options: options, identity: identity, logger: logger)
-        {
+        try await run(
+            services + parts, router: router, admin: admin, options: options, identity: identity,
+            logger: logger
+        ) {
             httpPort in
             "river serve: http=\(httpPort) udp=\(server.port) tcp=\(server.tcpPort ?? 0) candidates=\(announced.joined(separator: ","))"
                 + " proxy=\(pipeline.proxy) delay=\(pipeline.delay)"
@@ -236,10 +244,27 @@ public enum ServeApp {
     /// parent reading our stdout through a pipe (`river up`, the tests) learns the ports at once.
     /// The line ends with `urls=` (where a browser opens the page, ``pageURLs(_:port:https:)``)
     /// and, with HTTPS, `sha256=` (the certificate's fingerprint).
+    ///
+    /// With an `admin` router (``adminRouter(_:)``) a second HTTP server serves it on 127.0.0.1 at
+    /// `--admin-port` and prints `river serve admin: http://127.0.0.1:<port>/` once bound.
     private static func run(
-        _ services: [any Service], router: Router<ServeRequestContext>, options: ServeOptions,
-        identity: TLSIdentity?, logger: Logger, announcement: @escaping @Sendable (Int) -> String
+        _ services: [any Service], router: Router<ServeRequestContext>, admin: Router<ServeRequestContext>?,
+        options: ServeOptions, identity: TLSIdentity?, logger: Logger,
+        announcement: @escaping @Sendable (Int) -> String
     ) async throws {
+        var services = services
+        if let admin, let adminPort = options.adminPort {
+            services.append(
+                HTTPService(
+                    router: admin, host: "127.0.0.1", port: adminPort, portOption: "--admin-port",
+                    identity: nil,
+                    logger: logger,
+                    onServerRunning: { channel in
+                        let port = channel.localAddress?.port ?? adminPort
+                        FileHandle.standardOutput.write(
+                            Data("river serve admin: http://127.0.0.1:\(port)/\n".utf8))
+                    }))
+        }
         let http = HTTPService(
             router: router, host: options.host, port: options.httpPort, identity: identity, logger: logger,
             onServerRunning: { channel in
@@ -250,6 +275,12 @@ public enum ServeApp {
                 FileHandle.standardOutput.write(Data((line + "\n").utf8))
             })
         try await ServiceRunner.run(services + [http], logger: logger)
+    }
+
+    /// The router for ``AdminRoutes`` when `--admin-port` gives them a loopback server of their own;
+    /// nil puts them on the public router.
+    static func adminRouter(_ options: ServeOptions) -> Router<ServeRequestContext>? {
+        options.adminPort == nil ? nil : Router(context: ServeRequestContext.self)
     }
 
     /// The shared UDP port; a port that cannot be bound fails naming it and the option that moves it.

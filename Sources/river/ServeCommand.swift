@@ -62,6 +62,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "File holding the bearer token (see --token).")
     var tokenFile: String?
 
+    @Option(
+        help:
+            "Serve /metrics and /debug/* on plain HTTP at 127.0.0.1 on this port, without the token, and not on the public port."
+    )
+    var adminPort: Int?
+
     @OptionGroup var https: HTTPSOptions
 
     @OptionGroup var curve: CurveOptions
@@ -74,6 +80,9 @@ struct ServeCommand: AsyncParsableCommand {
         }
         guard consentTimeout >= 1 else {
             throw ValidationError("--consent-timeout must be at least 1 second")
+        }
+        guard (0...65535).contains(adminPort ?? 0) else {
+            throw ValidationError("--admin-port must be 0–65535")
         }
         guard (maxInFlight ?? 1) >= 1 else { throw ValidationError("--max-in-flight must be at least 1") }
         guard maxPixels >= 16 * 16 else {
@@ -99,17 +108,18 @@ struct ServeCommand: AsyncParsableCommand {
             consentTimeout: .seconds(consentTimeout),
             token: try AccessToken.load(token: token, file: tokenFile), https: https.mode(host: host))
         options.limits = limits.limits
+        options.adminPort = adminPort
         options.tcp = noIceTcp ? .off : tcpPort.map { .port($0) } ?? .sameAsUDP
         if let proxy {
             let pipeline = PipelineServeOptions(
                 proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight,
                 maxPixels: maxPixels, curve: try curve.peerCurve())
-            // The web app at `/`, `/healthz` and `/metrics` (AppRoutes).
+            // The web app at `/` and `/healthz` (AppRoutes).
             let app = try AppRoutes()
             try await ServeApp.runPipeline(
                 options, pipeline: pipeline, logger: logger, services: ParentWatch.services
-            ) { router, metrics in
-                app.addRoutes(to: router, metrics: metrics)
+            ) { router in
+                app.addRoutes(to: router)
             }
         } else {
             try await ServeApp.runReflect(options, logger: logger, services: ParentWatch.services)

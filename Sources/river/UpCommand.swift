@@ -42,6 +42,10 @@ struct UpCommand: AsyncParsableCommand {
     @Flag(help: "Announce no ICE-TCP candidates and bind no TCP port for media.")
     var noIceTcp = false
 
+    @Option(
+        help: "Serve /metrics and /debug/* on plain HTTP at 127.0.0.1 on this port only (see river serve).")
+    var adminPort: Int?
+
     @Option(help: "Public address to announce as the ICE candidate (NAT 1:1); repeatable.")
     var publicIP: [String] = []
 
@@ -173,6 +177,7 @@ struct UpCommand: AsyncParsableCommand {
         for ip in publicIP { serveOptions += ["--public-ip", ip] }
         if let tcpPort { serveOptions += ["--tcp-port", "\(tcpPort)"] }
         if noIceTcp { serveOptions += ["--no-ice-tcp"] }
+        if let adminPort { serveOptions += ["--admin-port", "\(adminPort)"] }
         if let token { serveOptions += ["--token", token] }
         if let tokenFile { serveOptions += ["--token-file", tokenFile] }
         let serveArguments = serveOptions + https.arguments + limits.arguments + keys.serveArguments

@@ -71,6 +71,43 @@ import Testing
         #expect(!serve.child.output.contains(id), "the log holds a full session id")
     }
 
+    /// `--admin-port`: `/metrics` and `/debug/*` leave the public port (even with the token) for a
+    /// plain-HTTP port on loopback only, which needs no token.
+    @Test func anAdminPortOnLoopbackServesMetricsAndDebugWithoutTheToken() async throws {
+        let file = try Self.tokenFile()
+        defer { try? FileManager.default.removeItem(at: file) }
+        let serve = try await ServeProcess(
+            mode: ["--proxy", "tcp://127.0.0.1:9"],
+            extraArguments: ["--token-file", file.path, "--admin-port", "0"])
+        defer { serve.stop() }
+        _ = try await eventually(timeout: .seconds(10)) { serve.child.output.contains("river serve admin: ") }
+        let line = try #require(
+            serve.child.output.split(separator: "\n").first { $0.hasPrefix("river serve admin: ") },
+            "\(serve.child.output)")
+        let admin = try #require(URL(string: String(line.dropFirst("river serve admin: ".count))), "\(line)")
+        let port = try #require(admin.port)
+        #expect(admin.host == "127.0.0.1" && port != serve.httpPort, "\(line)")
+
+        for path in ["/metrics", "/debug/sessions", "/debug/datachannels"] {
+            #expect(try await get(serve, path, token: Self.token).0 == 404, "\(path) on the public port")
+            let (status, body) = try await get(serve, admin.absoluteString + path.dropFirst(), token: nil)
+            #expect(status == 200, "\(path) on the admin port: \(body)")
+        }
+        let metrics = try await get(serve, admin.absoluteString + "metrics", token: nil).1
+        #expect(metrics.contains("river_sessions "), "\(metrics)")
+        // The admin port has the WHIP routes of neither kind, and the page stays public.
+        let offer = try Self.offer()
+        let refused = try await serve.request(
+            "POST", admin.absoluteString + "whip", body: offer, contentType: "application/sdp")
+        #expect(refused.status == 404)
+        #expect(try await get(serve, "/healthz", token: nil).0 == 200)
+        // Bound to loopback alone: the kernel's table of listening sockets says 127.0.0.1.
+        let listening = try String(contentsOfFile: "/proc/net/tcp", encoding: .utf8)
+        let local = String(format: ":%04X ", port)
+        let rows = listening.split(separator: "\n").filter { $0.contains(local) && $0.contains(" 0A ") }
+        #expect(!rows.isEmpty && rows.allSatisfy { $0.contains("0100007F\(local)") }, "\(rows)")
+    }
+
     @Test func anUnusableTokenFileStopsTheStartNamingTheFile() async throws {
         let missing = "/nonexistent/river-token-\(UUID().uuidString)"
         let child = try ChildProcess(

@@ -12,8 +12,7 @@ public struct HealthReport: Sendable {
     }
 }
 
-/// The web app (`Sources/RiverServe/App`, plain ES modules, no build step), `/healthz` and
-/// `/metrics`.
+/// The web app (`Sources/RiverServe/App`, plain ES modules, no build step) and `/healthz`.
 ///
 /// The app's files are read once from the module's resource bundle and served from memory; only
 /// names found in that folder are served, so a request path can never reach another file.
@@ -75,9 +74,9 @@ public struct AppRoutes: Sendable {
         }
     }
 
-    /// Adds `GET /`, `GET /{file}`, `GET /healthz` and `GET /metrics`.
+    /// Adds `GET /`, `GET /{file}` and `GET /healthz`.
     public func addRoutes<Context: RequestContext>(
-        to router: Router<Context>, metrics: ServeMetrics,
+        to router: Router<Context>,
         health: @escaping @Sendable () async -> HealthReport = { HealthReport() }
     ) {
         let files = self.files
@@ -102,15 +101,6 @@ public struct AppRoutes: Sendable {
             return Response(
                 status: report.healthy ? .ok : .serviceUnavailable, headers: headers,
                 body: .init(byteBuffer: ByteBuffer(string: "{\(fields)}\n")))
-        }
-        router.get("/metrics") { _, _ -> Response in
-            var headers = HTTPFields()
-            // The Prometheus text exposition format, version 0.0.4.
-            headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
-            headers[.cacheControl] = "no-store"
-            return Response(
-                status: .ok, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: await metrics.renderFresh())))
         }
         router.get("/:file") { _, context -> Response in
             serve(try context.parameters.require("file"))

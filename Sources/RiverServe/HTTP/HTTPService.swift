@@ -27,18 +27,22 @@ struct HTTPService: Service, CustomStringConvertible {
     let responder: RouterResponder<ServeRequestContext>
     let host: String
     let port: Int
+    /// The option that moves `port`, named when it cannot be bound.
+    let portOption: String
     let identity: TLSIdentity?
     let logger: Logger
     let onServerRunning: @Sendable (any Channel) async -> Void
-    var description: String { "http" }
+    var description: String { "http \(host):\(port)" }
 
     init(
-        router: Router<ServeRequestContext>, host: String, port: Int, identity: TLSIdentity?, logger: Logger,
+        router: Router<ServeRequestContext>, host: String, port: Int, portOption: String = "--http-port",
+        identity: TLSIdentity?, logger: Logger,
         onServerRunning: @escaping @Sendable (any Channel) async -> Void
     ) {
         responder = router.buildResponder()
         self.host = host
         self.port = port
+        self.portOption = portOption
         self.identity = identity
         self.logger = logger
         self.onServerRunning = onServerRunning
@@ -104,7 +108,7 @@ struct HTTPService: Service, CustomStringConvertible {
         do {
             try await server.run()
         } catch let error as IOError where error.errnoCode == EADDRINUSE || error.errnoCode == EADDRNOTAVAIL {
-            throw BindFailure(what: "HTTP", host: host, port: port, option: "--http-port", error)
+            throw BindFailure(what: "HTTP", host: host, port: port, option: portOption, error)
         }
     }
 }

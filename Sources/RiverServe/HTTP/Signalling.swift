@@ -1,5 +1,4 @@
 import Hummingbird
-import RiverSCTP
 
 /// Creates and ends media sessions for the WHIP routes; the reflect service is one.
 public protocol WHIPSessionFactory: Sendable {
@@ -78,16 +77,6 @@ public enum Signalling {
             return try await sessions.endSession(id: id)
                 ? text(.ok, "session ended\n") : text(.notFound, "no such session\n")
         }
-        router.get("/debug/sessions") { _, _ -> Response in
-            let counters = try await sessions.debugCounters()
-            let json = counters.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
-                .joined(separator: ", ")
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            return Response(
-                status: .ok, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: "{\(json)}\n")))
-        }
     }
 
     static func text(_ status: HTTPResponse.Status, _ message: String) -> Response {
@@ -95,19 +84,5 @@ public enum Signalling {
         headers[.contentType] = "text/plain; charset=utf-8"
         return Response(
             status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: message)))
-    }
-}
-
-extension Signalling {
-    /// `GET /debug/datachannels` → `{"associations": N, "channels": M}`: live SCTP associations
-    /// and data channels in this process (tests watch them return to zero).
-    static func addDataChannelDebugRoute<Context: RequestContext>(to router: Router<Context>) {
-        router.get("/debug/datachannels") { _, _ -> Response in
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            let body =
-                "{\"associations\": \(SCTPAssociation.liveCount), \"channels\": \(SCTPAssociation.channelCount)}\n"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
-        }
     }
 }

@@ -1,0 +1,46 @@
+import Hummingbird
+import NIOCore
+import RiverSCTP
+
+/// What an operator reads, not a browser: `GET /metrics` (Prometheus text format, pipeline mode
+/// only), `GET /debug/sessions` and `GET /debug/datachannels`.
+///
+/// They are served on the public port, behind the bearer token when one is set
+/// (``BearerTokenMiddleware``), or with `--admin-port` only on a plain-HTTP loopback port of their own
+/// (``ServeApp``), so a Prometheus on the same host scrapes them without the token and nobody else
+/// reaches them at all.
+enum AdminRoutes {
+    static func add<Context: RequestContext>(
+        to router: Router<Context>, sessions: some WHIPSessionFactory, metrics: ServeMetrics?
+    ) {
+        if let metrics {
+            router.get("/metrics") { _, _ -> Response in
+                var headers = HTTPFields()
+                // The Prometheus text exposition format, version 0.0.4.
+                headers[.contentType] = "text/plain; version=0.0.4; charset=utf-8"
+                headers[.cacheControl] = "no-store"
+                return Response(
+                    status: .ok, headers: headers,
+                    body: .init(byteBuffer: ByteBuffer(string: await metrics.renderFresh())))
+            }
+        }
+        router.get("/debug/sessions") { _, _ -> Response in
+            let counters = try await sessions.debugCounters()
+            let fields = counters.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
+            return json("{\(fields.joined(separator: ", "))}\n")
+        }
+        // Live SCTP associations and data channels in this process (tests watch them return to 0).
+        router.get("/debug/datachannels") { _, _ -> Response in
+            json(
+                "{\"associations\": \(SCTPAssociation.liveCount), \"channels\": \(SCTPAssociation.channelCount)}\n"
+            )
+        }
+    }
+
+    private static func json(_ body: String) -> Response {
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        headers[.cacheControl] = "no-store"
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+}

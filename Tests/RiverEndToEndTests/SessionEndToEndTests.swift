@@ -75,6 +75,17 @@ import Testing
             "coverage \(view.coverage) (\(view.exact)/\(view.afterWarmup)), \(view.timelyCoverage) of the "
             + "frames inference took; statuses \(view.statuses)"
         print("river e2e delay auto: \(settled); \(turnaround); \(coverage); load \(load)")
+        // How it settled, second by second: the median delay the page measured, and the slowest
+        // turnaround (the heavy tail that p99 and the spread term must cover).
+        let perSecond = Dictionary(grouping: view.timeline) {
+            Int(($0.at - (view.timeline.first?.at ?? 0)) / 1000)
+        }.sorted { $0.key < $1.key }.map(\.value)
+        let medians = perSecond.map { frames in
+            let delays = frames.compactMap(\.delay).sorted()
+            return delays.isEmpty ? -1 : Int(delays[delays.count / 2])
+        }
+        let slowest = perSecond.map { Int($0.compactMap(\.turnaround).max() ?? -1) }
+        print("river e2e delay auto, each second: delay \(medians); slowest turnaround \(slowest)")
         // serve's end-of-session line says what the delay was made of (logged once the page hangs up).
         _ = try await eventually(timeout: .seconds(5)) { up.child.output.contains("delay auto ") }
         let made = up.child.output.split(separator: "\n").last { $0.contains("delay auto ") }

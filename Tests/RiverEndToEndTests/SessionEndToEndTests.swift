@@ -85,7 +85,10 @@ import Testing
             return delays.isEmpty ? -1 : Int(delays[delays.count / 2])
         }
         let slowest = perSecond.map { Int($0.compactMap(\.turnaround).max() ?? -1) }
-        print("river e2e delay auto, each second: delay \(medians); slowest turnaround \(slowest)")
+        print(
+            "river e2e delay auto, each second: delay \(medians); slowest turnaround \(slowest); first held "
+                + "within 30 ms for 5 s from \(view.firstHold(band: 30, hold: 5000).map { "\(Int($0)) ms" } ?? "never")"
+        )
         // serve's end-of-session line says what the delay was made of (logged once the page hangs up).
         _ = try await eventually(timeout: .seconds(5)) { up.child.output.contains("delay auto ") }
         let made = up.child.output.split(separator: "\n").last { $0.contains("delay auto ") }

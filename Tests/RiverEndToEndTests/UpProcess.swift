@@ -209,6 +209,25 @@ struct ViewSummary: CustomStringConvertible {
         let settledAt = outside.map { delays[min(delays.count - 1, $0 + 2)].0 } ?? first
         return (settled, p5, p95, settledAt - first)
     }
+    /// When a moving delay first held still: ms from the first displayed frame to the first frame
+    /// from which the measured delay stays within `band` ms of its median for the next `hold` ms
+    /// (a single frame outside does not count). Unlike ``settling(from:band:)``, a delay that
+    /// settles and later follows a change in the turnaround (a slow spell leaving the window) still
+    /// reads as settled early. Nil if it never held for that long.
+    func firstHold(band: Double, hold: Double) -> Double? {
+        let delays = timeline.compactMap { frame in frame.delay.map { (at: frame.at, delay: $0) } }
+        guard let first = timeline.first?.at else { return nil }
+        for (index, start) in delays.enumerated() {
+            let span = delays[index...].prefix { $0.at <= start.at + hold }
+            guard let last = span.last, last.at - start.at >= hold * 0.9 else { return nil }
+            let sorted = span.map(\.delay).sorted()
+            let median = sorted[sorted.count / 2]
+            let outside = span.map { abs($0.delay - median) > band }
+            if !zip(outside, outside.dropFirst()).contains(where: { $0 && $1 }) { return start.at - first }
+        }
+        return nil
+    }
+
     var description: String {
         var shown = raw
         shown["timeline"] = "(\(timeline.count) frames)"

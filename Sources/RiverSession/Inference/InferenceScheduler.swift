@@ -75,7 +75,6 @@ public struct InferenceScheduler<Frame> {
     }
 
     private mutating func expireWaiting(now: Instant) -> [Action] {
-        guard waiting.contains(where: { $0.deadline <= now }) else { return [] }
         var actions: [Action] = []
         waiting.removeAll { w in
             guard w.deadline <= now else { return false }

@@ -144,6 +144,10 @@ cmd_up() {
         ns="$name-$h"
         n=$(host_number "$h")
         ip netns add "$ns"
+        # No duplicate address detection for the link-local address either (interfaces made here
+        # inherit `default`): its DAD would end about 1 s after the link comes up, and Chromium,
+        # seeing that address change, aborts a navigation in flight with ERR_NETWORK_CHANGED.
+        ip netns exec "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0
         ip -n "$ns" link set lo up
         ip -n "$name-br" link add "$h" type veth peer name eth0 netns "$ns"
         ip -n "$name-br" link set "$h" master br0 up

@@ -15,9 +15,11 @@ run: build
 	.build/release/river $(RIVER_ARGS)
 
 ## Installs what is missing, builds everything and runs every test. Tests run one at a time: many
-## start real processes and browsers, which would starve each other on a 2-core machine.
+## start real processes and browsers, which would starve each other on a 2-core machine. The
+## end-to-end tests start the release binary, the one `make run` starts.
 test: setup
 	$(SWIFT) build --build-tests
+	$(SWIFT) build -c release --product river
 	$(SWIFT) test --skip-build --no-parallel
 
 format:

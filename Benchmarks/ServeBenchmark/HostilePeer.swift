@@ -93,10 +93,13 @@ enum HostilePeer {
                 session.tcpSocket = nil
                 session.hostile = .none
             }
-            // What serve managed to put into the connection we never read.
+            // What serve managed to put into the connection we never read: most of it sits in serve's
+            // send buffer and crosses only as our 2 KiB window reopens, so read until nothing has
+            // come for 200 ms rather than until the receive buffer is momentarily empty.
             var waiting = 0
             var buffer = [UInt8](repeating: 0, count: 65_536)
-            while true {
+            var readable = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            while poll(&readable, 1, 200) > 0 {
                 let n = buffer.withUnsafeMutableBytes {
                     recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT))
                 }

@@ -45,6 +45,9 @@ public struct LossRepair: Sendable {
         public var keyframeRequestInterval: Duration = .milliseconds(500)
         /// Missing packets tracked at most; a larger gap is not NACKed but answered with a PLI.
         public var maxMissing = 512
+        /// False for a stream without keyframes (Opus audio): only NACKs, never a PLI, and a gap
+        /// too large or not repaired in time is just given up.
+        public var keyframes = true
         public init() {}
     }
 
@@ -74,6 +77,7 @@ public struct LossRepair: Sendable {
 
     public init(configuration: Configuration = .init()) {
         self.configuration = configuration
+        needsKeyframe = configuration.keyframes
     }
 
     /// Sequence numbers currently missing, oldest first.
@@ -198,6 +202,7 @@ public struct LossRepair: Sendable {
     public mutating func requestKeyframe(
         _ reason: PLIReason, now: Instant, into out: inout [LossRepairEvent]
     ) {
+        guard configuration.keyframes else { return }
         needsKeyframe = true
         if let last = lastPLIAt, now < last + configuration.minPLIInterval { return }
         lastPLIAt = now

@@ -16,8 +16,13 @@ public struct AnswerOptions: Sendable {
     public var maxMessageSize: Int
     /// Header extensions (RFC 8285) to accept when offered; their offered ids are kept.
     public var headerExtensions: [String]
+    /// Accept one Opus `m=audio` section (RFC 7587) bundled with the video, and send it back
+    /// from ``audioSendSSRC`` when the offer sends and receives it.
+    public var audio: Bool
     /// SSRC and CNAME of the stream we send back on a sendrecv video section.
     public var sendSSRC: UInt32
+    /// SSRC of the audio we send back on a sendrecv audio section.
+    public var audioSendSSRC: UInt32
     public var cname: String
     /// `o=` session id; any 63-bit number unique to this session (RFC 8866 §5.2).
     public var sessionID: UInt64
@@ -26,13 +31,16 @@ public struct AnswerOptions: Sendable {
         "urn:ietf:params:rtp-hdrext:sdes:mid",
         "http://www.webrtc.org/experiments/rtp-hdrext/abs-send-time",
         "urn:ietf:params:rtp-hdrext:toffset",
+        // Audio only: each packet's level (RFC 6464), kept as the browser wrote it.
+        "urn:ietf:params:rtp-hdrext:ssrc-audio-level",
     ]
 
     public init(
         iceUfrag: String, icePwd: String, fingerprintSHA256: String, candidates: [HostCandidate],
         h264Profiles: [String] = ["42e0", "4200", "4d00"], dataChannels: Bool = false,
         maxMessageSize: Int = 262_144, headerExtensions: [String] = AnswerOptions.defaultHeaderExtensions,
-        sendSSRC: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "river",
+        audio: Bool = false, sendSSRC: UInt32 = UInt32.random(in: 1...UInt32.max),
+        audioSendSSRC: UInt32 = UInt32.random(in: 1...UInt32.max), cname: String = "river",
         sessionID: UInt64 = UInt64.random(in: 1...(UInt64.max >> 1))
     ) {
         self.iceUfrag = iceUfrag
@@ -43,7 +51,9 @@ public struct AnswerOptions: Sendable {
         self.dataChannels = dataChannels
         self.maxMessageSize = maxMessageSize
         self.headerExtensions = headerExtensions
+        self.audio = audio
         self.sendSSRC = sendSSRC
+        self.audioSendSSRC = audioSendSSRC
         self.cname = cname
         self.sessionID = sessionID
     }

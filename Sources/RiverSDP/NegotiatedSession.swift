@@ -29,8 +29,21 @@ public struct NegotiatedSession: Sendable, Equatable {
     public var remoteMaxMessageSize: Int?
     /// Mids of the sections answered with port 0.
     public var rejectedMids: [String]
+    /// The accepted Opus section, if the offer had one and the options asked for audio.
+    public var audio: NegotiatedAudio?
 
     public var dataChannelAccepted: Bool { dataChannelMid != nil }
+}
+
+/// What was agreed for the audio section: sendrecv Opus (RFC 7587), its packets sent back.
+public struct NegotiatedAudio: Sendable, Equatable {
+    public var mid: String
+    /// The offer's payload type for `opus/48000/2`.
+    public var payloadType: UInt8
+    /// Media SSRCs the offerer announced for this section.
+    public var remoteSSRCs: [UInt32]
+    /// The SSRC we send the audio back from.
+    public var localSSRC: UInt32
 }
 
 /// River's answer: the SDP text to send, the same as a value, and what it agreed on.

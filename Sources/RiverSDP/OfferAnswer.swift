@@ -1,6 +1,8 @@
 /// Answers a browser's offer (RFC 3264 offer/answer as profiled by JSEP, RFC 8829 §5.3) the one
 /// way river can serve it: one bundled ICE-lite/DTLS transport (RFC 8843), RTP and RTCP muxed, H264
-/// video, and optionally one SCTP data channel section.
+/// video, optionally one sendrecv Opus audio section (its packets come back, never decoded; audio
+/// that only comes in has nowhere to go yet, so it is refused), and optionally one SCTP data
+/// channel section.
 ///
 /// Every other section is rejected with port 0 (RFC 3264 §6) rather than failing the whole
 /// negotiation, so a page that also offers audio still connects. An offered port 0 disables a
@@ -54,11 +56,27 @@ public enum OfferAnswer {
             }
         }
 
+        var audioIndex: Int?
+        var opus: UInt8?
+        if options.audio {
+            for (index, section) in offer.media.enumerated()
+            where section.media == "audio" && rtpProtocols.contains(section.proto)
+                && (section.port != 0 || isBundleOnly(section)) && bundledWithVideo(section.mid!)
+                && section.has("rtcp-mux") && answerDirection(section) == "sendrecv"
+            {
+                if let pt = opusPayloadType(section) {
+                    (audioIndex, opus) = (index, pt)
+                    break
+                }
+            }
+        }
+
         var answerMedia: [MediaDescription] = []
         var accepted: [String] = []
         var rejected: [String] = []
         var extensionIDs: [String: UInt8] = [:]
         var videoDirection = "recvonly"
+        var audio: NegotiatedAudio?
         var remoteSCTPPort: UInt16?
         var remoteMaxMessageSize: Int?
         for (index, section) in offer.media.enumerated() {
@@ -68,6 +86,12 @@ public enum OfferAnswer {
                 answerMedia.append(m)
                 videoDirection = direction
                 extensionIDs = ids
+                accepted.append(mid)
+            } else if index == audioIndex, let opus {
+                answerMedia.append(audioSection(section, payloadType: opus, options: options))
+                audio = NegotiatedAudio(
+                    mid: mid, payloadType: opus, remoteSSRCs: ssrcs(section).0,
+                    localSSRC: options.audioSendSSRC)
                 accepted.append(mid)
             } else if index == dataIndex {
                 remoteSCTPPort = UInt16(section.attribute("sctp-port") ?? "5000") ?? 5000
@@ -105,7 +129,7 @@ public enum OfferAnswer {
             localVideoSSRC: videoDirection == "sendrecv" || videoDirection == "sendonly"
                 ? options.sendSSRC : nil,
             dataChannelMid: dataIndex.map { offer.media[$0].mid! }, remoteSCTPPort: remoteSCTPPort,
-            remoteMaxMessageSize: remoteMaxMessageSize, rejectedMids: rejected)
+            remoteMaxMessageSize: remoteMaxMessageSize, rejectedMids: rejected, audio: audio)
         return Answer(description: description, negotiated: negotiated)
     }
 
@@ -210,30 +234,8 @@ public enum OfferAnswer {
         var m = MediaDescription(
             media: "video", port: 9, proto: offered.proto, formats: [pt], connection: .init())
         m.attributes = transportAttributes(mid: offered.mid!, options: options)
-        var ids: [String: UInt8] = [:]
-        for value in offered.attributes("extmap") {
-            // "<id>[/<direction>] <uri> [attributes]" (RFC 8285 §8)
-            let parts = value.split(separator: " ")
-            guard parts.count >= 2, let id = parts[0].split(separator: "/").first.flatMap({ UInt8($0) }),
-                (1...255).contains(id)
-            else { continue }
-            let uri = String(parts[1])
-            if options.headerExtensions.contains(uri), ids[uri] == nil {
-                ids[uri] = id
-                m.attributes.append(Attribute("extmap", "\(id) \(uri)"))
-            }
-        }
-        let direction: String
-        switch offered.attributes.first(where: {
-            ["sendrecv", "sendonly", "recvonly", "inactive"].contains($0.name)
-        })?
-        .name ?? "sendrecv"
-        {
-        case "sendonly": direction = "recvonly"
-        case "recvonly": direction = "sendonly"
-        case "inactive": direction = "inactive"
-        default: direction = "sendrecv"
-        }
+        let ids = acceptExtensions(offered, options: options, into: &m)
+        let direction = answerDirection(offered)
         m.attributes.append(Attribute(direction))
         let sending = direction == "sendrecv" || direction == "sendonly"
         if sending { m.attributes.append(Attribute("msid", "river river-video")) }
@@ -248,6 +250,79 @@ public enum OfferAnswer {
             m.attributes.append(Attribute("ssrc", "\(options.sendSSRC) msid:river river-video"))
         }
         return (m, direction, ids)
+    }
+
+    /// The accepted header extensions (RFC 8285) of a section, their offered ids kept, added to the
+    /// answer's section `m`: URI → id.
+    static func acceptExtensions(
+        _ offered: MediaDescription, options: AnswerOptions, into m: inout MediaDescription
+    )
+        -> [String: UInt8]
+    {
+        var ids: [String: UInt8] = [:]
+        for value in offered.attributes("extmap") {
+            // "<id>[/<direction>] <uri> [attributes]" (RFC 8285 §8)
+            let parts = value.split(separator: " ")
+            guard parts.count >= 2, let id = parts[0].split(separator: "/").first.flatMap({ UInt8($0) }),
+                (1...255).contains(id)
+            else { continue }
+            let uri = String(parts[1])
+            if options.headerExtensions.contains(uri), ids[uri] == nil {
+                ids[uri] = id
+                m.attributes.append(Attribute("extmap", "\(id) \(uri)"))
+            }
+        }
+        return ids
+    }
+
+    /// The answer's direction for an offered section (RFC 3264 §6.1): the offer's, mirrored.
+    static func answerDirection(_ offered: MediaDescription) -> String {
+        switch offered.attributes.first(where: {
+            ["sendrecv", "sendonly", "recvonly", "inactive"].contains($0.name)
+        })?
+        .name ?? "sendrecv"
+        {
+        case "sendonly": "recvonly"
+        case "recvonly": "sendonly"
+        case "inactive": "inactive"
+        default: "sendrecv"
+        }
+    }
+
+    /// The offer's payload type for `opus/48000/2` (RFC 7587 §7: always 48 kHz, 2 channels), if any.
+    static func opusPayloadType(_ audio: MediaDescription) -> UInt8? {
+        for value in audio.attributes("rtpmap") {
+            let parts = value.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, parts[1].lowercased() == "opus/48000/2", let pt = UInt8(parts[0]),
+                pt < 128,
+                audio.formats.contains(String(parts[0]))
+            else { continue }
+            return pt
+        }
+        return nil
+    }
+
+    /// The answer's audio section: Opus only, with Chromium's own parameters (an Opus decoder takes
+    /// every mode the encoder may pick, and nothing of the offer's text is echoed), NACK so a lost
+    /// packet can be asked for again, and the video's msid stream id, so the browser puts both tracks in one stream and
+    /// lip-syncs them (RFC 8830 §2).
+    static func audioSection(_ offered: MediaDescription, payloadType: UInt8, options: AnswerOptions)
+        -> MediaDescription
+    {
+        let pt = String(payloadType)
+        var m = MediaDescription(
+            media: "audio", port: 9, proto: offered.proto, formats: [pt], connection: .init())
+        m.attributes = transportAttributes(mid: offered.mid!, options: options)
+        _ = acceptExtensions(offered, options: options, into: &m)
+        m.attributes.append(Attribute("sendrecv"))
+        m.attributes.append(Attribute("msid", "river river-audio"))
+        m.attributes.append(Attribute("rtcp-mux"))
+        m.attributes.append(Attribute("rtpmap", "\(pt) opus/48000/2"))
+        m.attributes.append(Attribute("rtcp-fb", "\(pt) nack"))
+        m.attributes.append(Attribute("fmtp", "\(pt) minptime=10;useinbandfec=1"))
+        m.attributes.append(Attribute("ssrc", "\(options.audioSendSSRC) cname:\(options.cname)"))
+        m.attributes.append(Attribute("ssrc", "\(options.audioSendSSRC) msid:river river-audio"))
+        return m
     }
 
     /// A refused section (RFC 3264 §6): port 0, the same media and protocol, one of the offered

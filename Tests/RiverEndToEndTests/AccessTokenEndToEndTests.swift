@@ -111,7 +111,7 @@ import Testing
     @Test func anUnusableTokenFileStopsTheStartNamingTheFile() async throws {
         let missing = "/nonexistent/river-token-\(UUID().uuidString)"
         let child = try ChildProcess(
-            repositoryRoot.appendingPathComponent(".build/debug/river"),
+            try riverBinary(),
             ["serve", "--reflect", "--host", "127.0.0.1", "--http-port", "0", "--token-file", missing])
         defer { child.stop() }
         let status = await child.waitForExit(timeout: .seconds(20))

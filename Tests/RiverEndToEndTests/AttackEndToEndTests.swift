@@ -37,8 +37,20 @@ import Testing
                 "Tests/RiverSDPTests/Fixtures/chromium-video-sendrecv.sdp"), encoding: .utf8)
         let baseURL = up.baseURL
         let (result, flood) = try await runSessionCheck(baseURL: baseURL, seconds: 15) {
-            // Once the honest session is live, the attacker floods and sprays.
-            try await Task.sleep(for: .seconds(4))
+            // Once the honest session holds its slot, the attacker floods and sprays. Chromium may
+            // take longer than a fixed wait to post its offer on a slow machine, and a flood that
+            // came first would take every slot.
+            for _ in 0..<120 {
+                let (body, _) = try await URLSession.shared.data(
+                    from: baseURL.appendingPathComponent("metrics"))
+                let sessions =
+                    String(decoding: body, as: UTF8.self).split(separator: "\n")
+                    .first { $0.hasPrefix("river_sessions ") }.flatMap { Double($0.split(separator: " ")[1]) }
+                    ?? 0
+                if sessions >= 1 { break }
+                try await Task.sleep(for: .milliseconds(250))
+            }
+            try await Task.sleep(for: .seconds(2))
             var statuses: [Int: Int] = [:]
             for _ in 0..<60 {
                 var request = URLRequest(url: baseURL.appendingPathComponent("whip"))
@@ -158,10 +170,10 @@ import Testing
     func expectTheHonestSessionHeld(_ view: ViewSummary) {
         #expect(view.timelyCoverage >= 0.93, "the honest session lost its results: \(view)")
         #expect(view.coverage >= 0.3, "\(view)")
-        // About 8 s of delayed video follow the warm-up: 240 frames at 30 fps. A browser starved
-        // of CPU (2 cores: it, serve, the worker and the attacker) encodes and shows fewer, 180–200
-        // in CI runs; a stall is the gap check's to find.
-        #expect(view.afterWarmup > 150, "\(view)")
+        // About 8 s of delayed video follow the warm-up. A browser starved of CPU (2 cores: it,
+        // serve, the worker and the attacker) encodes and shows fewer (three in four in CI runs at
+        // 30 fps); a stall is the gap check's to find.
+        #expect(view.afterWarmup > 5 * panClipFPS, "\(view)")
         let gaps = zip(view.timeline, view.timeline.dropFirst()).map { $1.at - $0.at }
         #expect((gaps.max() ?? 0) < 500, "the honest video stalled for \(gaps.max() ?? 0) ms")
         #expect(view.wrongFrameDrawn == 0)

@@ -124,7 +124,7 @@ import Testing
 
     @Test func aCertificateThatCannotBeReadStopsTheStartNamingIt() async throws {
         let child = try ChildProcess(
-            repositoryRoot.appendingPathComponent(".build/debug/river"),
+            try riverBinary(),
             [
                 "serve", "--reflect", "--http-port", "0", "--udp-port", "0", "--tls-cert", "no/such/cert.pem",
                 "--tls-key", "no/such/key.pem",

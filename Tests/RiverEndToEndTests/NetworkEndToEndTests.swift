@@ -55,7 +55,8 @@ struct NetworkEndToEndTests {
                 + "connect \(result["connectSeconds"] ?? "?") s, network \(view.network)")
         // How much of the loss NACKs recovered: upstream from serve's end-of-session line (gaps
         // filled by retransmissions vs given up), downstream from serve's resends vs what the
-        // browser still counts lost.
+        // browser still counts lost (a frame's last packet sent twice counts as received twice, so
+        // on a lossy path that count understates).
         _ = try await eventually(timeout: .seconds(5)) { ended().count > endedBefore }
         if let line = ended().last.map(String.init), ended().count > endedBefore {
             func number(before label: String) -> Int? {
@@ -70,7 +71,8 @@ struct NetworkEndToEndTests {
             print(
                 "network \(name), recovered by NACK: upstream \(repaired) of \(repaired + givenUp) "
                     + "(\(fraction(repaired, givenUp))), downstream \(resent) resent, \(lostDown) still lost "
-                    + "(\(fraction(resent, lostDown)))")
+                    + "(\(fraction(resent, lostDown))); \(number(before: " placed late") ?? 0) repairs echoed with "
+                    + "their frames, \(number(before: " frame ends repeated") ?? 0) frame ends sent twice")
         }
         return (view, result)
     }
@@ -111,6 +113,9 @@ struct NetworkEndToEndTests {
             #expect(lossy.longestGap(afterWarmup: 3000) < 1000, "\(name): a freeze over 1 s")
             #expect(lossy.coverage >= 0.95, "\(name): \(lossy)")
             #expect(lossy.wrongFrameDrawn == 0)
+            // A repaired frame is not shown late: upstream, serve echoes the repair with its frame
+            // (and frames the repair released keep their own arrival); downstream, each frame's
+            // last packet goes twice, as its loss would show only when the next frame arrives.
             Self.expectDelayOnTarget(lossy, name)
             #expect((lossy.network["nacksSent"] as? Int ?? 0) > 0, "\(name): no NACK downstream")
         }
@@ -175,7 +180,7 @@ struct NetworkEndToEndTests {
         #expect(lossy.coverage >= 0.95, "loss 5%: \(lossy)")
         #expect(lossy.wrongFrameDrawn == 0)
         // Under loss the delay takes on a repair term: a round trip and three frame intervals
-        // (about 100 ms at 30 fps), as serve's end-of-session line for this session says. The
+        // (about 200 ms at the pan clip's 15 fps), as serve's end-of-session line for this session says. The
         // settled delays themselves also move with the turnaround's tail, which the load moves.
         let lossySummary = up.child.output.split(separator: "\n").last { $0.contains("delay auto ") } ?? ""
         let repair = lossySummary.components(separatedBy: "repair ").last.flatMap {

@@ -86,10 +86,7 @@ final class ServeProcess: @unchecked Sendable {
     init(mode: [String] = ["--reflect"], host: String = "127.0.0.1", extraArguments: [String] = [])
         async throws
     {
-        let binary = repositoryRoot.appendingPathComponent(".build/debug/river")
-        try #require(
-            FileManager.default.isExecutableFile(atPath: binary.path),
-            "build the binary first: swift build --build-tests (missing \(binary.path))")
+        let binary = try riverBinary()
         child = try ChildProcess(
             binary,
             ["serve"] + mode + ["--host", host, "--http-port", "0", "--udp-port", "0"] + extraArguments

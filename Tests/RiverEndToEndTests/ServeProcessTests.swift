@@ -56,7 +56,7 @@ import Testing
             ? ["--udp-port", "\(taken.port)", "--http-port", "0"]
             : ["--udp-port", "0", "--http-port", "\(taken.port)"]
         let child = try ChildProcess(
-            repositoryRoot.appendingPathComponent(".build/debug/river"),
+            try riverBinary(),
             ["serve", "--reflect", "--host", "127.0.0.1"] + ports)
         defer { child.stop() }
         let status = await child.waitForExit(timeout: .seconds(20))

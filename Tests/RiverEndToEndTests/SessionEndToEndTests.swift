@@ -13,8 +13,8 @@ import Testing
         #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
         let view = try #require(try views(result).first)
         print("river e2e delay 2s: \(view)")
-        #expect(view.afterWarmup > 200, "too few frames displayed after warm-up: \(view)")
-        #expect(view.framesDecoded > 300, "the delayed video was not decoded: \(view)")
+        #expect(view.afterWarmup > 6 * panClipFPS, "too few frames displayed after warm-up: \(view)")
+        #expect(view.framesDecoded > 10 * panClipFPS, "the delayed video was not decoded: \(view)")
         let delay = view.delay
         let p5 = try #require(delay["p5"])
         let p95 = try #require(delay["p95"])
@@ -51,7 +51,7 @@ import Testing
         #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
         let view = try #require(try views(result).first)
         print("river e2e with a token: \(view)")
-        #expect(view.afterWarmup > 30 && view.timelyCoverage >= 0.9, "\(view)")
+        #expect(view.afterWarmup > panClipFPS && view.timelyCoverage >= 0.9, "\(view)")
     }
 
     /// `--delay auto` on loopback: settled within 5 s of the first displayed frame, at no more
@@ -65,7 +65,7 @@ import Testing
         let view = try #require(try views(result).first)
         let settling = try #require(view.settling(from: 5000, band: 30), "no delays measured: \(view)")
         let p99 = try #require(view.turnaround["p99"], "no turnarounds: \(view)")
-        let frameInterval = 1000.0 / 30  // the pan clip's 30 fps
+        let frameInterval = 1000.0 / Double(panClipFPS)
         let load = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? "?"
         let settled =
             "settled within \(Int(settling.settlingTime)) ms of the first frame at \(Int(settling.delay)) ms "
@@ -107,6 +107,56 @@ import Testing
         #expect(view.accuracy >= 0.90, "\(view)")
     }
 
+    /// The microphone on: the sync clip's beep comes back with its flash, through the same delay
+    /// (2 s, and `--delay auto`). Every audio packet serve sent back reaches the page, and the video's
+    /// figures hold beside it.
+    @Test(arguments: ["2s", "auto"]) func audioComesBackWithTheDelayedVideoInSync(delay: String) async throws
+    {
+        let up = try await UpProcess(["--delay", delay])
+        defer { up.stop() }
+        let result = try await runSessionCheck(baseURL: up.baseURL, seconds: 24, audio: true)
+        #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
+        let view = try #require(try views(result).first)
+        _ = try await eventually(timeout: .seconds(5)) { up.child.output.contains("; audio ") }
+        let line = try #require(up.child.output.split(separator: "\n").last { $0.contains("; audio ") })
+        // "…; audio N packets in, M out, …"
+        let figures = try #require(line.split(separator: ";").first { $0.hasPrefix(" audio ") })
+            .split(separator: " ").compactMap { Int($0) }
+        let (servedIn, servedOut) = (figures.first ?? 0, figures.dropFirst().first ?? 0)
+        let audio = view.audio
+        let received = audio["packetsReceived"] ?? 0
+        let offsets = view.addedSyncOffsets
+        print(
+            "river e2e audio, delay \(delay): serve \(servedIn) in, \(servedOut) out; page sent \(Int(audio["packetsSent"] ?? 0)), "
+                + "received \(Int(received)), lost \(Int(audio["packetsLost"] ?? -1)), concealed samples "
+                + "\(Int(audio["concealedSamples"] ?? -1)) of \(Int(audio["totalSamplesReceived"] ?? -1)); "
+                + "added A/V offset at each flash \(offsets.map { Int($0.added) }) ms; "
+                + "video coverage \(view.coverage), \(view.timelyCoverage) of the frames inference took, "
+                + "accuracy \(view.accuracy)")
+        // Every packet sent back arrived (the last few may still be on their way when the page reads).
+        #expect(servedOut > 500, "\(line)")
+        #expect(received >= 0.98 * Double(servedOut), "received \(received) of \(servedOut)")
+        #expect(audio["packetsLost"] == 0)
+        // serve held back only what the 2 s delay holds (50 packets a second) and a little more.
+        #expect(servedIn - servedOut <= 150, "\(line)")
+        // The browser's lip sync needs a few sender reports and seconds to converge: from the third
+        // flash on (10 s into the video), the median flash is within 80 ms of how it left the page.
+        // The goal is 20 ms; the reference itself moves (Chromium's fake camera and microphone loop
+        // on separate timers and drift apart by about 27 ms a loop on this machine) and both ends
+        // are measured on a browser that shares two cores with serve and the worker, so the test
+        // holds a looser bound and prints every figure.
+        let firstFlash = offsets.first?.flash ?? 0
+        let settled = offsets.filter { $0.flash - firstFlash >= 6_000 }.map { abs($0.added) }.sorted()
+        #expect(settled.count >= 2, "flashes measured: \(offsets)")
+        // Under `--delay auto` the figures are printed, not held: once the delay has grown (results
+        // late on two loaded cores), Chromium plays the sound 200–300 ms behind the picture and
+        // recovers slowly (issue 15 stays open on this).
+        if delay != "auto", !settled.isEmpty { #expect(settled[settled.count / 2] <= 80, "\(offsets)") }
+        #expect(view.wrongFrameDrawn == 0)
+        #expect(view.accuracy >= 0.90, "\(view)")
+        #expect(view.afterWarmup > 10 * panClipFPS && view.timelyCoverage >= 0.9, "\(view)")
+    }
+
     @Test func fourSessionsFromOnePageShareOneWorker() async throws {
         let up = try await UpProcess(["--delay", "2s"])
         defer { up.stop() }
@@ -129,7 +179,7 @@ import Testing
                 + "(\(String(format: "%.1f", serveCPU * 25)) % per session), worker \(String(format: "%.1f", workerCPU * 100)) %"
         )
         for view in sessions {
-            #expect(view.framesDecoded > 200, "\(view)")
+            #expect(view.framesDecoded > 6 * panClipFPS, "\(view)")
             #expect(view.exact > 30, "a session got (almost) no results: \(view)")
             #expect(view.wrongFrameDrawn == 0)
             #expect(view.accuracy >= 0.90, "\(view)")
@@ -163,7 +213,7 @@ import Testing
         let gap = timeline.filter { $0.at > killedAt + 2000 && $0.at < killedAt + 4000 }
         let reasons = Dictionary(grouping: gap, by: { $0.status ?? "none" }).mapValues(\.count)
         print("river e2e worker killed: statuses in the gap \(reasons); whole run \(view.statuses)")
-        #expect(gap.count > 30, "the video did not keep flowing: \(gap.count) frames in 2 s")
+        #expect(gap.count > panClipFPS, "the video did not keep flowing: \(gap.count) frames in 2 s")
         let told = gap.filter {
             ["workerLost", "noWorker", "expired", "saturated"].contains($0.status ?? "")
         }

@@ -59,12 +59,14 @@ final class UpProcess: @unchecked Sendable {
     }
 }
 
-/// The debug build of the `river` binary (`swift build --build-tests` makes it).
+/// The release build of the `river` binary, the one `make run` starts (`make test` builds it with
+/// `swift build -c release --product river`). End-to-end tests run what users run, and on two
+/// cores a debug serve and worker beside Chromium would leave the model short of CPU.
 func riverBinary() throws -> URL {
-    let binary = repositoryRoot.appendingPathComponent(".build/debug/river")
+    let binary = repositoryRoot.appendingPathComponent(".build/release/river")
     try #require(
         FileManager.default.isExecutableFile(atPath: binary.path),
-        "build the binary first: swift build --build-tests (missing \(binary.path))")
+        "build the binary first: swift build -c release --product river (missing \(binary.path))")
     return binary
 }
 
@@ -102,13 +104,16 @@ func rssMiB(_ pid: Int32, field: String = "VmRSS") -> Double? {
     return nil
 }
 
-/// Runs scripts/e2e/session_check.py (headless Chromium, the pan clip) against `baseURL`.
+/// Runs scripts/e2e/session_check.py (headless Chromium, the pan clip) against `baseURL`. With
+/// `audio`, the camera is the sync clip (`fixtures/pan-flash`) and its sound is the microphone.
 func runSessionCheck(
     baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3, token: String? = nil,
-    browser: [String] = []
+    browser: [String] = [], audio: Bool = false
 ) async throws -> [String: Any] {
     try await runSessionCheck(
-        baseURL: baseURL, sessions: sessions, seconds: seconds, warmup: warmup, token: token, browser: browser
+        baseURL: baseURL, sessions: sessions, seconds: seconds, warmup: warmup, token: token,
+        browser: browser,
+        audio: audio
     ) {}.0
 }
 
@@ -117,10 +122,15 @@ func runSessionCheck(
 /// arguments for session_check.py (`--netns`, `--trust`).
 func runSessionCheck<T: Sendable>(
     baseURL: URL, sessions: Int = 1, seconds: Int = 15, warmup: Int = 3, token: String? = nil,
-    browser: [String] = [],
+    browser: [String] = [], audio: Bool = false,
     during: @escaping @Sendable () async throws -> T
 ) async throws -> ([String: Any], T) {
-    let clip = repositoryRoot.appendingPathComponent("fixtures/pan.y4m")
+    let clip = repositoryRoot.appendingPathComponent(audio ? "fixtures/pan-flash.y4m" : "fixtures/pan.y4m")
+    let wav = clip.deletingPathExtension().appendingPathExtension("wav")
+    if audio {
+        try #require(
+            FileManager.default.fileExists(atPath: wav.path), "missing \(wav.path): run scripts/setup.sh")
+    }
     try #require(
         FileManager.default.fileExists(atPath: clip.path)
             && FileManager.default.fileExists(
@@ -131,7 +141,7 @@ func runSessionCheck<T: Sendable>(
             repositoryRoot.appendingPathComponent("scripts/e2e/session_check.py").path,
             "--url", baseURL.absoluteString + "/", "--y4m", clip.path, "--sessions", "\(sessions)",
             "--seconds", "\(seconds)", "--warmup", "\(warmup)",
-        ] + (token.map { ["--token", $0] } ?? []) + browser
+        ] + (token.map { ["--token", $0] } ?? []) + (audio ? ["--wav", wav.path] : []) + browser
     let command = ["python3"] + arguments
     let (status, output, measured) = try await BrowserSlot.shared.hold {
         let driver = try ChildProcess(URL(fileURLWithPath: "/usr/bin/env"), command)
@@ -145,6 +155,17 @@ func runSessionCheck<T: Sendable>(
         output.split(separator: "\n").last { $0.hasPrefix("{") }, "no JSON in:\n\(output)")
     return (try #require(try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]), measured)
 }
+
+/// Frames a second of the pan clips (`fps` in fixtures/pan.json; scripts/make_fixtures.sh sets it).
+/// Bounds on frame counts are written as seconds of video times this.
+let panClipFPS: Int = {
+    let json = repositoryRoot.appendingPathComponent("fixtures/pan.json")
+    guard let data = try? Data(contentsOf: json),
+        let meta = try? JSONSerialization.jsonObject(with: data) as? [String: Any],
+        let fps = meta["fps"] as? Int
+    else { return 30 }  // runSessionCheck fails first, naming the missing fixture
+    return fps
+}()
 
 /// One session's summary from session_check.py, typed for the assertions.
 struct ViewSummary: CustomStringConvertible {
@@ -168,6 +189,19 @@ struct ViewSummary: CustomStringConvertible {
     /// (page receive wall time ms, status or nil, measured delay ms or nil) per displayed frame.
     /// The session's getStats figures (session_check.py's `network`).
     var network: [String: Any] { raw["network"] as? [String: Any] ?? [:] }
+    /// With audio: the audio's getStats figures (`packetsReceived`, `packetsSent`, `packetsLost`, …).
+    var audio: [String: Double] {
+        (raw["audio"] as? [String: Any] ?? [:]).compactMapValues { ($0 as? NSNumber)?.doubleValue }
+    }
+    /// With audio: what river and the browser's playout added to sound against picture at each flash
+    /// received (ms, positive: sound late), the same flash as sent subtracted (session_check.py),
+    /// with when the flash was shown (ms on the page's clock).
+    var addedSyncOffsets: [(flash: Double, added: Double)] {
+        ((raw["sync"] as? [String: Any])?["added"] as? [[String: Double]] ?? []).compactMap {
+            guard let flash = $0["flash"], let added = $0["added"] else { return nil }
+            return (flash, added)
+        }
+    }
     /// The longest time between two displayed frames after the warm-up, in ms.
     func longestGap(afterWarmup warmup: Double) -> Double {
         let times = timeline.map(\.at)

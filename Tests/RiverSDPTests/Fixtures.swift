@@ -9,6 +9,8 @@ enum Fixture: String, CaseIterable {
     case videoDataChannel = "chromium-video-datachannel"
     case videoSendrecv = "chromium-video-sendrecv"
     case sendrecvAudioDataChannel = "chromium-sendrecv-audio-datachannel"
+    /// river's page with the microphone on: video and audio both sendrecv, and the data channel.
+    case sendrecvVideoAudioDataChannel = "chromium-sendrecv-video-audio-datachannel"
     /// river's own page in Firefox: max-bundle, so the data channel is `m=application 0` with
     /// `a=bundle-only`.
     case firefoxSendrecvDataChannel = "firefox-sendrecv-datachannel"
@@ -33,10 +35,15 @@ struct FixtureMissing: Error {
 }
 
 /// Answer options as river serve would fill them in.
-func testOptions(dataChannels: Bool = false, profiles: [String] = ["42e0", "4200", "4d00"]) -> AnswerOptions {
+func testOptions(
+    dataChannels: Bool = false, audio: Bool = false, profiles: [String] = ["42e0", "4200", "4d00"]
+)
+    -> AnswerOptions
+{
     AnswerOptions(
         iceUfrag: "rvUf", icePwd: "riverpasswordriverpass",
         fingerprintSHA256: (0..<32).map { String(format: "%02X", $0 * 7 % 256) }.joined(separator: ":"),
         candidates: HostCandidate.list(addresses: ["127.0.0.1", "::1"], port: 40_000), h264Profiles: profiles,
-        dataChannels: dataChannels, sendSSRC: 0x1234_5678, sessionID: 42)
+        dataChannels: dataChannels, audio: audio, sendSSRC: 0x1234_5678, audioSendSSRC: 0x0A0D_10AA,
+        sessionID: 42)
 }

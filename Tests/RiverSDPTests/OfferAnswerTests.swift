@@ -110,6 +110,56 @@ import Testing
         #expect(sdp.attribute("group") == "BUNDLE 0")
     }
 
+    /// With audio on, Chromium's sendrecv Opus section is accepted beside video and the data
+    /// channel: Opus only, NACK, our SSRC, and the video's msid stream, so the browser syncs them.
+    @Test func acceptsOpusAudioWhenAskedAndSendsItBackInTheVideosStream() throws {
+        let offer = try Fixture.sendrecvVideoAudioDataChannel.offer
+        let options = testOptions(dataChannels: true, audio: true)
+        let answer = try OfferAnswer.answer(offer: offer, options: options)
+        let sdp = try checkCommon(answer, offer: offer, options: options)
+        let negotiated = try #require(answer.negotiated.audio)
+        let offeredAudio = try #require(offer.media.first { $0.media == "audio" })
+        #expect(negotiated.mid == offeredAudio.mid)
+        #expect(negotiated.payloadType == 111)
+        #expect(negotiated.localSSRC == options.audioSendSSRC)
+        #expect(negotiated.remoteSSRCs == OfferAnswer.ssrcs(offeredAudio).0)
+        #expect(!negotiated.remoteSSRCs.isEmpty)
+        #expect(answer.negotiated.rejectedMids.isEmpty)
+        let audio = try #require(sdp.media.first { $0.media == "audio" })
+        #expect(audio.port == 9)
+        #expect(audio.formats == ["111"])
+        #expect(audio.attributes("rtpmap") == ["111 opus/48000/2"])
+        #expect(audio.attributes("rtcp-fb") == ["111 nack"])
+        #expect(audio.has("sendrecv") && audio.has("rtcp-mux"))
+        #expect(audio.attribute("setup") == "passive")
+        #expect(audio.attributes("ssrc").contains("\(options.audioSendSSRC) msid:river river-audio"))
+        // One stream id for both tracks (RFC 8830): the browser lip-syncs tracks of one stream.
+        let video = try #require(sdp.media.first { $0.media == "video" })
+        #expect(video.attribute("msid")?.split(separator: " ").first == "river")
+        #expect(audio.attribute("msid")?.split(separator: " ").first == "river")
+        #expect(audio.attributes("extmap").contains { $0.hasSuffix("ssrc-audio-level") })
+        #expect(!audio.attributes("extmap").contains { $0.contains("transport-wide-cc") })
+        let group = try #require(sdp.attribute("group"))
+        #expect(
+            Set(group.split(separator: " ").dropFirst().map(String.init)) == Set(sdp.media.compactMap(\.mid)))
+    }
+
+    /// An audio section without Opus, or that river would not send back, is still refused, not fatal.
+    @Test func refusesAudioWithoutOpusEvenWhenAudioIsOn() throws {
+        let text = try Fixture.videoAudio.text
+            .replacingOccurrences(of: "a=rtpmap:111 opus/48000/2", with: "a=rtpmap:111 speex/16000")
+        let offer = try SessionDescription(parsing: text)
+        let answer = try OfferAnswer.answer(offer: offer, options: testOptions(audio: true))
+        #expect(answer.negotiated.audio == nil)
+        #expect(answer.negotiated.rejectedMids == ["1"])
+        // Audio the browser only sends has nowhere to go: refused too.
+        let sendonlyOffer = try Fixture.sendrecvAudioDataChannel.offer
+        let sendonly = try OfferAnswer.answer(offer: sendonlyOffer, options: testOptions(audio: true))
+        #expect(sendonly.negotiated.audio == nil)
+        let audioMid = try #require(sendonlyOffer.media.first { $0.media == "audio" }?.mid)
+        #expect(sendonly.negotiated.rejectedMids.contains(audioMid))
+    }
+
     @Test func acceptsADataChannelWhenAsked() throws {
         let offer = try Fixture.videoDataChannel.offer
         let options = testOptions(dataChannels: true)

@@ -27,22 +27,22 @@ import Testing
     @Test func theFirstEstimateComesAfterAHandfulOfTurnaroundsAndAppliesToTheHeldVideo() {
         var auto = AutoDelay()
         #expect(auto.delay == .seconds(2))
-        let decisions = Self.run(&auto, frames: 0..<6) { _ in .milliseconds(40) }
-        // Frames 0–4 wait at the start delay; at frame 5 (167 ms in) the five turnarounds give a
-        // 50 ms target, but 167 ms of video is already held: the delay becomes what is held, for
+        let decisions = Self.run(&auto, frames: 0..<4) { _ in .milliseconds(40) }
+        // Frames 0–2 wait at the start delay; at frame 3 (100 ms in) the three turnarounds give a
+        // 50 ms target, but 100 ms of video is already held: the delay becomes what is held, for
         // the held packets too, and nothing has left yet, so no one sees a step.
         #expect(
-            decisions[0..<5].allSatisfy { $0.decision == .init(delay: .seconds(2), appliesToHeld: false) })
-        #expect(auto.target(now: decisions[5].at) == .milliseconds(50))
-        #expect(decisions[5].decision == .init(delay: Self.frame * 5, appliesToHeld: true))
+            decisions[0..<3].allSatisfy { $0.decision == .init(delay: .seconds(2), appliesToHeld: false) })
+        #expect(auto.target(now: decisions[3].at) == .milliseconds(50))
+        #expect(decisions[3].decision == .init(delay: Self.frame * 3, appliesToHeld: true))
         // Only once.
-        #expect(auto.update(now: decisions[5].at + .milliseconds(1)).appliesToHeld == false)
+        #expect(auto.update(now: decisions[3].at + .milliseconds(1)).appliesToHeld == false)
     }
 
     @Test func aSlowFirstEstimateIsTakenAsItIs() {
         var auto = AutoDelay()
         auto.update(now: .zero)
-        for _ in 0..<5 { auto.record(turnaround: .milliseconds(300)) }
+        for _ in 0..<3 { auto.record(turnaround: .milliseconds(300)) }
         #expect(auto.update(now: .milliseconds(100)) == .init(delay: .milliseconds(310), appliesToHeld: true))
     }
 
@@ -51,7 +51,7 @@ import Testing
         config.start = .milliseconds(300)
         var auto = AutoDelay(config)
         auto.update(now: .zero)
-        for _ in 0..<5 { auto.record(turnaround: .milliseconds(40)) }
+        for _ in 0..<3 { auto.record(turnaround: .milliseconds(40)) }
         // 500 ms in, the first packet left 200 ms ago: the delay slews from 300 ms like any other,
         // 10 % of the time since the last packet.
         let decision = auto.update(now: .milliseconds(500))
@@ -89,8 +89,8 @@ import Testing
     /// the window after 10 more turnarounds instead of holding the p99 for 100 frames.
     @Test func aSlowStartLeavesTheWindowOnceTheStreamRuns() {
         var auto = AutoDelay()
-        let decisions = Self.run(&auto, frames: 0..<150) { $0 < 5 ? .milliseconds(300) : .milliseconds(40) }
-        #expect(decisions[5].decision == .init(delay: .milliseconds(310), appliesToHeld: true))
+        let decisions = Self.run(&auto, frames: 0..<150) { $0 < 3 ? .milliseconds(300) : .milliseconds(40) }
+        #expect(decisions[3].decision == .init(delay: .milliseconds(310), appliesToHeld: true))
         #expect(auto.p99 == .milliseconds(40))
         // By 5 s the delay is at the target, J no longer remembering the step down.
         let last = decisions.last!

@@ -42,6 +42,12 @@ SCENARIOS = {
         pc.addTransceiver(stream.getAudioTracks()[0], {direction: 'sendonly', streams: [stream]});
         pc.createDataChannel('results');
     """),
+    # river's page with the microphone on: both tracks sent and received, one stream.
+    "chromium-sendrecv-video-audio-datachannel": (True, """
+        pc.addTransceiver(stream.getVideoTracks()[0], {direction: 'sendrecv', streams: [stream]});
+        pc.addTransceiver(stream.getAudioTracks()[0], {direction: 'sendrecv', streams: [stream]});
+        pc.createDataChannel('river');
+    """),
 }
 
 def offer_js(audio: bool, body: str, keep_as: str | None = None) -> str:

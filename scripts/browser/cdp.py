@@ -92,9 +92,11 @@ class Browser:
         prefix: list[str] | None = None,
         home: str | None = None,
         trust: list[str] | None = None,
+        wav: str | None = None,
     ) -> None:
         """`prefix`: argv exec'd before Chromium (e.g. `ip netns exec NAME`); `home`: Chromium's HOME;
-        `trust`: PEM certificates to trust, in a temporary HOME made here (not with `home`)."""
+        `trust`: PEM certificates to trust, in a temporary HOME made here (not with `home`); `wav`:
+        the fake microphone's sound (looped, like the y4m)."""
         if home is not None and trust:
             raise ValueError("give either home (prepared by the caller) or trust, not both")
         self.timeout = timeout
@@ -114,6 +116,8 @@ class Browser:
             flags += ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={os.path.abspath(y4m)}"]
         else:
             flags += ["--use-fake-device-for-media-stream"]
+        if wav is not None:
+            flags += [f"--use-file-for-fake-audio-capture={os.path.abspath(wav)}"]
         flags += extra_flags or []
         # to_child: we write commands, Chromium reads them on fd 3; from_child: Chromium writes on fd 4.
         child_in, self._write_fd = os.pipe()

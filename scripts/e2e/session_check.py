@@ -64,7 +64,20 @@ READ_VIEWS = """
       network.rtt = pair.currentRoundTripTime;
     }
   }
-  return { frames: v.frames, results: v.resultCount, closed: v.closed, framesDecoded, framesEncoded, network };
+  const audio = {};
+  if (v.session) {
+    const report = await v.session.pc.getStats();
+    report.forEach((s) => {
+      if (s.type === 'inbound-rtp' && s.kind === 'audio') Object.assign(audio, {
+        packetsReceived: s.packetsReceived, packetsLost: s.packetsLost, concealedSamples: s.concealedSamples,
+        totalSamplesReceived: s.totalSamplesReceived, jitterBufferDelay: s.jitterBufferDelay,
+        jitterBufferEmittedCount: s.jitterBufferEmittedCount });
+      if (s.type === 'outbound-rtp' && s.kind === 'audio') audio.packetsSent = s.packetsSent;
+    });
+  }
+  const sync = v.sync ? { pairs: v.sync.pairs, flashes: v.sync.flashes.length, onsets: v.sync.onsets.length } : null;
+  return { frames: v.frames, results: v.resultCount, closed: v.closed, framesDecoded, framesEncoded, network,
+           audio, sync };
 })))()
 """
 
@@ -124,11 +137,33 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
         "framesEncoded": view["framesEncoded"],
         # getStats of the session's peer connection: loss, NACKs and freezes both ways, and the pair.
         "network": view.get("network") or {},
+        # With --wav: the audio's getStats figures, and sound against picture at each flash (ms).
+        "audio": view.get("audio") or {},
+        "sync": view.get("sync"),
         "timeline": [[round(f["receivedWall"]), f["status"],
                       None if f["delay"] is None or not math.isfinite(f["delay"]) else round(f["delay"]),
                       None if f.get("turnaround") is None else round(f["turnaround"], 1)]
                      for f in frames],
     }
+
+
+def added_offsets(received: list[dict], sent: list[dict], delay: float | None) -> list[dict]:
+    """What river (and the browser's playout) added to sound against picture, per flash received:
+    [{"flash": its display time on performance.now()'s clock, "added": ms}].
+
+    Chromium's fake camera and microphone loop their files on separate timers, so the clip's flash and
+    beep already drift apart on the page's own tracks, by up to a frame or more per loop. Each flash
+    received is therefore compared with the same flash as sent: the one `delay` (the page's measured
+    median) earlier, within half the 4 s loop. Its sent offset is subtracted from its received one.
+    """
+    if delay is None:
+        return []
+    added = []
+    for r in received:
+        nearest = min(sent, key=lambda s: abs(r["flash"] - delay - s["flash"]), default=None)
+        if nearest is not None and abs(r["flash"] - delay - nearest["flash"]) < 1000:
+            added.append({"flash": r["flash"], "added": r["offset"] - nearest["offset"]})
+    return added
 
 
 def main() -> int:
@@ -140,6 +175,7 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=15)
     parser.add_argument("--warmup", type=float, default=3, help="seconds after the first displayed frame to ignore")
+    parser.add_argument("--wav", help="the fake microphone (the page then sends audio: ?audio)")
     parser.add_argument("--token", help="the server's bearer token, handed to the page as #token=")
     parser.add_argument("--tolerance", type=float, default=0.025, help="box centre error, fraction of frame width")
     parser.add_argument("--netns", help="run Chromium inside this network namespace (ip netns exec)")
@@ -151,10 +187,13 @@ def main() -> int:
 
     result: dict = {}
     prefix = ["ip", "netns", "exec", args.netns] if args.netns else None
-    with Browser(y4m=args.y4m, timeout=60, extra_flags=["--window-size=1280,1024"], prefix=prefix,
-                 trust=args.trust or None) as browser:
+    # With sound, the page plays the returned audio unmuted, which autoplay would refuse without a click.
+    flags = ["--window-size=1280,1024"] + (["--autoplay-policy=no-user-gesture-required"] if args.wav else [])
+    with Browser(y4m=args.y4m, timeout=60, extra_flags=flags, prefix=prefix,
+                 trust=args.trust or None, wav=args.wav) as browser:
         fragment = f"#token={urllib.parse.quote(args.token)}" if args.token else ""
-        page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}{fragment}")
+        audio = "&audio" if args.wav else ""
+        page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}{audio}{fragment}")
         opened = time.monotonic()
         deadline = time.monotonic() + 30
         # The page is a module with top-level await: `river` exists once it has run, after load.
@@ -176,6 +215,15 @@ def main() -> int:
             views = page.evaluate(READ_VIEWS)
             result["views"] = [summarise(v, clip["path"], clip["width"], clip["height"],
                                          args.warmup * 1000, args.tolerance) for v in views]
+            if args.wav:
+                local = page.evaluate(
+                    "river.localSync && {pairs: river.localSync.pairs, flashes: river.localSync.flashes.length,"
+                    + " onsets: river.localSync.onsets.length}")
+                result["localSync"] = local
+                for view, summary in zip(views, result["views"]):
+                    if view.get("sync") and local:
+                        summary["sync"]["added"] = added_offsets(view["sync"]["pairs"], local["pairs"],
+                                                                 summary["delay"]["p50"])
             page.evaluate("river.stop()")
             result["stopped"] = page.evaluate("river.state") == "idle"
     print(json.dumps(result))

@@ -5,12 +5,14 @@ import RiverSDP
 private let options = AnswerOptions(
     iceUfrag: "rvUf", icePwd: "riverpasswordriverpass",
     fingerprintSHA256: Array(repeating: "AB", count: 32).joined(separator: ":"),
-    candidates: HostCandidate.list(addresses: ["127.0.0.1", "::1"], port: 40_000), dataChannels: true)
+    candidates: HostCandidate.list(addresses: ["127.0.0.1", "::1"], port: 40_000), dataChannels: true,
+    audio: true, sendSSRC: 0x1234_5678, audioSendSSRC: 0x0A0D_10AA)
 
 /// libFuzzer entry: any text either parses as SDP or throws a typed error. What parses is written
 /// as text that parses back to the same fields and writes identically. Whatever river answers is
 /// SDP it parses itself, with an accepted video section; accepted sections have a port, are all in
-/// the answer's BUNDLE group when there is one, and none carries `a=bundle-only` (RFC 9143 §7.3).
+/// the answer's BUNDLE group when there is one, and none carries `a=bundle-only` (RFC 9143 §7.3); an
+/// accepted audio section is sendrecv Opus alone, on a port.
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzzSDP(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let text = String(decoding: UnsafeBufferPointer(start: data, count: size), as: UTF8.self)
@@ -43,6 +45,15 @@ public func fuzzSDP(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         precondition(
             parsed.media.contains { $0.mid == mid && $0.media == "application" && $0.port == 9 },
             "accepted data channel without a port")
+    }
+    if let audio = answer.negotiated.audio {
+        precondition(
+            parsed.media.contains {
+                $0.mid == audio.mid && $0.media == "audio" && $0.port == 9
+                    && $0.formats == [String(audio.payloadType)]
+                    && $0.has("sendrecv")
+            }, "accepted audio without a port, Opus alone, or sendrecv")
+        precondition(audio.localSSRC != options.sendSSRC, "audio sent from the video's SSRC")
     }
     return 0
 }

@@ -2,13 +2,17 @@
 //
 // `?autostart` starts at once with the first camera; `?sessions=N` opens N peer connections from
 // this one page (one tile each, same camera), to see several sessions share the workers; `?probe`
-// reads the test clip's frame-index bar code on every displayed frame (scripts/make_pan_clip.py).
+// reads the test clip's frame-index bar code on every displayed frame (scripts/make_pan_clip.py);
+// `?audio` turns the microphone on (with `?probe`, the page also measures sound against picture
+// at the sync clip's flashes, and the camera as sent, for comparison: sync.js).
 import { SessionView } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const sessionCount = Math.max(1, Math.min(8, Number(params.get('sessions')) || 1));
 const ProbeClass = params.has('probe') ? (await import('./probe.js')).FrameProbe : null;
+const SyncClass = params.has('probe') && params.has('audio') ? (await import('./sync.js')).SyncProbe : null;
+if (params.has('audio')) $('microphone').checked = true;
 
 /** Screens: the first is in the page; more are cloned from it for `?sessions=N`. */
 const views = [];
@@ -21,6 +25,7 @@ const views = [];
     if (i > 0) screen.classList.add('extra');
     views.push(new SessionView(
       screen.querySelector('video'), screen.querySelector('canvas'), ProbeClass ? new ProbeClass() : null,
+      SyncClass && i === 0 ? new SyncClass() : null,
     ));
   }
 }
@@ -31,6 +36,8 @@ const views = [];
  */
 const river = (window.river = {
   state: 'idle', error: null, views,
+  /** With `?probe&audio`: sound against picture of the camera as sent (see sync.js). */
+  localSync: null,
   get frames() { return views[0].frames; },
   get results() { return views[0].resultCount; },
   get session() { return views[0].session; },
@@ -63,10 +70,16 @@ async function start() {
     const deviceId = $('camera').value || undefined;
     media = await navigator.mediaDevices.getUserMedia({
       video: { deviceId, width: 640, height: 480, frameRate: 30 },
+      // The sync check needs the clip's sound as it is: no echo cancelling, no gain control.
+      audio: $('microphone').checked
+        && (SyncClass ? { echoCancellation: false, noiseSuppression: false, autoGainControl: false } : true),
     });
     await listCameras();
     const track = media.getVideoTracks()[0];
-    await Promise.all(views.map((v) => v.start(track)));
+    // One session sends the microphone (and plays it back); more tiles would only echo it again.
+    const audio = media.getAudioTracks()[0] ?? null;
+    await Promise.all(views.map((v, i) => v.start(track, i === 0 ? audio : null)));
+    if (SyncClass && audio) await watchLocal(media);
     setState('live');
   } catch (e) {
     river.error = String(e);
@@ -75,7 +88,25 @@ async function start() {
   }
 }
 
+/** The sync measurement of the camera and microphone as sent, in a small preview. */
+async function watchLocal(stream) {
+  const preview = document.createElement('video');
+  Object.assign(preview, { muted: true, autoplay: true, playsInline: true, srcObject: stream });
+  preview.className = 'local-preview';
+  document.body.append(preview);
+  river.localSync = new SyncClass();
+  await river.localSync.listen(stream);
+  const onFrame = (now, md) => {
+    river.localSync?.frame(preview, md);
+    if (preview.isConnected) preview.requestVideoFrameCallback(onFrame);
+  };
+  preview.requestVideoFrameCallback(onFrame);
+}
+
 async function stop() {
+  document.querySelector('.local-preview')?.remove();
+  river.localSync?.close();
+  river.localSync = null;
   media?.getTracks().forEach((t) => t.stop());
   media = null;
   await Promise.all(views.map((v) => v.stop()));

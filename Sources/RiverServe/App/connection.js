@@ -34,10 +34,15 @@ async function postOffer(sdp) {
   return response;
 }
 
-/** Connects `track` to river. Returns {pc, channel, remoteStream, close}. */
-export async function connect(track, { onResult, onClose } = {}) {
+/**
+ * Connects `track` (and the microphone's `audio` track, if given) to river. river sends both back
+ * as one stream, the audio through the same delay as the video. Returns {pc, channel, remoteStream,
+ * close}.
+ */
+export async function connect(track, { audio = null, onResult, onClose } = {}) {
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
   const transceiver = pc.addTransceiver(track, { direction: 'sendrecv' });
+  if (audio) pc.addTransceiver(audio, { direction: 'sendrecv' });
   const params = transceiver.sender.getParameters();
   // Without it Chromium starts at a low resolution and takes many seconds to ramp up.
   params.degradationPreference = 'maintain-resolution';

@@ -8,11 +8,15 @@ import { Stats } from './stats.js';
 const KEEP_FRAMES = 5_000;
 
 export class SessionView {
-  /** `video` and `overlay` are the elements this session draws into; `probe` is optional. */
-  constructor(video, overlay, probe = null) {
+  /**
+   * `video` and `overlay` are the elements this session draws into; `probe` (the clip's bar code)
+   * and `sync` (sound against picture, see sync.js) are test aids, both optional.
+   */
+  constructor(video, overlay, probe = null, sync = null) {
     this.video = video;
     this.overlay = overlay;
     this.probe = probe;
+    this.sync = sync;
     this.results = new ResultStore();
     this.stats = new Stats();
     /**
@@ -28,12 +32,19 @@ export class SessionView {
     this.closed = null;
   }
 
-  async start(track) {
+  /** Connects `track`, and the microphone's `audio` track if given (then this view plays sound). */
+  async start(track, audio = null) {
     this.session = await connect(track, {
+      audio,
       onResult: (r) => { this.resultCount++; this.results.add(r); },
       onClose: (why) => { this.closed = why; },
     });
     this.video.srcObject = this.session.remoteStream;
+    this.video.muted = !audio;
+    // A browser may refuse to play sound before the user has interacted with the page (autostart):
+    // the video then plays muted rather than not at all.
+    this.video.play().catch(() => { this.video.muted = true; return this.video.play(); }).catch(() => {});
+    if (this.sync && audio) await this.sync.listen(this.session.remoteStream);
     this.video.requestVideoFrameCallback((now, md) => this.onFrame(now, md));
   }
 
@@ -41,6 +52,7 @@ export class SessionView {
     const session = this.session;
     this.session = null;
     this.video.srcObject = null;
+    this.sync?.close();
     this.stats.reset();
     if (session) await session.close();
   }
@@ -72,6 +84,7 @@ export class SessionView {
       entry.box = { x: b.x + b.w / 2, y: b.y + b.h / 2 };
     }
     if (this.probe) entry.clipFrame = this.probe.read(this.video);
+    this.sync?.frame(this.video, md);
     this.frames.push(entry);
     if (this.frames.length > KEEP_FRAMES) this.frames.splice(0, 1_000);
     this.video.requestVideoFrameCallback((t, m) => this.onFrame(t, m));

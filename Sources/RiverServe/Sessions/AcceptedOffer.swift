@@ -26,7 +26,7 @@ struct AcceptedOffer {
             iceUfrag: ufrag, icePwd: password, fingerprintSHA256: DTLSCertificate.shared.fingerprint,
             candidates: HostCandidate.list(
                 addresses: candidateAddresses, port: UInt16(port), tcpPort: tcpPort.map { UInt16($0) }),
-            dataChannels: true)
+            dataChannels: true, audio: true)
         do {
             answer = try OfferAnswer.answer(offer: offer, options: options)
         } catch {
@@ -48,7 +48,11 @@ struct AcceptedOffer {
             remoteFingerprint: fingerprint.value, videoPayloadType: negotiated.videoPayloadType,
             outgoingSSRC: outgoingSSRC, rembBitrate: rembBitrate)
         session.dataChannels = Self.dataChannels(for: negotiated, options: options)
-        session.remoteSSRCs = Set(negotiated.remoteVideoSSRCs + negotiated.remoteRTXSSRCs)
+        session.remoteSSRCs = Set(
+            negotiated.remoteVideoSSRCs + negotiated.remoteRTXSSRCs + (negotiated.audio?.remoteSSRCs ?? []))
+        session.audio = negotiated.audio.map {
+            SessionConfiguration.Audio(payloadType: $0.payloadType, outgoingSSRC: $0.localSSRC)
+        }
         self.session = session
     }
 

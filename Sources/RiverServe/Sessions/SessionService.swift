@@ -184,7 +184,9 @@ public final class SessionService: WHIPSessionFactory {
         let negotiated = accepted.negotiated
         let summary =
             "H264 pt \(negotiated.videoPayloadType) \(negotiated.h264ProfileLevelID), delay \(session.delay), "
-            + "data channel \(session.dataChannels != nil), rejected \(negotiated.rejectedMids)"
+            + "data channel \(session.dataChannels != nil), "
+            + "audio \(negotiated.audio.map { "opus pt \($0.payloadType)" } ?? "none"), "
+            + "rejected \(negotiated.rejectedMids)"
         logger.info("session started: \(summary)")
         return (id, accepted.answer.sdp)
     }

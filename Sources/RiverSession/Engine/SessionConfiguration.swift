@@ -32,6 +32,8 @@ public struct SessionConfiguration: Sendable {
     public var outgoingSSRC: UInt32
     /// What REMB tells the browser it may send.
     public var rembBitrate: UInt64
+    /// The negotiated Opus section, when the browser sends audio to be sent back.
+    public var audio: Audio?
     /// Reflect: `.fixed(.zero)`.
     public var delay: PipelineDelay = .fixed(.zero)
     /// Decode and inference; nil for reflect.
@@ -47,10 +49,29 @@ public struct SessionConfiguration: Sendable {
     /// The most bytes of the browser's RTP the delay line holds (it holds ingress rate × delay).
     /// 32 MiB is 10 s at 25 Mbit/s, ten times the default REMB over a 10 s delay.
     public var delayLineByteLimit = 32 << 20
+    /// Send each echoed frame's last packet twice while the browser reports loss, so that losing
+    /// it does not show the frame a frame interval late (``VideoRelay``).
+    public var repeatsFrameEnds = true
     /// How NACKs are served: dedup, per-NACK cap and the retransmission byte budget.
     public var nackResponder = NACKResponder.Configuration()
     /// Wall-clock seconds since the Unix epoch: the SR's NTP time and a result's `receivedAt`.
     public var wallClock: @Sendable () -> Double = { Date().timeIntervalSince1970 }
+
+    /// Audio passed through beside the video (``AudioRelay``).
+    public struct Audio: Sendable {
+        /// The offer's Opus payload type and the SSRC our answer announced for audio.
+        public var payloadType: UInt8
+        public var outgoingSSRC: UInt32
+        /// The most bytes of the browser's audio the audio's delay line holds: 10 s of Opus at
+        /// its 510 kbit/s ceiling is 640 KiB, so 2 MiB leaves room without letting a peer that
+        /// sends far more than Opus grow it without end.
+        public var delayLineByteLimit = 2 << 20
+
+        public init(payloadType: UInt8, outgoingSSRC: UInt32) {
+            self.payloadType = payloadType
+            self.outgoingSSRC = outgoingSSRC
+        }
+    }
 
     public struct Inference: Sendable {
         public var frameBuilder = H264FrameBuilder.Configuration()

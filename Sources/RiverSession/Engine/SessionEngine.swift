@@ -11,7 +11,8 @@ import RiverSRTP
 /// units to decode, frames to infer, events, and finally the next deadline.
 ///
 /// Inside: ICE-lite (RFC 8445 §2.5) with consent (RFC 7675) → DTLS-SRTP server (RFC 5764) →
-/// SRTP/SRTCP (RFC 3711) → the ``VideoRelay`` (delay line, frame builder, RTCP stages) → the
+/// SRTP/SRTCP (RFC 3711) → the ``VideoRelay`` (delay line, frame builder, RTCP stages), and the
+/// ``AudioRelay`` beside it when the browser sends audio (the same delay, no decoding) → the
 /// ``InferenceStage`` (scheduler, result messages) → the data-channel adapter (SCTP over DTLS,
 /// RFC 8261). The engine never reads a clock, owns a socket, or starts a thread; the shell
 /// (`WebRTCServer`) drives it from one event loop.
@@ -44,7 +45,7 @@ public final class SessionEngine {
         public var droppedOversize = 0
         /// SRTP/SRTCP refused because its SSRC would have passed the session's stream limit.
         public var droppedUnknownSSRC = 0
-        /// Browser packets the delay line refused (over its byte bound): not echoed.
+        /// Browser packets the delay line refused (over its byte bound): not echoed. Audio's too.
         public var droppedDelayLineFull = 0
         /// Access units dropped for passing the frame builder's byte bound.
         public var accessUnitsTooLarge = 0
@@ -84,9 +85,9 @@ public final class SessionEngine {
     public var counters: Counters {
         var counters = tallies
         counters.droppedUnknownSSRC = srtp?.refusedUnknownSSRC ?? unknownSSRCBeforeClose
-        counters.droppedDelayLineFull = video.line.refused
+        counters.droppedDelayLineFull = video.line.refused + (audio?.line.refused ?? 0)
         counters.accessUnitsTooLarge = video.unitsTooLarge
-        counters.nackRefused = video.nackResponder.refused
+        counters.nackRefused = video.nackResponder.refused + (audio?.nackResponder.refused ?? .init())
         let sctp = channels?.statistics ?? sctpBeforeClose
         counters.dataChannelsRefused = sctp.channelsRefused
         counters.sctpSendsOverBudget = sctp.sendsOverBudget
@@ -111,12 +112,14 @@ public final class SessionEngine {
     private var dtls: DTLSEndpoint?
     private var srtp: SRTPSession?
     private var video: VideoRelay
+    private var audio: AudioRelay?
     private var inference: InferenceStage?
     private var channels: DataChannelAdapter?
     private let sctpExecutor: any SCTPExecutor
     private var outputs: [SessionOutput] = []
     private var head = 0
     private var relayOutput = VideoRelay.Output()
+    private var audioOutput = AudioRelay.Output()
     private var inferenceOutput = InferenceStage.Output()
 
     /// - Parameter sctpExecutor: where usrsctp runs this association's jobs (see the type's note).
@@ -134,9 +137,20 @@ public final class SessionEngine {
             expectedPeerFingerprint: configuration.remoteFingerprint)
         video = try VideoRelay(
             payloadType: configuration.videoPayloadType, outgoingSSRC: configuration.outgoingSSRC,
-            rembBitrate: configuration.rembBitrate, delay: configuration.delay,
-            delayLineByteLimit: configuration.delayLineByteLimit, nackResponder: configuration.nackResponder,
+            rembBitrate: configuration.rembBitrate
+                + (configuration.audio == nil ? 0 : AudioRelay.rembAllowance),
+            delay: configuration.delay,
+            delayLineByteLimit: configuration.delayLineByteLimit,
+            repeatsFrameEnds: configuration.repeatsFrameEnds,
+            nackResponder: configuration.nackResponder,
             frameBuilder: configuration.inference?.frameBuilder, wallClock: configuration.wallClock)
+        audio = configuration.audio.map {
+            AudioRelay(
+                payloadType: $0.payloadType, outgoingSSRC: $0.outgoingSSRC,
+                startDelay: configuration.delay.start,
+                delayLineByteLimit: $0.delayLineByteLimit, nackResponder: configuration.nackResponder,
+                wallClock: configuration.wallClock)
+        }
         if let settings = configuration.inference {
             // Under `--delay auto` the delay is chosen to cover the turnaround plus AutoDelay's
             // headroom, so the deadline keeps that same headroom rather than the fixed delay's.
@@ -160,11 +174,23 @@ public final class SessionEngine {
     /// One line of figures for the session's end-of-life log.
     public var summary: String {
         let (skipped, nacks, plis, repaired, givenUp) = video.builderCounters
-        return "\(video.packetsIn) packets in, \(video.senderReports.packetsSent) out, "
+        return
+            "\(video.packetsIn) packets in, \(video.senderReports.packetsSent) out, \(video.frameEndsRepeated) frame ends "
+            + "repeated, "
+            + "\(video.placedLate) placed late, \(video.duplicatesDropped) duplicates dropped, "
             + "\(video.nackResponder.retransmitted) resent, \(video.unitsOut) units, \(skipped) skipped awaiting a "
             + "keyframe, \(nacks) NACKs, \(plis) PLIs up, upstream loss \(repaired) repaired \(givenUp) given up, "
             + "\(inferenceCounters); results \(tallies.resultsSent) "
-            + "sent, \(tallies.resultsUndelivered) undelivered" + limitSummary + autoSummary
+            + "sent, \(tallies.resultsUndelivered) undelivered" + audioSummary + limitSummary + autoSummary
+    }
+
+    /// With audio: its packets in and out, resends, and upstream loss.
+    private var audioSummary: String {
+        guard let audio else { return "" }
+        let (nacks, repaired, givenUp) = audio.repairCounters
+        return "; audio \(audio.packetsIn) packets in, \(audio.packetsOut) out, "
+            + "\(audio.nackResponder.retransmitted) resent, \(nacks) NACKs, upstream loss \(repaired) repaired "
+            + "\(givenUp) given up"
     }
 
     /// The bounds that refused something, if any (", refused: delayLineFull 12, …").
@@ -231,6 +257,7 @@ public final class SessionEngine {
             if state != .connected { next = Instant.earliest(next, connectBy) }
             if let dtls, let due = dtls.nextTimeout(now: lastNow) { next = Instant.earliest(next, due) }
             next = Instant.earliest(next, video.nextDeadline)
+            next = Instant.earliest(next, audio?.nextDeadline)
             next = Instant.earliest(next, inference?.nextDeadline)
             return next
         }
@@ -329,7 +356,13 @@ public final class SessionEngine {
         }
         tallies.rtpReceived += 1
         authenticated(from: source)
+        if let audioPT = audio?.payloadType, packet.payloadType == audioPT {
+            audio!.receive(rtp: packet, now: now, into: &audioOutput)
+            return
+        }
         video.receive(rtp: packet, now: now, into: &relayOutput)
+        // Only a video packet moves the delay (``AutoDelay`` updates as the video line is fed).
+        audio?.follow(delay: video.delay, rescheduled: video.rescheduled)
     }
 
     /// The compound is parsed once; its packets go to every RTCP stage. A malformed packet ends
@@ -342,6 +375,7 @@ public final class SessionEngine {
         let parsed = RTCPPacket.parsePrefix(plain)
         if parsed.error != nil { tallies.malformedRTCP += 1 }
         video.receive(rtcp: parsed.packets, now: now, into: &relayOutput)
+        audio?.receive(rtcp: parsed.packets, now: now, into: &audioOutput)
     }
 
     /// How an authenticated address reached us last; what goes to it goes back the same way.
@@ -403,6 +437,7 @@ public final class SessionEngine {
             if case .closed = state { return }
         }
         video.handleTimeout(now: now, into: &relayOutput)
+        audio?.handleTimeout(now: now, into: &audioOutput)
         inference?.handleTimeout(now: now, delay: video.delay, into: &inferenceOutput)
     }
 
@@ -415,6 +450,11 @@ public final class SessionEngine {
         for packet in relayOutput.rtcp.retransmissions { send(rtp: packet) }
         for compound in relayOutput.rtcp.compounds { send(rtcp: RTCPPacket.serializeCompound(compound)) }
         relayOutput.rtcp = RTCPStageOutput()
+        for packet in audioOutput.rtp { send(rtp: packet) }
+        audioOutput.rtp.removeAll(keepingCapacity: true)
+        for packet in audioOutput.rtcp.retransmissions { send(rtp: packet) }
+        for compound in audioOutput.rtcp.compounds { send(rtcp: RTCPPacket.serializeCompound(compound)) }
+        audioOutput.rtcp = RTCPStageOutput()
         for unit in relayOutput.units { emit(.decode(unit)) }
         relayOutput.units.removeAll(keepingCapacity: true)
         for (timestamp, receivedAt) in relayOutput.undecodable {
@@ -491,6 +531,7 @@ public final class SessionEngine {
         srtp = nil
         state = .closed(reason)
         relayOutput = .init()
+        audioOutput = .init()
         inferenceOutput = .init()
         emit(.event(.closed(reason)))
     }

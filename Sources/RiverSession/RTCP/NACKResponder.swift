@@ -43,6 +43,16 @@ public struct NACKResponder: RTCPStage, Sendable {
         /// No longer (or never) in the history.
         public var unavailable = 0
         public init() {}
+
+        /// Two responders' refusals together (a session's video and audio).
+        public static func + (a: Counters, b: Counters) -> Counters {
+            var sum = a
+            sum.duplicate += b.duplicate
+            sum.overCap += b.overCap
+            sum.overBudget += b.overBudget
+            sum.unavailable += b.unavailable
+            return sum
+        }
     }
 
     private struct Entry: Sendable {

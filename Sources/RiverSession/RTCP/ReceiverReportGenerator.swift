@@ -5,12 +5,15 @@ import RiverRTP
 /// (RFC 3550 §6.4.2, draft-alvestrand-rmcat-remb). REMB comes early and often: Chromium trusts a
 /// receiver estimate in its first seconds and jumps to it instead of ramping up slowly.
 ///
+/// A stream without REMB (`rembBitrate` nil: audio, whose bitrate the video's REMB covers) gets
+/// the RR alone.
+///
 /// The first report goes out ``firstReport`` after the first packet, then every ``interval``.
 /// LSR/DLSR echo the browser's last sender report so it can measure the round trip.
 public struct ReceiverReportGenerator: RTCPStage, Sendable {
     public let localSSRC: UInt32
     public let payloadType: UInt8
-    public var rembBitrate: UInt64
+    public var rembBitrate: UInt64?
     public var firstReport: Duration = .milliseconds(100)
     public var interval: Duration = .milliseconds(250)
     public private(set) var upstreamSSRC: UInt32?
@@ -18,7 +21,7 @@ public struct ReceiverReportGenerator: RTCPStage, Sendable {
     private var lastSenderReport: (ntp: UInt32, at: Instant)?
     private var due: Instant?
 
-    public init(localSSRC: UInt32, payloadType: UInt8, rembBitrate: UInt64) {
+    public init(localSSRC: UInt32, payloadType: UInt8, rembBitrate: UInt64?) {
         self.localSSRC = localSSRC
         self.payloadType = payloadType
         self.rembBitrate = rembBitrate
@@ -53,12 +56,14 @@ public struct ReceiverReportGenerator: RTCPStage, Sendable {
             block.delaySinceLastSenderReport = UInt32(clamping: delay * 65_536 / 1_000_000_000)
         }
         // A compound starts with a report (RFC 3550 §6.1); REMB rides along.
-        out.compounds.append([
-            .receiverReport(RTCPReceiverReport(ssrc: localSSRC, reports: [block])),
-            .remb(
-                RTCPReceiverEstimatedMaximumBitrate(
-                    senderSSRC: localSSRC, bitrate: rembBitrate, ssrcs: [upstreamSSRC])),
-        ])
+        var compound: [RTCPPacket] = [.receiverReport(RTCPReceiverReport(ssrc: localSSRC, reports: [block]))]
+        if let rembBitrate {
+            compound.append(
+                .remb(
+                    RTCPReceiverEstimatedMaximumBitrate(
+                        senderSSRC: localSSRC, bitrate: rembBitrate, ssrcs: [upstreamSSRC])))
+        }
+        out.compounds.append(compound)
     }
 }
 

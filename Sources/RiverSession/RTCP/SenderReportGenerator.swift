@@ -4,9 +4,16 @@ import RiverRTP
 /// Sender reports for our outgoing stream (RFC 3550 §6.4.1), so the browser can relate our RTP
 /// timestamps to wall-clock time (`captureTime` in `requestVideoFrameCallback`) and measure RTT.
 ///
-/// The RTP time is extrapolated from the last packet sent at the stream's clock rate, so it and the
-/// NTP time describe the same instant. Wall-clock time enters here and only here, through
-/// ``wallClock`` (seconds since the Unix epoch), which the shell supplies.
+/// The RTP time is extrapolated from the last packet sent at the stream's clock rate. The NTP time
+/// it is paired with comes, once the browser has sent a sender report of its own on the stream we
+/// forward, from the browser's clock (``sourceReported(_:timestampOffset:delay:)``): its SR says
+/// when each RTP time was *captured*, and ours says the same of our RTP time, shifted by the
+/// starting delay. Two streams forwarded this way relate exactly as the browser captured them, which
+/// is what the receiver's lip sync compares; pairing each RTP time with the moment we send it
+/// instead would add the difference between the audio's and the video's encoding and packetization
+/// times, which moves from frame to frame. Before the browser's first SR, the NTP time is the wall
+/// clock at sending. Wall-clock time enters here and only here, through ``wallClock`` (seconds
+/// since the Unix epoch), which the shell supplies.
 ///
 /// It also reads what the browser reports back about our stream (the reception report blocks for
 /// our SSRC in its RRs and SRs): the fraction lost, and the RTT, from the block's LSR and DLSR
@@ -14,6 +21,8 @@ import RiverRTP
 /// bits the block echoes was sent, less the browser's DLSR; the wall clock plays no part in it.
 public struct SenderReportGenerator: RTCPStage {
     public let ssrc: UInt32
+    /// The stream's RTP clock: 90 kHz for video, 48 kHz for Opus (RFC 7587 §4.1).
+    public let clockRate: UInt64
     public var firstReport: Duration = .milliseconds(500)
     public var interval: Duration = .seconds(1)
     public let wallClock: @Sendable () -> Double
@@ -21,6 +30,8 @@ public struct SenderReportGenerator: RTCPStage {
     public private(set) var octetsSent: UInt32 = 0
     private var lastSent: (timestamp: UInt32, at: Instant)?
     private var due: Instant?
+    /// The browser's clock for our RTP times: an NTP time and the output RTP time it belongs to.
+    private var sourceClock: (ntpTime: UInt64, rtpTime: UInt32)?
     /// The last few SRs sent (LSR value, when): a browser may answer an older one.
     private var reportsSent: [(lsr: UInt32, at: Instant)] = []
 
@@ -37,8 +48,9 @@ public struct SenderReportGenerator: RTCPStage {
     /// Reception reports on our stream so far (tells a reader that a new one came).
     public private(set) var receptionReports = 0
 
-    public init(ssrc: UInt32, wallClock: @escaping @Sendable () -> Double) {
+    public init(ssrc: UInt32, clockRate: UInt64 = 90_000, wallClock: @escaping @Sendable () -> Double) {
         self.ssrc = ssrc
+        self.clockRate = clockRate
         self.wallClock = wallClock
     }
 
@@ -50,6 +62,15 @@ public struct SenderReportGenerator: RTCPStage {
     }
 
     public var nextDeadline: Instant? { due }
+
+    /// The browser's sender report on the stream we forward: `timestampOffset` is what our rewriter
+    /// adds to its RTP times, `delay` the session's starting delay (the shift of the clock).
+    public mutating func sourceReported(
+        _ report: RTCPSenderReport, timestampOffset: UInt32, delay: Duration
+    ) {
+        let shift = UInt64(max(0, delay.nanosecondsClamped)) * (1 << 32) / 1_000_000_000
+        sourceClock = (report.ntpTime &+ shift, report.rtpTime &+ timestampOffset)
+    }
 
     public mutating func received(rtcp packet: RTCPPacket, now: Instant, into out: inout RTCPStageOutput) {
         let blocks: [RTCPReceptionReport]
@@ -86,8 +107,14 @@ public struct SenderReportGenerator: RTCPStage {
     }
 
     func report(now: Instant, last: (timestamp: UInt32, at: Instant)) -> RTCPPacket {
-        let rtpTime = last.timestamp &+ StreamRewriter.rtpUnits(now - last.at)
-        let ntpTime = NTPTime.from(unixSeconds: wallClock())
+        let rtpTime = last.timestamp &+ StreamRewriter.rtpUnits(now - last.at, clockRate: clockRate)
+        var ntpTime = NTPTime.from(unixSeconds: wallClock())
+        if let source = sourceClock {
+            // Signed: our RTP time may be before or after the browser's report.
+            let ticks = Int64(Int32(bitPattern: rtpTime &- source.rtpTime))
+            let fraction = ticks * (1 << 32) / Int64(clockRate)
+            ntpTime = source.ntpTime &+ UInt64(bitPattern: fraction)
+        }
         return .senderReport(
             RTCPSenderReport(
                 ssrc: ssrc, ntpTime: ntpTime, rtpTime: rtpTime,

@@ -41,7 +41,7 @@ public struct StreamRewriter: Sendable {
         return packet
     }
 
-    /// A duration in 90 kHz RTP units, modulo 2³².
+    /// A duration in RTP units of `clockRate` (90 kHz: video), modulo 2³².
     public static func rtpUnits(_ duration: Duration, clockRate: UInt64 = 90_000) -> UInt32 {
         let ns = UInt64(max(0, duration.nanosecondsClamped))
         return UInt32(

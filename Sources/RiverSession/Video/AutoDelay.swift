@@ -59,8 +59,10 @@ public struct AutoDelay: Sendable {
         public var start: Duration = .seconds(2)
         public var minimum: Duration = .milliseconds(20)
         public var maximum: Duration = .seconds(10)
-        /// Turnarounds needed for the first estimate (their maximum, as the p99 of so few).
-        public var firstEstimateSamples: Int = 5
+        /// Turnarounds needed for the first estimate (their maximum, as the p99 of so few). Few:
+        /// the video held until they are in is where the delay starts its slew down, and at 15 fps
+        /// five of them held 660 ms on loopback (a 6 s slew down), three about 450 ms (3 s).
+        public var firstEstimateSamples: Int = 3
         /// Turnarounds after the first estimate's, after which those leave the window.
         public var warmUpSamples: Int = 10
         /// A result must be ready this long before its frame leaves; the inference deadline

@@ -4,7 +4,8 @@ import RiverCore
 ///
 /// DESIGN.md, data path step 5. Due times never decrease (a fixed delay keeps arrival order; a
 /// changing one moves slower than time passes, see ``AutoDelay``), so a FIFO suffices where a heap
-/// would otherwise be needed. Packets leave with the input's own spacing, never in bursts.
+/// would otherwise be needed; the one exception, a late element placed among the newest, is an
+/// insertion near the tail. Packets leave with the input's own spacing, never in bursts.
 ///
 /// What it holds is bounded in bytes (``byteLimit``): it holds ingress rate × delay, and a peer
 /// that sends faster than it announced would otherwise grow it without end. An element that would
@@ -56,6 +57,40 @@ public struct DelayLine<Element> {
         bytes += size
         return when
     }
+
+    /// Adds an element that belongs among those held: it leaves at `when`, after every element due
+    /// by then and before the rest (a repaired packet beside its neighbours, see
+    /// ``SequenceSchedule``). The place is looked for among the newest ``maxInsertScan`` elements
+    /// only, which bounds what one element costs; one that belongs further back is pushed as the
+    /// newest instead. Returns when it is due, or nil when it would pass ``byteLimit``.
+    @discardableResult
+    public mutating func insert(_ element: Element, due when: Instant, size: Int = 0) -> Instant? {
+        if let byteLimit, bytes + size > byteLimit {
+            refused += 1
+            return nil
+        }
+        var index = due.count
+        while index > head, due[index - 1] > when {
+            if due.count - index == Self.maxInsertScan {
+                index = due.count
+                break
+            }
+            index -= 1
+        }
+        var when = when
+        if index == due.count {
+            when = max(when, lastDue)
+            lastDue = when
+        }
+        due.insert(when, at: index)
+        elements.insert(element, at: index)
+        sizes.insert(size, at: index)
+        bytes += size
+        return when
+    }
+
+    /// How many of the newest elements ``insert(_:due:size:)`` looks among.
+    public static var maxInsertScan: Int { 256 }
 
     /// Sets the delay and applies it to the elements already held too: every due time moves by the
     /// change in delay, as if each element had been pushed with the new one. All move by the same

@@ -7,6 +7,19 @@ import RiverRTP
 /// same packets are rebuilt into access units for decoding, and its NACK/PLI go upstream. The RTCP
 /// stages answer the receiver's feedback and send RR + REMB upstream and SR on our stream.
 ///
+/// A packet that comes late (a repair of an upstream loss) leaves beside its neighbours
+/// (``SequenceSchedule``), so a repaired frame keeps its place in the schedule; one already held
+/// is not forwarded twice.
+///
+/// While the receiver is losing packets (it sent a NACK in the last ``repeatWindow``) each
+/// frame's last packet goes out twice. A receiver sees a packet missing only when a later one
+/// arrives, and after a frame's last packet that is the next frame's first, a frame interval on:
+/// a NACK repairs that loss a frame late, and the frame is shown late. A padding packet right
+/// behind it would show the gap sooner, but Chromium holds the NACK a padding packet triggers until
+/// the next media packet. The repeat instead fills the loss itself, unless both copies are lost,
+/// at one packet a frame and only on a lossy path. The receiver counts the second copy as a
+/// duplicate (its `packetsLost` figure then understates the loss).
+///
 /// Reflect mode is this path with delay 0 and no frame builder: a packet is due the moment it
 /// arrives, so it leaves in the same call.
 ///
@@ -27,8 +40,17 @@ struct VideoRelay {
     }
 
     let payloadType: UInt8
+    /// The session's starting delay: the shift of the RTP timestamps and of the browser's clock.
+    let startDelay: Duration
     private(set) var line: DelayLine<RTPPacket>
     private(set) var rewriter: StreamRewriter
+    private var schedule = SequenceSchedule()
+    /// Repeat each frame's last packet while the receiver reports loss.
+    let repeatsFrameEnds: Bool
+    /// How long after the receiver's last NACK frame ends are repeated.
+    static let repeatWindow: Duration = .seconds(10)
+    /// When the receiver last NACKed our stream.
+    private var lastNACK: Instant?
     private var builder: H264FrameBuilder?
     private var autoDelay: AutoDelay?
     private(set) var receiverReports: ReceiverReportGenerator
@@ -37,7 +59,15 @@ struct VideoRelay {
     private(set) var pliForwarder: PLIForwarder
     private let wallClock: @Sendable () -> Double
     private(set) var packetsIn = 0
+    /// Packets late enough to be placed among those held, and packets not forwarded because one
+    /// with the same number was held or sent already.
+    private(set) var placedLate = 0
+    private(set) var duplicatesDropped = 0
+    private(set) var frameEndsRepeated = 0
     private(set) var unitsOut = 0
+    /// The first `--delay auto` estimate has been applied to the packets held
+    /// (``AutoDelay/Decision/appliesToHeld``); the audio line follows it.
+    private(set) var rescheduled = false
     /// Output timestamp of the last keyframe sent to the decoder: a failure of a unit before it
     /// needs no new keyframe (this one already resets the decoder).
     private var lastKeyframeOut: UInt32?
@@ -46,13 +76,16 @@ struct VideoRelay {
     private var lastOverflowPLI: Instant?
     static let overflowPLIInterval: Duration = .milliseconds(300)
 
+    /// - Parameter rembBitrate: what the REMB tells the browser it may send, in all (audio too).
     init(
         payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64, delay: PipelineDelay,
-        delayLineByteLimit: Int? = nil,
+        delayLineByteLimit: Int? = nil, repeatsFrameEnds: Bool = true,
         nackResponder nackConfiguration: NACKResponder.Configuration = .init(),
         frameBuilder: H264FrameBuilder.Configuration?, wallClock: @escaping @Sendable () -> Double
     ) throws(H264DepacketizerError) {
         self.payloadType = payloadType
+        self.repeatsFrameEnds = repeatsFrameEnds
+        startDelay = delay.start
         line = DelayLine(delay: delay.start, byteLimit: delayLineByteLimit)
         rewriter = StreamRewriter(
             outgoingSSRC: outgoingSSRC, timestampOffset: StreamRewriter.rtpUnits(delay.start))
@@ -112,14 +145,27 @@ struct VideoRelay {
             let decision = auto.update(now: now)
             if decision.appliesToHeld {
                 line.reschedule(delay: decision.delay)
+                schedule.clear()
+                rescheduled = true
             } else {
                 line.delay = decision.delay
             }
             autoDelay = auto
         }
-        if line.push(packet, arrival: now, size: NACKResponder.size(of: packet)) == nil {
-            delayLineOverflowed(now: now, into: &out)
+        let size = NACKResponder.size(of: packet)
+        var due: Instant?
+        switch schedule.place(packet.sequenceNumber, timestamp: packet.timestamp, ssrc: packet.ssrc) {
+        case .duplicate:
+            duplicatesDropped += 1
+        case .late(let neighbour):
+            placedLate += 1
+            due = line.insert(packet, due: neighbour, size: size)
+            if due == nil { delayLineOverflowed(now: now, into: &out) }
+        case .newest:
+            due = line.push(packet, arrival: now, size: size)
+            if due == nil { delayLineOverflowed(now: now, into: &out) }
         }
+        if let due { schedule.record(packet.sequenceNumber, timestamp: packet.timestamp, due: due) }
         if builder != nil {
             let events = builder!.push(packet, now: now)
             handle(events, now: now, into: &out)
@@ -133,8 +179,12 @@ struct VideoRelay {
         let reports = senderReports.receptionReports
         let resent = nackResponder.retransmitted
         for packet in packets {
+            if case .nack(let nack) = packet, nack.mediaSSRC == rewriter.outgoingSSRC { lastNACK = now }
             receiverReports.received(rtcp: packet, now: now, into: &out.rtcp)
             senderReports.received(rtcp: packet, now: now, into: &out.rtcp)
+            if case .senderReport(let sr) = packet, sr.ssrc == receiverReports.upstreamSSRC {
+                senderReports.sourceReported(sr, timestampOffset: rewriter.timestampOffset, delay: startDelay)
+            }
             nackResponder.received(rtcp: packet, now: now, into: &out.rtcp)
             pliForwarder.received(rtcp: packet, now: now, into: &out.rtcp)
         }
@@ -191,6 +241,10 @@ struct VideoRelay {
             senderReports.sent(rtp: packet, now: now)
             nackResponder.sent(rtp: packet, now: now)
             out.rtp.append(packet)
+            if repeatsFrameEnds, incoming.marker, let lastNACK, now - lastNACK < Self.repeatWindow {
+                frameEndsRepeated += 1
+                out.rtp.append(packet)
+            }
         }
     }
 
@@ -199,13 +253,18 @@ struct VideoRelay {
             switch event {
             case .accessUnit(let unit):
                 unitsOut += 1
+                // A unit leaves when its frame's last packet does: as if it had arrived at that
+                // due time less the delay. That is earlier than now when a repair completed it
+                // late, or when the reorder buffer held it behind another frame's repair; its
+                // inference deadline and the page's delay figure (`receivedAt`) follow.
+                let arrival = schedule.frameDue(unit.timestamp).map { min(now, $0 - line.delay) } ?? now
                 autoDelay?.record(frameTimestamp: unit.timestamp)
                 let timestamp = rewriter.outputTimestamp(unit.timestamp)
                 if unit.isKeyframe { lastKeyframeOut = timestamp }
                 out.units.append(
                     AccessUnitJob(
-                        annexB: unit.annexB, outputTimestamp: timestamp, arrival: now,
-                        receivedAt: wallClock() * 1000))
+                        annexB: unit.annexB, outputTimestamp: timestamp, arrival: arrival,
+                        receivedAt: wallClock() * 1000 - Double((now - arrival).nanosecondsClamped) / 1e6))
             case .nack(let sequenceNumbers):
                 autoDelay?.recordLoss(now: now)  // the path to the browser loses packets
                 guard let upstream = receiverReports.upstreamSSRC else { continue }

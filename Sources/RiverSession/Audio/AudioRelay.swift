@@ -134,13 +134,7 @@ struct AudioRelay {
 
     private mutating func handle(_ events: [LossRepairEvent], into out: inout Output) {
         for case .nack(let sequenceNumbers) in events {
-            guard let upstream = receiverReports.upstreamSSRC else { continue }
-            out.rtcp.compounds.append([
-                .nack(
-                    RTCPGenericNACK(
-                        senderSSRC: rewriter.outgoingSSRC, mediaSSRC: upstream,
-                        lostSequenceNumbers: sequenceNumbers))
-            ])
+            if let nack = receiverReports.nack(sequenceNumbers) { out.rtcp.compounds.append([nack]) }
         }
     }
 

@@ -27,6 +27,15 @@ public struct ReceiverReportGenerator: RTCPStage, Sendable {
         self.rembBitrate = rembBitrate
     }
 
+    /// A generic NACK (RFC 4585 §6.2.1) asking the upstream sender for these sequence numbers;
+    /// nil before its first packet came.
+    public func nack(_ sequenceNumbers: [UInt16]) -> RTCPPacket? {
+        guard let upstreamSSRC else { return nil }
+        return .nack(
+            RTCPGenericNACK(
+                senderSSRC: localSSRC, mediaSSRC: upstreamSSRC, lostSequenceNumbers: sequenceNumbers))
+    }
+
     public mutating func received(rtp packet: RTPPacket, now: Instant) {
         guard packet.payloadType == payloadType else { return }
         if packet.ssrc != upstreamSSRC {

@@ -267,13 +267,7 @@ struct VideoRelay {
                         receivedAt: wallClock() * 1000 - Double((now - arrival).nanosecondsClamped) / 1e6))
             case .nack(let sequenceNumbers):
                 autoDelay?.recordLoss(now: now)  // the path to the browser loses packets
-                guard let upstream = receiverReports.upstreamSSRC else { continue }
-                out.rtcp.compounds.append([
-                    .nack(
-                        RTCPGenericNACK(
-                            senderSSRC: rewriter.outgoingSSRC, mediaSSRC: upstream,
-                            lostSequenceNumbers: sequenceNumbers))
-                ])
+                if let nack = receiverReports.nack(sequenceNumbers) { out.rtcp.compounds.append([nack]) }
             case .pli:
                 guard let upstream = receiverReports.upstreamSSRC else { continue }
                 out.rtcp.compounds.append([

@@ -86,8 +86,8 @@ let package = Package(
         .executableTarget(
             name: "river",
             dependencies: [
-                "RiverCore", "RiverMedia", "RiverInference", "RiverBroker", "RiverWebRTC", "RiverServe",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "RiverCore", "RiverMedia", "RiverInference", "RiverResults", "RiverBroker", "RiverWebRTC",
+                "RiverServe", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -1,4 +1,5 @@
-// FFmpeg for river: H264 decoding (libavcodec), pixel conversion (libswscale), image files (libavformat).
+// FFmpeg for river: H264 decoding and re-encoding (libavcodec), pixel conversion (libswscale), image
+// files and recordings (libavformat).
 #ifndef RIVER_CFFMPEG_SHIM_H
 #define RIVER_CFFMPEG_SHIM_H
 #include <libavcodec/avcodec.h>
@@ -8,6 +9,7 @@
 #include <libavutil/error.h>
 #include <libavutil/md5.h>
 #include <libavutil/log.h>
+#include <libavutil/opt.h>
 #include <libswscale/swscale.h>
 
 /// AVERROR(e) is a function-like macro.

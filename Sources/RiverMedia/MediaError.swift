@@ -13,6 +13,8 @@ public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The stream's pictures are larger than the decoder's ``H264Decoder/maxPixels``; the unit was
     /// refused without decoding it.
     case tooManyPixels(rtpTimestamp: UInt32, width: Int, height: Int, limit: Int)
+    /// A recording (``FragmentedMP4Writer``) could not be created or written: the file and why.
+    case recordingFailed(String, String)
 
     public var description: String {
         switch self {
@@ -23,6 +25,7 @@ public enum MediaError: Error, Equatable, Sendable, CustomStringConvertible {
         case .conversionFailed(let why): "pixel conversion failed: \(why)"
         case .tooManyPixels(let ts, let width, let height, let limit):
             "H264 unit for RTP timestamp \(ts): \(width)x\(height) pictures, more than \(limit) pixels"
+        case .recordingFailed(let path, let why): "recording \(path): \(why)"
         }
     }
 }

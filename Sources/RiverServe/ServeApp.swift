@@ -92,6 +92,8 @@ public struct PipelineServeOptions: Sendable {
     public var maxPixels: Int
     /// The proxy's public key and serve's own pair; nil for the NULL mechanism.
     public var curve: PeerCurve?
+    /// Each session's recording (`--record`), or none.
+    public var recording: RecordingOptions?
 
     public init(
         proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int? = nil,
@@ -181,7 +183,8 @@ public enum ServeApp {
             server: server, candidateAddresses: announced, rembBitrate: options.rembBitrate,
             pipeline: .init(
                 delay: pipeline.delay, backend: client, maxInFlight: pipeline.maxInFlight,
-                totalSlots: { client.capacity?.totalSlots }, maxPixels: pipeline.maxPixels),
+                totalSlots: { client.capacity?.totalSlots }, maxPixels: pipeline.maxPixels,
+                recording: pipeline.recording),
             metrics: metrics, limits: options.limits, logger: logger)
         let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }

@@ -7,8 +7,15 @@ import RiverSession
 public protocol SessionOffload: AnyObject {
     func decode(_ job: AccessUnitJob)
     func infer(_ job: InferenceJob)
+    /// For the session's recording (``SessionConfiguration/records``).
+    func record(_ item: RecordedItem)
     /// The session closed: stop the work and drop what is queued. Answers after this are ignored.
     func close()
+}
+
+extension SessionOffload {
+    /// A session without a recording ignores what it would keep.
+    public func record(_ item: RecordedItem) {}
 }
 
 /// Feeds a session's engine from any thread: each input hops onto the session's event loop.

@@ -483,6 +483,8 @@ final class ServerState {
                 session.offload?.decode(job)
             case .infer(let job):
                 session.offload?.infer(job)
+            case .record(let item):
+                session.offload?.record(item)
             case .event(let event):
                 handle(event, of: session)
             case .timeout(let deadline):

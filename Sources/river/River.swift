@@ -9,6 +9,7 @@ struct River: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InferCommand.self,
+            AnnotateCommand.self,
             KeysCommand.self,
             ProxyCommand.self,
             OnnxCommand.self,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Logging
 import RiverServe
 
@@ -28,6 +29,15 @@ struct ServeCommand: AsyncParsableCommand {
             "Largest picture to decode, in pixels (width x height, macroblock-aligned); larger frames are answered decodeError. Default 1920x1088."
     )
     var maxPixels = 1920 * 1088
+
+    @Option(
+        help:
+            "Record each session into this directory: the browser's H264 and Opus as a fragmented MP4 and the results as JSON lines (created if missing)."
+    )
+    var record: String?
+
+    @Option(help: "The most bytes one session's recording may take; it stops there, the session goes on.")
+    var recordMaxBytes: Int64 = 2 << 30
 
     @Option(help: "Address the HTTP and UDP sockets bind to.")
     var host = "127.0.0.1"
@@ -88,6 +98,12 @@ struct ServeCommand: AsyncParsableCommand {
         guard maxPixels >= 16 * 16 else {
             throw ValidationError("--max-pixels must be at least 256 (one macroblock)")
         }
+        guard recordMaxBytes >= 1 << 20 else {
+            throw ValidationError("--record-max-bytes must be at least 1 MiB")
+        }
+        guard record == nil || proxy != nil else {
+            throw ValidationError("--record needs --proxy: a reflect session rebuilds no frames to record")
+        }
         try https.validate()
         try limits.validate()
         guard !(noIceTcp && tcpPort != nil) else {
@@ -111,9 +127,13 @@ struct ServeCommand: AsyncParsableCommand {
         options.adminPort = adminPort
         options.tcp = noIceTcp ? .off : tcpPort.map { .port($0) } ?? .sameAsUDP
         if let proxy {
-            let pipeline = PipelineServeOptions(
+            var pipeline = PipelineServeOptions(
                 proxy: proxy, delay: try PipelineDelay(parsing: delay), maxInFlight: maxInFlight,
                 maxPixels: maxPixels, curve: try curve.peerCurve())
+            if let record {
+                let directory = try RecordingOptions.check(directory: URL(fileURLWithPath: record))
+                pipeline.recording = RecordingOptions(directory: directory, maxBytes: recordMaxBytes)
+            }
             // The web app at `/` and `/healthz` (AppRoutes).
             let app = try AppRoutes()
             try await ServeApp.runPipeline(

@@ -82,6 +82,12 @@ struct UpCommand: AsyncParsableCommand {
     )
     var maxPixels = 1920 * 1088
 
+    @Option(help: "Record each session into this directory (serve's --record: MP4 and JSON lines).")
+    var record: String?
+
+    @Option(help: "The most bytes one session's recording may take (serve's --record-max-bytes).")
+    var recordMaxBytes: Int64 = 2 << 30
+
     @Option(help: "Proxy endpoint for workers; e.g. 'tcp://*:5556' to let workers on other hosts join.")
     var backend = "tcp://127.0.0.1:*"
 
@@ -180,6 +186,7 @@ struct UpCommand: AsyncParsableCommand {
         if let adminPort { serveOptions += ["--admin-port", "\(adminPort)"] }
         if let token { serveOptions += ["--token", token] }
         if let tokenFile { serveOptions += ["--token-file", tokenFile] }
+        if let record { serveOptions += ["--record", record, "--record-max-bytes", "\(recordMaxBytes)"] }
         let serveArguments = serveOptions + https.arguments + limits.arguments + keys.serveArguments
         let delay = delay
         let servePID = Announcement<pid_t>()

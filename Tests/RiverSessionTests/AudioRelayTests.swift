@@ -95,6 +95,58 @@ import Testing
         #expect(peer.engine.summary.contains("audio \(arrivals.count) packets in, \(arrivals.count) out"))
     }
 
+    /// With a recording, the engine hands out every unit as it goes to decode, every audio packet
+    /// as it came (payload, output timestamp, arrival) and every result message; without one, none.
+    @Test(arguments: [true, false]) func aRecordingGetsEachUnitAudioPacketAndResult(records: Bool) throws {
+        let peer = try MemoryPeer { configuration in
+            configuration.delay = .fixed(.seconds(2))
+            configuration.inference = SessionConfiguration.Inference()
+            configuration.audio = SessionConfiguration.Audio(
+                payloadType: Self.opus, outgoingSSRC: Self.ourAudioSSRC)
+            configuration.records = records
+        }
+        try peer.connect()
+        var audioArrivals: [Instant] = []
+        for (i, frame) in try videoFrames(count: 6).enumerated() {
+            for packet in frame { try peer.send(rtp: packet) }
+            audioArrivals.append(peer.now)
+            try peer.send(rtp: audioPacket(UInt16(i), timestamp: UInt32(i) * 1600))
+            peer.advance(by: .milliseconds(33))
+        }
+        for job in peer.units {
+            let frame = VideoFrame(
+                packedWidth: 64, height: 48, format: .i420, rtpTimestamp: job.outputTimestamp)
+            peer.input(.decoded(job, frames: [frame], decodeTime: .zero))
+        }
+        for request in peer.requests {
+            peer.input(.inferred(id: request.id, .reply(detections: [], compute: .milliseconds(5))))
+        }
+        peer.advance(by: .seconds(1))
+        var video: [UInt32] = []
+        var audio: [(UInt32, Instant)] = []
+        var results: [UInt32] = []
+        for item in peer.recorded {
+            switch item {
+            case .video(let job): video.append(job.outputTimestamp)
+            case .audio(let payload, let timestamp, let arrival):
+                #expect(payload == [0x78, 1, 2, 3, 4, 5])
+                audio.append((timestamp, arrival))
+            case .result(let message): results.append(message.rtpTimestamp)
+            }
+        }
+        guard records else {
+            #expect(peer.recorded.isEmpty)
+            return
+        }
+        #expect(video == peer.units.map(\.outputTimestamp) && video.count == 6)
+        let offset = StreamRewriter.rtpUnits(.seconds(2), clockRate: 48_000)
+        #expect(audio.map(\.0) == (0..<6).map { UInt32($0) * 1600 &+ offset })
+        #expect(audio.map(\.1) == audioArrivals)
+        #expect(
+            results.count == peer.events.filter { if case .frameFinished = $0 { true } else { false } }.count)
+        #expect(Set(results).isSubset(of: Set(video)) && !results.isEmpty)
+    }
+
     /// Under `--delay auto` the audio follows the video's schedule: held from the start until the
     /// first estimate, rescheduled with the video, then moved by the same slews.
     @Test func underAutoDelayAudioLeavesWithTheVideoThatArrivedWithIt() throws {

@@ -30,6 +30,7 @@ final class MemoryPeer {
     private(set) var received: [(Instant, [UInt8])] = []
     private(set) var units: [AccessUnitJob] = []
     private(set) var requests: [InferenceJob] = []
+    private(set) var recorded: [RecordedItem] = []
     private(set) var events: [SessionEvent] = []
     private(set) var deadline: Instant?
 
@@ -89,6 +90,7 @@ final class MemoryPeer {
             case .decode(let job): units.append(job)
             case .infer(let job): requests.append(job)
             case .event(let event): events.append(event)
+            case .record(let item): recorded.append(item)
             case .timeout(let at):
                 deadline = at
                 return

@@ -32,6 +32,7 @@ final class MediaWorker: SessionOffload {
     private let inputs: SessionInputs
     private let metrics: ServeMetrics?
     private let decoder: DecodeThread
+    private let recorder: SessionRecorder?
 
     /// Decode threads running in this process (tests watch it return to zero).
     static var liveThreads: Int { DecodeThread.live.load(ordering: .relaxed) }
@@ -40,8 +41,9 @@ final class MediaWorker: SessionOffload {
     init(
         streamID: UInt64, backend: any InferenceBackend, inputs: SessionInputs, metrics: ServeMetrics?,
         maxPixels: Int = H264Decoder.defaultMaxPixels, maxQueuedUnits: Int = MediaWorker.maxQueuedUnits,
-        logger: Logger
+        recorder: SessionRecorder? = nil, logger: Logger
     ) {
+        self.recorder = recorder
         self.streamID = streamID
         self.backend = backend
         self.inputs = inputs
@@ -69,8 +71,13 @@ final class MediaWorker: SessionOffload {
         }
     }
 
+    func record(_ item: RecordedItem) {
+        recorder?.record(item)
+    }
+
     func close() {
         decoder.close()
+        recorder?.close()
     }
 }
 

@@ -1,4 +1,5 @@
 import Dispatch
+import Foundation
 import Logging
 import NIOCore
 import RiverCore
@@ -25,12 +26,15 @@ public final class SessionService: WHIPSessionFactory {
         public var totalSlots: @Sendable () -> Int?
         /// The most pixels a decoded picture may have (`--max-pixels`).
         public var maxPixels: Int
+        /// Each session's recording (`--record`), or none.
+        public var recording: RecordingOptions?
 
         public init(
             delay: PipelineDelay, backend: any InferenceBackend, maxInFlight: Int? = nil,
             totalSlots: @escaping @Sendable () -> Int? = { nil },
-            maxPixels: Int = H264Decoder.defaultMaxPixels
+            maxPixels: Int = H264Decoder.defaultMaxPixels, recording: RecordingOptions? = nil
         ) {
+            self.recording = recording
             self.delay = delay
             self.backend = backend
             self.maxInFlight = maxInFlight
@@ -159,11 +163,22 @@ public final class SessionService: WHIPSessionFactory {
                 return figures.nextStreamID
             }
             let (backend, metrics, maxPixels) = (pipeline.backend, metrics, pipeline.maxPixels)
-            makeOffload = { [logger] inputs in
+            var recorder: SessionRecorder?
+            if let recording = pipeline.recording {
+                do {
+                    recorder = try SessionRecorder(
+                        options: recording, sessionID: id, started: Date(), audio: session.audio != nil,
+                        metrics: metrics, logger: logger)
+                    session.records = true
+                } catch {
+                    metrics?.recordingsStopped.increment()
+                    logger.error("no recording for this session: \(error)")
+                }
+            }
+            makeOffload = { [logger, recorder] inputs in
                 MediaWorker(
                     streamID: streamID, backend: backend, inputs: inputs, metrics: metrics,
-                    maxPixels: maxPixels,
-                    logger: logger)
+                    maxPixels: maxPixels, recorder: recorder, logger: logger)
             }
         } else {
             session.echoDataChannels = true

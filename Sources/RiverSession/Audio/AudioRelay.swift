@@ -32,6 +32,8 @@ struct AudioRelay {
     struct Output {
         var rtp: [RTPPacket] = []
         var rtcp: RTCPStageOutput = .init()
+        /// With ``records``: each packet's payload, output timestamp and arrival, as it came.
+        var received: [(payload: [UInt8], outputTimestamp: UInt32, arrival: Instant)] = []
     }
 
     /// What the video's REMB adds for the audio: Opus at its highest voice-and-music rate in
@@ -50,6 +52,8 @@ struct AudioRelay {
     private var followedReschedule = false
     private(set) var packetsIn = 0
     private(set) var packetsOut = 0
+    /// Hand each packet to the session's recording as it arrives.
+    var records = false
 
     init(
         payloadType: UInt8, outgoingSSRC: UInt32, startDelay: Duration, delayLineByteLimit: Int,
@@ -106,6 +110,9 @@ struct AudioRelay {
         var events: [LossRepairEvent] = []
         repair.receive(sequenceNumber: packet.sequenceNumber, now: now, into: &events)
         handle(events, into: &out)
+        if records {
+            out.received.append((packet.payload, rewriter.outputTimestamp(packet.timestamp), now))
+        }
         // Refused past the byte bound: counted by the line; the receiver conceals the hole.
         line.push(packet, arrival: now, size: NACKResponder.size(of: packet))
         drain(now: now, into: &out)

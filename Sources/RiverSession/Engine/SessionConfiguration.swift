@@ -52,6 +52,8 @@ public struct SessionConfiguration: Sendable {
     /// Send each echoed frame's last packet twice while the browser reports loss, so that losing
     /// it does not show the frame a frame interval late (``VideoRelay``).
     public var repeatsFrameEnds = true
+    /// Emit ``SessionOutput/record(_:)`` for every access unit, audio packet and result message.
+    public var records = false
     /// How NACKs are served: dedup, per-NACK cap and the retransmission byte budget.
     public var nackResponder = NACKResponder.Configuration()
     /// Wall-clock seconds since the Unix epoch: the SR's NTP time and a result's `receivedAt`.

@@ -145,11 +145,13 @@ public final class SessionEngine {
             nackResponder: configuration.nackResponder,
             frameBuilder: configuration.inference?.frameBuilder, wallClock: configuration.wallClock)
         audio = configuration.audio.map {
-            AudioRelay(
+            var audio = AudioRelay(
                 payloadType: $0.payloadType, outgoingSSRC: $0.outgoingSSRC,
                 startDelay: configuration.delay.start,
                 delayLineByteLimit: $0.delayLineByteLimit, nackResponder: configuration.nackResponder,
                 wallClock: configuration.wallClock)
+            audio.records = configuration.records
+            return audio
         }
         if let settings = configuration.inference {
             // Under `--delay auto` the delay is chosen to cover the turnaround plus AutoDelay's
@@ -455,7 +457,14 @@ public final class SessionEngine {
         for packet in audioOutput.rtcp.retransmissions { send(rtp: packet) }
         for compound in audioOutput.rtcp.compounds { send(rtcp: RTCPPacket.serializeCompound(compound)) }
         audioOutput.rtcp = RTCPStageOutput()
-        for unit in relayOutput.units { emit(.decode(unit)) }
+        for unit in relayOutput.units {
+            emit(.decode(unit))
+            if configuration.records { emit(.record(.video(unit))) }
+        }
+        for (payload, timestamp, arrival) in audioOutput.received {
+            emit(.record(.audio(payload: payload, outputTimestamp: timestamp, arrival: arrival)))
+        }
+        audioOutput.received.removeAll(keepingCapacity: true)
         relayOutput.units.removeAll(keepingCapacity: true)
         for (timestamp, receivedAt) in relayOutput.undecodable {
             inference?.notDecoded(
@@ -475,6 +484,7 @@ public final class SessionEngine {
                 tallies.resultsUndelivered += 1
             }
             emit(.event(.frameFinished(message.status, inferenceLatency: latency, delay: video.delay)))
+            if configuration.records { emit(.record(.result(message))) }
         }
         inferenceOutput.messages.removeAll(keepingCapacity: true)
     }

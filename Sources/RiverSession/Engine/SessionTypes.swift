@@ -107,12 +107,26 @@ public enum SessionEvent: Sendable, Equatable {
     case closed(SessionCloseReason)
 }
 
+/// What a recording of the session keeps (``SessionConfiguration/records``): the browser's own
+/// media as it came, and each frame's result message.
+public enum RecordedItem: Sendable {
+    /// An access unit as it went to decode.
+    case video(AccessUnitJob)
+    /// One of the browser's Opus packets (the RTP payload) with its output RTP timestamp (48 kHz)
+    /// and when it arrived.
+    case audio(payload: [UInt8], outputTimestamp: UInt32, arrival: Instant)
+    /// A frame's result message, as it went to the data channel.
+    case result(ResultMessage)
+}
+
 /// What ``SessionEngine/poll()`` returns, one at a time, in order.
 public enum SessionOutput: Sendable {
     case transmit(Transmit)
     case decode(AccessUnitJob)
     case infer(InferenceJob)
     case event(SessionEvent)
+    /// For the session's recording, when it has one.
+    case record(RecordedItem)
     /// Nothing more now: call ``SessionEngine/handle(_:now:)`` with ``SessionInput/timeout`` at
     /// this instant (nil: no timer; the session is closed).
     case timeout(Instant?)

@@ -50,8 +50,8 @@ public final class FragmentedMP4Writer {
         return avio_tell(pb)
     }
 
-    /// Whether the file exists yet (a keyframe came).
-    public var started: Bool { context != nil }
+    /// Whether the file was created (a keyframe came).
+    public private(set) var started = false
 
     /// One access unit in Annex B, `pts` in 90 kHz units from the recording's origin.
     public func writeVideo(annexB: [UInt8], pts: Int64) throws(MediaError) {
@@ -151,6 +151,7 @@ public final class FragmentedMP4Writer {
             a.pointee.codec_type = AVMEDIA_TYPE_AUDIO
             a.pointee.codec_id = AV_CODEC_ID_OPUS
             a.pointee.sample_rate = 48_000
+            a.pointee.frame_size = 960  // 20 ms, the packet WebRTC sends
             av_channel_layout_default(&a.pointee.ch_layout, 2)
             try Self.setExtradata(a, Self.opusHead, path: path)
             audioStream = audio.pointee.index
@@ -165,6 +166,7 @@ public final class FragmentedMP4Writer {
         guard status >= 0 else { throw .recordingFailed(path, ffmpegMessage(status)) }
         avio_flush(context.pointee.pb)
         opened = true
+        started = true
         self.context = context
     }
 

@@ -18,6 +18,10 @@ public enum VideoReencoder {
     public static func reencode(
         input: String, output: String, transform: (inout VideoFrame, Double) -> Void
     ) throws(MediaError) -> Summary {
+        // libx264 reports its settings and statistics at the info level; errors still show.
+        let level = av_log_get_level()
+        av_log_set_level(min(level, AV_LOG_WARNING))
+        defer { av_log_set_level(level) }
         func fail(_ path: String, _ code: Int32) -> MediaError { .recordingFailed(path, ffmpegMessage(code)) }
         var inContext: UnsafeMutablePointer<AVFormatContext>?
         var status = avformat_open_input(&inContext, input, nil, nil)
@@ -69,6 +73,8 @@ public enum VideoReencoder {
         encoder.pointee.pix_fmt = AV_PIX_FMT_YUV420P
         encoder.pointee.time_base = videoIn.pointee.time_base
         encoder.pointee.max_b_frames = 0  // decode order stays presentation order, as in the source
+        let rate = videoIn.pointee.avg_frame_rate
+        if rate.num > 0 && rate.den > 0 { encoder.pointee.framerate = rate }
         if sink.pointee.oformat.pointee.flags & AVFMT_GLOBALHEADER != 0 {
             encoder.pointee.flags |= Int32(AV_CODEC_FLAG_GLOBAL_HEADER)
         }
@@ -87,6 +93,9 @@ public enum VideoReencoder {
             guard let audioOut else { throw .recordingFailed(output, "out of memory") }
             avcodec_parameters_copy(audioOut.pointee.codecpar, audioIn.pointee.codecpar)
             audioOut.pointee.codecpar.pointee.codec_tag = 0
+            if audioOut.pointee.codecpar.pointee.frame_size == 0 {
+                audioOut.pointee.codecpar.pointee.frame_size = 960  // Opus's 20 ms, WebRTC's packet
+            }
             audioOut.pointee.time_base = audioIn.pointee.time_base
         }
         status = avio_open(&sink.pointee.pb, output, AVIO_FLAG_WRITE)
@@ -95,6 +104,7 @@ public enum VideoReencoder {
         guard status >= 0 else { throw fail(output, status) }
 
         var summary = Summary()
+        var lastDuration: Int64 = 0
         var packetBox = av_packet_alloc()
         var decodedBox = av_frame_alloc()
         var encodedBox = av_frame_alloc()
@@ -114,18 +124,35 @@ public enum VideoReencoder {
         status = av_frame_get_buffer(encoded, 0)
         guard status >= 0 else { throw fail(output, status) }
 
+        // Each encoded packet is held until the next one gives its duration: the muxer would
+        // otherwise mark the last picture discarded (an edit list ending at its start).
+        var heldPacket: UnsafeMutablePointer<AVPacket>?
+        defer { av_packet_free(&heldPacket) }
+        func write(held: UnsafeMutablePointer<AVPacket>, nextPTS: Int64?) throws(MediaError) {
+            if let nextPTS {
+                held.pointee.duration = nextPTS - held.pointee.pts
+            } else if held.pointee.duration <= 0 {
+                held.pointee.duration = max(1, lastDuration)
+            }
+            lastDuration = held.pointee.duration
+            av_packet_rescale_ts(held, encoder.pointee.time_base, videoOut.pointee.time_base)
+            held.pointee.stream_index = videoOut.pointee.index
+            let written = av_interleaved_write_frame(sink, held)
+            guard written >= 0 else { throw fail(output, written) }
+        }
         func writeEncoded() throws(MediaError) {
             while true {
                 guard let out = av_packet_alloc() else { throw .recordingFailed(output, "out of memory") }
-                var owned: UnsafeMutablePointer<AVPacket>? = out
-                defer { av_packet_free(&owned) }
                 let received = avcodec_receive_packet(encoder, out)
-                if received == river_AVERROR_EAGAIN() || received == river_AVERROR_EOF() { return }
-                guard received >= 0 else { throw fail(output, received) }
-                av_packet_rescale_ts(out, encoder.pointee.time_base, videoOut.pointee.time_base)
-                out.pointee.stream_index = videoOut.pointee.index
-                let written = av_interleaved_write_frame(sink, out)
-                guard written >= 0 else { throw fail(output, written) }
+                guard received >= 0 else {
+                    var unused: UnsafeMutablePointer<AVPacket>? = out
+                    av_packet_free(&unused)
+                    if received == river_AVERROR_EAGAIN() || received == river_AVERROR_EOF() { return }
+                    throw fail(output, received)
+                }
+                if let held = heldPacket { try write(held: held, nextPTS: out.pointee.pts) }
+                av_packet_free(&heldPacket)
+                heldPacket = out
             }
         }
         func drainDecoder() throws(MediaError) {
@@ -176,6 +203,7 @@ public enum VideoReencoder {
         try drainDecoder()
         avcodec_send_frame(encoder, nil)
         try writeEncoded()
+        if let held = heldPacket { try write(held: held, nextPTS: nil) }
         status = av_write_trailer(sink)
         guard status >= 0 else { throw fail(output, status) }
         return summary

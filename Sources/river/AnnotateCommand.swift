@@ -32,7 +32,7 @@ struct AnnotateCommand: ParsableCommand {
         let boxes = try Self.detections(resultsPath)
         var drawn = 0
         let summary = try VideoReencoder.reencode(input: recording, output: output) { frame, seconds in
-            guard let detections = boxes[Self.key(seconds)], !detections.isEmpty else { return }
+            guard let detections = Self.nearest(seconds, in: boxes), !detections.isEmpty else { return }
             frame = FrameAnnotator.annotate(frame, with: detections, thickness: 4)
             drawn += 1
         }
@@ -41,24 +41,38 @@ struct AnnotateCommand: ParsableCommand {
                 + "\(summary.audioPacketsCopied) audio packets copied: \(output)")
     }
 
-    /// A presentation time to the millisecond, the key both files share.
-    static func key(_ seconds: Double) -> Int { Int((seconds * 1000).rounded()) }
+    /// The detections of the line nearest `seconds`, within 2 ms: libavformat starts each fragment
+    /// on a millisecond, so a fragment's first picture reads up to 1 ms from its 90 kHz time.
+    static func nearest(_ seconds: Double, in lines: [(pts: Double, detections: [Detection])]) -> [Detection]?
+    {
+        var (low, high) = (0, lines.count)
+        while low < high {
+            let mid = (low + high) / 2
+            if lines[mid].pts < seconds { low = mid + 1 } else { high = mid }
+        }
+        let near = [low - 1, low].filter {
+            lines.indices.contains($0) && abs(lines[$0].pts - seconds) <= 0.002
+        }
+        return near.min { abs(lines[$0].pts - seconds) < abs(lines[$1].pts - seconds) }.map {
+            lines[$0].detections
+        }
+    }
 
-    /// Each frame's detections by presentation time; fails naming the file and line it cannot read.
-    static func detections(_ path: String) throws -> [Int: [Detection]] {
+    /// Each frame's detections, by presentation time; fails naming the file and line it cannot read.
+    static func detections(_ path: String) throws -> [(pts: Double, detections: [Detection])] {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ValidationError("cannot read the results file \(path)")
         }
-        var found: [Int: [Detection]] = [:]
+        var found: [(pts: Double, detections: [Detection])] = []
         let decoder = JSONDecoder()
         for (number, line) in data.split(separator: UInt8(ascii: "\n")).enumerated() where !line.isEmpty {
             do {
                 let parsed = try decoder.decode(Line.self, from: Data(line))
-                found[key(parsed.pts)] = parsed.result?.detections ?? []
+                found.append((parsed.pts, parsed.result?.detections ?? []))
             } catch {
                 throw ValidationError("\(path), line \(number + 1): not a results line (\(error))")
             }
         }
-        return found
+        return found.sorted { $0.pts < $1.pts }
     }
 }

@@ -61,15 +61,16 @@ import Testing
                 + annotate.output.trimmingCharacters(in: .whitespacesAndNewlines))
 
         #expect(summary["streams"] as? [String] == ["h264", "opus"])
-        // The file lasts as long as the session sent video: the page's span of displayed frames and
-        // the 2 s the delay held back at its end (the recording starts with the first frame the
-        // page got, a keyframe), and, by serve's clock, the time from that frame to the last one.
+        // The file lasts as long as serve received the session's video: by serve's clock, from the
+        // first keyframe to the last frame (and that frame's own duration). From the page's side,
+        // its span of displayed frames and the 2 s the delay held back at the end; the page keeps
+        // sending while it closes, so that side is looser.
         let duration = summary["videoDuration"] as? Double ?? 0
         let times = view.timeline.map(\.at)
         let pageSpan = ((times.last ?? 0) - (times.first ?? 0)) / 1000 + 2
         let arrivalSpan = Double(
             logLine.components(separatedBy: "RTP time, ").last?.split(separator: " ").first ?? "")
-        #expect(abs(duration - pageSpan) <= 0.2, "video \(duration) s, page \(pageSpan) s")
+        #expect(abs(duration - pageSpan) <= 0.5, "video \(duration) s, page \(pageSpan) s")
         #expect(
             abs(duration - (arrivalSpan ?? 0)) <= 0.2,
             "video \(duration) s, by arrival \(arrivalSpan ?? -1) s")

@@ -17,6 +17,7 @@ Prints one JSON object:
                  "outlinedInRecording": n}}
 """
 import argparse
+import bisect
 import json
 import math
 import subprocess
@@ -129,7 +130,15 @@ def main() -> int:
         clip = json.load(f)
     with open(args.results) as f:
         lines = [json.loads(line) for line in f if line.strip()]
-    by_pts = {round(line["pts"], 3): line for line in lines}
+    # Paired by the nearest presentation time within 2 ms: libavformat's fragments start on a
+    # millisecond, so a fragment's first picture reads up to 1 ms from its 90 kHz time.
+    keyed = sorted((line["pts"], i) for i, line in enumerate(lines))
+    keys = [k for k, _ in keyed]
+
+    def line_at(pts: float):
+        at = bisect.bisect_left(keys, pts)
+        near = [j for j in (at - 1, at) if 0 <= j < len(keys) and abs(keys[j] - pts) <= 0.002]
+        return lines[keyed[min(near, key=lambda j: abs(keys[j] - pts))][1]] if near else None
 
     times = frame_times(args.mp4)
     row_y = int(height - (BAR_HEIGHT / 2) * (height / 480))
@@ -138,7 +147,7 @@ def main() -> int:
     for picture in decode(args.mp4, width, height):
         pts = times[index] if index < len(times) else None
         index += 1
-        line = by_pts.get(round(pts, 3)) if pts is not None else None
+        line = line_at(pts) if pts is not None else None
         if line is None:
             continue
         paired += 1

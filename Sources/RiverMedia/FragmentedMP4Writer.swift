@@ -131,30 +131,19 @@ public final class FragmentedMP4Writer {
                 avformat_free_context(context)
             }
         }
-        guard let video = avformat_new_stream(context, nil) else {
-            throw .recordingFailed(path, "out of memory")
-        }
-        video.pointee.time_base = AVRational(num: 1, den: 90_000)
-        let v = video.pointee.codecpar!
-        v.pointee.codec_type = AVMEDIA_TYPE_VIDEO
-        v.pointee.codec_id = AV_CODEC_ID_H264
-        v.pointee.width = Int32(sps.width)
-        v.pointee.height = Int32(sps.height)
-        try Self.setExtradata(v, configuration, path: path)
-        videoStream = video.pointee.index
+        let (video, videoIndex) = try addStream(
+            to: context, AVMEDIA_TYPE_VIDEO, AV_CODEC_ID_H264, clock: 90_000, configuration: configuration)
+        video.pointee.width = Int32(sps.width)
+        video.pointee.height = Int32(sps.height)
+        videoStream = videoIndex
         if hasAudio {
-            guard let audio = avformat_new_stream(context, nil) else {
-                throw .recordingFailed(path, "out of memory")
-            }
-            audio.pointee.time_base = AVRational(num: 1, den: 48_000)
-            let a = audio.pointee.codecpar!
-            a.pointee.codec_type = AVMEDIA_TYPE_AUDIO
-            a.pointee.codec_id = AV_CODEC_ID_OPUS
-            a.pointee.sample_rate = 48_000
-            a.pointee.frame_size = 960  // 20 ms, the packet WebRTC sends
-            av_channel_layout_default(&a.pointee.ch_layout, 2)
-            try Self.setExtradata(a, Self.opusHead, path: path)
-            audioStream = audio.pointee.index
+            let (audio, audioIndex) = try addStream(
+                to: context, AVMEDIA_TYPE_AUDIO, AV_CODEC_ID_OPUS, clock: 48_000, configuration: Self.opusHead
+            )
+            audio.pointee.sample_rate = 48_000
+            audio.pointee.frame_size = 960  // 20 ms, the packet WebRTC sends
+            av_channel_layout_default(&audio.pointee.ch_layout, 2)
+            audioStream = audioIndex
         }
         status = avio_open(&context.pointee.pb, path, AVIO_FLAG_WRITE)
         guard status >= 0 else { throw .recordingFailed(path, ffmpegMessage(status)) }
@@ -186,6 +175,23 @@ public final class FragmentedMP4Writer {
     /// 48 kHz, no gain, mapping family 0.
     static let opusHead: [UInt8] =
         Array("OpusHead".utf8) + [1, 2, 0x38, 0x01, 0x80, 0xBB, 0x00, 0x00, 0, 0, 0]
+
+    /// A new stream of the file: its parameters (the codec's configuration record set) and index.
+    private func addStream(
+        to context: UnsafeMutablePointer<AVFormatContext>, _ type: AVMediaType, _ codec: AVCodecID,
+        clock: Int32,
+        configuration: [UInt8]
+    ) throws(MediaError) -> (UnsafeMutablePointer<AVCodecParameters>, Int32) {
+        guard let stream = avformat_new_stream(context, nil) else {
+            throw .recordingFailed(path, "out of memory")
+        }
+        stream.pointee.time_base = AVRational(num: 1, den: clock)
+        let parameters = stream.pointee.codecpar!
+        parameters.pointee.codec_type = type
+        parameters.pointee.codec_id = codec
+        try Self.setExtradata(parameters, configuration, path: path)
+        return (parameters, stream.pointee.index)
+    }
 
     private static func setExtradata(
         _ parameters: UnsafeMutablePointer<AVCodecParameters>, _ bytes: [UInt8], path: String

@@ -95,12 +95,12 @@ import Testing
         print(
             "river e2e delay auto, serve: \(made.map { $0.split(separator: ";").last ?? "" } ?? "no summary line")"
         )
-        // The issue's goal is 5 s and p99 + 2 frame intervals; on this 2-core machine, with the
-        // browser, serve and the worker sharing it, the turnaround's tail moves with the load, so
-        // the test holds the delay to a looser bound (the figures above are the measurement).
-        // Far below the fixed start of 2 s it replaced; the settling time is printed above.
-        #expect(settling.delay < 1000, "settled at \(settling.delay) ms")
-        #expect(settling.delay <= p99 + 4 * frameInterval, "settled at \(settling.delay) ms, p99 \(p99) ms")
+        // The issue's goal: held within 5 s of the first frame, at most p99 + 2 frame intervals.
+        // (Measured from when it first held within 30 ms for 5 s: a later legitimate move, a slow
+        // spell leaving the window, does not undo a settling.)
+        let held = try #require(view.firstHold(band: 30, hold: 5000), "the delay never held for 5 s")
+        #expect(held <= 5000, "first held from \(held) ms")
+        #expect(settling.delay <= p99 + 2 * frameInterval, "settled at \(settling.delay) ms, p99 \(p99) ms")
         // The issue's goal is 99 %; one expired frame in a hundred is left for the load's tail.
         #expect(view.coverage >= 0.98, "coverage \(view.coverage): \(view.statuses)")
         #expect(view.wrongFrameDrawn == 0)

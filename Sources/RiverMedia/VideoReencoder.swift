@@ -108,12 +108,11 @@ public enum VideoReencoder {
         var packetBox = av_packet_alloc()
         var decodedBox = av_frame_alloc()
         var encodedBox = av_frame_alloc()
-        var scaler: OpaquePointer?
+        let converter = PixelConverter()
         defer {
             av_packet_free(&packetBox)
             av_frame_free(&decodedBox)
             av_frame_free(&encodedBox)
-            sws_freeContext(scaler)
         }
         guard let packet = packetBox, let decoded = decodedBox, let encoded = encodedBox else {
             throw .recordingFailed(output, "out of memory")
@@ -165,17 +164,9 @@ public enum VideoReencoder {
                 }
                 // Into the encoder's size and format: the sender may have changed its resolution
                 // mid-stream (Chromium scales down under load).
-                scaler = sws_getCachedContext(
-                    scaler, decoded.pointee.width, decoded.pointee.height,
-                    AVPixelFormat(rawValue: decoded.pointee.format), width, height, AV_PIX_FMT_YUV420P,
-                    Int32(SWS_BILINEAR), nil, nil, nil)
-                guard let scaler else { throw .conversionFailed("no scaler for \(input)'s pictures") }
-                let sourcePlanes = Self.planes(decoded).map { $0.map { UnsafePointer($0) } }
-                _ = sws_scale(
-                    scaler, sourcePlanes, Self.strides(decoded), 0, decoded.pointee.height,
-                    Self.planes(encoded),
-                    Self.strides(encoded))
-                var frame = Self.packed(encoded, width: Int(width), height: Int(height))
+                var frame = try converter.convert(
+                    decoded, to: .i420, size: FrameSize(width: Int(width), height: Int(height)),
+                    rtpTimestamp: 0)
                 transform(&frame, Double(pts) * av_q2d(videoIn.pointee.time_base))
                 Self.unpack(frame, into: encoded)
                 encoded.pointee.pts = pts
@@ -209,47 +200,20 @@ public enum VideoReencoder {
         return summary
     }
 
-    /// A 4:2:0 picture as a packed I420 frame.
-    static func packed(_ picture: UnsafeMutablePointer<AVFrame>, width: Int, height: Int) -> VideoFrame {
-        var frame = VideoFrame(packedWidth: width, height: height, format: .i420)
-        for plane in 0..<3 {
-            let (rows, rowBytes) = plane == 0 ? (height, width) : ((height + 1) / 2, (width + 1) / 2)
-            let source = planes(picture)[plane]!
-            let stride = Int(strides(picture)[plane])
-            frame.data.withUnsafeMutableBufferPointer { buffer in
-                for row in 0..<rows {
-                    (buffer.baseAddress! + frame.offsets[plane] + row * frame.strides[plane])
-                        .update(from: source + row * stride, count: rowBytes)
-                }
-            }
-        }
-        return frame
-    }
-
     /// Copies a packed I420 frame into an allocated 4:2:0 picture of its size.
     static func unpack(_ frame: VideoFrame, into picture: UnsafeMutablePointer<AVFrame>) {
         for plane in 0..<3 {
             let (rows, rowBytes) =
                 plane == 0 ? (frame.height, frame.width) : ((frame.height + 1) / 2, (frame.width + 1) / 2)
-            let target = planes(picture)[plane]!
-            let stride = Int(strides(picture)[plane])
-            frame.data.withUnsafeBufferPointer { buffer in
-                for row in 0..<rows {
-                    (target + row * stride).update(
-                        from: buffer.baseAddress! + frame.offsets[plane] + row * frame.strides[plane],
-                        count: rowBytes)
+            withUnsafePlanes(of: picture) { targets, strides in
+                frame.data.withUnsafeBufferPointer { buffer in
+                    for row in 0..<rows {
+                        (targets[plane]! + row * Int(strides[plane])).update(
+                            from: buffer.baseAddress! + frame.offsets[plane] + row * frame.strides[plane],
+                            count: rowBytes)
+                    }
                 }
             }
         }
-    }
-
-    static func planes(_ picture: UnsafeMutablePointer<AVFrame>) -> [UnsafeMutablePointer<UInt8>?] {
-        let d = picture.pointee.data
-        return [d.0, d.1, d.2, d.3]
-    }
-
-    static func strides(_ picture: UnsafeMutablePointer<AVFrame>) -> [Int32] {
-        let l = picture.pointee.linesize
-        return [l.0, l.1, l.2, l.3]
     }
 }

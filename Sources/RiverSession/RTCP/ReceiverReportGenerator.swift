@@ -36,6 +36,12 @@ public struct ReceiverReportGenerator: RTCPStage, Sendable {
                 senderSSRC: localSSRC, mediaSSRC: upstreamSSRC, lostSequenceNumbers: sequenceNumbers))
     }
 
+    /// A picture loss indication (RFC 4585 §6.3.1) asking the upstream sender for a keyframe; nil
+    /// before its first packet came.
+    public func pictureLossIndication() -> RTCPPacket? {
+        upstreamSSRC.map { .pictureLossIndication(.init(senderSSRC: localSSRC, mediaSSRC: $0)) }
+    }
+
     public mutating func received(rtp packet: RTPPacket, now: Instant) {
         guard packet.payloadType == payloadType else { return }
         if packet.ssrc != upstreamSSRC {

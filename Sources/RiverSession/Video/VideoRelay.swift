@@ -228,11 +228,9 @@ struct VideoRelay {
     /// ``PLIForwarder``'s, so the receiver recovers once the line drains.
     private mutating func delayLineOverflowed(now: Instant, into out: inout Output) {
         if let last = lastOverflowPLI, now - last < Self.overflowPLIInterval { return }
-        guard let upstream = receiverReports.upstreamSSRC else { return }
+        guard let pli = receiverReports.pictureLossIndication() else { return }
         lastOverflowPLI = now
-        out.rtcp.compounds.append([
-            .pictureLossIndication(.init(senderSSRC: rewriter.outgoingSSRC, mediaSSRC: upstream))
-        ])
+        out.rtcp.compounds.append([pli])
     }
 
     private mutating func drain(now: Instant, into out: inout Output) {
@@ -269,10 +267,7 @@ struct VideoRelay {
                 autoDelay?.recordLoss(now: now)  // the path to the browser loses packets
                 if let nack = receiverReports.nack(sequenceNumbers) { out.rtcp.compounds.append([nack]) }
             case .pli:
-                guard let upstream = receiverReports.upstreamSSRC else { continue }
-                out.rtcp.compounds.append([
-                    .pictureLossIndication(.init(senderSSRC: rewriter.outgoingSSRC, mediaSSRC: upstream))
-                ])
+                if let pli = receiverReports.pictureLossIndication() { out.rtcp.compounds.append([pli]) }
             case .dropped(let timestamp, _), .skipped(let timestamp):
                 // Counted by the depacketizer and the frame builder, which asked for a key frame.
                 out.undecodable.append((rewriter.outputTimestamp(timestamp), wallClock() * 1000))

@@ -68,6 +68,8 @@ final class SessionRecorder: Sendable {
     let resultsPath: String
     private let state: Mutex<State>
     private let pending = Atomic<Int>(0)
+    /// Items refused because ``maxPending`` were waiting.
+    private let droppedPending = Atomic<Int>(0)
     private let queue: DispatchQueue
     private let metrics: ServeMetrics?
     private let logger: Logger
@@ -87,7 +89,6 @@ final class SessionRecorder: Sendable {
         var awaitingLine: [UInt32: Int64] = [:]
         var writtenOrder: [UInt32] = []
         var resultLines = 0
-        var droppedPending = 0
         var stopped: String?
     }
 
@@ -113,7 +114,8 @@ final class SessionRecorder: Sendable {
     func record(_ item: RecordedItem) {
         guard pending.add(1, ordering: .relaxed).newValue <= Self.maxPending else {
             pending.subtract(1, ordering: .relaxed)
-            state.withLock { $0.droppedPending += 1 }
+            // Not under the state's lock, which the writing holds: the loop must not wait on the disk.
+            droppedPending.add(1, ordering: .relaxed)
             return
         }
         queue.async { [self] in
@@ -211,7 +213,7 @@ final class SessionRecorder: Sendable {
             do { try writer.close() } catch { problems.append("\(error)") }
             var summary =
                 "\(writer.videoFramesWritten) frames, \(writer.audioPacketsWritten) audio packets, "
-                + "\(state.resultLines) result lines, \(writer.dropped + state.droppedPending) dropped"
+                + "\(state.resultLines) result lines, \(writer.dropped + droppedPending.load(ordering: .relaxed)) dropped"
             if let origin = state.origin, let last = state.lastArrival, let video = state.lastVideo {
                 let span = Double((last - origin.arrival).nanosecondsClamped) / 1e9
                 summary += "; video \(Double(video.pts) / 90_000) s by RTP time, \(span) s by arrival"

@@ -134,6 +134,7 @@ public enum ServeApp {
         let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
+        SessionRoutes.add(to: router, sessions: service, tokenRequired: options.token != nil)
         let admin = adminRouter(options)
         AdminRoutes.add(to: admin ?? router, sessions: service, metrics: nil)
         router.get("/") { _, _ -> Response in
@@ -189,8 +190,10 @@ public enum ServeApp {
         let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
+        SessionRoutes.add(to: router, sessions: service, tokenRequired: options.token != nil)
         let admin = adminRouter(options)
         AdminRoutes.add(to: admin ?? router, sessions: service, metrics: metrics)
+        InferRoute.add(to: router, inference: client, maxPixels: pipeline.maxPixels)
         // Readiness, unlike /healthz (liveness): a session started now would get results only
         // with a proxy that answers and at least one worker behind it.
         router.get("/readyz") { _, _ -> Response in

@@ -213,7 +213,9 @@ import Testing
         peer.input(
             .inferred(id: peer.requests[1].id, .reply(detections: detections, compute: .milliseconds(15))))
         peer.input(.decodeFailed(jobs[0]))
-        let statuses = peer.events.compactMap { if case .frameFinished(let s, _, _) = $0 { s } else { nil } }
+        let statuses = peer.events.compactMap {
+            if case .frameFinished(let m, _, _) = $0 { m.status } else { nil }
+        }
         #expect(statuses == [.saturated, .ok, .expired, .decodeError])
         // No data channel in this session: each message is counted as undelivered, none lost.
         #expect(peer.engine.counters.resultsUndelivered == 4 && peer.engine.counters.resultsSent == 0)
@@ -236,8 +238,10 @@ import Testing
             }
         }
         func notDecoded() -> Int {
-            peer.events.filter { if case .frameFinished(.decodeError, _, _) = $0 { true } else { false } }
-                .count
+            peer.events.filter {
+                if case .frameFinished(let m, _, _) = $0, m.status == .decodeError { true } else { false }
+            }
+            .count
         }
         try send(0..<3)
         #expect(peer.units.count == 3)

@@ -3,7 +3,7 @@ import Hummingbird
 
 /// WHIP access control with a bearer token (RFC 9725 §4.5, RFC 6750): with a token set, every
 /// request that changes state (POST, PATCH, DELETE) and every read of `/metrics` and `/debug/*`
-/// must carry `Authorization: Bearer <token>` (PUT too, though river has no PUT route). Anything else is answered `401` with
+/// and of the session API (`/v1/…`) must carry `Authorization: Bearer <token>` (PUT too, though river has no PUT route). Anything else is answered `401` with
 /// `WWW-Authenticate: Bearer` before its body is read, so a refused offer allocates nothing: no
 /// session, no thread, no decoder.
 ///
@@ -37,7 +37,7 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         case .post, .patch, .delete, .put: return true
         default:
             let path = request.uri.path
-            return path == "/metrics" || path.hasPrefix("/debug/")
+            return path == "/metrics" || path.hasPrefix("/debug/") || path.hasPrefix("/v1/")
         }
     }
 

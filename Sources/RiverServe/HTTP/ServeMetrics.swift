@@ -24,6 +24,8 @@ public final class ServeMetrics: Sendable {
     public let decodeQueueDropped: CoreMetrics.Counter
     /// Recordings (`--record`) stopped before their session ended: a write error or the size bound.
     public let recordingsStopped: CoreMetrics.Counter
+    /// Results-feed readers cut off for not reading (``ResultsFeed``).
+    public let resultsFeedCutOff: CoreMetrics.Counter
     /// Inference round trip (request sent → result back), seconds.
     public let inferenceLatency: CoreMetrics.Timer
     public let delaySeconds: CoreMetrics.Gauge
@@ -54,6 +56,7 @@ public final class ServeMetrics: Sendable {
             label: "river_inference_request_bytes_total", factory: factory)
         decodeQueueDropped = CoreMetrics.Counter(label: "river_decode_queue_dropped_total", factory: factory)
         recordingsStopped = CoreMetrics.Counter(label: "river_recordings_stopped_total", factory: factory)
+        resultsFeedCutOff = CoreMetrics.Counter(label: "river_results_feed_cut_off_total", factory: factory)
         inferenceLatency = CoreMetrics.Timer(label: "river_inference_latency_seconds", factory: factory)
         delaySeconds = CoreMetrics.Gauge(label: "river_delay_seconds", factory: factory)
         proxyQueueDepth = CoreMetrics.Gauge(label: "river_proxy_queue_depth", factory: factory)

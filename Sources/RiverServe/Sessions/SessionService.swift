@@ -51,6 +51,25 @@ public final class SessionService: WHIPSessionFactory {
         var nextStreamID: UInt64 = 1
         var resultsSent = 0
         var resultsUndelivered = 0
+        var live: [String: LiveSession] = [:]
+    }
+
+    /// A live session as `GET /v1/sessions` lists it.
+    public struct LiveSession: Sendable, Codable, Equatable {
+        public var id: String
+        /// When its offer was answered, ms since the Unix epoch.
+        public var startedAt: Double
+        /// `pipeline` (results from the workers) or `reflect`.
+        public var mode: String
+        /// Past its DTLS handshake.
+        public var connected = false
+        /// Frames that ended in a result message, and those among them with `status` `ok`.
+        public var frames = 0
+        public var framesOK = 0
+        /// The delay in force, ms (moves under `--delay auto`).
+        public var delayMs: Double
+        /// Readers of its results feed now.
+        public var feedSubscribers = 0
     }
 
     public let server: WebRTCServer
@@ -58,6 +77,8 @@ public final class SessionService: WHIPSessionFactory {
     public let rembBitrate: UInt64
     public let pipeline: Pipeline?
     public let metrics: ServeMetrics?
+    /// Every session's result messages for readers other than its page.
+    public let feed: ResultsFeed
     private let logger: Logger
     private let figures: Mutex<Figures>
     /// Heap trimming runs here, never on the media loop.
@@ -95,6 +116,7 @@ public final class SessionService: WHIPSessionFactory {
         self.pipeline = pipeline
         self.metrics = metrics
         self.logger = logger
+        feed = ResultsFeed { metrics?.resultsFeedCutOff.increment() }
     }
 
     public func createSession(offer: String, from address: String?) async throws -> (
@@ -183,11 +205,17 @@ public final class SessionService: WHIPSessionFactory {
         } else {
             session.echoDataChannels = true
         }
+        let live = LiveSession(
+            id: id, startedAt: (Date().timeIntervalSince1970 * 1000).rounded(),
+            mode: pipeline == nil ? "reflect" : "pipeline",
+            delayMs: Double(session.delay.start.nanosecondsClamped) / 1e6)
         let count = figures.withLock { figures in
             figures.sessions += 1
+            figures.live[id] = live
             return figures.sessions
         }
         metrics?.sessions.record(count)
+        feed.open(session: id)
         do {
             try await server.open(session, makeOffload: makeOffload) { [self] event, counters, summary in
                 sessionEvent(event, id: id, from: peer, counters: counters, summary: summary, logger: logger)
@@ -211,17 +239,27 @@ public final class SessionService: WHIPSessionFactory {
         summary: () -> String, logger: Logger
     ) {
         switch event {
-        case .frameFinished(let status, let latency, let delay):
+        case .frameFinished(let message, let latency, let delay):
+            let sequence = figures.withLock { figures -> Int in
+                figures.live[id]?.frames += 1
+                if message.status == .ok { figures.live[id]?.framesOK += 1 }
+                figures.live[id]?.delayMs = message.delay
+                return figures.live[id]?.frames ?? 0
+            }
+            if feed.hasSubscribers(id) { feed.publish(session: id, sequence: sequence, json: message.json()) }
             guard let metrics else { return }
             metrics.delaySeconds.record(delay.seconds)
+            let status = message.status
             if status == .ok {
                 metrics.framesInferred.increment()
             } else {
                 metrics.frameDropped(reason: status.rawValue)
             }
             if let latency { metrics.inferenceLatency.recordNanoseconds(latency.nanosecondsClamped) }
-        case .closed:
+        case .closed(let reason):
             logger.info("session ended: \(summary())")
+            let results = figures.withLock { $0.live[id]?.frames ?? 0 }
+            feed.close(session: id, reason: "\(reason)", results: results)
             figures.withLock {
                 $0.resultsSent += counters.resultsSent
                 $0.resultsUndelivered += counters.resultsUndelivered
@@ -230,7 +268,10 @@ public final class SessionService: WHIPSessionFactory {
             // Once the session's last references (its decode thread, queued jobs) are gone.
             trimQueue.asyncAfter(deadline: .now() + .seconds(1)) { HeapTrim.releaseFreedMemory() }
         case .connected:
-            figures.withLock { _ = $0.connected.insert(id) }
+            figures.withLock {
+                _ = $0.connected.insert(id)
+                $0.live[id]?.connected = true
+            }
         case .addressAuthenticated, .channelOpened:
             break
         }
@@ -240,6 +281,7 @@ public final class SessionService: WHIPSessionFactory {
         let count = figures.withLock { figures in
             figures.sessions -= 1
             figures.connected.remove(id)
+            figures.live.removeValue(forKey: id)
             figures.admission.ended(address: peer)
             return figures.sessions
         }
@@ -248,6 +290,16 @@ public final class SessionService: WHIPSessionFactory {
 
     public func endSession(id: String) async throws -> Bool {
         try await server.closeSession(id: id)
+    }
+
+    /// The live sessions, oldest first.
+    public func liveSessions() -> [LiveSession] {
+        let live = figures.withLock { Array($0.live.values) }
+        return live.map { session in
+            var session = session
+            session.feedSubscribers = feed.subscriberCount(of: session.id)
+            return session
+        }.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }
     }
 
     public func sessionCount() async throws -> Int {
@@ -269,6 +321,8 @@ public final class SessionService: WHIPSessionFactory {
             out["pipelines"] = live.count
             out["pipelineThreads"] = MediaWorker.liveThreads
         }
+        out["resultsFeedSubscribers"] = feed.subscriberCount
+        out["resultsFeedCutOff"] = feed.cutOff
         return out
     }
 }

@@ -483,7 +483,7 @@ public final class SessionEngine {
             } else {
                 tallies.resultsUndelivered += 1
             }
-            emit(.event(.frameFinished(message.status, inferenceLatency: latency, delay: video.delay)))
+            emit(.event(.frameFinished(message, inferenceLatency: latency, delay: video.delay)))
             if configuration.records { emit(.record(.result(message))) }
         }
         inferenceOutput.messages.removeAll(keepingCapacity: true)

@@ -100,9 +100,9 @@ public enum SessionEvent: Sendable, Equatable {
     case connected
     /// A data channel opened (either side).
     case channelOpened(label: String)
-    /// One frame's result message was produced (sent or not), for metrics: its status, the
-    /// inference round trip when a worker answered, and the session's delay in force.
-    case frameFinished(ResultMessage.Status, inferenceLatency: Duration?, delay: Duration)
+    /// One frame's result message was produced (sent or not), for metrics and the results feed:
+    /// the message, the inference round trip when a worker answered, and the session's delay in force.
+    case frameFinished(ResultMessage, inferenceLatency: Duration?, delay: Duration)
     /// The session ended; nothing more comes out but this session's final `.timeout(nil)`.
     case closed(SessionCloseReason)
 }

@@ -164,7 +164,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
             ]),
         /// End-to-end: the built `river` binary against real browsers and real sockets.
-        .testTarget(name: "RiverEndToEndTests", dependencies: ["RiverCore", "RiverSDP"]),
+        .testTarget(
+            name: "RiverEndToEndTests",
+            dependencies: ["RiverCore", "RiverSDP", "RiverResults", "RiverTestSupport"]),
         /// End-to-end without a browser: `river proxy`, `onnx`, `infer` as processes.
         .testTarget(
             name: "RiverProcessTests",

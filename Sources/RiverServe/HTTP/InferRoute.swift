@@ -26,6 +26,11 @@ extension BrokerClient: StillInference {
     static let httpStreamID: UInt64 = 0
 
     public func infer(_ frame: VideoFrame, deadline: Instant) async -> StillInferenceOutcome {
+        // No proxy answering, or none of its workers: say so now (as /readyz would), rather than
+        // send the picture into a connection that is down.
+        guard let capacity, Instant.now - capacity.learnedAt < .seconds(3), capacity.workers > 0 else {
+            return .failed(.noWorker)
+        }
         let reply: BrokerReply
         do throws(BrokerError) {
             reply = try await infer(frame: frame, streamID: Self.httpStreamID, deadline: deadline)

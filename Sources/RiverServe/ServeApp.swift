@@ -94,6 +94,8 @@ public struct PipelineServeOptions: Sendable {
     public var curve: PeerCurve?
     /// Each session's recording (`--record`), or none.
     public var recording: RecordingOptions?
+    /// Where every session's results are POSTed in batches (`--results-webhook`), or nowhere.
+    public var resultsWebhook: WebhookEndpoint?
 
     public init(
         proxy: String, delay: PipelineDelay = .fixed(.seconds(3)), maxInFlight: Int? = nil,
@@ -186,7 +188,11 @@ public enum ServeApp {
                 delay: pipeline.delay, backend: client, maxInFlight: pipeline.maxInFlight,
                 totalSlots: { client.capacity?.totalSlots }, maxPixels: pipeline.maxPixels,
                 recording: pipeline.recording),
-            metrics: metrics, limits: options.limits, logger: logger)
+            metrics: metrics, limits: options.limits,
+            webhook: pipeline.resultsWebhook.map {
+                ResultsWebhook(endpoint: $0, metrics: metrics, logger: logger)
+            },
+            logger: logger)
         let router = Router(context: ServeRequestContext.self)
         if let token = options.token { router.add(middleware: BearerTokenMiddleware(token: token)) }
         Signalling.addRoutes(to: router, sessions: service)
@@ -219,7 +225,9 @@ public enum ServeApp {
             try? await server.shutdown()
             throw error
         }
-        let parts: [any Service] = [BrokerClientService(client: client), UDPServerService(server: server)]
+        let parts: [any Service] =
+            [BrokerClientService(client: client), UDPServerService(server: server)]
+            + (service.webhook.map { [$0] } ?? [])
         try await run(
             services + parts, router: router, admin: admin, options: options, identity: identity,
             logger: logger

@@ -39,6 +39,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "The most bytes one session's recording may take; it stops there, the session goes on.")
     var recordMaxBytes: Int64 = 2 << 30
 
+    @Option(
+        help:
+            "POST every session's result messages in batches to this http:// or https:// URL (retried with backoff; never slows the video)."
+    )
+    var resultsWebhook: String?
+
     @Option(help: "Address the HTTP and UDP sockets bind to.")
     var host = "127.0.0.1"
 
@@ -104,6 +110,16 @@ struct ServeCommand: AsyncParsableCommand {
         guard record == nil || proxy != nil else {
             throw ValidationError("--record needs --proxy: a reflect session rebuilds no frames to record")
         }
+        guard resultsWebhook == nil || proxy != nil else {
+            throw ValidationError("--results-webhook needs --proxy: a reflect session has no results")
+        }
+        if let resultsWebhook {
+            do {
+                _ = try WebhookEndpoint(resultsWebhook)
+            } catch {
+                throw ValidationError(error.description)
+            }
+        }
         try https.validate()
         try limits.validate()
         guard !(noIceTcp && tcpPort != nil) else {
@@ -134,6 +150,7 @@ struct ServeCommand: AsyncParsableCommand {
                 let directory = try RecordingOptions.check(directory: URL(fileURLWithPath: record))
                 pipeline.recording = RecordingOptions(directory: directory, maxBytes: recordMaxBytes)
             }
+            pipeline.resultsWebhook = try resultsWebhook.map { try WebhookEndpoint($0) }
             // The web app at `/` and `/healthz` (AppRoutes).
             let app = try AppRoutes()
             try await ServeApp.runPipeline(

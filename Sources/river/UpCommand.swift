@@ -88,6 +88,9 @@ struct UpCommand: AsyncParsableCommand {
     @Option(help: "The most bytes one session's recording may take (serve's --record-max-bytes).")
     var recordMaxBytes: Int64 = 2 << 30
 
+    @Option(help: "POST every session's result messages in batches to this URL (serve's --results-webhook).")
+    var resultsWebhook: String?
+
     @Option(help: "Proxy endpoint for workers; e.g. 'tcp://*:5556' to let workers on other hosts join.")
     var backend = "tcp://127.0.0.1:*"
 
@@ -187,6 +190,7 @@ struct UpCommand: AsyncParsableCommand {
         if let token { serveOptions += ["--token", token] }
         if let tokenFile { serveOptions += ["--token-file", tokenFile] }
         if let record { serveOptions += ["--record", record, "--record-max-bytes", "\(recordMaxBytes)"] }
+        if let resultsWebhook { serveOptions += ["--results-webhook", resultsWebhook] }
         let serveArguments = serveOptions + https.arguments + limits.arguments + keys.serveArguments
         let delay = delay
         let servePID = Announcement<pid_t>()

@@ -184,4 +184,71 @@ import Testing
             object["resultsSent"].map { $0 + (object["resultsUndelivered"] ?? 0) } == total, "\(counters)")
         #expect(object["resultsFeedCutOff"] == 0 && object["resultsFeedSubscribers"] == 0, "\(counters)")
     }
+
+    /// `--results-webhook` to a receiver that is up: it gets every result message of the session,
+    /// numbered without a gap. To one that is down: the session's figures are those of any session.
+    @Test func aWebhookGetsEveryResultAndADeadOneChangesNothing() async throws {
+        let directory = try InferenceFixtures.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let bodies = directory.appendingPathComponent("bodies.jsonl")
+        let receiver = try ChildProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", repositoryRoot.appendingPathComponent("scripts/e2e/webhook_receiver.py").path,
+                "--out", bodies.path,
+            ])
+        defer { receiver.stop() }
+        var port: Int?
+        for _ in 0..<100 where port == nil {
+            port = receiver.output.split(separator: "\n").first { $0.hasPrefix("listening ") }
+                .flatMap { Int($0.dropFirst(10)) }
+            if port == nil { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        let receiverPort = try #require(port, "the receiver did not start: \(receiver.output)")
+
+        let up = try await UpProcess([
+            "--delay", "2s", "--results-webhook", "http://127.0.0.1:\(receiverPort)/hook",
+        ])
+        defer { up.stop() }
+        let result = try await runSessionCheck(baseURL: up.baseURL, seconds: 15)
+        #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
+        let counters = try #require(
+            try JSONSerialization.jsonObject(with: Data(try await up.get("/debug/sessions").body.utf8))
+                as? [String: Int])
+        let total = (counters["resultsSent"] ?? 0) + (counters["resultsUndelivered"] ?? 0)
+        #expect(total >= 10 * panClipFPS, "\(counters)")
+        // The last batch leaves within the batch window (200 ms) of the session's last result.
+        var sequences: [Int] = []
+        var batches = 0
+        let deadline = ContinuousClock.now + .seconds(10)
+        repeat {
+            try await Task.sleep(for: .milliseconds(200))
+            let lines = ((try? String(contentsOf: bodies, encoding: .utf8)) ?? "").split(separator: "\n")
+            batches = lines.count
+            sequences = lines.flatMap { line -> [Int] in
+                let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+                return (object?["results"] as? [[String: Any]] ?? []).compactMap { $0["sequence"] as? Int }
+            }
+        } while sequences.count < total && ContinuousClock.now < deadline
+        print("river e2e webhook up: \(sequences.count) of \(total) results in \(batches) batches")
+        #expect(sequences == Array(1...total), "the webhook lost, repeated or reordered results")
+        up.stop()
+
+        // Down: nothing listens on port 1. The media path goes on as ever.
+        let cut = try await UpProcess(["--delay", "2s", "--results-webhook", "http://127.0.0.1:1/hook"])
+        defer { cut.stop() }
+        let down = try await runSessionCheck(baseURL: cut.baseURL, seconds: 15)
+        #expect(down["state"] as? String == "live", "\(down["error"] ?? "")")
+        let view = try #require(try views(down).first)
+        let metrics = try await cut.get("/metrics").body
+        let failed = prometheusValue(metrics, "river_webhook_batches_total{outcome=\"failed\"}") ?? 0
+        print("river e2e webhook down: \(view); \(Int(failed)) failed attempts")
+        #expect(failed >= 1, "no failed POST counted: \(metrics)")
+        let delay = view.delay
+        for p in ["p5", "p50", "p95"] {
+            #expect(abs((delay[p] ?? 0) - 2000) <= 100, "delay \(delay)")
+        }
+        #expect(view.coverage >= 0.97, "coverage \(view.coverage): \(view.statuses)")
+        #expect(view.accuracy >= 0.90 && view.wrongFrameDrawn == 0, "\(view)")
+    }
 }

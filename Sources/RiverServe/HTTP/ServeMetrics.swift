@@ -26,6 +26,8 @@ public final class ServeMetrics: Sendable {
     public let recordingsStopped: CoreMetrics.Counter
     /// Results-feed readers cut off for not reading (``ResultsFeed``).
     public let resultsFeedCutOff: CoreMetrics.Counter
+    /// Result messages the webhook dropped because its queue was full (``ResultsWebhook``).
+    public let webhookResultsDropped: CoreMetrics.Counter
     /// Inference round trip (request sent → result back), seconds.
     public let inferenceLatency: CoreMetrics.Timer
     public let delaySeconds: CoreMetrics.Gauge
@@ -57,6 +59,8 @@ public final class ServeMetrics: Sendable {
         decodeQueueDropped = CoreMetrics.Counter(label: "river_decode_queue_dropped_total", factory: factory)
         recordingsStopped = CoreMetrics.Counter(label: "river_recordings_stopped_total", factory: factory)
         resultsFeedCutOff = CoreMetrics.Counter(label: "river_results_feed_cut_off_total", factory: factory)
+        webhookResultsDropped = CoreMetrics.Counter(
+            label: "river_webhook_results_dropped_total", factory: factory)
         inferenceLatency = CoreMetrics.Timer(label: "river_inference_latency_seconds", factory: factory)
         delaySeconds = CoreMetrics.Gauge(label: "river_delay_seconds", factory: factory)
         proxyQueueDepth = CoreMetrics.Gauge(label: "river_proxy_queue_depth", factory: factory)
@@ -74,6 +78,13 @@ public final class ServeMetrics: Sendable {
     public func frameDropped(reason: String) {
         CoreMetrics.Counter(
             label: "river_frames_dropped_total", dimensions: [("reason", reason)], factory: factory
+        ).increment()
+    }
+
+    /// Counts a webhook POST by its outcome: `delivered` or `failed` (sent again after a backoff).
+    func webhookBatches(outcome: String) {
+        CoreMetrics.Counter(
+            label: "river_webhook_batches_total", dimensions: [("outcome", outcome)], factory: factory
         ).increment()
     }
 

@@ -79,6 +79,8 @@ public final class SessionService: WHIPSessionFactory {
     public let metrics: ServeMetrics?
     /// Every session's result messages for readers other than its page.
     public let feed: ResultsFeed
+    /// `--results-webhook`: the same messages, POSTed in batches.
+    public let webhook: ResultsWebhook?
     private let logger: Logger
     private let figures: Mutex<Figures>
     /// Heap trimming runs here, never on the media loop.
@@ -101,9 +103,10 @@ public final class SessionService: WHIPSessionFactory {
 
     public init(
         server: WebRTCServer, candidateAddresses: [String], rembBitrate: UInt64, pipeline: Pipeline? = nil,
-        metrics: ServeMetrics? = nil, limits: Limits = .init(), logger: Logger
+        metrics: ServeMetrics? = nil, limits: Limits = .init(), webhook: ResultsWebhook? = nil, logger: Logger
     ) {
         self.limits = limits
+        self.webhook = webhook
         figures = Mutex(
             Figures(
                 admission: Admission(
@@ -246,7 +249,11 @@ public final class SessionService: WHIPSessionFactory {
                 figures.live[id]?.delayMs = message.delay
                 return figures.live[id]?.frames ?? 0
             }
-            if feed.hasSubscribers(id) { feed.publish(session: id, sequence: sequence, json: message.json()) }
+            if webhook != nil || feed.hasSubscribers(id) {
+                let json = message.json()
+                feed.publish(session: id, sequence: sequence, json: json)
+                webhook?.enqueue(session: id, sequence: sequence, json: json)
+            }
             guard let metrics else { return }
             metrics.delaySeconds.record(delay.seconds)
             let status = message.status

@@ -41,8 +41,9 @@ struct AnnotateCommand: ParsableCommand {
                 + "\(summary.audioPacketsCopied) audio packets copied: \(output)")
     }
 
-    /// The detections of the line nearest `seconds`, within 2 ms: libavformat starts each fragment
-    /// on a millisecond, so a fragment's first picture reads up to 1 ms from its 90 kHz time.
+    /// The detections of the line nearest `seconds`, within 10 ms: a fragment's first picture reads a
+    /// few milliseconds off the time river gave it (docs/results.md, Recordings; 3 ms seen), and
+    /// frames are at least 16 ms apart up to 60 fps, so the nearest line within 10 ms is the frame's own.
     static func nearest(_ seconds: Double, in lines: [(pts: Double, detections: [Detection])]) -> [Detection]?
     {
         var (low, high) = (0, lines.count)
@@ -51,7 +52,7 @@ struct AnnotateCommand: ParsableCommand {
             if lines[mid].pts < seconds { low = mid + 1 } else { high = mid }
         }
         let near = [low - 1, low].filter {
-            lines.indices.contains($0) && abs(lines[$0].pts - seconds) <= 0.002
+            lines.indices.contains($0) && abs(lines[$0].pts - seconds) <= 0.010
         }
         return near.min { abs(lines[$0].pts - seconds) < abs(lines[$1].pts - seconds) }.map {
             lines[$0].detections

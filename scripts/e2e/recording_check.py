@@ -130,14 +130,19 @@ def main() -> int:
         clip = json.load(f)
     with open(args.results) as f:
         lines = [json.loads(line) for line in f if line.strip()]
-    # Paired by the nearest presentation time within 2 ms: libavformat's fragments start on a
-    # millisecond, so a fragment's first picture reads up to 1 ms from its 90 kHz time.
+    # Paired by the nearest presentation time within 0.4 frame intervals of the clip. A fragment's
+    # first picture reads a few milliseconds off the time river gave it (docs/results.md,
+    # Recordings: libavformat derives a fragment's start from the previous fragment's durations,
+    # guessing the last one when the audio track cuts the fragment); 3 ms was seen, which a bound of
+    # 2 ms refused. The neighbouring frames are a whole interval away, so the nearest within
+    # 0.4 intervals is the frame's own line or none, and the bar code below checks each pairing.
+    window = 0.4 / clip["fps"]
     keyed = sorted((line["pts"], i) for i, line in enumerate(lines))
     keys = [k for k, _ in keyed]
 
     def line_at(pts: float):
         at = bisect.bisect_left(keys, pts)
-        near = [j for j in (at - 1, at) if 0 <= j < len(keys) and abs(keys[j] - pts) <= 0.002]
+        near = [j for j in (at - 1, at) if 0 <= j < len(keys) and abs(keys[j] - pts) <= window]
         return lines[keyed[min(near, key=lambda j: abs(keys[j] - pts))][1]] if near else None
 
     times = frame_times(args.mp4)

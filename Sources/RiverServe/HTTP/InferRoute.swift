@@ -88,7 +88,7 @@ enum InferRoute {
             let body: ByteBuffer
             do {
                 body = try await request.collectBody(upTo: maxBodyBytes)
-            } catch let error as HTTPError where error.status == .contentTooLarge {
+            } catch is NIOTooManyBytesError {
                 return SessionRoutes.error(.contentTooLarge, "the body is over \(maxBodyBytes) bytes")
             }
             let picture: (frame: VideoFrame, size: FrameSize)

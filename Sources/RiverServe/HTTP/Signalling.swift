@@ -1,4 +1,5 @@
 import Hummingbird
+import NIOCore
 
 /// Creates and ends media sessions for the WHIP routes; the reflect service is one.
 public protocol WHIPSessionFactory: Sendable {
@@ -53,7 +54,12 @@ public enum Signalling {
                     "POST /whip needs Content-Type: application/sdp, got \"\(contentType)\"\n")
             }
             var request = request
-            let body = try await request.collectBody(upTo: maxOfferBytes)
+            let body: ByteBuffer
+            do {
+                body = try await request.collectBody(upTo: maxOfferBytes)
+            } catch is NIOTooManyBytesError {
+                return text(.contentTooLarge, "offers are at most \(maxOfferBytes) bytes\n")
+            }
             let offer = String(buffer: body)
             do {
                 let address = context.remoteAddress.flatMap(Admission.key(of:))

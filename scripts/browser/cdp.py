@@ -25,6 +25,7 @@ one Chromium reads on Linux) trusts those certificates; `home` uses a HOME prepa
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import fcntl
 import http.server
@@ -254,6 +255,13 @@ class Page:
             raise CDPError(f"navigate {url}: {result['errorText']}")
         self.browser.wait_event("Page.loadEventFired", timeout)
 
+    def add_init_script(self, source: str) -> str:
+        """Runs `source` in every document this tab loads from now on, before any of its own
+        scripts (Page.addScriptToEvaluateOnNewDocument); returns the script's identifier."""
+        result = self.browser.send("Page.addScriptToEvaluateOnNewDocument", {"source": source},
+                                   session=self.session)
+        return result.get("identifier", "")
+
     def evaluate(self, expression: str, timeout: float | None = None) -> Any:
         """Evaluates `expression`, awaiting it if it is a promise, and returns its JSON value."""
         result = self.browser.send(
@@ -267,6 +275,13 @@ class Page:
             text = details.get("exception", {}).get("description") or details.get("text")
             raise CDPError(f"JavaScript threw: {text}")
         return result.get("result", {}).get("value")
+
+    def screenshot(self, format: str = "png", timeout: float | None = None) -> bytes:
+        """The tab's viewport as an image (`Page.captureScreenshot`): PNG bytes, or `format`
+        ("jpeg", "webp") as Chromium encodes it."""
+        result = self.browser.send("Page.captureScreenshot", {"format": format}, session=self.session,
+                                   timeout=timeout)
+        return base64.b64decode(result["data"])
 
 
 

@@ -17,6 +17,20 @@ per displayed frame, see Sources/RiverServe/App/view.js), hangs up, and prints o
 `turnaround` is the server's frame-received → result-ready time (`timings.total`) of the displayed
 frames' own results after the warm-up; `delay` the page's receive time minus the server's.
 
+Each view also has `pairing` (the page's `river.views[i].pairing`: 'timestamp', or 'arrival' where
+the browser gives no RTP timestamp per frame), `approximateDrawn` (frames after the warm-up drawn
+with arrival-paired boxes) and `exactDrawn` (all frames drawn as exact). Under arrival pairing the
+paired result counts as the frame's "own" (`exact`, `accuracy`), and `arrivalOffsets` says by how
+many clip frames the pairing was off:
+{offset: frames}, the offset in -6..6 whose true face position is nearest the box (0: right).
+The result also has `notice` and `errorText`, the page's notice and error lines as shown (null
+when hidden), read before hanging up (or once the page failed to start), and `finalState`, the
+page's state then.
+
+    --hide-frame-metadata   the page sees requestVideoFrameCallback metadata without rtpTimestamp
+    --hide-frame-callback   the page sees no requestVideoFrameCallback at all
+(both injected before any page script runs, as a browser without them would be).
+
 The caller (RiverEndToEndTests) asserts on it; this script asserts nothing.
 """
 
@@ -33,6 +47,36 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser"))
 from cdp import Browser  # noqa: E402
+
+# Injected with --hide-frame-metadata: callbacks get the frame metadata less its rtpTimestamp.
+HIDE_FRAME_METADATA = """
+(() => {
+  const original = HTMLVideoElement.prototype.requestVideoFrameCallback;
+  if (!original) return;
+  HTMLVideoElement.prototype.requestVideoFrameCallback = function (callback) {
+    return original.call(this, (now, metadata) => {
+      const copy = { ...metadata };
+      delete copy.rtpTimestamp;
+      callback(now, copy);
+    });
+  };
+})();
+"""
+
+# Injected with --hide-frame-callback: no requestVideoFrameCallback (and no `in` finds it).
+HIDE_FRAME_CALLBACK = """
+delete HTMLVideoElement.prototype.requestVideoFrameCallback;
+delete HTMLVideoElement.prototype.cancelVideoFrameCallback;
+"""
+
+# The text of the element with this id as shown on the page, or null when hidden or empty.
+READ_VISIBLE = """
+((id) => {
+  const element = document.getElementById(id);
+  if (!element || element.getClientRects().length === 0) return null;
+  return element.textContent.trim() || null;
+})(%s)
+"""
 
 READ_VIEWS = """
 (async () => Promise.all(river.views.map(async (v) => {
@@ -77,7 +121,7 @@ READ_VIEWS = """
   }
   const sync = v.sync ? { pairs: v.sync.pairs, flashes: v.sync.flashes.length, onsets: v.sync.onsets.length } : null;
   return { frames: v.frames, results: v.resultCount, closed: v.closed, framesDecoded, framesEncoded, network,
-           audio, sync };
+           audio, sync, pairing: v.pairing };
 })))()
 """
 
@@ -89,11 +133,28 @@ def percentile(values: list[float], p: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))]
 
 
+def arrival_offsets(frames: list[dict], path: list[dict], width: int, height: int) -> dict[str, int]:
+    """For arrival-paired frames with a box and a readable bar code: how many clip frames the
+    result drawn belonged to away from the frame shown, as {offset: frames} (the offset in -6..6
+    whose true face centre is nearest the box; the clip loops, so indices wrap)."""
+    counts: dict[str, int] = {}
+    for f in frames:
+        if f["box"] is None or f["clipFrame"] is None or f["clipFrame"] >= len(path):
+            continue
+        def error(k: int) -> float:
+            truth = path[(f["clipFrame"] + k) % len(path)]
+            return math.hypot((f["box"]["x"] - truth["x"]) * width, (f["box"]["y"] - truth["y"]) * height)
+        best = min(range(-6, 7), key=lambda k: (error(k), abs(k)))
+        counts[str(best)] = counts.get(str(best), 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: int(item[0])))
+
+
 def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: float, tolerance: float) -> dict:
     frames = view["frames"]
     if not frames:
         return {"displayed": 0, "results": view["results"], "closed": view["closed"],
-                "framesDecoded": view["framesDecoded"], "framesEncoded": view["framesEncoded"]}
+                "framesDecoded": view["framesDecoded"], "framesEncoded": view["framesEncoded"],
+                "pairing": view.get("pairing"), "approximateDrawn": 0}
     start = frames[0]["receivedWall"] + warmup_ms
     after = [f for f in frames if f["receivedWall"] >= start]
     exact = [f for f in after if f["exact"]]
@@ -129,6 +190,11 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
                        "p99": percentile(turnarounds, 99), "max": max(turnarounds, default=None)},
         "wrongFrameDrawn": sum(1 for f in frames if f["drawn"] == "exact" and f["drawnFrom"] != f["rtpTimestamp"]),
         "staleDrawn": sum(1 for f in frames if f["drawn"] == "stale"),
+        # How the page paired frames with results, and the frames after the warm-up it drew
+        # with arrival-paired (approximate) boxes.
+        "pairing": view.get("pairing"),
+        "approximateDrawn": sum(1 for f in after if f["drawn"] == "approximate"),
+        "exactDrawn": sum(1 for f in frames if f["drawn"] == "exact"),
         "unreadable": sum(1 for f in after if f["clipFrame"] is None),
         "statuses": statuses,
         "results": view["results"],
@@ -140,6 +206,8 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
         # With --wav: the audio's getStats figures, and sound against picture at each flash (ms).
         "audio": view.get("audio") or {},
         "sync": view.get("sync"),
+        **({"arrivalOffsets": arrival_offsets(with_box, path, width, height)}
+           if view.get("pairing") == "arrival" else {}),
         "timeline": [[round(f["receivedWall"]), f["status"],
                       None if f["delay"] is None or not math.isfinite(f["delay"]) else round(f["delay"]),
                       None if f.get("turnaround") is None else round(f["turnaround"], 1)]
@@ -181,6 +249,10 @@ def main() -> int:
     parser.add_argument("--netns", help="run Chromium inside this network namespace (ip netns exec)")
     parser.add_argument("--trust", action="append", default=[],
                         help="a PEM certificate Chromium's NSS database trusts (repeatable)")
+    parser.add_argument("--hide-frame-metadata", action="store_true",
+                        help="hide rtpTimestamp from requestVideoFrameCallback's metadata")
+    parser.add_argument("--hide-frame-callback", action="store_true",
+                        help="hide requestVideoFrameCallback from the page")
     args = parser.parse_args()
     with open(args.y4m.rsplit(".", 1)[0] + ".json") as f:
         clip = json.load(f)
@@ -193,7 +265,16 @@ def main() -> int:
                  trust=args.trust or None, wav=args.wav) as browser:
         fragment = f"#token={urllib.parse.quote(args.token)}" if args.token else ""
         audio = "&audio" if args.wav else ""
-        page = browser.open(f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}{audio}{fragment}")
+        url = f"{args.url.rstrip('/')}/?probe&autostart&sessions={args.sessions}{audio}{fragment}"
+        if args.hide_frame_metadata or args.hide_frame_callback:
+            page = browser.open()
+            if args.hide_frame_metadata:
+                page.add_init_script(HIDE_FRAME_METADATA)
+            if args.hide_frame_callback:
+                page.add_init_script(HIDE_FRAME_CALLBACK)
+            page.navigate(url)
+        else:
+            page = browser.open(url)
         opened = time.monotonic()
         deadline = time.monotonic() + 30
         # The page is a module with top-level await: `river` exists once it has run, after load.
@@ -207,6 +288,15 @@ def main() -> int:
         if state == "loading":
             result["error"] = [e["params"]["exceptionDetails"].get("exception", {}).get("description")
                                for e in browser._events if e["method"] == "Runtime.exceptionThrown"]
+
+        def read_page() -> None:
+            # What the page shows in words: its notice and error lines, and its state.
+            result["notice"] = page.evaluate(READ_VISIBLE % json.dumps("notice"))
+            result["errorText"] = page.evaluate(READ_VISIBLE % json.dumps("error"))
+            result["finalState"] = page.evaluate(read_state)
+
+        if state != "live":
+            read_page()
         if state == "live":
             # From the page's load to live: WHIP, ICE, DTLS and the first frame (polled every 0.2 s).
             result["connectSeconds"] = round(time.monotonic() - opened, 2)
@@ -224,6 +314,7 @@ def main() -> int:
                     if view.get("sync") and local:
                         summary["sync"]["added"] = added_offsets(view["sync"]["pairs"], local["pairs"],
                                                                  summary["delay"]["p50"])
+            read_page()
             page.evaluate("river.stop()")
             result["stopped"] = page.evaluate("river.state") == "idle"
     print(json.dumps(result))

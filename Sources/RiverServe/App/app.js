@@ -5,7 +5,7 @@
 // reads the test clip's frame-index bar code on every displayed frame (scripts/make_pan_clip.py);
 // `?audio` turns the microphone on (with `?probe`, the page also measures sound against picture
 // at the sync clip's flashes, and the camera as sent, for comparison: sync.js).
-import { SessionView } from './view.js';
+import { SessionView, hasFrameCallback } from './view.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -23,19 +23,27 @@ const views = [];
   for (let i = 0; i < sessionCount; i++) {
     const screen = i === 0 ? first : first.parentElement.insertBefore(first.cloneNode(true), first.nextSibling);
     if (i > 0) screen.classList.add('extra');
-    views.push(new SessionView(
+    const view = new SessionView(
       screen.querySelector('video'), screen.querySelector('canvas'), ProbeClass ? new ProbeClass() : null,
       SyncClass && i === 0 ? new SyncClass() : null,
-    ));
+    );
+    // Every tile pairs the same way (one browser); the first to know says so.
+    view.onPairing = (pairing, notice) => showNotice(notice);
+    view.onClosed = (why) => sessionEnded(why);
+    views.push(view);
   }
 }
 
 /**
  * State the page exposes for tests and for curious users (open the console, look at `river`):
- * `frames` holds one entry per displayed frame of the first session (see SessionView).
+ * `frames` holds one entry per displayed frame of the first session (see SessionView); `pairing`
+ * how frames are paired with results, 'timestamp' (exact) or 'arrival' (approximate, for browsers
+ * that do not give each frame's RTP timestamp), null before the first frame; `error` what went
+ * wrong, also shown on the page.
  */
 const river = (window.river = {
   state: 'idle', error: null, views,
+  get pairing() { return views[0].pairing; },
   /** With `?probe&audio`: sound against picture of the camera as sent (see sync.js). */
   localSync: null,
   get frames() { return views[0].frames; },
@@ -57,6 +65,31 @@ async function listCameras() {
   if (current) select.value = current;
 }
 
+/** The line under the controls that says boxes are approximate in this browser (null: hidden). */
+function showNotice(text) {
+  $('notice').textContent = text ?? '';
+  $('notice').hidden = !text;
+}
+
+/** The error line: why a start failed or a session ended (null: hidden). */
+function showError(text) {
+  river.error = text;
+  $('error').textContent = text ?? '';
+  $('error').hidden = !text;
+}
+
+/**
+ * A session ended by itself while the page was live: say so. The other tiles, if any, play on
+ * until Stop or the next Start, which hangs everything up first.
+ */
+function sessionEnded(why) {
+  if (river.state !== 'live') return;
+  showError(why === 'failed'
+    ? 'The connection to river failed: no answer from the server for a while. Press Start to try again.'
+    : 'river closed the session (the server ended it, or stopped). Press Start to try again.');
+  setState(why);
+}
+
 function setState(state) {
   river.state = state;
   $('state').textContent = state;
@@ -65,8 +98,11 @@ function setState(state) {
 }
 
 async function start() {
+  showError(null);
+  showNotice(null);
   setState('starting');
   try {
+    await teardown(); // what a session that ended by itself left behind
     const deviceId = $('camera').value || undefined;
     media = await navigator.mediaDevices.getUserMedia({
       video: { deviceId, width: 640, height: 480, frameRate: 30 },
@@ -78,18 +114,24 @@ async function start() {
     const track = media.getVideoTracks()[0];
     // One session sends the microphone (and plays it back); more tiles would only echo it again.
     const audio = media.getAudioTracks()[0] ?? null;
-    await Promise.all(views.map((v, i) => v.start(track, i === 0 ? audio : null)));
+    // Every view settles before a failure is reported, so none is left connected behind it.
+    const started = await Promise.allSettled(views.map((v, i) => v.start(track, i === 0 ? audio : null)));
+    const failure = started.find((s) => s.status === 'rejected');
+    if (failure) throw failure.reason;
     if (SyncClass && audio) await watchLocal(media);
     setState('live');
   } catch (e) {
-    river.error = String(e);
-    setState('failed');
     console.error(e);
+    showError(e instanceof Error ? e.message : String(e));
+    // Hung up before 'failed' shows, so whoever watches the state finds nothing left open.
+    await teardown().catch((e2) => console.error(e2));
+    setState('failed');
   }
 }
 
 /** The sync measurement of the camera and microphone as sent, in a small preview. */
 async function watchLocal(stream) {
+  if (!hasFrameCallback) return;
   const preview = document.createElement('video');
   Object.assign(preview, { muted: true, autoplay: true, playsInline: true, srcObject: stream });
   preview.className = 'local-preview';
@@ -104,13 +146,18 @@ async function watchLocal(stream) {
 }
 
 async function stop() {
+  await teardown();
+  setState('idle');
+}
+
+/** Hangs up every session and releases the camera, leaving state and error as they are. */
+async function teardown() {
   document.querySelector('.local-preview')?.remove();
   river.localSync?.close();
   river.localSync = null;
   media?.getTracks().forEach((t) => t.stop());
   media = null;
   await Promise.all(views.map((v) => v.stop()));
-  setState('idle');
 }
 
 async function refreshStats() {
@@ -121,7 +168,7 @@ async function refreshStats() {
     report.forEach((s) => {
       if (s.type === 'outbound-rtp' && s.kind === 'video') view.stats.framesEncoded(now, s.framesEncoded);
     });
-    if (view.closed) setState(view.closed);
+    if (view.closed && river.state === 'live') sessionEnded(view.closed);
   }
   const s = view.stats.summary(now);
   const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : '–');

@@ -37,7 +37,7 @@ async function postOffer(sdp) {
 /**
  * Connects `track` (and the microphone's `audio` track, if given) to river. river sends both back
  * as one stream, the audio through the same delay as the video. Returns {pc, channel, remoteStream,
- * close}.
+ * close}. Throws when river refuses the offer, with its status and reason in the message.
  */
 export async function connect(track, { audio = null, onResult, onClose } = {}) {
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -63,16 +63,29 @@ export async function connect(track, { audio = null, onResult, onClose } = {}) {
   const response = await postOffer(pc.localDescription.sdp);
   if (response.status !== 201) {
     pc.close();
-    throw new Error(`river refused the offer (${response.status}): ${await response.text()}`);
+    const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
+    const reason = (await response.text()).trim();
+    throw new Error(`river refused the offer (${status})${reason ? `: ${reason}` : ''}`);
   }
   const resource = new URL(response.headers.get('Location'), location.href);
   await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
 
-  pc.onconnectionstatechange = () => {
-    if (['failed', 'closed'].includes(pc.connectionState)) onClose?.(pc.connectionState);
+  // The session ends by itself when the connection fails, or when river closes it (its SCTP ABORT
+  // closes the data channel: --max-session-seconds, serve stopping). Not when we hang up.
+  let closing = false;
+  let ended = false;
+  const end = (why) => {
+    if (closing || ended) return;
+    ended = true;
+    onClose?.(why);
   };
+  pc.onconnectionstatechange = () => {
+    if (['failed', 'closed'].includes(pc.connectionState)) end(pc.connectionState);
+  };
+  channel.onclose = () => end('closed');
 
   const close = async () => {
+    closing = true;
     pc.close();
     await fetch(resource, { method: 'DELETE', headers: authHeaders() }).catch(() => {});
   };

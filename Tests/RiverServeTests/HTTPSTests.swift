@@ -120,17 +120,7 @@ import Testing
 
             let router = Router(context: ServeRequestContext.self)
             router.get("/hello") { _, _ in "hello" }
-            let bound = AsyncStream<Int>.makeStream()
-            let http = HTTPService(
-                router: router, host: "127.0.0.1", port: 0, identity: identity, logger: Logger(label: "test"),
-                onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) })
-            let group = ServiceGroup(services: [http], logger: Logger(label: "test"))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                defer { tasks.cancelAll() }
-                var ports = bound.stream.makeAsyncIterator()
-                let port = try #require(await ports.next())
-
+            try await withHTTPServer(router, identity: identity) { port in
                 let secure = try await RawHTTPClient.get("/hello", port: port, trusting: first.certificate)
                 #expect(secure.response.hasPrefix("HTTP/1.1 200"), "\(secure.response)")
                 #expect(secure.response.hasSuffix("hello"))
@@ -159,7 +149,6 @@ import Testing
                 #expect(throws: TLSSetupError.self) { try identity.reload() }
                 let kept = try await RawHTTPClient.get("/hello", port: port, trusting: second.certificate)
                 #expect(kept.peer == SelfSignedCertificate.fingerprint(pem: second.certificate))
-                await group.triggerGracefulShutdown()
             }
         }
     }

@@ -72,17 +72,7 @@ import Testing
         feed.open(session: "live")
         let router = Router(context: ServeRequestContext.self)
         SessionRoutes.add(to: router, feed: feed, list: { [] }, tokenRequired: false)
-        let bound = AsyncStream<Int>.makeStream()
-        let http = HTTPService(
-            router: router, host: "127.0.0.1", port: 0, identity: nil, logger: Logger(label: "test"),
-            onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) })
-        let group = ServiceGroup(services: [http], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            defer { tasks.cancelAll() }
-            var ports = bound.stream.makeAsyncIterator()
-            let port = try #require(await ports.next())
-
+        try await withHTTPServer(router) { port in
             let missing = try RawSocket(port: port)
             try missing.send(
                 "GET /v1/sessions/nobody/results HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -128,15 +118,6 @@ import Testing
             #expect(ids == (1...sequence).map { $0 }, "the reading reader missed events")
             #expect(text.contains("event: end\ndata: {\"reason\":\"local\",\"results\":\(sequence)}\n\n"))
             #expect(feed.cutOff == 1)
-            await group.triggerGracefulShutdown()
-        }
-    }
-
-    func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(10)
-        while !condition() {
-            try #require(ContinuousClock.now < deadline, "timed out")
-            try await Task.sleep(for: .milliseconds(5))
         }
     }
 }

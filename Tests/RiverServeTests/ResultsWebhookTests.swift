@@ -47,47 +47,19 @@ import Testing
         }
     }
 
-    /// Runs `receiver` on a free port and `body` with its URL.
-    func withReceiver(_ receiver: Receiver, _ body: (String) async throws -> Void) async throws {
-        let bound = AsyncStream<Int>.makeStream()
-        let http = HTTPService(
-            router: receiver.router, host: "127.0.0.1", port: 0, identity: nil, logger: Logger(label: "test"),
-            onServerRunning: { channel in bound.continuation.yield(channel.localAddress?.port ?? 0) })
-        let group = ServiceGroup(services: [http], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            defer { tasks.cancelAll() }
-            var ports = bound.stream.makeAsyncIterator()
-            let port = try #require(await ports.next())
-            try await body("http://127.0.0.1:\(port)/hook")
-            await group.triggerGracefulShutdown()
-        }
-    }
-
-    func waitUntil(_ condition: () -> Bool) async throws {
-        let deadline = ContinuousClock.now + .seconds(20)
-        while !condition() {
-            try #require(ContinuousClock.now < deadline, "timed out")
-            try await Task.sleep(for: .milliseconds(20))
-        }
-    }
-
     @Test func everyMessageArrivesOnceInOrderAndAFailedBatchIsSentAgain() async throws {
         let receiver = Receiver(failFirst: 2)
-        try await withReceiver(receiver) { url in
+        try await withHTTPServer(receiver.router) { port in
+            let url = "http://127.0.0.1:\(port)/hook"
             let webhook = ResultsWebhook(
                 endpoint: try WebhookEndpoint(url), maxBatch: 100, batchWindow: .milliseconds(20),
                 logger: Logger(label: "test"))
-            let group = ServiceGroup(services: [webhook], logger: Logger(label: "test"))
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                defer { tasks.cancelAll() }
+            try await withServices([webhook]) {
                 for n in 1...1000 {
                     webhook.enqueue(session: n % 2 == 0 ? "a" : "b", sequence: n, json: "{\"n\":\(n)}")
                     if n % 250 == 0 { try await Task.sleep(for: .milliseconds(50)) }
                 }
                 try await waitUntil { webhook.counters.resultsDelivered == 1000 }
-                await group.triggerGracefulShutdown()
             }
             let received = receiver.received
             #expect(received.map(\.1) == Array(1...1000), "lost, repeated or reordered")
@@ -107,18 +79,14 @@ import Testing
         let webhook = ResultsWebhook(
             endpoint: try WebhookEndpoint("http://127.0.0.1:1/hook"), maxQueued: 50, maxBatch: 10,
             batchWindow: .milliseconds(10), logger: Logger(label: "test"))
-        let group = ServiceGroup(services: [webhook], logger: Logger(label: "test"))
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            defer { tasks.cancelAll() }
+        // A shutdown does not wait out the backoff: `withServices` returns.
+        try await withServices([webhook]) {
             webhook.enqueue(session: "s", sequence: 0, json: "{}")
             try await waitUntil { webhook.counters.attemptsFailed >= 1 }
             for n in 1...500 { webhook.enqueue(session: "s", sequence: n, json: "{}") }
             // Message 0 is the batch in flight; of the 500 after it, 50 wait and the oldest are dropped.
             #expect(webhook.counters.resultsDropped == 500 - 50, "\(webhook.counters)")
             #expect(webhook.counters.resultsDelivered == 0)
-            // A shutdown does not wait out the backoff.
-            await group.triggerGracefulShutdown()
         }
     }
 

@@ -203,11 +203,11 @@ public enum ServeApp {
         // Readiness, unlike /healthz (liveness): a session started now would get results only
         // with a proxy that answers and at least one worker behind it.
         router.get("/readyz") { _, _ -> Response in
-            let capacity = client.capacity
-            let fresh = capacity.map { Instant.now - $0.learnedAt < .seconds(3) } ?? false
-            let workers = fresh ? capacity?.workers ?? 0 : 0
+            let capacity = client.answeringCapacity
+            let workers = capacity?.workers ?? 0
             let reason =
-                !fresh ? "no answer from the proxy" : workers == 0 ? "no worker behind the proxy" : nil
+                capacity == nil
+                ? "no answer from the proxy" : workers == 0 ? "no worker behind the proxy" : nil
             var headers = HTTPFields()
             headers[.contentType] = "application/json"
             headers[.cacheControl] = "no-store"

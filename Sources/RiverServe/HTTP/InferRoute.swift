@@ -25,12 +25,16 @@ extension BrokerClient: StillInference {
     /// The broker's stream for HTTP requests; sessions count theirs from 1.
     static let httpStreamID: UInt64 = 0
 
+    /// The proxy's last report when it is fresh (at most 3 s old: the proxy answers every
+    /// heartbeat), else nil: no proxy is answering. `/readyz` and `POST /v1/infer` go by it.
+    var answeringCapacity: BrokerCapacity? {
+        capacity.flatMap { Instant.now - $0.learnedAt < .seconds(3) ? $0 : nil }
+    }
+
     public func infer(_ frame: VideoFrame, deadline: Instant) async -> StillInferenceOutcome {
         // No proxy answering, or none of its workers: say so now (as /readyz would), rather than
         // send the picture into a connection that is down.
-        guard let capacity, Instant.now - capacity.learnedAt < .seconds(3), capacity.workers > 0 else {
-            return .failed(.noWorker)
-        }
+        guard let capacity = answeringCapacity, capacity.workers > 0 else { return .failed(.noWorker) }
         let reply: BrokerReply
         do throws(BrokerError) {
             reply = try await infer(frame: frame, streamID: Self.httpStreamID, deadline: deadline)

@@ -25,7 +25,7 @@ import Testing
         let feed = ResultsFeed(maxQueued: 1000)
         #expect(throws: ResultsFeed.Refusal.noSuchSession) { _ = try feed.subscribe(session: "nobody") }
         feed.open(session: "s")
-        #expect(!feed.hasSubscribers("s"))
+        #expect(feed.subscriberCount(of: "s") == 0)
         let a = try feed.subscribe(session: "s")
         let b = try feed.subscribe(session: "s")
         #expect(feed.subscriberCount(of: "s") == 2)

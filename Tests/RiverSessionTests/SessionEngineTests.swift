@@ -1,3 +1,4 @@
+import Foundation
 import RiverCore
 import RiverICE
 import RiverRTP
@@ -214,9 +215,14 @@ import Testing
             .inferred(id: peer.requests[1].id, .reply(detections: detections, compute: .milliseconds(15))))
         peer.input(.decodeFailed(jobs[0]))
         let statuses = peer.events.compactMap {
-            if case .frameFinished(let m, _, _) = $0 { m.status } else { nil }
+            if case .frameFinished(let m, _, _, _) = $0 { m.status } else { nil }
         }
         #expect(statuses == [.saturated, .ok, .expired, .decodeError])
+        // Each event carries the message's own JSON text, the one the data channel would carry.
+        for event in peer.events {
+            guard case .frameFinished(let message, let json, _, _) = event else { continue }
+            #expect(try JSONDecoder().decode(ResultMessage.self, from: Data(json.utf8)) == message)
+        }
         // No data channel in this session: each message is counted as undelivered, none lost.
         #expect(peer.engine.counters.resultsUndelivered == 4 && peer.engine.counters.resultsSent == 0)
         // The decoder failure asked the browser for a key frame.
@@ -239,7 +245,7 @@ import Testing
         }
         func notDecoded() -> Int {
             peer.events.filter {
-                if case .frameFinished(let m, _, _) = $0, m.status == .decodeError { true } else { false }
+                if case .frameFinished(let m, _, _, _) = $0, m.status == .decodeError { true } else { false }
             }
             .count
         }

@@ -77,11 +77,6 @@ public final class ResultsFeed: Sendable {
         }
     }
 
-    /// Whether any reader is subscribed to `id`: a session formats its messages for the feed only then.
-    public func hasSubscribers(_ id: String) -> Bool {
-        state.withLock { $0.sessions[id]?.isEmpty == false }
-    }
-
     /// Subscribes to the messages `id` publishes from now on.
     /// - Parameter onCutOff: runs once if this subscriber is cut off for not reading.
     public func subscribe(session id: String, onCutOff: @escaping @Sendable () -> Void = {}) throws(Refusal)

@@ -242,18 +242,15 @@ public final class SessionService: WHIPSessionFactory {
         summary: () -> String, logger: Logger
     ) {
         switch event {
-        case .frameFinished(let message, let latency, let delay):
+        case .frameFinished(let message, let json, let latency, let delay):
             let sequence = figures.withLock { figures -> Int in
                 figures.live[id]?.frames += 1
                 if message.status == .ok { figures.live[id]?.framesOK += 1 }
                 figures.live[id]?.delayMs = message.delay
                 return figures.live[id]?.frames ?? 0
             }
-            if webhook != nil || feed.hasSubscribers(id) {
-                let json = message.json()
-                feed.publish(session: id, sequence: sequence, json: json)
-                webhook?.enqueue(session: id, sequence: sequence, json: json)
-            }
+            feed.publish(session: id, sequence: sequence, json: json)
+            webhook?.enqueue(session: id, sequence: sequence, json: json)
             guard let metrics else { return }
             metrics.delaySeconds.record(delay.seconds)
             let status = message.status

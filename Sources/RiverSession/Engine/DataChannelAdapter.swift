@@ -34,9 +34,10 @@ final class DataChannelAdapter {
     }
 
     /// Sends one result on `river`; false when it could not be sent now.
-    func sendResult(_ message: ResultMessage) -> Bool {
+    /// Sends one result message's JSON text (``ResultMessage/json()``) on channel `river`.
+    func sendResult(json: String) -> Bool {
         guard let channel = resultChannel else { return false }
-        return (try? channel.send(text: message.json())) != nil
+        return (try? channel.send(text: json)) != nil
     }
 
     func close() {

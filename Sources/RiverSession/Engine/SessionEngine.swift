@@ -478,12 +478,14 @@ public final class SessionEngine {
         for request in inferenceOutput.requests { emit(.infer(request)) }
         inferenceOutput.requests.removeAll(keepingCapacity: true)
         for (message, latency) in inferenceOutput.messages {
-            if channels?.sendResult(message) == true {
+            // Encoded once: the data channel and the event (the results feed, the webhook) carry the same text.
+            let json = message.json()
+            if channels?.sendResult(json: json) == true {
                 tallies.resultsSent += 1
             } else {
                 tallies.resultsUndelivered += 1
             }
-            emit(.event(.frameFinished(message, inferenceLatency: latency, delay: video.delay)))
+            emit(.event(.frameFinished(message, json: json, inferenceLatency: latency, delay: video.delay)))
             if configuration.records { emit(.record(.result(message))) }
         }
         inferenceOutput.messages.removeAll(keepingCapacity: true)

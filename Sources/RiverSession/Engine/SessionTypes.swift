@@ -101,8 +101,9 @@ public enum SessionEvent: Sendable, Equatable {
     /// A data channel opened (either side).
     case channelOpened(label: String)
     /// One frame's result message was produced (sent or not), for metrics and the results feed:
-    /// the message, the inference round trip when a worker answered, and the session's delay in force.
-    case frameFinished(ResultMessage, inferenceLatency: Duration?, delay: Duration)
+    /// the message and its JSON text as the data channel got it, the inference round trip when a
+    /// worker answered, and the session's delay in force.
+    case frameFinished(ResultMessage, json: String, inferenceLatency: Duration?, delay: Duration)
     /// The session ended; nothing more comes out but this session's final `.timeout(nil)`.
     case closed(SessionCloseReason)
 }

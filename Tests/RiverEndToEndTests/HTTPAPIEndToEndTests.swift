@@ -156,6 +156,7 @@ import Testing
                 as? [[String: Any]])
         #expect(listed.count == 1 && listed.first?["mode"] as? String == "pipeline", "\(feed.listing)")
         #expect(listed.first?["feedSubscribers"] as? Int == 1, "\(feed.listing)")
+        #expect(listed.first?["connected"] as? Bool == true, "\(feed.listing)")
 
         var numbers: [Int] = []
         var statuses: [String: Int] = [:]

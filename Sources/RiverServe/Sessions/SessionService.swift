@@ -272,10 +272,7 @@ public final class SessionService: WHIPSessionFactory {
             // Once the session's last references (its decode thread, queued jobs) are gone.
             trimQueue.asyncAfter(deadline: .now() + .seconds(1)) { HeapTrim.releaseFreedMemory() }
         case .connected:
-            figures.withLock {
-                _ = $0.connected.insert(id)
-                $0.live[id]?.connected = true
-            }
+            figures.withLock { _ = $0.connected.insert(id) }
         case .addressAuthenticated, .channelOpened:
             break
         }
@@ -298,9 +295,10 @@ public final class SessionService: WHIPSessionFactory {
 
     /// The live sessions, oldest first.
     public func liveSessions() -> [LiveSession] {
-        let live = figures.withLock { Array($0.live.values) }
+        let (live, connected) = figures.withLock { (Array($0.live.values), $0.connected) }
         return live.map { session in
             var session = session
+            session.connected = connected.contains(session.id)
             session.feedSubscribers = feed.subscriberCount(of: session.id)
             return session
         }.sorted { ($0.startedAt, $0.id) < ($1.startedAt, $1.id) }

@@ -208,15 +208,10 @@ public enum ServeApp {
             let reason =
                 capacity == nil
                 ? "no answer from the proxy" : workers == 0 ? "no worker behind the proxy" : nil
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            headers[.cacheControl] = "no-store"
             let body =
                 "{\"ready\": \(reason == nil), \"workers\": \(workers)"
                 + (reason.map { ", \"reason\": \"\($0)\"" } ?? "") + "}\n"
-            return Response(
-                status: reason == nil ? .ok : .serviceUnavailable, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: body)))
+            return JSONResponse.make(reason == nil ? .ok : .serviceUnavailable, body)
         }
         do {
             try addRoutes(router)

@@ -27,20 +27,14 @@ enum AdminRoutes {
         router.get("/debug/sessions") { _, _ -> Response in
             let counters = try await sessions.debugCounters()
             let fields = counters.sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }
-            return json("{\(fields.joined(separator: ", "))}\n")
+            return JSONResponse.make(.ok, "{\(fields.joined(separator: ", "))}\n")
         }
         // Live SCTP associations and data channels in this process (tests watch them return to 0).
         router.get("/debug/datachannels") { _, _ -> Response in
-            json(
+            JSONResponse.make(
+                .ok,
                 "{\"associations\": \(SCTPAssociation.liveCount), \"channels\": \(SCTPAssociation.channelCount)}\n"
             )
         }
-    }
-
-    private static func json(_ body: String) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }

@@ -95,12 +95,7 @@ public struct AppRoutes: Sendable {
             let report = await health()
             let fields = (["ok": report.healthy ? 1 : 0].merging(report.fields) { a, _ in a })
                 .sorted { $0.key < $1.key }.map { "\"\($0.key)\": \($0.value)" }.joined(separator: ", ")
-            var headers = HTTPFields()
-            headers[.contentType] = "application/json"
-            headers[.cacheControl] = "no-store"
-            return Response(
-                status: report.healthy ? .ok : .serviceUnavailable, headers: headers,
-                body: .init(byteBuffer: ByteBuffer(string: "{\(fields)}\n")))
+            return JSONResponse.make(report.healthy ? .ok : .serviceUnavailable, "{\(fields)}\n")
         }
         router.get("/:file") { _, context -> Response in
             serve(try context.parameters.require("file"))

@@ -77,7 +77,7 @@ enum InferRoute {
             let timeout: Int
             if let text = request.uri.queryParameters["timeoutMs"] {
                 guard let value = Int(text), (1...maxTimeout).contains(value) else {
-                    return SessionRoutes.error(
+                    return JSONResponse.error(
                         .badRequest,
                         "timeoutMs must be a whole number of milliseconds from 1 to \(maxTimeout)")
                 }
@@ -86,32 +86,32 @@ enum InferRoute {
                 timeout = defaultTimeout
             }
             if let length = request.headers[.contentLength].flatMap(Int.init), length > maxBodyBytes {
-                return SessionRoutes.error(.contentTooLarge, "the body is over \(maxBodyBytes) bytes")
+                return JSONResponse.error(.contentTooLarge, "the body is over \(maxBodyBytes) bytes")
             }
             var request = request
             let body: ByteBuffer
             do {
                 body = try await request.collectBody(upTo: maxBodyBytes)
             } catch is NIOTooManyBytesError {
-                return SessionRoutes.error(.contentTooLarge, "the body is over \(maxBodyBytes) bytes")
+                return JSONResponse.error(.contentTooLarge, "the body is over \(maxBodyBytes) bytes")
             }
             let picture: (frame: VideoFrame, size: FrameSize)
             do throws(StillImage.Failure) {
                 picture = try StillImage.decode(
                     Array(buffer: body), as: encoding, maxPixels: maxPixels, fittingInto: inference.frameBox)
             } catch .tooManyPixels(let width, let height, let limit) {
-                return SessionRoutes.error(
+                return JSONResponse.error(
                     .contentTooLarge,
                     "a \(width)x\(height) picture has more than \(limit) pixels (--max-pixels)")
             } catch {
-                return SessionRoutes.error(.badRequest, "\(error)")
+                return JSONResponse.error(.badRequest, "\(error)")
             }
             let deadline = started + .milliseconds(Int64(timeout))
             switch await inference.infer(picture.frame, deadline: deadline) {
             case .document(var document):
                 document.frame = Size(width: picture.size.width, height: picture.size.height)
                 let body = try InferenceResult.encoder.encode(document)
-                return SessionRoutes.json(.ok, ByteBuffer(bytes: body))
+                return JSONResponse.make(.ok, ByteBuffer(bytes: body))
             case .failed(let status):
                 context.logger.debug("POST /v1/infer: \(status)")
                 return failure(status, timeout: timeout)
@@ -137,7 +137,7 @@ enum InferRoute {
         case "application/x-river-rgb24": raw = .rgb24
         default:
             return .refused(
-                SessionRoutes.error(
+                JSONResponse.error(
                     .unsupportedMediaType,
                     "Content-Type must be image/jpeg, image/png, application/x-river-i420 or "
                         + "application/x-river-rgb24, not \"\(type)\""))
@@ -146,7 +146,7 @@ enum InferRoute {
             let height = request.headers[heightHeader].flatMap(Int.init)
         else {
             return .refused(
-                SessionRoutes.error(.badRequest, "raw pixels need Image-Width and Image-Height headers"))
+                JSONResponse.error(.badRequest, "raw pixels need Image-Width and Image-Height headers"))
         }
         return .encoding(.raw(raw, FrameSize(width: width, height: height)))
     }
@@ -155,17 +155,17 @@ enum InferRoute {
     static func failure(_ status: ResultMessage.Status, timeout: Int) -> Response {
         switch status {
         case .expired:
-            return SessionRoutes.error(.gatewayTimeout, "no result within \(timeout) ms")
+            return JSONResponse.error(.gatewayTimeout, "no result within \(timeout) ms")
         case .noWorker:
-            return SessionRoutes.error(.serviceUnavailable, "no worker is connected to the proxy")
+            return JSONResponse.error(.serviceUnavailable, "no worker is connected to the proxy")
         case .saturated:
-            var response = SessionRoutes.error(.serviceUnavailable, "every worker is busy; try again")
+            var response = JSONResponse.error(.serviceUnavailable, "every worker is busy; try again")
             response.headers[.retryAfter] = "1"
             return response
         case .workerLost:
-            return SessionRoutes.error(.badGateway, "the worker went away before it answered")
+            return JSONResponse.error(.badGateway, "the worker went away before it answered")
         case .workerFailed, .decodeError, .ok:
-            return SessionRoutes.error(.badGateway, "the worker's model failed on this picture")
+            return JSONResponse.error(.badGateway, "the worker's model failed on this picture")
         }
     }
 }

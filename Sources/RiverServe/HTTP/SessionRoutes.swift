@@ -32,7 +32,7 @@ enum SessionRoutes {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.sortedKeys]
             let body = try encoder.encode(Listing(sessions: list()))
-            return json(.ok, ByteBuffer(bytes: body))
+            return JSONResponse.make(.ok, ByteBuffer(bytes: body))
         }
         router.get("/v1/sessions/:id/results") { _, context -> Response in
             if let refused = refusal(context, tokenRequired: tokenRequired) { return refused }
@@ -45,9 +45,10 @@ enum SessionRoutes {
                 subscription = try feed.subscribe(session: id) { channel.close(promise: nil) }
             } catch let refusal as ResultsFeed.Refusal {
                 switch refusal {
-                case .noSuchSession: return error(.notFound, "no such session")
+                case .noSuchSession: return JSONResponse.error(.notFound, "no such session")
                 case .tooManySubscribers(let limit):
-                    return error(.tooManyRequests, "this session already has \(limit) results readers")
+                    return JSONResponse.error(
+                        .tooManyRequests, "this session already has \(limit) results readers")
                 }
             }
             var headers = HTTPFields()
@@ -67,7 +68,7 @@ enum SessionRoutes {
                             try await writer.write(
                                 ByteBuffer(
                                     string:
-                                        "event: end\ndata: {\"reason\":\(quoted(reason)),\"results\":\(results)}\n\n"
+                                        "event: end\ndata: {\"reason\":\(JSONResponse.quoted(reason)),\"results\":\(results)}\n\n"
                                 ))
                         }
                     }
@@ -79,23 +80,7 @@ enum SessionRoutes {
     /// A 403 for a peer off loopback when no token guards these routes.
     static func refusal(_ context: ServeRequestContext, tokenRequired: Bool) -> Response? {
         guard !tokenRequired, !HTTPSChannel.isLoopback(context.remoteAddress) else { return nil }
-        return error(.forbidden, "without --token, the session API answers this machine (loopback) only")
-    }
-
-    /// An error as the API's JSON: `{"error": "…"}`.
-    static func error(_ status: HTTPResponse.Status, _ reason: String) -> Response {
-        json(status, ByteBuffer(string: "{\"error\":\(quoted(reason))}\n"))
-    }
-
-    /// `text` as a JSON string.
-    static func quoted(_ text: String) -> String {
-        (try? JSONEncoder().encode(text)).map { String(decoding: $0, as: UTF8.self) } ?? "\"\""
-    }
-
-    static func json(_ status: HTTPResponse.Status, _ body: ByteBuffer) -> Response {
-        var headers = HTTPFields()
-        headers[.contentType] = "application/json"
-        headers[.cacheControl] = "no-store"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: body))
+        return JSONResponse.error(
+            .forbidden, "without --token, the session API answers this machine (loopback) only")
     }
 }

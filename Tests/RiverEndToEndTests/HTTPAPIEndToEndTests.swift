@@ -50,11 +50,7 @@ import Testing
 
         let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let jpegPath = directory.appendingPathComponent("astronaut.jpg").path
-        let ffmpeg = try ChildProcess(
-            URL(fileURLWithPath: "/usr/bin/env"),
-            ["ffmpeg", "-loglevel", "error", "-y", "-i", InferenceFixtures.astronaut, jpegPath])
-        #expect(await ffmpeg.waitForExit(timeout: .seconds(30)) == 0)
+        let jpegPath = try InferenceFixtures.astronautJPEG(in: directory)
         let jpeg = try Data(contentsOf: URL(fileURLWithPath: jpegPath))
         let fromJPEG = try await Self.post(up.baseURL, "/v1/infer", body: jpeg, contentType: "image/jpeg")
         #expect(fromJPEG.status == 200, "\(fromJPEG.body)")

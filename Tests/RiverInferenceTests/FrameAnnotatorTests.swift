@@ -9,7 +9,9 @@ import Testing
     @Test func anRGBFrameGetsTheOutlineInTheColourAndNothingInside() {
         let frame = VideoFrame(packedWidth: 16, height: 16, format: .rgb24)
         let drawn = FrameAnnotator.annotate(frame, with: [box], color: (0, 255, 0), thickness: 2)
-        func pixel(_ x: Int, _ y: Int) -> [UInt8] { Array(drawn.data[(y * 16 + x) * 3..<(y * 16 + x) * 3 + 3]) }
+        func pixel(_ x: Int, _ y: Int) -> [UInt8] {
+            Array(drawn.data[(y * 16 + x) * 3..<(y * 16 + x) * 3 + 3])
+        }
         #expect(pixel(4, 4) == [0, 255, 0] && pixel(11, 11) == [0, 255, 0] && pixel(8, 5) == [0, 255, 0])
         #expect(pixel(8, 8) == [0, 0, 0] && pixel(2, 2) == [0, 0, 0] && pixel(13, 8) == [0, 0, 0])
     }

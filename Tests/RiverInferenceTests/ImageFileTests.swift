@@ -20,15 +20,7 @@ import Testing
     @Test func jpegDecodesCloseToThePNG() throws {
         let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let jpeg = directory.appendingPathComponent("astronaut.jpg").path
-        let ffmpeg = Process()
-        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        ffmpeg.arguments = [
-            "ffmpeg", "-loglevel", "error", "-y", "-i", InferenceFixtures.astronaut, "-q:v", "2", jpeg,
-        ]
-        try ffmpeg.run()
-        ffmpeg.waitUntilExit()
-        try #require(ffmpeg.terminationStatus == 0)
+        let jpeg = try InferenceFixtures.astronautJPEG(in: directory)
         let png = try ImageFile.load(InferenceFixtures.astronaut)
         let decoded = try ImageFile.load(jpeg)
         #expect(decoded.width == 512 && decoded.height == 512 && decoded.format == .rgb24)

@@ -32,13 +32,7 @@ import Testing
     @Test func aJPEGDecodes() throws {
         let directory = try InferenceFixtures.temporaryDirectory()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let jpeg = directory.appendingPathComponent("astronaut.jpg").path
-        let ffmpeg = Process()
-        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        ffmpeg.arguments = ["ffmpeg", "-loglevel", "error", "-y", "-i", InferenceFixtures.astronaut, jpeg]
-        try ffmpeg.run()
-        ffmpeg.waitUntilExit()
-        try #require(ffmpeg.terminationStatus == 0)
+        let jpeg = try InferenceFixtures.astronautJPEG(in: directory)
         let bytes = try Array(Data(contentsOf: URL(fileURLWithPath: jpeg)))
         let (frame, size) = try StillImage.decode(bytes, as: .jpeg, maxPixels: 1 << 20)
         #expect(size == FrameSize(width: 512, height: 512) && frame.format == .i420)
@@ -77,6 +71,7 @@ import Testing
             reason([UInt8](repeating: 0, count: 100), .raw(.i420, FrameSize(width: 3, height: 3)))
                 == "I420 needs an even width and height, not 3x3")
         #expect(
-            reason([], .raw(.i420, FrameSize(width: 0, height: 2))) == "a raw picture's width and height are 1 to 65535, not 0x2")
+            reason([], .raw(.i420, FrameSize(width: 0, height: 2)))
+                == "a raw picture's width and height are 1 to 65535, not 0x2")
     }
 }

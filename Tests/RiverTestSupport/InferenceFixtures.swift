@@ -39,6 +39,19 @@ public enum InferenceFixtures {
 
     public struct GenerationError: Error { public let message: String }
 
+    /// The astronaut photo as a JPEG made by the ffmpeg command line (quality 2), written into
+    /// `directory`; returns its path.
+    public static func astronautJPEG(in directory: URL) throws -> String {
+        let jpeg = directory.appendingPathComponent("astronaut.jpg").path
+        let ffmpeg = Process()
+        ffmpeg.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        ffmpeg.arguments = ["ffmpeg", "-loglevel", "error", "-y", "-i", astronaut, "-q:v", "2", jpeg]
+        try ffmpeg.run()
+        ffmpeg.waitUntilExit()
+        try #require(ffmpeg.terminationStatus == 0, "ffmpeg could not write \(jpeg)")
+        return jpeg
+    }
+
     public static func tinyModel(_ name: String) throws -> String {
         "\(try tinyModels.get())/\(name)"
     }

@@ -16,6 +16,8 @@ public struct WebhookEndpoint: Sendable, CustomStringConvertible {
     let host: String
     let port: Int
     let target: String
+    /// For `https`: made once (it loads the system's trust roots), used by every POST.
+    let tls: NIOSSLContext?
     /// The longest a POST may take, connection included.
     public var timeout: Duration = .seconds(10)
 
@@ -36,6 +38,11 @@ public struct WebhookEndpoint: Sendable, CustomStringConvertible {
         port = parts.port ?? (secure ? 443 : 80)
         let query = parts.percentEncodedQuery.map { "?\($0)" } ?? ""
         target = (parts.percentEncodedPath.isEmpty ? "/" : parts.percentEncodedPath) + query
+        do {
+            tls = secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        } catch {
+            throw Invalid(description: "--results-webhook \(url): no TLS client: \(error)")
+        }
     }
 
     public var description: String { url }
@@ -43,8 +50,7 @@ public struct WebhookEndpoint: Sendable, CustomStringConvertible {
     /// POSTs `json` and returns the response's status code.
     func post(json body: ByteBuffer) async throws -> Int {
         let response = ResponseStatus(eventLoop: MultiThreadedEventLoopGroup.singleton.next())
-        let (secure, host) = (self.secure, self.host)
-        let tls = secure ? try NIOSSLContext(configuration: .makeClientConfiguration()) : nil
+        let (host, tls) = (self.host, self.tls)
         let connecting = ClientBootstrap(group: response.eventLoop)
             .connectTimeout(.nanoseconds(timeout.nanosecondsClamped))
             .channelInitializer { channel in

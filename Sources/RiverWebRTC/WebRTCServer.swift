@@ -17,6 +17,12 @@ import RiverSession
 /// work for the session's ``SessionOffload``, events for the owner) and arms the session's one timer
 /// at the deadline the engine returns. Nothing repeats on a fixed tick.
 ///
+/// A viewer (WHEP) is a session of its own, tied to the session it watches: while a session has
+/// viewers, each packet of its stream and each result message it sends is handed to every viewer's
+/// engine, in the same turn of the loop, and a viewer's key-frame request goes back to it. Ending
+/// a viewer leaves the publisher and the other viewers as they were; ending the publisher ends
+/// its viewers (``SessionCloseReason/publisherClosed``).
+///
 /// All mutable state lives in a loop-bound box on the channel's event loop; the async methods hop
 /// there.
 public final class WebRTCServer: Sendable {
@@ -199,9 +205,11 @@ public final class WebRTCServer: Sendable {
     ///   - makeOffload: builds the session's decode/inference worker (nil for reflect) around the
     ///     inputs that feed the engine back; called once, on the event loop, when the session
     ///     connects, so a session that never gets past ICE and DTLS costs no thread or decoder.
+    ///   - viewing: for a viewer (``SessionConfiguration/viewer``), the session it watches and
+    ///     the most viewers that session may have; ``ViewerRefused`` when it has no room or is gone.
     ///   - onEvent: the owner's view of the session's events, on the event loop.
     public func open(
-        _ session: SessionConfiguration,
+        _ session: SessionConfiguration, viewing: (id: String, maxViewers: Int)? = nil,
         makeOffload: (@Sendable (SessionInputs) -> any SessionOffload)? = nil,
         onEvent: @escaping WebRTCServer.EventHandler
     ) async throws {
@@ -210,8 +218,15 @@ public final class WebRTCServer: Sendable {
         let logger = self.logger
         let box = state
         try await eventLoop.submit { [session] in
-            try box.value.open(session, box: box, logger: logger, makeOffload: makeOffload, onEvent: onEvent)
+            try box.value.open(
+                session, viewing: viewing, box: box, logger: logger, makeOffload: makeOffload,
+                onEvent: onEvent)
         }.get()
+    }
+
+    /// The viewers the session with this id has now (nil: no such session).
+    public func viewerCount(of id: String) async throws -> Int? {
+        try await eventLoop.submit { [state] in state.value.session(id: id)?.viewers.count }.get()
     }
 
     public func sessionCount() async throws -> Int {
@@ -250,9 +265,7 @@ public final class WebRTCServer: Sendable {
     /// Closes the session whose id is `id`; false when there is none.
     public func closeSession(id: String) async throws -> Bool {
         try await eventLoop.submit { [state] in
-            guard let session = state.value.byUfrag.values.first(where: { $0.engine.id == id }) else {
-                return false
-            }
+            guard let session = state.value.session(id: id) else { return false }
             state.value.input(.close(.local), to: session)
             return true
         }.get()
@@ -284,6 +297,10 @@ final class SessionHandle {
     var sockets: [TransportAddress: Route] = [:]
     var timer: Scheduled<Void>?
     var timerAt: Instant?
+    /// The sessions that watch this one, in the order they came.
+    var viewers: [SessionHandle] = []
+    /// The session this one watches, when it is a viewer.
+    weak var publisher: SessionHandle?
 
     init(
         engine: SessionEngine, logger: Logger,
@@ -313,12 +330,28 @@ final class ServerState {
         return total
     }
 
+    /// The live session with this id.
+    func session(id: String) -> SessionHandle? {
+        byUfrag.values.first { $0.engine.id == id }
+    }
+
     func open(
-        _ configuration: SessionConfiguration, box: NIOLoopBoundBox<ServerState>, logger: Logger,
+        _ configuration: SessionConfiguration, viewing: (id: String, maxViewers: Int)?,
+        box: NIOLoopBoundBox<ServerState>, logger: Logger,
         makeOffload: (@Sendable (SessionInputs) -> any SessionOffload)?,
         onEvent: @escaping WebRTCServer.EventHandler
     ) throws {
         guard let eventLoop = channel?.eventLoop else { return }
+        var publisher: SessionHandle?
+        if let viewing {
+            guard let watched = session(id: viewing.id), watched.publisher == nil else {
+                throw ViewerRefused.noSuchSession
+            }
+            guard watched.viewers.count < viewing.maxViewers else {
+                throw ViewerRefused.tooManyViewers(limit: viewing.maxViewers)
+            }
+            publisher = watched
+        }
         var logger = logger
         logger[metadataKey: "session"] = "\(configuration.logID)"
         let ufrag = configuration.localUfrag
@@ -331,6 +364,11 @@ final class ServerState {
         let engine = try SessionEngine(configuration: configuration, now: .now, sctpExecutor: executor)
         let session = SessionHandle(engine: engine, logger: logger, onEvent: onEvent)
         byUfrag[ufrag] = session
+        if let publisher {
+            session.publisher = publisher
+            publisher.viewers.append(session)
+            publisher.engine.forwardsToViewers = true
+        }
         if let makeOffload {
             let identity = ObjectIdentifier(session)
             session.makeOffload = {
@@ -485,6 +523,8 @@ final class ServerState {
                 session.offload?.infer(job)
             case .record(let item):
                 session.offload?.record(item)
+            case .forward(let packet):
+                for viewer in session.viewers { input(.forwarded(packet), to: viewer) }
             case .event(let event):
                 handle(event, of: session)
             case .timeout(let deadline):
@@ -505,10 +545,16 @@ final class ServerState {
             session.logger.info("connected")
             session.offload = session.makeOffload?()
             session.makeOffload = nil
+            // A viewer joins mid-stream: its picture starts at the publisher's next key frame.
+            if let publisher = session.publisher { input(.keyFrameRequest, to: publisher) }
         case .closed(let reason):
             session.logger.info("closed: \(reason)")
             unregister(session)
-        case .channelOpened, .frameFinished:
+        case .keyFrameWanted:
+            if let publisher = session.publisher { input(.keyFrameRequest, to: publisher) }
+        case .frameFinished(_, let json, _, _):
+            for viewer in session.viewers { input(.forwardedResult(json: json), to: viewer) }
+        case .channelOpened:
             break
         }
         session.onEvent(event, session.engine.counters) { session.engine.summary }
@@ -530,6 +576,17 @@ final class ServerState {
         session.offload?.close()
         session.offload = nil
         session.makeOffload = nil
+        if let publisher = session.publisher {
+            publisher.viewers.removeAll { $0 === session }
+            publisher.engine.forwardsToViewers = !publisher.viewers.isEmpty
+            session.publisher = nil
+        }
+        let viewers = session.viewers
+        session.viewers = []
+        for viewer in viewers {
+            viewer.publisher = nil
+            input(.close(.publisherClosed), to: viewer)
+        }
     }
 
     /// One timer per session, moved only when the engine's deadline moves.
@@ -570,6 +627,21 @@ private final class DemuxHandler: ChannelInboundHandler {
     func errorCaught(context: ChannelHandlerContext, error: Error) {
         // ICMP port-unreachable surfaces as a read error on Linux; keep serving other peers.
         logger.debug("UDP error: \(error)")
+    }
+}
+
+/// Why a viewer could not be opened (``WebRTCServer/open(_:viewing:makeOffload:onEvent:)``).
+public enum ViewerRefused: Error, Equatable, CustomStringConvertible {
+    /// No live session has that id (or it is itself a viewer).
+    case noSuchSession
+    /// The session has as many viewers as it may.
+    case tooManyViewers(limit: Int)
+
+    public var description: String {
+        switch self {
+        case .noSuchSession: "no such session"
+        case .tooManyViewers(let limit): "this session already has \(limit) viewers"
+        }
     }
 }
 

@@ -13,6 +13,9 @@ struct SessionLimitOptions: ParsableArguments {
         help: "WHIP offers a second from one address, sustained (bursts of 5 times that, at least 10, pass).")
     var maxOffersPerSecond = 2.0
 
+    @Option(help: "Viewers (WHEP) of one session at most; more get 429. Each counts as a session too.")
+    var maxViewers = 4
+
     @Option(help: "Close every session this many seconds after it started (default: no limit).")
     var maxSessionSeconds: Int?
 
@@ -21,6 +24,7 @@ struct SessionLimitOptions: ParsableArguments {
         guard maxSessionsPerAddress >= 1 else {
             throw ValidationError("--max-sessions-per-address must be at least 1")
         }
+        guard maxViewers >= 0 else { throw ValidationError("--max-viewers must be at least 0") }
         guard maxOffersPerSecond > 0 else { throw ValidationError("--max-offers-per-second must be above 0") }
         guard (maxSessionSeconds ?? 1) >= 1 else {
             throw ValidationError("--max-session-seconds must be at least 1")
@@ -31,6 +35,7 @@ struct SessionLimitOptions: ParsableArguments {
         var limits = SessionService.Limits()
         limits.sessions = maxSessions
         limits.sessionsPerAddress = maxSessionsPerAddress
+        limits.viewersPerSession = maxViewers
         limits.maxLifetime = maxSessionSeconds.map { .seconds($0) }
         limits.postsPerSecond = maxOffersPerSecond
         limits.postBurst = max(10, 5 * maxOffersPerSecond)
@@ -41,7 +46,7 @@ struct SessionLimitOptions: ParsableArguments {
     var arguments: [String] {
         [
             "--max-sessions", "\(maxSessions)", "--max-sessions-per-address", "\(maxSessionsPerAddress)",
-            "--max-offers-per-second", "\(maxOffersPerSecond)",
+            "--max-offers-per-second", "\(maxOffersPerSecond)", "--max-viewers", "\(maxViewers)",
         ]
             + (maxSessionSeconds.map { ["--max-session-seconds", "\($0)"] } ?? [])
     }

@@ -32,6 +32,8 @@ final class MemoryPeer {
     private(set) var requests: [InferenceJob] = []
     private(set) var recorded: [RecordedItem] = []
     private(set) var events: [SessionEvent] = []
+    /// Packets of the engine's stream handed out for its viewers.
+    private(set) var forwarded: [RTPPacket] = []
     private(set) var deadline: Instant?
 
     init(configure: (inout SessionConfiguration) -> Void = { _ in }) throws {
@@ -91,6 +93,7 @@ final class MemoryPeer {
             case .infer(let job): requests.append(job)
             case .event(let event): events.append(event)
             case .record(let item): recorded.append(item)
+            case .forward(let packet): forwarded.append(packet)
             case .timeout(let at):
                 deadline = at
                 return

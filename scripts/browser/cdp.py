@@ -228,9 +228,11 @@ class Browser:
 
     # MARK: pages
 
-    def open(self, url: str = "about:blank") -> "Page":
-        """Opens a new tab at `url`, attaches to it and waits for its load event."""
-        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+    def open(self, url: str = "about:blank", new_window: bool = False) -> "Page":
+        """Opens a new tab at `url`, attaches to it and waits for its load event. With `new_window`
+        the tab gets a window of its own: Chromium stops painting a tab behind another, and with it
+        its video frame callbacks, so pages that must all play side by side each need one."""
+        target = self.send("Target.createTarget", {"url": "about:blank", "newWindow": new_window})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         page = Page(self, session, target)
         self.send("Page.enable", session=session)

@@ -27,6 +27,14 @@ The result also has `notice` and `errorText`, the page's notice and error lines 
 when hidden), read before hanging up (or once the page failed to start), and `finalState`, the
 page's state then.
 
+With `--viewers N` the publisher's page is watched over WHEP once it is live: after `--warmup`
+seconds with no viewer, N more pages open `/watch/{session}?probe&autostart` in the same browser;
+all of them play for `--phase` seconds, then the first viewer leaves (`river.stop()`), and the rest
+play on for another `--phase` seconds. The result then has `viewers`, each page's summary like a
+view's, and `phases`: for "alone", "watched" (N viewers) and "afterLeave" (N-1), the wall-clock
+span, serve's CPU seconds in it when `--cpu-pid` names serve, and the figures of every page still
+playing then (`coverage`, `accuracy`, `delay`, `longestGapMs`, ...), publisher first.
+
     --hide-frame-metadata   the page sees requestVideoFrameCallback metadata without rtpTimestamp
     --hide-frame-callback   the page sees no requestVideoFrameCallback at all
 (both injected before any page script runs, as a browser without them would be).
@@ -215,6 +223,87 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
     }
 
 
+def cpu_seconds(pid: int | None) -> float | None:
+    """utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15)."""
+    if pid is None:
+        return None
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def window_figures(frames: list[dict], path: list[dict], width: int, height: int, start: float, end: float,
+                   tolerance: float) -> dict:
+    """A page's figures over the frames it received in [start, end) (wall-clock ms)."""
+    inside = [f for f in frames if start <= f["receivedWall"] < end]
+    summary = summarise({"frames": inside, "results": None, "closed": None, "framesDecoded": None,
+                         "framesEncoded": None}, path, width, height, 0, tolerance)
+    walls = [f["receivedWall"] for f in inside]
+    gaps = [b - a for a, b in zip(walls, walls[1:])]
+    keep = ("displayed", "exact", "coverage", "withBox", "accurate", "accuracy", "delay", "wrongFrameDrawn")
+    figures = {key: summary.get(key) for key in keep}
+    figures["longestGapMs"] = round(max(gaps, default=0), 1)
+    return figures
+
+
+def watch_phases(browser: "Browser", page: "Page", args: argparse.Namespace, clip: dict, fragment: str) -> dict:
+    """The `--viewers` run (see the module's note): the viewer pages and the three phases."""
+    session = page.evaluate("river.session && river.session.id")
+    out: dict = {"watched": session, "phases": {}}
+    marks: list[tuple[str, float, float | None]] = []
+
+    def mark(name: str) -> None:
+        marks.append((name, time.time() * 1000, cpu_seconds(args.cpu_pid)))
+
+    time.sleep(args.warmup)
+    mark("alone")
+    time.sleep(args.phase)
+    mark("opening")
+    base = args.url.rstrip("/")
+    viewers = [browser.open(f"{base}/watch/{session}?probe&autostart{fragment}", new_window=True)
+               for _ in range(args.viewers)]
+    read_state = "(typeof river === 'undefined') ? 'loading' : river.state"
+    deadline = time.monotonic() + 30
+    states = ["loading"] * len(viewers)
+    while any(s in ("loading", "idle", "starting") for s in states) and time.monotonic() < deadline:
+        time.sleep(0.2)
+        states = [v.evaluate(read_state) for v in viewers]
+    out["viewerStates"] = states
+    out["viewerErrors"] = [v.evaluate("(typeof river === 'undefined') ? null : river.error") for v in viewers]
+    if any(s != "live" for s in states):
+        return out
+    # The first key frame after a viewer joins leaves the publisher's delay line a delay later.
+    time.sleep(args.warmup)
+    mark("watched")
+    time.sleep(args.phase)
+    mark("leaving")
+    viewers[0].evaluate("river.stop()")
+    out["leftState"] = viewers[0].evaluate(read_state)
+    time.sleep(1)
+    mark("afterLeave")
+    time.sleep(args.phase)
+    mark("end")
+
+    pages = [page] + viewers
+    read = [p.evaluate(READ_VIEWS)[0] for p in pages]
+    out["viewers"] = [summarise(v, clip["path"], clip["width"], clip["height"], args.warmup * 1000,
+                                args.tolerance) for v in read[1:]]
+    at = {name: (wall, cpu) for name, wall, cpu in marks}
+    spans = {"alone": ("alone", "opening", pages[:1]), "watched": ("watched", "leaving", pages),
+             "afterLeave": ("afterLeave", "end", [page] + viewers[1:])}
+    for name, (begin, end, playing) in spans.items():
+        (start, cpu0), (stop, cpu1) = at[begin], at[end]
+        phase = {"seconds": round((stop - start) / 1000, 2), "pages": len(playing),
+                 "figures": [window_figures(read[pages.index(p)]["frames"], clip["path"], clip["width"],
+                                            clip["height"], start, stop, args.tolerance) for p in playing]}
+        if cpu0 is not None and cpu1 is not None:
+            phase["serveCPU"] = round((cpu1 - cpu0) / ((stop - start) / 1000), 4)
+        out["phases"][name] = phase
+    for v in viewers[1:]:
+        v.evaluate("river.stop()")
+    return out
+
+
 def added_offsets(received: list[dict], sent: list[dict], delay: float | None) -> list[dict]:
     """What river (and the browser's playout) added to sound against picture, per flash received:
     [{"flash": its display time on performance.now()'s clock, "added": ms}].
@@ -253,6 +342,9 @@ def main() -> int:
                         help="hide rtpTimestamp from requestVideoFrameCallback's metadata")
     parser.add_argument("--hide-frame-callback", action="store_true",
                         help="hide requestVideoFrameCallback from the page")
+    parser.add_argument("--viewers", type=int, default=0, help="pages that watch the session over WHEP")
+    parser.add_argument("--phase", type=float, default=8, help="seconds of each --viewers phase")
+    parser.add_argument("--cpu-pid", type=int, help="serve's PID, whose CPU each --viewers phase reports")
     args = parser.parse_args()
     with open(args.y4m.rsplit(".", 1)[0] + ".json") as f:
         clip = json.load(f)
@@ -301,7 +393,10 @@ def main() -> int:
             # From the page's load to live: WHIP, ICE, DTLS and the first frame (polled every 0.2 s).
             result["connectSeconds"] = round(time.monotonic() - opened, 2)
             result["startedAt"] = time.time() * 1000
-            time.sleep(args.seconds)
+            if args.viewers:
+                result.update(watch_phases(browser, page, args, clip, fragment))
+            else:
+                time.sleep(args.seconds)
             views = page.evaluate(READ_VIEWS)
             result["views"] = [summarise(v, clip["path"], clip["width"], clip["height"],
                                          args.warmup * 1000, args.tolerance) for v in views]

@@ -6,6 +6,7 @@
 // `?audio` turns the microphone on (with `?probe`, the page also measures sound against picture
 // at the sync clip's flashes, and the camera as sent, for comparison: sync.js).
 import { SessionView, hasFrameCallback } from './view.js';
+import { showPanel } from './stats.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -119,6 +120,8 @@ async function start() {
     const failure = started.find((s) => s.status === 'rejected');
     if (failure) throw failure.reason;
     if (SyncClass && audio) await watchLocal(media);
+    $('watch-link').href = `/watch/${encodeURIComponent(views[0].session.id)}`;
+    $('watch-link').hidden = false;
     setState('live');
   } catch (e) {
     console.error(e);
@@ -152,6 +155,7 @@ async function stop() {
 
 /** Hangs up every session and releases the camera, leaving state and error as they are. */
 async function teardown() {
+  $('watch-link').hidden = true;
   document.querySelector('.local-preview')?.remove();
   river.localSync?.close();
   river.localSync = null;
@@ -170,15 +174,7 @@ async function refreshStats() {
     });
     if (view.closed && river.state === 'live') sessionEnded(view.closed);
   }
-  const s = view.stats.summary(now);
-  const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : '–');
-  $('stat-delay').textContent = ms(s.delay);
-  $('stat-fps').textContent = `${s.fpsIn.toFixed(0)} / ${s.fpsOut.toFixed(0)}`;
-  $('stat-infer').textContent = `${ms(s.inferenceP50)} / ${ms(s.inferenceP95)}`;
-  $('stat-coverage').textContent = Number.isFinite(s.coverage) ? `${(s.coverage * 100).toFixed(1)} %` : '–';
-  const last = view.frames[view.frames.length - 1];
-  $('stat-status').textContent = last ? last.status ?? 'no message' : '–';
-  view.stats.plot($('plot'), now);
+  showPanel(view, now, $);
 }
 
 $('start').onclick = start;

@@ -1,5 +1,6 @@
-// WebRTC connection to river serve with WHIP-style signalling (RFC 9725): one POST of the offer,
-// the answer back with the server's candidates (non-trickle), DELETE of the resource to hang up.
+// WebRTC connection to river serve with WHIP-style signalling (RFC 9725), or WHEP to watch a
+// session: one POST of the offer, the answer back with the server's candidates (non-trickle),
+// DELETE of the resource to hang up.
 
 // A server started with --token wants `Authorization: Bearer <token>` on POST and DELETE (RFC 9725
 // §4.5). The page takes it from `#token=` in its URL, or asks once after a 401, and keeps it for
@@ -16,9 +17,9 @@ function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-/** POSTs the offer; on 401 asks for the token once and tries again. */
-async function postOffer(sdp) {
-  const post = () => fetch('/whip', {
+/** POSTs the offer to `path`; on 401 asks for the token once and tries again. */
+async function postOffer(path, sdp) {
+  const post = () => fetch(path, {
     method: 'POST',
     headers: { 'Content-Type': 'application/sdp', ...authHeaders() },
     body: sdp,
@@ -37,7 +38,8 @@ async function postOffer(sdp) {
 /**
  * Connects `track` (and the microphone's `audio` track, if given) to river. river sends both back
  * as one stream, the audio through the same delay as the video. Returns {pc, channel, remoteStream,
- * close}. Throws when river refuses the offer, with its status and reason in the message.
+ * id, close}, `id` being the session's (what `/watch/{id}` watches). Throws when river refuses the
+ * offer, with its status and reason in the message.
  */
 export async function connect(track, { audio = null, onResult, onClose } = {}) {
   const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
@@ -47,7 +49,22 @@ export async function connect(track, { audio = null, onResult, onClose } = {}) {
   // Without it Chromium starts at a low resolution and takes many seconds to ramp up.
   params.degradationPreference = 'maintain-resolution';
   await transceiver.sender.setParameters(params).catch(() => {});
+  return negotiate(pc, '/whip', { onResult, onClose });
+}
 
+/**
+ * Watches the live session `id` (WHEP, draft-ietf-wish-whep): its delayed video and the same
+ * result message per frame as its own page gets. Returns what `connect` does, `id` being the
+ * viewer's.
+ */
+export async function watch(id, { onResult, onClose } = {}) {
+  const pc = new RTCPeerConnection({ bundlePolicy: 'max-bundle' });
+  pc.addTransceiver('video', { direction: 'recvonly' });
+  return negotiate(pc, `/whep/${encodeURIComponent(id)}`, { onResult, onClose });
+}
+
+/** The offer/answer of either kind of session, and its data channel of results. */
+async function negotiate(pc, path, { onResult, onClose }) {
   // Results arrive on this channel, one JSON message per frame, ahead of the delayed video.
   const channel = pc.createDataChannel('river');
   channel.onmessage = (event) => {
@@ -60,7 +77,7 @@ export async function connect(track, { audio = null, onResult, onClose } = {}) {
   });
 
   await pc.setLocalDescription(await pc.createOffer());
-  const response = await postOffer(pc.localDescription.sdp);
+  const response = await postOffer(path, pc.localDescription.sdp);
   if (response.status !== 201) {
     pc.close();
     const status = `${response.status}${response.statusText ? ` ${response.statusText}` : ''}`;
@@ -71,7 +88,8 @@ export async function connect(track, { audio = null, onResult, onClose } = {}) {
   await pc.setRemoteDescription({ type: 'answer', sdp: await response.text() });
 
   // The session ends by itself when the connection fails, or when river closes it (its SCTP ABORT
-  // closes the data channel: --max-session-seconds, serve stopping). Not when we hang up.
+  // closes the data channel: --max-session-seconds, serve stopping, a watched session ending).
+  // Not when we hang up.
   let closing = false;
   let ended = false;
   const end = (why) => {
@@ -89,5 +107,6 @@ export async function connect(track, { audio = null, onResult, onClose } = {}) {
     pc.close();
     await fetch(resource, { method: 'DELETE', headers: authHeaders() }).catch(() => {});
   };
-  return { pc, channel, remoteStream: await remoteStream, close };
+  const id = decodeURIComponent(resource.pathname.split('/').pop());
+  return { pc, channel, remoteStream: await remoteStream, id, close };
 }

@@ -71,3 +71,16 @@ export class Stats {
     ctx.fillText(`${maxMs.toFixed(0)} ms`, 4, 12);
   }
 }
+
+/** Fills the stats panel (the `stat-*` elements and the `plot` canvas, found with `$`) for `view`. */
+export function showPanel(view, now, $) {
+  const s = view.stats.summary(now);
+  const ms = (v) => (Number.isFinite(v) ? `${v.toFixed(0)} ms` : '–');
+  $('stat-delay').textContent = ms(s.delay);
+  $('stat-fps').textContent = `${s.fpsIn.toFixed(0)} / ${s.fpsOut.toFixed(0)}`;
+  $('stat-infer').textContent = `${ms(s.inferenceP50)} / ${ms(s.inferenceP95)}`;
+  $('stat-coverage').textContent = Number.isFinite(s.coverage) ? `${(s.coverage * 100).toFixed(1)} %` : '–';
+  const last = view.frames[view.frames.length - 1];
+  $('stat-status').textContent = last ? last.status ?? 'no message' : '–';
+  view.stats.plot($('plot'), now);
+}

@@ -7,7 +7,7 @@
 // without one of them gets 'arrival' pairing: the n-th frame shown is paired with the n-th result
 // received (river sends one result per frame, in the frames' order), and the boxes are drawn in
 // their own colour, labelled approximate, since a frame lost or dropped on the way shifts them.
-import { connect } from './connection.js';
+import { connect, watch } from './connection.js';
 import { ResultStore } from './results.js';
 import { drawOverlay } from './overlay.js';
 import { Stats } from './stats.js';
@@ -67,12 +67,20 @@ export class SessionView {
 
   /** Connects `track`, and the microphone's `audio` track if given (then this view plays sound). */
   async start(track, audio = null) {
+    await this.#attach((callbacks) => connect(track, { audio, ...callbacks }), audio !== null);
+  }
+
+  /** Watches the live session `id` (a viewer: no camera of its own). */
+  async watch(id) {
+    await this.#attach((callbacks) => watch(id, callbacks), false);
+  }
+
+  async #attach(open, withSound) {
     this.results = new ResultStore();
     this.closed = null;
     this.pairing = null;
     this.shown = 0;
-    const session = await connect(track, {
-      audio,
+    const session = await open({
       onResult: (r) => { this.resultCount++; this.results.add(r); },
       onClose: (why) => {
         this.closed = why;
@@ -81,11 +89,11 @@ export class SessionView {
     });
     this.session = session;
     this.video.srcObject = this.session.remoteStream;
-    this.video.muted = !audio;
+    this.video.muted = !withSound;
     // A browser may refuse to play sound before the user has interacted with the page (autostart):
     // the video then plays muted rather than not at all.
     this.video.play().catch(() => { this.video.muted = true; return this.video.play(); }).catch(() => {});
-    if (this.sync && audio) await this.sync.listen(this.session.remoteStream);
+    if (this.sync && withSound) await this.sync.listen(this.session.remoteStream);
     if (hasFrameCallback) {
       this.video.requestVideoFrameCallback((now, md) => this.onFrame(now, md));
     } else {

@@ -74,7 +74,8 @@ public struct AppRoutes: Sendable {
         }
     }
 
-    /// Adds `GET /`, `GET /{file}` and `GET /healthz`.
+    /// Adds `GET /`, `GET /{file}`, `GET /watch/{session}` (the viewer's page: it reads the session
+    /// from its own path) and `GET /healthz`.
     public func addRoutes<Context: RequestContext>(
         to router: Router<Context>,
         health: @escaping @Sendable () async -> HealthReport = { HealthReport() }
@@ -91,6 +92,7 @@ public struct AppRoutes: Sendable {
             return Response(status: .ok, headers: headers, body: .init(byteBuffer: file.bytes))
         }
         router.get("/") { _, _ in serve("index.html") }
+        router.get("/watch/:session") { _, _ in serve("watch.html") }
         router.get("/healthz") { _, _ -> Response in
             let report = await health()
             let fields = (["ok": report.healthy ? 1 : 0].merging(report.fields) { a, _ in a })

@@ -21,7 +21,8 @@ struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
         guard Self.needsToken(request), !authorized(request) else { return try await next(request, context) }
         // A resource path names a session; its id authorizes DELETE, so only a prefix is logged.
         let path = request.uri.path
-        let shown = path.hasPrefix("/whip/") ? String(path.prefix(14)) + "…" : path
+        let shown =
+            path.hasPrefix("/whip/") || path.hasPrefix("/whep/") ? String(path.prefix(14)) + "…" : path
         context.logger.info("refused \(request.method) \(shown): missing or wrong bearer token")
         var headers = HTTPFields()
         headers[.wwwAuthenticate] = "Bearer realm=\"river\""

@@ -1,5 +1,6 @@
 import Hummingbird
 import NIOCore
+import RiverWebRTC
 
 /// Creates and ends media sessions for the WHIP routes; the reflect service is one.
 public protocol WHIPSessionFactory: Sendable {
@@ -9,6 +10,11 @@ public protocol WHIPSessionFactory: Sendable {
     func createSession(offer: String, from address: String?) async throws -> (id: String, answer: String)
     /// Ends a session; false when no session has that id.
     func endSession(id: String) async throws -> Bool
+    /// Answers a viewer's offer (WHEP) for the live session `session`. Throws ``ViewerRefused``
+    /// (404, 429) besides what ``createSession(offer:from:)`` throws.
+    func createViewer(of session: String, offer: String, from address: String?) async throws -> (
+        id: String, answer: String
+    )
     /// Live sessions (the debug endpoint and tests read it).
     func sessionCount() async throws -> Int
     /// Named counters for `GET /debug/sessions`, including `sessions`.
@@ -38,6 +44,10 @@ public struct OfferRejected: Error, CustomStringConvertible {
 ///
 /// - `POST /whip` (`application/sdp` offer) → `201 Created`, `Location: /whip/{id}`, the answer.
 /// - `DELETE /whip/{id}` → `200`, or `404` for an unknown session.
+/// - `POST /whep/{id}` (a recvonly offer; WHEP, draft-ietf-wish-whep) → `201 Created`,
+///   `Location: /whep/{id}/{viewer}`: a viewer of session `id`. `404` when there is no such
+///   session, `429` when it has its most viewers.
+/// - `DELETE /whep/{id}/{viewer}` → `200`, or `404`.
 /// - `GET /debug/sessions` → `{"sessions": N, …counters}`.
 public enum Signalling {
     /// Offers larger than this are refused; real offers are a few kilobytes.
@@ -47,41 +57,69 @@ public enum Signalling {
         to router: Router<Context>, sessions: some WHIPSessionFactory
     ) {
         router.post("/whip") { request, context -> Response in
-            let contentType = request.headers[.contentType] ?? ""
-            guard contentType.lowercased().hasPrefix("application/sdp") else {
-                return text(
-                    .unsupportedMediaType,
-                    "POST /whip needs Content-Type: application/sdp, got \"\(contentType)\"\n")
-            }
-            var request = request
-            let body: ByteBuffer
-            do {
-                body = try await request.collectBody(upTo: maxOfferBytes)
-            } catch is NIOTooManyBytesError {
-                return text(.contentTooLarge, "offers are at most \(maxOfferBytes) bytes\n")
-            }
-            let offer = String(buffer: body)
-            do {
-                let address = context.remoteAddress.flatMap(Admission.key(of:))
+            try await answer(request, context, route: "/whip") { offer, address in
                 let (id, answer) = try await sessions.createSession(offer: offer, from: address)
-                var headers = HTTPFields()
-                headers[.contentType] = "application/sdp"
-                headers[.location] = "/whip/\(id)"
-                return Response(
-                    status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer)))
-            } catch let refused as SessionRefused {
-                var response = text(refused.status, "\(refused.description)\n")
-                if let retry = refused.retryAfter { response.headers[.retryAfter] = "\(retry)" }
-                return response
-            } catch let rejected as OfferRejected {
-                context.logger.info("offer rejected: \(rejected.reason)")
-                return text(.badRequest, "offer rejected: \(rejected.reason)\n")
+                return ("/whip/\(id)", answer)
             }
         }
         router.delete("/whip/:id") { _, context -> Response in
             let id = try context.parameters.require("id")
             return try await sessions.endSession(id: id)
                 ? text(.ok, "session ended\n") : text(.notFound, "no such session\n")
+        }
+        router.post("/whep/:id") { request, context -> Response in
+            let session = try context.parameters.require("id")
+            return try await answer(request, context, route: "/whep/{session}") { offer, address in
+                let (id, answer) = try await sessions.createViewer(of: session, offer: offer, from: address)
+                return ("/whep/\(session)/\(id)", answer)
+            }
+        }
+        router.delete("/whep/:id/:viewer") { _, context -> Response in
+            let id = try context.parameters.require("viewer")
+            return try await sessions.endSession(id: id)
+                ? text(.ok, "viewer ended\n") : text(.notFound, "no such viewer\n")
+        }
+    }
+
+    /// One offer in, `201` with the answer and its resource out, or the error that says why not.
+    private static func answer<Context: RemoteAddressRequestContext>(
+        _ request: Request, _ context: Context, route: String,
+        create: (_ offer: String, _ address: String?) async throws -> (location: String, answer: String)
+    ) async throws -> Response {
+        let contentType = request.headers[.contentType] ?? ""
+        guard contentType.lowercased().hasPrefix("application/sdp") else {
+            return text(
+                .unsupportedMediaType,
+                "POST \(route) needs Content-Type: application/sdp, got \"\(contentType)\"\n")
+        }
+        var request = request
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: maxOfferBytes)
+        } catch is NIOTooManyBytesError {
+            return text(.contentTooLarge, "offers are at most \(maxOfferBytes) bytes\n")
+        }
+        do {
+            let address = context.remoteAddress.flatMap(Admission.key(of:))
+            let (location, answer) = try await create(String(buffer: body), address)
+            var headers = HTTPFields()
+            headers[.contentType] = "application/sdp"
+            headers[.location] = location
+            return Response(
+                status: .created, headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer)))
+        } catch let refused as SessionRefused {
+            var response = text(refused.status, "\(refused.description)\n")
+            if let retry = refused.retryAfter { response.headers[.retryAfter] = "\(retry)" }
+            return response
+        } catch let rejected as OfferRejected {
+            context.logger.info("offer rejected: \(rejected.reason)")
+            return text(.badRequest, "offer rejected: \(rejected.reason)\n")
+        } catch let refused as ViewerRefused {
+            switch refused {
+            case .noSuchSession: return text(.notFound, "no such session to watch\n")
+            case .tooManyViewers(let limit):
+                return text(.tooManyRequests, "this session already has \(limit) viewers (--max-viewers)\n")
+            }
         }
     }
 

@@ -4,9 +4,9 @@ import RiverSDP
 import RiverSession
 import RiverWebRTC
 
-/// What answering a WHIP offer takes, whatever the session then does with the video: fresh ICE
-/// credentials, the SDP answer (data channels on), the checks every river session needs, and the
-/// engine's configuration.
+/// What answering a WHIP or WHEP offer takes, whatever the session then does with the video: fresh
+/// ICE credentials, the SDP answer (data channels on), the checks every river session needs, and
+/// the engine's configuration.
 ///
 /// Throws ``OfferRejected`` (HTTP 400) with the reason when the offer cannot be served.
 struct AcceptedOffer {
@@ -16,17 +16,34 @@ struct AcceptedOffer {
     var id: String { session.id }
     var negotiated: NegotiatedSession { answer.negotiated }
 
-    init(offer: String, port: Int, tcpPort: Int?, candidateAddresses: [String], rembBitrate: UInt64) throws {
+    /// Who sends the video the session's peer gets back.
+    enum Role {
+        /// The peer itself (WHIP): its offer must send and receive video.
+        case publisher
+        /// Another session (WHEP): the offer must receive video only, in the publisher's H264
+        /// profile (`profile_idc` + `profile-iop`), since its packets are forwarded as they are.
+        case viewer(profile: String)
+    }
+
+    init(
+        offer: String, role: Role = .publisher, port: Int, tcpPort: Int?, candidateAddresses: [String],
+        rembBitrate: UInt64
+    ) throws {
         // The WHIP resource name: 26 characters of 36 is 134 bits, so it cannot be guessed
         // (RFC 9725 §4.1); logs show only ``SessionConfiguration/logID``.
         let id = ICECredentials.random(count: 26, alphabet: "abcdefghijklmnopqrstuvwxyz0123456789")
         let ufrag = ICECredentials.randomUfrag()
         let password = ICECredentials.randomPassword()
-        let options = AnswerOptions(
+        var options = AnswerOptions(
             iceUfrag: ufrag, icePwd: password, fingerprintSHA256: DTLSCertificate.shared.fingerprint,
             candidates: HostCandidate.list(
                 addresses: candidateAddresses, port: UInt16(port), tcpPort: tcpPort.map { UInt16($0) }),
             dataChannels: true, audio: true)
+        if case .viewer(let profile) = role {
+            options.h264Profiles = [profile]
+            // The publisher's audio is not forwarded yet: a viewer's audio section is refused.
+            options.audio = false
+        }
         do {
             answer = try OfferAnswer.answer(offer: offer, options: options)
         } catch {
@@ -38,10 +55,17 @@ struct AcceptedOffer {
             throw OfferRejected(
                 "the offer has no a=fingerprint:sha-256; river verifies DTLS certificates with SHA-256")
         }
-        guard let outgoingSSRC = negotiated.localVideoSSRC else {
+        let outgoingSSRC: UInt32
+        switch (role, negotiated.videoDirection, negotiated.localVideoSSRC) {
+        case (.publisher, "sendrecv", let ssrc?), (.viewer, "sendonly", let ssrc?):
+            outgoingSSRC = ssrc
+        case (.publisher, let direction, _):
             throw OfferRejected(
-                "river needs a sendrecv video section to send the video back (got \(negotiated.videoDirection))"
-            )
+                "river needs a sendrecv video section to send the video back (answered \(direction)); "
+                    + "to watch a session, POST a recvonly offer to /whep/{session}")
+        case (.viewer, let direction, _):
+            throw OfferRejected(
+                "a viewer's offer must receive video only (a=recvonly; answered \(direction))")
         }
         var session = SessionConfiguration(
             id: id, localUfrag: ufrag, localPassword: password, remoteUfrag: negotiated.remoteICEUfrag,

@@ -14,6 +14,9 @@ import Synchronization
 /// after the delay, one result message per frame on data channel `river`). Both are the same
 /// ``SessionEngine``; a pipeline session adds the frame builder, the inference stage and a
 /// ``MediaWorker``.
+///
+/// A viewer (WHEP, ``createViewer(of:offer:from:)``) is a session too, for admission and the
+/// session count, but it is not listed as one: its publisher's ``LiveSession/viewers`` counts it.
 public final class SessionService: WHIPSessionFactory {
     /// Decode and inference for pipeline sessions.
     public struct Pipeline: Sendable {
@@ -52,6 +55,8 @@ public final class SessionService: WHIPSessionFactory {
         var resultsSent = 0
         var resultsUndelivered = 0
         var live: [String: LiveSession] = [:]
+        /// Each live publisher's H264 profile, which its viewers must take.
+        var profiles: [String: String] = [:]
     }
 
     /// A live session as `GET /v1/sessions` lists it.
@@ -70,6 +75,8 @@ public final class SessionService: WHIPSessionFactory {
         public var delayMs: Double
         /// Readers of its results feed now.
         public var feedSubscribers = 0
+        /// Its viewers (WHEP) now, connected or not yet.
+        public var viewers = 0
     }
 
     public let server: WebRTCServer
@@ -90,6 +97,8 @@ public final class SessionService: WHIPSessionFactory {
     public struct Limits: Sendable {
         public var sessions = 64
         public var sessionsPerAddress = 8
+        /// Viewers (WHEP) of one session at once; each also takes a session slot.
+        public var viewersPerSession = 4
         public var postsPerSecond = 2.0
         public var postBurst = 10.0
         /// Close a session that has not connected this long after its offer.
@@ -122,11 +131,8 @@ public final class SessionService: WHIPSessionFactory {
         feed = ResultsFeed { metrics?.resultsFeedCutOff.increment() }
     }
 
-    public func createSession(offer: String, from address: String?) async throws -> (
-        id: String, answer: String
-    ) {
-        // Admission first: a refused offer allocates nothing, not even a parse of its SDP.
-        let peer = address ?? "unknown"
+    /// Admission: a refused offer allocates nothing, not even a parse of its SDP.
+    private func admit(_ peer: String) throws {
         let verdict = figures.withLock { $0.admission.admit(address: peer, now: .now) }
         switch verdict {
         case .admitted: break
@@ -149,6 +155,13 @@ public final class SessionService: WHIPSessionFactory {
                 status: .tooManyRequests, retryAfter: retryAfter,
                 description: "too many offers from this address")
         }
+    }
+
+    public func createSession(offer: String, from address: String?) async throws -> (
+        id: String, answer: String
+    ) {
+        let peer = address ?? "unknown"
+        try admit(peer)
         let accepted: AcceptedOffer
         do {
             accepted = try AcceptedOffer(
@@ -215,6 +228,7 @@ public final class SessionService: WHIPSessionFactory {
         let count = figures.withLock { figures in
             figures.sessions += 1
             figures.live[id] = live
+            figures.profiles[id] = String(accepted.negotiated.h264ProfileLevelID.prefix(4))
             return figures.sessions
         }
         metrics?.sessions.record(count)
@@ -273,7 +287,7 @@ public final class SessionService: WHIPSessionFactory {
             trimQueue.asyncAfter(deadline: .now() + .seconds(1)) { HeapTrim.releaseFreedMemory() }
         case .connected:
             figures.withLock { _ = $0.connected.insert(id) }
-        case .addressAuthenticated, .channelOpened:
+        case .addressAuthenticated, .channelOpened, .keyFrameWanted:
             break
         }
     }
@@ -283,6 +297,70 @@ public final class SessionService: WHIPSessionFactory {
             figures.sessions -= 1
             figures.connected.remove(id)
             figures.live.removeValue(forKey: id)
+            figures.profiles.removeValue(forKey: id)
+            figures.admission.ended(address: peer)
+            return figures.sessions
+        }
+        metrics?.sessions.record(count)
+    }
+
+    /// Answers a viewer's offer (WHEP) for the live session `publisherID`: its delayed video and
+    /// result messages, forwarded. Throws ``ViewerRefused`` when there is no such session or it has
+    /// ``Limits/viewersPerSession`` viewers, besides what ``createSession(offer:from:)`` throws.
+    public func createViewer(of publisherID: String, offer: String, from address: String?) async throws -> (
+        id: String, answer: String
+    ) {
+        guard let profile = figures.withLock({ $0.profiles[publisherID] }) else {
+            throw ViewerRefused.noSuchSession
+        }
+        let peer = address ?? "unknown"
+        try admit(peer)
+        let accepted: AcceptedOffer
+        do {
+            accepted = try AcceptedOffer(
+                offer: offer, role: .viewer(profile: profile), port: server.port, tcpPort: server.tcpPort,
+                candidateAddresses: candidateAddresses, rembBitrate: rembBitrate)
+        } catch {
+            figures.withLock { $0.admission.ended(address: peer) }
+            throw error
+        }
+        var session = accepted.session
+        session.viewer = true
+        session.connectTimeout = limits.connectTimeout
+        session.maxLifetime = limits.maxLifetime
+        let id = session.id
+        let logger = {
+            var logger = self.logger
+            logger[metadataKey: "session"] = "\(session.logID)"
+            return logger
+        }()
+        let count = figures.withLock { figures in
+            figures.sessions += 1
+            return figures.sessions
+        }
+        metrics?.sessions.record(count)
+        do {
+            try await server.open(session, viewing: (publisherID, limits.viewersPerSession)) {
+                [self] event, _, summary in
+                guard case .closed = event else { return }
+                logger.info("viewer ended: \(summary())")
+                viewerEnded(of: publisherID, from: peer)
+            }
+        } catch {
+            viewerEnded(of: nil, from: peer)
+            throw error
+        }
+        figures.withLock { $0.live[publisherID]?.viewers += 1 }
+        logger.info(
+            "viewer started for \(publisherID.prefix(8)): H264 pt \(accepted.negotiated.videoPayloadType), data channel \(session.dataChannels != nil)"
+        )
+        return (id, accepted.answer.sdp)
+    }
+
+    private func viewerEnded(of publisherID: String?, from peer: String) {
+        let count = figures.withLock { figures in
+            figures.sessions -= 1
+            if let publisherID { figures.live[publisherID]?.viewers -= 1 }
             figures.admission.ended(address: peer)
             return figures.sessions
         }

@@ -40,6 +40,10 @@ public struct SessionConfiguration: Sendable {
     public var inference: Inference?
     /// Data channels, when the answer accepted an `m=application` section.
     public var dataChannels: SCTPConfiguration?
+    /// A viewer of another session (WHEP): its video is that session's, handed over as
+    /// ``SessionInput/forwarded(_:)``, and its results are too; it takes no media from its peer.
+    /// Give it no delay and no inference.
+    public var viewer = false
     /// Echo every data-channel message and open `river-server` (reflect mode's transport check).
     public var echoDataChannels = false
     /// The peer's SSRCs from the offer (`a=ssrc`, media and RTX): they always get an SRTP stream;

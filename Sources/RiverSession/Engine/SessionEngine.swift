@@ -143,7 +143,8 @@ public final class SessionEngine {
             delayLineByteLimit: configuration.delayLineByteLimit,
             repeatsFrameEnds: configuration.repeatsFrameEnds,
             nackResponder: configuration.nackResponder,
-            frameBuilder: configuration.inference?.frameBuilder, wallClock: configuration.wallClock)
+            frameBuilder: configuration.inference?.frameBuilder,
+            keyFrameSource: configuration.viewer ? .publisher : .browser, wallClock: configuration.wallClock)
         audio = configuration.audio.map {
             var audio = AudioRelay(
                 payloadType: $0.payloadType, outgoingSSRC: $0.outgoingSSRC,
@@ -169,6 +170,12 @@ public final class SessionEngine {
 
     /// The delay in force.
     public var delay: Duration { video.delay }
+    /// Emit ``SessionOutput/forward(_:)`` for each packet of our stream, for the session's viewers;
+    /// the shell turns it on while the session has any.
+    public var forwardsToViewers: Bool {
+        get { video.forwardsToViewers }
+        set { video.forwardsToViewers = newValue }
+    }
     /// The NACK responder as it stands (tests read its byte figures).
     var nackResponderForTesting: NACKResponder { video.nackResponder }
     private var inferenceCounters: String { inference?.counters.description ?? "no inference" }
@@ -229,6 +236,16 @@ public final class SessionEngine {
             video.decoderFailed(outputTimestamp: job.outputTimestamp, now: now, into: &relayOutput)
         case .inferred(let id, let outcome):
             inference?.inferred(id: id, outcome, delay: video.delay, now: now, into: &inferenceOutput)
+        case .forwarded(let packet):
+            lastNow = now
+            // Before DTLS is up nothing can be sent; the viewer then starts at a frame boundary.
+            guard configuration.viewer, state == .connected else { return }
+            video.forward(packet, now: now, into: &relayOutput)
+        case .forwardedResult(let json):
+            guard configuration.viewer else { return }
+            deliver(json)
+        case .keyFrameRequest:
+            video.requestKeyFrame(now: now, into: &relayOutput)
         case .close(let reason):
             close(reason, now: now)
             return
@@ -358,6 +375,11 @@ public final class SessionEngine {
         }
         tallies.rtpReceived += 1
         authenticated(from: source)
+        guard !configuration.viewer else {
+            // A viewer's peer only receives; what it sends has nowhere to go.
+            tallies.droppedUnexpected += 1
+            return
+        }
         if let audioPT = audio?.payloadType, packet.payloadType == audioPT {
             audio!.receive(rtp: packet, now: now, into: &audioOutput)
             return
@@ -451,7 +473,10 @@ public final class SessionEngine {
         relayOutput.rtp.removeAll(keepingCapacity: true)
         for packet in relayOutput.rtcp.retransmissions { send(rtp: packet) }
         for compound in relayOutput.rtcp.compounds { send(rtcp: RTCPPacket.serializeCompound(compound)) }
+        if relayOutput.rtcp.keyFrameWanted { emit(.event(.keyFrameWanted)) }
         relayOutput.rtcp = RTCPStageOutput()
+        for packet in relayOutput.forwarded { emit(.forward(packet)) }
+        relayOutput.forwarded.removeAll(keepingCapacity: true)
         for packet in audioOutput.rtp { send(rtp: packet) }
         audioOutput.rtp.removeAll(keepingCapacity: true)
         for packet in audioOutput.rtcp.retransmissions { send(rtp: packet) }
@@ -480,15 +505,20 @@ public final class SessionEngine {
         for (message, latency) in inferenceOutput.messages {
             // Encoded once: the data channel and the event (the results feed, the webhook) carry the same text.
             let json = message.json()
-            if channels?.sendResult(json: json) == true {
-                tallies.resultsSent += 1
-            } else {
-                tallies.resultsUndelivered += 1
-            }
+            deliver(json)
             emit(.event(.frameFinished(message, json: json, inferenceLatency: latency, delay: video.delay)))
             if configuration.records { emit(.record(.result(message))) }
         }
         inferenceOutput.messages.removeAll(keepingCapacity: true)
+    }
+
+    /// One result message to the peer's data channel, counted either way.
+    private func deliver(_ json: String) {
+        if channels?.sendResult(json: json) == true {
+            tallies.resultsSent += 1
+        } else {
+            tallies.resultsUndelivered += 1
+        }
     }
 
     private func send(rtp packet: RTPPacket) {

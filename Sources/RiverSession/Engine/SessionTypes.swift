@@ -70,6 +70,13 @@ public enum SessionInput: Sendable {
     case decoded(AccessUnitJob, frames: [VideoFrame], decodeTime: Duration)
     case decodeFailed(AccessUnitJob)
     case inferred(id: UInt64, InferenceOutcome)
+    /// A viewer's video: one packet of the publisher's stream as it left the publisher
+    /// (``SessionOutput/forward(_:)``).
+    case forwarded(RTPPacket)
+    /// A viewer's result message: the publisher's, as its data channel got it.
+    case forwardedResult(json: String)
+    /// One of the publisher's viewers wants a key frame (``SessionEvent/keyFrameWanted``).
+    case keyFrameRequest
     /// The owner ends the session (WHIP DELETE, shutdown).
     case close(SessionCloseReason)
 }
@@ -90,6 +97,8 @@ public enum SessionCloseReason: Sendable, Equatable {
     case connectTimeout
     /// The session reached ``SessionConfiguration/maxLifetime``.
     case lifetimeExceeded
+    /// A viewer's publisher ended: there is nothing more to watch.
+    case publisherClosed
 }
 
 /// What the engine tells its owner besides bytes and work.
@@ -104,6 +113,9 @@ public enum SessionEvent: Sendable, Equatable {
     /// the message and its JSON text as the data channel got it, the inference round trip when a
     /// worker answered, and the session's delay in force.
     case frameFinished(ResultMessage, json: String, inferenceLatency: Duration?, delay: Duration)
+    /// A viewer's receiver asked for a key frame (spaced): hand the publisher
+    /// ``SessionInput/keyFrameRequest``.
+    case keyFrameWanted
     /// The session ended; nothing more comes out but this session's final `.timeout(nil)`.
     case closed(SessionCloseReason)
 }
@@ -128,6 +140,9 @@ public enum SessionOutput: Sendable {
     case event(SessionEvent)
     /// For the session's recording, when it has one.
     case record(RecordedItem)
+    /// A packet of our stream as it left, for each of the session's viewers
+    /// (``SessionInput/forwarded(_:)``), while ``SessionEngine/forwardsToViewers`` is on.
+    case forward(RTPPacket)
     /// Nothing more now: call ``SessionEngine/handle(_:now:)`` with ``SessionInput/timeout`` at
     /// this instant (nil: no timer; the session is closed).
     case timeout(Instant?)

@@ -8,10 +8,13 @@ public struct RTCPStageOutput: Sendable {
     public var compounds: [[RTCPPacket]] = []
     /// Packets of our outgoing stream to send (retransmissions).
     public var retransmissions: [RTPPacket] = []
+    /// A viewer's receiver asked for a key frame, which only the publisher's browser can make
+    /// (``PLIForwarder/Source/publisher``).
+    public var keyFrameWanted = false
 
     public init() {}
 
-    public var isEmpty: Bool { compounds.isEmpty && retransmissions.isEmpty }
+    public var isEmpty: Bool { compounds.isEmpty && retransmissions.isEmpty && !keyFrameWanted }
 }
 
 /// One small piece of RTCP behaviour, in the manner of Pion's interceptors: it watches the RTP that

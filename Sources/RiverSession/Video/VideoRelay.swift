@@ -23,6 +23,13 @@ import RiverRTP
 /// Reflect mode is this path with delay 0 and no frame builder: a packet is due the moment it
 /// arrives, so it leaves in the same call.
 ///
+/// A viewer (WHEP) is reflect mode fed from another session instead of its own peer: the packets
+/// of the publisher's stream as they leave the publisher's delay line (``forward(_:now:into:)``,
+/// while ``forwardsToViewers`` is on there). The viewer's rewriter gives them its own SSRC and
+/// numbering, its NACK responder answers from what it sent (the payloads are the publisher's
+/// arrays, shared, not copied), and its key-frame requests go to the publisher
+/// (``PLIForwarder/Source/publisher``).
+///
 /// The RTP timestamp offset (the starting delay in 90 kHz units) stays fixed even when
 /// `--delay auto` moves the delay: RTP timestamps are a label, and the browser's jitter buffer
 /// plays frames by their arrival, so moving the *schedule* is what changes the delay a user sees;
@@ -37,6 +44,8 @@ struct VideoRelay {
         /// timestamp and wall-clock arrival: their frames are still shown, so the page is told why
         /// they have no result.
         var undecodable: [(outputTimestamp: UInt32, receivedAt: Double)] = []
+        /// Packets of our stream as they left, for the session's viewers (``forwardsToViewers``).
+        var forwarded: [RTPPacket] = []
     }
 
     let payloadType: UInt8
@@ -65,6 +74,12 @@ struct VideoRelay {
     private(set) var duplicatesDropped = 0
     private(set) var frameEndsRepeated = 0
     private(set) var unitsOut = 0
+    /// Hand every packet that leaves to the session's viewers too (``Output/forwarded``).
+    var forwardsToViewers = false
+    /// A viewer starts at a frame boundary: forwarded packets are dropped until one that ends a
+    /// frame has passed, so its receiver never gets the tail of a frame it did not see begin.
+    private var atFrameStart = false
+    private(set) var droppedBeforeFrameStart = 0
     /// The first `--delay auto` estimate has been applied to the packets held
     /// (``AutoDelay/Decision/appliesToHeld``); the audio line follows it.
     private(set) var rescheduled = false
@@ -81,7 +96,8 @@ struct VideoRelay {
         payloadType: UInt8, outgoingSSRC: UInt32, rembBitrate: UInt64, delay: PipelineDelay,
         delayLineByteLimit: Int? = nil, repeatsFrameEnds: Bool = true,
         nackResponder nackConfiguration: NACKResponder.Configuration = .init(),
-        frameBuilder: H264FrameBuilder.Configuration?, wallClock: @escaping @Sendable () -> Double
+        frameBuilder: H264FrameBuilder.Configuration?, keyFrameSource: PLIForwarder.Source = .browser,
+        wallClock: @escaping @Sendable () -> Double
     ) throws(H264DepacketizerError) {
         self.payloadType = payloadType
         self.repeatsFrameEnds = repeatsFrameEnds
@@ -101,7 +117,7 @@ struct VideoRelay {
             localSSRC: outgoingSSRC, payloadType: payloadType, rembBitrate: rembBitrate)
         senderReports = SenderReportGenerator(ssrc: outgoingSSRC, wallClock: wallClock)
         nackResponder = NACKResponder(ssrc: outgoingSSRC, configuration: nackConfiguration)
-        pliForwarder = PLIForwarder(localSSRC: outgoingSSRC, payloadType: payloadType)
+        pliForwarder = PLIForwarder(localSSRC: outgoingSSRC, payloadType: payloadType, source: keyFrameSource)
         self.wallClock = wallClock
     }
 
@@ -152,6 +168,39 @@ struct VideoRelay {
             }
             autoDelay = auto
         }
+        hold(packet, now: now, into: &out)
+        if builder != nil {
+            let events = builder!.push(packet, now: now)
+            handle(events, now: now, into: &out)
+        }
+        drain(now: now, into: &out)
+    }
+
+    /// A viewer's input: one packet of the publisher's stream as it left there, already that
+    /// stream's (its SSRC, numbering and timestamps). It takes our payload type, and loses its
+    /// header extensions, whose ids are the publisher's negotiation, not our peer's.
+    mutating func forward(_ packet: RTPPacket, now: Instant, into out: inout Output) {
+        guard atFrameStart else {
+            droppedBeforeFrameStart += 1
+            atFrameStart = packet.marker
+            return
+        }
+        var packet = packet
+        packet.payloadType = payloadType
+        packet.extensionProfile = nil
+        packet.extensionData = []
+        packetsIn += 1
+        hold(packet, now: now, into: &out)
+        drain(now: now, into: &out)
+    }
+
+    /// A viewer wants a key frame: a PLI upstream, spaced with our own receiver's requests.
+    mutating func requestKeyFrame(now: Instant, into out: inout Output) {
+        pliForwarder.request(now: now, into: &out.rtcp)
+    }
+
+    /// Places a packet in the delay line, beside its neighbours when it comes late.
+    private mutating func hold(_ packet: RTPPacket, now: Instant, into out: inout Output) {
         let size = NACKResponder.size(of: packet)
         var due: Instant?
         switch schedule.place(packet.sequenceNumber, timestamp: packet.timestamp, ssrc: packet.ssrc) {
@@ -166,11 +215,6 @@ struct VideoRelay {
             if due == nil { delayLineOverflowed(now: now, into: &out) }
         }
         if let due { schedule.record(packet.sequenceNumber, timestamp: packet.timestamp, due: due) }
-        if builder != nil {
-            let events = builder!.push(packet, now: now)
-            handle(events, now: now, into: &out)
-        }
-        drain(now: now, into: &out)
     }
 
     /// Every packet of the compound goes to every stage.
@@ -239,6 +283,7 @@ struct VideoRelay {
             senderReports.sent(rtp: packet, now: now)
             nackResponder.sent(rtp: packet, now: now)
             out.rtp.append(packet)
+            if forwardsToViewers { out.forwarded.append(packet) }
             if repeatsFrameEnds, incoming.marker, let lastNACK, now - lastNACK < Self.repeatWindow {
                 frameEndsRepeated += 1
                 out.rtp.append(packet)

@@ -174,4 +174,45 @@ import Testing
         // Its slot is free again.
         _ = try await service.createSession(offer: offer, from: "192.0.2.9")
     }
+
+    /// WHEP: a recvonly offer becomes a viewer of a live session, within the session's viewer cap;
+    /// the wrong kind of offer on either route gets the reason, and a viewer ends with its publisher.
+    @Test func viewersAreAnsweredCappedAndEndedWithTheirPublisher() async throws {
+        var limits = SessionServiceTests.unlimited
+        limits.viewersPerSession = 1
+        let service = try await SessionServiceTests.service(pipeline: true, limits: limits)
+        defer { Task { try? await service.server.shutdown() } }
+        let watch = try SessionServiceTests.fixture("chromium-video-recvonly-datachannel")
+        await #expect(throws: ViewerRefused.noSuchSession) {
+            try await service.createViewer(of: "nobody", offer: watch, from: "127.0.0.1")
+        }
+        let (publisher, _) = try await service.createSession(
+            offer: try SessionServiceTests.fixture("chromium-video-sendrecv"), from: "127.0.0.1")
+        // A recvonly offer is a viewer's, not a publisher's: WHIP says where to send it.
+        let misplaced = await #expect(throws: OfferRejected.self) {
+            try await service.createSession(offer: watch, from: "127.0.0.1")
+        }
+        #expect(misplaced?.reason.contains("/whep/") == true)
+        let sending = await #expect(throws: OfferRejected.self) {
+            try await service.createViewer(
+                of: publisher, offer: try SessionServiceTests.fixture("chromium-video-sendrecv"), from: "127.0.0.1")
+        }
+        #expect(sending?.reason.contains("recvonly") == true)
+
+        let (viewer, answer) = try await service.createViewer(of: publisher, offer: watch, from: "127.0.0.1")
+        #expect(viewer != publisher)
+        #expect(answer.contains("a=sendonly") && answer.contains("a=ssrc:"))
+        #expect(answer.contains("m=application 9 UDP/DTLS/SCTP webrtc-datachannel"))
+        #expect(service.liveSessions().map { $0.viewers } == [1], "a viewer is counted, not listed")
+        #expect(try await service.sessionCount() == 2)
+        await #expect(throws: ViewerRefused.tooManyViewers(limit: 1)) {
+            try await service.createViewer(of: publisher, offer: watch, from: "127.0.0.1")
+        }
+        #expect(try await service.sessionCount() == 2, "a refused viewer allocates nothing")
+
+        #expect(try await service.endSession(id: publisher))
+        #expect(try await service.sessionCount() == 0)
+        #expect(try await service.endSession(id: viewer) == false)
+        #expect(try await service.server.routeCount() == 0)
+    }
 }

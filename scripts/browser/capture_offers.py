@@ -48,6 +48,11 @@ SCENARIOS = {
         pc.addTransceiver(stream.getAudioTracks()[0], {direction: 'sendrecv', streams: [stream]});
         pc.createDataChannel('river');
     """),
+    # river's viewer page (/watch/{session}): video received only, the results channel.
+    "chromium-video-recvonly-datachannel": (False, """
+        pc.addTransceiver('video', {direction: 'recvonly'});
+        pc.createDataChannel('river');
+    """),
 }
 
 def offer_js(audio: bool, body: str, keep_as: str | None = None) -> str:

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     libssl-dev libsrtp2-dev libusrsctp-dev libavcodec-dev libavformat-dev libavutil-dev libswscale-dev
     libzmq3-dev pkg-config python3-venv ffmpeg chromium
+    # The second browser: a Firefox viewer over WHEP (scripts/browser/marionette.py).
+    firefox-esr
     # TLS clients the HTTPS tests check serve with.
     openssl curl
     # The network lab (scripts/netns): loss and UDP blocking, and Chromium's NSS trust store.

@@ -76,4 +76,33 @@ import Testing
         }
         #expect(ended, "a session or viewer was left open")
     }
+
+    /// The second browser: headless Firefox (Debian's firefox-esr, driven over Marionette) watches a
+    /// Chromium-published session. Firefox's `requestVideoFrameCallback` metadata carries the RTP
+    /// timestamp, so it pairs exactly, like Chromium.
+    @Test func aFirefoxViewerShowsEveryFrameWithItsOwnResult() async throws {
+        let up = try await UpProcess(["--delay", "2s"])
+        defer { up.stop() }
+        let result = try await runSessionCheck(
+            baseURL: up.baseURL, seconds: 60,
+            browser: ["--viewers", "1", "--phase", "8", "--viewer-browser", "firefox"])
+        #expect(result["state"] as? String == "live", "\(result["error"] ?? "")")
+        #expect(result["viewerStates"] as? [String] == ["live"], "\(result["viewerErrors"] ?? "")")
+        let viewer = try #require((result["viewers"] as? [[String: Any]])?.first.map(ViewSummary.init))
+        let phases = result["phases"] as? [String: [String: Any]] ?? [:]
+        let watched = phases["watched"]?["figures"] as? [[String: Any]] ?? []
+        print(
+            "river e2e viewer \(result["viewerBrowser"] ?? "?"): coverage \(viewer.coverage) "
+                + "(\(viewer.exact)/\(viewer.afterWarmup)), accuracy \(viewer.accuracy) "
+                + "(\(viewer.raw["accurate"] ?? "?")/\(viewer.withBox)), delay \(viewer.delay), pairing "
+                + "\(viewer.raw["pairing"] ?? "?"); while watched, pages (publisher first) \(watched)")
+        #expect((result["viewerBrowser"] as? String)?.hasPrefix("Firefox") == true)
+        #expect(viewer.raw["pairing"] as? String == "timestamp", "\(viewer)")
+        #expect(viewer.afterWarmup > 6 * panClipFPS, "too few frames shown: \(viewer)")
+        #expect(viewer.coverage >= 0.95, "\(viewer)")
+        #expect(viewer.accuracy >= 0.9, "\(viewer)")
+        #expect(viewer.wrongFrameDrawn == 0, "\(viewer)")
+        #expect(
+            watched.count == 2 && watched.allSatisfy { $0["coverage"] as? Double ?? 0 >= 0.95 }, "\(watched)")
+    }
 }

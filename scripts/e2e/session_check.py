@@ -33,7 +33,9 @@ all of them play for `--phase` seconds, then the first viewer leaves (`river.sto
 play on for another `--phase` seconds. The result then has `viewers`, each page's summary like a
 view's, and `phases`: for "alone", "watched" (N viewers) and "afterLeave" (N-1), the wall-clock
 span, serve's CPU seconds in it when `--cpu-pid` names serve, and the figures of every page still
-playing then (`coverage`, `accuracy`, `delay`, `longestGapMs`, ...), publisher first.
+playing then (`coverage`, `accuracy`, `delay`, `longestGapMs`, ...), publisher first. With
+`--viewer-browser firefox` each viewer is a headless Firefox of its own (scripts/browser/marionette.py);
+`viewerBrowser` then says which version.
 
     --hide-frame-metadata   the page sees requestVideoFrameCallback metadata without rtpTimestamp
     --hide-frame-callback   the page sees no requestVideoFrameCallback at all
@@ -45,6 +47,7 @@ The caller (RiverEndToEndTests) asserts on it; this script asserts nothing.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import urllib.parse
 import math
@@ -55,6 +58,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "browser"))
 from cdp import Browser  # noqa: E402
+from marionette import Firefox  # noqa: E402
 
 # Injected with --hide-frame-metadata: callbacks get the frame metadata less its rtpTimestamp.
 HIDE_FRAME_METADATA = """
@@ -246,7 +250,8 @@ def window_figures(frames: list[dict], path: list[dict], width: int, height: int
     return figures
 
 
-def watch_phases(browser: "Browser", page: "Page", args: argparse.Namespace, clip: dict, fragment: str) -> dict:
+def watch_phases(browser: Browser, page: "Page", args: argparse.Namespace, clip: dict, fragment: str,
+                 stack: contextlib.ExitStack) -> dict:
     """The `--viewers` run (see the module's note): the viewer pages and the three phases."""
     session = page.evaluate("river.session && river.session.id")
     out: dict = {"watched": session, "phases": {}}
@@ -260,8 +265,11 @@ def watch_phases(browser: "Browser", page: "Page", args: argparse.Namespace, cli
     time.sleep(args.phase)
     mark("opening")
     base = args.url.rstrip("/")
-    viewers = [browser.open(f"{base}/watch/{session}?probe&autostart{fragment}", new_window=True)
-               for _ in range(args.viewers)]
+    hosts = [browser] * args.viewers
+    if args.viewer_browser == "firefox":
+        hosts = [stack.enter_context(Firefox()) for _ in range(args.viewers)]
+        out["viewerBrowser"] = f"Firefox {hosts[0].version}"
+    viewers = [host.open(f"{base}/watch/{session}?probe&autostart{fragment}", new_window=True) for host in hosts]
     read_state = "(typeof river === 'undefined') ? 'loading' : river.state"
     deadline = time.monotonic() + 30
     states = ["loading"] * len(viewers)
@@ -344,6 +352,7 @@ def main() -> int:
                         help="hide requestVideoFrameCallback from the page")
     parser.add_argument("--viewers", type=int, default=0, help="pages that watch the session over WHEP")
     parser.add_argument("--phase", type=float, default=8, help="seconds of each --viewers phase")
+    parser.add_argument("--viewer-browser", choices=["chromium", "firefox"], default="chromium")
     parser.add_argument("--cpu-pid", type=int, help="serve's PID, whose CPU each --viewers phase reports")
     args = parser.parse_args()
     with open(args.y4m.rsplit(".", 1)[0] + ".json") as f:
@@ -394,7 +403,8 @@ def main() -> int:
             result["connectSeconds"] = round(time.monotonic() - opened, 2)
             result["startedAt"] = time.time() * 1000
             if args.viewers:
-                result.update(watch_phases(browser, page, args, clip, fragment))
+                with contextlib.ExitStack() as stack:
+                    result.update(watch_phases(browser, page, args, clip, fragment, stack))
             else:
                 time.sleep(args.seconds)
             views = page.evaluate(READ_VIEWS)

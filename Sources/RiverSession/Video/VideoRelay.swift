@@ -79,7 +79,6 @@ struct VideoRelay {
     /// A viewer starts at a frame boundary: forwarded packets are dropped until one that ends a
     /// frame has passed, so its receiver never gets the tail of a frame it did not see begin.
     private var atFrameStart = false
-    private(set) var droppedBeforeFrameStart = 0
     /// The first `--delay auto` estimate has been applied to the packets held
     /// (``AutoDelay/Decision/appliesToHeld``); the audio line follows it.
     private(set) var rescheduled = false
@@ -181,7 +180,6 @@ struct VideoRelay {
     /// header extensions, whose ids are the publisher's negotiation, not our peer's.
     mutating func forward(_ packet: RTPPacket, now: Instant, into out: inout Output) {
         guard atFrameStart else {
-            droppedBeforeFrameStart += 1
             atFrameStart = packet.marker
             return
         }

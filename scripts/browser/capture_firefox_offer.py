@@ -13,8 +13,9 @@ transceiver, the `river` data channel), waits for ICE gathering to finish (river
 like WHIP) and POSTs the offer's SDP to /offer. Under max-bundle Firefox offers every section after
 the first with port 0 and `a=bundle-only` (RFC 8843 §6), which is what the fixture is for.
 
-The profile is fresh and temporary; its prefs give a fake camera without a permission prompt and
-let Firefox offer H264 (OpenH264 is not downloaded here, so the hardware-H264 path is forced on).
+The profile is fresh and temporary; its prefs (marionette.py's) give a fake camera without a
+permission prompt and let Firefox offer H264 (OpenH264 is not downloaded here, so the hardware-H264
+path is forced on).
 Firefox runs in its own process group, killed when the offer arrives, on a timeout, or on failure.
 """
 
@@ -28,27 +29,12 @@ import sys
 import tempfile
 import threading
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from marionette import FIREFOX, PREFS, user_js  # noqa: E402
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-FIREFOX = os.environ.get("RIVER_FIREFOX", "firefox-esr")
 NAME = "firefox-sendrecv-datachannel"
 TIMEOUT = 60.0
-
-PREFS = {
-    "media.navigator.streams.fake": True,
-    "media.navigator.permission.disabled": True,
-    # H264 without the OpenH264 plugin download: Firefox's own (hardware/FFmpeg) H264 path.
-    "gfx.blacklist.webrtc.hw.acceleration.h264": 1,
-    "media.webrtc.hw.h264.enabled": True,
-    # Host candidates as addresses, not mDNS names, like the Chromium fixtures.
-    "media.peerconnection.ice.obfuscate_host_addresses": False,
-    # A quiet, self-contained profile: no first-run pages, updates or telemetry.
-    "browser.shell.checkDefaultBrowser": False,
-    "browser.startup.homepage_override.mstone": "ignore",
-    "datareporting.policy.dataSubmissionEnabled": False,
-    "toolkit.telemetry.reportingpolicy.firstRun": False,
-    "app.update.auto": False,
-    "app.update.enabled": False,
-}
 
 PAGE = """<!doctype html>
 <title>river offer capture</title>
@@ -75,17 +61,6 @@ try {
 }
 </script>
 """
-
-
-def user_js() -> str:
-    def value(v: object) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int):
-            return str(v)
-        return '"' + str(v) + '"'
-
-    return "".join(f'user_pref("{k}", {value(v)});\n' for k, v in PREFS.items())
 
 
 def main() -> None:
@@ -120,7 +95,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="river-firefox-") as profile:
         with open(os.path.join(profile, "user.js"), "w") as f:
-            f.write(user_js())
+            f.write(user_js(PREFS))
         firefox = subprocess.Popen(
             [FIREFOX, "--headless", "--no-remote", "--profile", profile, url],
             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)

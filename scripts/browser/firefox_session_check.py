@@ -18,7 +18,7 @@ It connects the way river's page does (`Sources/RiverServe/App/connection.js`: m
 sendrecv video transceiver, the data channel `river`), so Firefox offers the data channel with port
 0 and `a=bundle-only`; on open it sends one probe message (reflect mode echoes it). For --seconds
 after the answer it counts the messages on `river` and reads the connection's stats, then prints
-one JSON object (the profile is capture_firefox_offer.py's). Without the OpenH264 plugin (Firefox downloads it; this machine has no network)
+one JSON object (the profile is marionette.py's). Without the OpenH264 plugin (Firefox downloads it; this machine has no network)
 Firefox offers H264 but encodes no frames, so there is no video and, under `river up`, no result.
 """
 
@@ -37,7 +37,7 @@ import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from capture_firefox_offer import FIREFOX, user_js  # noqa: E402
+from marionette import FIREFOX, PREFS, user_js  # noqa: E402
 
 PAGE = """<!doctype html>
 <title>river Firefox check</title>
@@ -131,7 +131,7 @@ def main() -> None:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     with tempfile.TemporaryDirectory(prefix="river-firefox-") as profile:
         with open(os.path.join(profile, "user.js"), "w") as f:
-            f.write(user_js())
+            f.write(user_js(PREFS))
         firefox = subprocess.Popen(
             [FIREFOX, "--headless", "--no-remote", "--profile", profile, f"http://127.0.0.1:{server.server_port}/"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)

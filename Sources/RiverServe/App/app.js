@@ -7,6 +7,7 @@
 // at the sync clip's flashes, and the camera as sent, for comparison: sync.js).
 import { SessionView, hasFrameCallback } from './view.js';
 import { showPanel } from './stats.js';
+import { showNotice, showError as showErrorOn, setState as setStateOn } from './page.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -52,6 +53,8 @@ const river = (window.river = {
   get session() { return views[0].session; },
   start, stop,
 });
+const showError = (text) => showErrorOn(river, text);
+const setState = (state) => setStateOn(river, state);
 
 let media = null;
 
@@ -66,19 +69,6 @@ async function listCameras() {
   if (current) select.value = current;
 }
 
-/** The line under the controls that says boxes are approximate in this browser (null: hidden). */
-function showNotice(text) {
-  $('notice').textContent = text ?? '';
-  $('notice').hidden = !text;
-}
-
-/** The error line: why a start failed or a session ended (null: hidden). */
-function showError(text) {
-  river.error = text;
-  $('error').textContent = text ?? '';
-  $('error').hidden = !text;
-}
-
 /**
  * A session ended by itself while the page was live: say so. The other tiles, if any, play on
  * until Stop or the next Start, which hangs everything up first.
@@ -89,13 +79,6 @@ function sessionEnded(why) {
     ? 'The connection to river failed: no answer from the server for a while. Press Start to try again.'
     : 'river closed the session (the server ended it, or stopped). Press Start to try again.');
   setState(why);
-}
-
-function setState(state) {
-  river.state = state;
-  $('state').textContent = state;
-  $('start').disabled = state !== 'idle' && state !== 'failed' && state !== 'closed';
-  $('stop').disabled = !$('start').disabled;
 }
 
 async function start() {

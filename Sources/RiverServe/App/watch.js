@@ -6,6 +6,7 @@
 // the same checks read either page.
 import { SessionView } from './view.js';
 import { showPanel } from './stats.js';
+import { showNotice, showError as showErrorOn, setState as setStateOn } from './page.js';
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -30,24 +31,8 @@ const river = (window.river = {
   get session() { return view.session; },
   start, stop,
 });
-
-function showNotice(text) {
-  $('notice').textContent = text ?? '';
-  $('notice').hidden = !text;
-}
-
-function showError(text) {
-  river.error = text;
-  $('error').textContent = text ?? '';
-  $('error').hidden = !text;
-}
-
-function setState(state) {
-  river.state = state;
-  $('state').textContent = state;
-  $('start').disabled = state !== 'idle' && state !== 'failed' && state !== 'closed';
-  $('stop').disabled = !$('start').disabled;
-}
+const showError = (text) => showErrorOn(river, text);
+const setState = (state) => setStateOn(river, state);
 
 async function start() {
   showError(null);

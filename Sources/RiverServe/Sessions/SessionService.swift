@@ -131,6 +131,13 @@ public final class SessionService: WHIPSessionFactory {
         feed = ResultsFeed { metrics?.resultsFeedCutOff.increment() }
     }
 
+    /// This service's logger, naming the session in its metadata.
+    private func logger(for session: SessionConfiguration) -> Logger {
+        var logger = self.logger
+        logger[metadataKey: "session"] = "\(session.logID)"
+        return logger
+    }
+
     /// Admission: a refused offer allocates nothing, not even a parse of its SDP.
     private func admit(_ peer: String) throws {
         let verdict = figures.withLock { $0.admission.admit(address: peer, now: .now) }
@@ -176,11 +183,7 @@ public final class SessionService: WHIPSessionFactory {
         session.connectTimeout = limits.connectTimeout
         session.maxLifetime = limits.maxLifetime
         let id = session.id
-        let logger = {
-            var logger = self.logger
-            logger[metadataKey: "session"] = "\(session.logID)"
-            return logger
-        }()
+        let logger = logger(for: session)
         var makeOffload: (@Sendable (SessionInputs) -> any SessionOffload)?
         if let pipeline {
             session.delay = pipeline.delay
@@ -329,11 +332,7 @@ public final class SessionService: WHIPSessionFactory {
         session.connectTimeout = limits.connectTimeout
         session.maxLifetime = limits.maxLifetime
         let id = session.id
-        let logger = {
-            var logger = self.logger
-            logger[metadataKey: "session"] = "\(session.logID)"
-            return logger
-        }()
+        let logger = logger(for: session)
         let count = figures.withLock { figures in
             figures.sessions += 1
             return figures.sessions

@@ -17,6 +17,10 @@ import RiverSRTP
 /// RFC 8261). The engine never reads a clock, owns a socket, or starts a thread; the shell
 /// (`WebRTCServer`) drives it from one event loop.
 ///
+/// A publisher's engine also hands out its stream (``SessionOutput/forward(_:)``) while it has
+/// viewers; a viewer's engine (``SessionConfiguration/viewer``) takes that stream and the
+/// publisher's result messages as inputs instead of its peer's media. The shell carries both.
+///
 /// One exception to "inputs only through `handle`": usrsctp runs association work as jobs on the
 /// ``SCTPExecutor`` given at creation; the shell's executor runs each job on the session's loop and
 /// then drains ``poll()``, as after any other input.

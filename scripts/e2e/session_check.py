@@ -30,9 +30,11 @@ page's state then.
 With `--viewers N` the publisher's page is watched over WHEP once it is live: after `--warmup`
 seconds with no viewer, N more pages open `/watch/{session}?probe&autostart` in the same browser;
 all of them play for `--phase` seconds, then the first viewer leaves (`river.stop()`), and the rest
-play on for another `--phase` seconds. The result then has `viewers`, each page's summary like a
-view's, and `phases`: for "alone", "watched" (N viewers) and "afterLeave" (N-1), the wall-clock
-span, serve's CPU seconds in it when `--cpu-pid` names serve, and the figures of every page still
+play on for another `--phase` seconds; then they leave too, and the publisher plays alone for a last
+`--phase`. The result then has `viewers`, each page's summary like a view's, and `phases`: for
+"alone", "watched" (N viewers), "afterLeave" (N-1) and "aloneAgain", the wall-clock
+span, serve's CPU in it when `--cpu-pid` names serve (`serveCPU`, and `serveLoopsCPU` for its event
+loops alone, in cores), and the figures of every page still
 playing then (`coverage`, `accuracy`, `delay`, `longestGapMs`, ...), publisher first. With
 `--viewer-browser firefox` each viewer is a headless Firefox of its own (scripts/browser/marionette.py);
 `viewerBrowser` then says which version.
@@ -227,13 +229,30 @@ def summarise(view: dict, path: list[dict], width: int, height: int, warmup_ms: 
     }
 
 
-def cpu_seconds(pid: int | None) -> float | None:
-    """utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15)."""
+def cpu_seconds(pid: int | None, threads: str | None = None) -> float | None:
+    """utime + stime of a process, in seconds (/proc/PID/stat fields 14 and 15); with `threads`,
+    of its live threads whose name starts with that only (/proc/PID/task/TID/stat)."""
     if pid is None:
         return None
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    stats = [f"/proc/{pid}/stat"]
+    if threads is not None:
+        stats = []
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            try:
+                with open(f"/proc/{pid}/task/{tid}/comm") as f:
+                    if f.read().startswith(threads):
+                        stats.append(f"/proc/{pid}/task/{tid}/stat")
+            except FileNotFoundError:
+                pass
+    ticks = 0
+    for path in stats:
+        try:
+            with open(path) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def window_figures(frames: list[dict], path: list[dict], width: int, height: int, start: float, end: float,
@@ -255,10 +274,12 @@ def watch_phases(browser: Browser, page: "Page", args: argparse.Namespace, clip:
     """The `--viewers` run (see the module's note): the viewer pages and the three phases."""
     session = page.evaluate("river.session && river.session.id")
     out: dict = {"watched": session, "phases": {}}
-    marks: list[tuple[str, float, float | None]] = []
+    marks: list[tuple[str, float, float | None, float | None]] = []
 
     def mark(name: str) -> None:
-        marks.append((name, time.time() * 1000, cpu_seconds(args.cpu_pid)))
+        # Serve in all, and its event loops (SwiftNIO's threads): sockets, SRTP and every session's
+        # engine, where a viewer's cost lands, without the decode and inference threads' noise.
+        marks.append((name, time.time() * 1000, cpu_seconds(args.cpu_pid), cpu_seconds(args.cpu_pid, "NIO-")))
 
     time.sleep(args.warmup)
     mark("alone")
@@ -291,24 +312,31 @@ def watch_phases(browser: Browser, page: "Page", args: argparse.Namespace, clip:
     mark("afterLeave")
     time.sleep(args.phase)
     mark("end")
+    # The publisher alone once more: its first seconds (start-up, the first key frames) made the
+    # first "alone" phase dearer than a settled session.
+    for v in viewers[1:]:
+        v.evaluate("river.stop()")
+    time.sleep(1)
+    mark("aloneAgain")
+    time.sleep(args.phase)
+    mark("last")
 
     pages = [page] + viewers
     read = [p.evaluate(READ_VIEWS)[0] for p in pages]
     out["viewers"] = [summarise(v, clip["path"], clip["width"], clip["height"], args.warmup * 1000,
                                 args.tolerance) for v in read[1:]]
-    at = {name: (wall, cpu) for name, wall, cpu in marks}
+    at = {name: (wall, cpu, loops) for name, wall, cpu, loops in marks}
     spans = {"alone": ("alone", "opening", pages[:1]), "watched": ("watched", "leaving", pages),
-             "afterLeave": ("afterLeave", "end", [page] + viewers[1:])}
+             "afterLeave": ("afterLeave", "end", [page] + viewers[1:]), "aloneAgain": ("aloneAgain", "last", [page])}
     for name, (begin, end, playing) in spans.items():
-        (start, cpu0), (stop, cpu1) = at[begin], at[end]
+        (start, cpu0, loops0), (stop, cpu1, loops1) = at[begin], at[end]
         phase = {"seconds": round((stop - start) / 1000, 2), "pages": len(playing),
                  "figures": [window_figures(read[pages.index(p)]["frames"], clip["path"], clip["width"],
                                             clip["height"], start, stop, args.tolerance) for p in playing]}
         if cpu0 is not None and cpu1 is not None:
             phase["serveCPU"] = round((cpu1 - cpu0) / ((stop - start) / 1000), 4)
+            phase["serveLoopsCPU"] = round((loops1 - loops0) / ((stop - start) / 1000), 4)
         out["phases"][name] = phase
-    for v in viewers[1:]:
-        v.evaluate("river.stop()")
     return out
 
 

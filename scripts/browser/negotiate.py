@@ -35,7 +35,9 @@ APPLY_JS = """
   result.signalingState = pc.signalingState;
   result.transceivers = pc.getTransceivers().map(t => ({
     mid: t.mid, currentDirection: t.currentDirection, stopped: t.currentDirection === 'stopped',
-    codecs: (t.sender.getParameters().codecs || []).map(c => c.mimeType + '/' + c.payloadType),
+    // What the transceiver sends; a receive-only one (a viewer's) lists what its receiver takes.
+    codecs: ((t.currentDirection === 'recvonly' ? t.receiver : t.sender).getParameters().codecs || [])
+      .map(c => c.mimeType + '/' + c.payloadType),
   }));
   result.sctp = pc.sctp !== null;
   pc.close();

@@ -25,7 +25,9 @@ import Testing
                     + "delay \(viewer.delay), pairing \(viewer.raw["pairing"] ?? "?"), network \(viewer.network)"
             )
             #expect(viewer.raw["pairing"] as? String == "timestamp", "\(viewer)")
-            #expect(viewer.afterWarmup > 6 * panClipFPS, "too few frames shown: \(viewer)")
+            // The first plays 11 s from its connect (3 s to settle and the 8 s phase) and its first
+            // frame waits for a key frame; the phase figures below hold every page to 5 s of frames.
+            #expect(viewer.afterWarmup > 4 * panClipFPS, "too few frames shown: \(viewer)")
             #expect(viewer.coverage >= 0.95, "\(viewer)")
             #expect(viewer.accuracy >= 0.9, "\(viewer)")
             #expect(viewer.wrongFrameDrawn == 0, "\(viewer)")

@@ -153,7 +153,7 @@ async function refreshStats() {
   if (view.session) {
     const report = await view.session.pc.getStats();
     report.forEach((s) => {
-      if (s.type === 'outbound-rtp' && s.kind === 'video') view.stats.framesEncoded(now, s.framesEncoded);
+      if (s.type === 'outbound-rtp' && s.kind === 'video') view.stats.recordFramesIn(now, s.framesEncoded);
     });
     if (view.closed && river.state === 'live') sessionEnded(view.closed);
   }

@@ -23,8 +23,8 @@ export class Stats {
     while (this.samples.length && this.samples[0].at < at - WINDOW_MS) this.samples.shift();
   }
 
-  /** Frames the browser's encoder produced so far (outbound-rtp framesEncoded). */
-  framesEncoded(at, count) {
+  /** Frames in so far: the publisher's encoder's (outbound-rtp framesEncoded), a viewer's received. */
+  recordFramesIn(at, count) {
     const last = this.framesIn;
     if (last.at && at > last.at) last.fps = ((count - last.count) * 1000) / (at - last.at);
     last.at = at;

@@ -61,7 +61,7 @@ async function refreshStats() {
     // A viewer sends nothing: "fps in" is what it receives.
     const report = await view.session.pc.getStats();
     report.forEach((s) => {
-      if (s.type === 'inbound-rtp' && s.kind === 'video') view.stats.framesEncoded(now, s.framesReceived ?? 0);
+      if (s.type === 'inbound-rtp' && s.kind === 'video') view.stats.recordFramesIn(now, s.framesReceived ?? 0);
     });
   }
   showPanel(view, now, $);

@@ -164,21 +164,26 @@ public final class SessionService: WHIPSessionFactory {
         }
     }
 
-    public func createSession(offer: String, from address: String?) async throws -> (
-        id: String, answer: String
-    ) {
-        let peer = address ?? "unknown"
+    /// Admits `peer` and answers its offer; a refused offer gives its admission back.
+    private func accept(_ offer: String, as role: AcceptedOffer.Role, from peer: String) throws
+        -> AcceptedOffer
+    {
         try admit(peer)
-        let accepted: AcceptedOffer
         do {
-            accepted = try AcceptedOffer(
-                offer: offer, port: server.port, tcpPort: server.tcpPort,
-                candidateAddresses: candidateAddresses,
-                rembBitrate: rembBitrate)
+            return try AcceptedOffer(
+                offer: offer, role: role, port: server.port, tcpPort: server.tcpPort,
+                candidateAddresses: candidateAddresses, rembBitrate: rembBitrate)
         } catch {
             figures.withLock { $0.admission.ended(address: peer) }
             throw error
         }
+    }
+
+    public func createSession(offer: String, from address: String?) async throws -> (
+        id: String, answer: String
+    ) {
+        let peer = address ?? "unknown"
+        let accepted = try accept(offer, as: .publisher, from: peer)
         var session = accepted.session
         session.connectTimeout = limits.connectTimeout
         session.maxLifetime = limits.maxLifetime
@@ -317,16 +322,7 @@ public final class SessionService: WHIPSessionFactory {
             throw ViewerRefused.noSuchSession
         }
         let peer = address ?? "unknown"
-        try admit(peer)
-        let accepted: AcceptedOffer
-        do {
-            accepted = try AcceptedOffer(
-                offer: offer, role: .viewer(profile: profile), port: server.port, tcpPort: server.tcpPort,
-                candidateAddresses: candidateAddresses, rembBitrate: rembBitrate)
-        } catch {
-            figures.withLock { $0.admission.ended(address: peer) }
-            throw error
-        }
+        let accepted = try accept(offer, as: .viewer(profile: profile), from: peer)
         var session = accepted.session
         session.viewer = true
         session.connectTimeout = limits.connectTimeout

@@ -174,8 +174,13 @@ import Testing
         // serve, the worker and the attacker) encodes and shows fewer (three in four in CI runs at
         // 30 fps); a stall is the gap check's to find.
         #expect(view.afterWarmup > 5 * panClipFPS, "\(view)")
+        // A stall is a second without a new frame: a serve that let the attacker hold up the honest
+        // session would hold it for the attack's 8 s, or again and again. Shorter gaps come from the
+        // machine: a CI run measured 621 ms once (the no-marker attack, 4 busy processes on 2 cores),
+        // and under 500 ms in the runs before it.
         let gaps = zip(view.timeline, view.timeline.dropFirst()).map { $1.at - $0.at }
-        #expect((gaps.max() ?? 0) < 500, "the honest video stalled for \(gaps.max() ?? 0) ms")
+        print("attack: the honest page's longest gap between frames \(gaps.max() ?? 0) ms")
+        #expect((gaps.max() ?? 0) < 1000, "the honest video stalled for \(gaps.max() ?? 0) ms")
         #expect(view.wrongFrameDrawn == 0)
     }
 
